@@ -1,0 +1,127 @@
+"""`python -m resviz`: headless training, layer summaries and the dataset list."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import data as datasets
+from .config import ConfigError, NetConfig, TrainConfig
+from .models import build
+from .runs import Run, save
+from .runtime import configure_threads, environment, pick_device
+from .summary import summarize, totals
+from .train import train
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        self.exit(2, f"resviz: {message}\n")
+
+
+def _net_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--arch", choices=("plain", "residual"), default="residual")
+    p.add_argument("--family", choices=("cifar", "imagenet"), default="cifar")
+    p.add_argument("--depth", type=int, default=20)
+    p.add_argument("--width", type=int, default=None, help="channels of the first stage")
+    p.add_argument("--shortcut", choices=("A", "B"), default="A")
+    p.add_argument("--no-bn", action="store_true", help="leave batch norm out")
+    p.add_argument("--dataset", default="mnist-5k")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m resviz", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    t = sub.add_parser("train", help="train one network headless and write its run file")
+    _net_args(t)
+    t.add_argument("--steps", type=int, default=200)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=0.1)
+    t.add_argument("--eval-every", type=int, default=20)
+    t.add_argument("--probe-every", type=int, default=10)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--out", required=True, help="run file to write (.json)")
+    s = sub.add_parser("summary", help="layer table: output shapes, parameters, multiply-adds")
+    _net_args(s)
+    s.add_argument("--json", action="store_true")
+    sub.add_parser("datasets", help="each dataset, its shape, and whether it works offline now")
+    return p
+
+
+def net_config(args: argparse.Namespace) -> NetConfig:
+    info = datasets.info(args.dataset)
+    return NetConfig(family=args.family, depth=args.depth, residual=args.arch == "residual",
+                     batch_norm=not args.no_bn, width=args.width, shortcut=args.shortcut,
+                     in_channels=info.channels, num_classes=info.num_classes)
+
+
+def _progress(rec: dict, steps: int) -> None:
+    done = int(30 * rec["step"] / steps)
+    err = rec.get("train_error")
+    tail = f"loss {rec['train_loss']:.3f}  err {err:6.1%}" if err is not None else "diverged"
+    sys.stderr.write(f"\r[{'#' * done}{'.' * (30 - done)}] {rec['step']}/{steps}  {tail}")
+    sys.stderr.flush()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    net_cfg = net_config(args)
+    cfg = TrainConfig(dataset=args.dataset, steps=args.steps, batch_size=args.batch_size,
+                      lr=args.lr, seed=args.seed, eval_every=args.eval_every,
+                      probe_every=args.probe_every, device=args.device)
+    run = Run(net=net_cfg, train=cfg, env=environment(pick_device(cfg.device)))
+    for rec in train(net_cfg, cfg):
+        run.records.append(rec)
+        _progress(rec, cfg.steps)
+    last = run.records[-1]
+    run.status = "diverged" if last.get("diverged") else "done"
+    run.message = last.get("message", "")
+    out = Path(args.out)
+    path = save(run, out.parent, out.stem)
+    sys.stderr.write("\n")
+    summary = run.message or (f"validation error {last['val_error']:.2%}, "
+                              f"training error {last['train_error']:.2%}")
+    print(f"{run.label}: {summary}; wrote {path}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    net_cfg = net_config(args)
+    info = datasets.info(args.dataset)
+    rows = summarize(build(net_cfg), (info.channels, info.size, info.size))
+    if args.json:
+        print(json.dumps({"net": net_cfg.to_dict(), "layers": [r.__dict__ for r in rows],
+                          "totals": totals(rows)}, default=list))
+        return 0
+    print(f"{'layer':<26}{'kind':<16}{'output':>16}{'params':>12}{'mult-adds':>14}")
+    for r in rows:
+        shape = "x".join(map(str, r.out_shape))
+        print(f"{r.name:<26}{r.kind:<16}{shape:>16}{r.params:>12,}{r.macs:>14,}")
+    t = totals(rows)
+    print(f"{net_cfg.label}: {t['params']:,} parameters, {t['macs']:,} multiply-adds per image")
+    return 0
+
+
+def cmd_datasets(_args: argparse.Namespace) -> int:
+    ready = datasets.availability()
+    for name, info in datasets.DATASETS.items():
+        shape = f"{info.channels}x{info.size}x{info.size}"
+        state = "offline" if info.offline else ("downloaded" if ready[name] else "needs download")
+        print(f"{name:<15}{info.title:<40}{shape:>9}  {info.num_classes:>3} classes  {state}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_threads()
+    try:
+        return {"train": cmd_train, "summary": cmd_summary, "datasets": cmd_datasets}[
+            args.command](args)
+    except (ConfigError, ValueError, datasets.DatasetUnavailable) as e:
+        sys.stderr.write(f"resviz: {e}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Background training for the app: one job per session, a worker thread, a global cap.
+
+The worker never touches Streamlit: it appends records to plain `Run` objects under a lock,
+and the page's fragment reads `Job.snapshot()`. A `JobManager` is shared by all sessions and
+lets at most `max_running` jobs train at once; the others wait in a visible queue.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .config import NetConfig, TrainConfig
+from .runs import Run
+from .runtime import environment, pick_device
+from .train import Trainer
+
+MAX_CONFIGS = 4
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    state: str                 # "queued", "running", "done", "stopped", "failed"
+    position: int | None       # place in the queue while queued (1 = next)
+    runs: list[Run]            # copies: safe to read while the worker goes on
+    message: str
+
+
+class Job:
+    """Up to four configurations trained in lockstep, one step each in turn, so every curve
+    grows at the same pace and all share seed, data order and budget."""
+
+    def __init__(self, specs: list[tuple[NetConfig, TrainConfig]]):
+        if not 1 <= len(specs) <= MAX_CONFIGS:
+            raise ValueError(f"a job trains 1 to {MAX_CONFIGS} configurations, not {len(specs)}")
+        self.runs = [Run(net=n, train=t) for n, t in specs]
+        self.state = "queued"
+        self.message = ""
+        self.position: int | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("queued", "running")
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            runs = [copy.copy(r) for r in self.runs]
+            for r in runs:
+                r.records = list(r.records)
+            return Snapshot(self.state, self.position, runs, self.message)
+
+    def _set(self, **fields) -> None:
+        with self._lock:
+            for k, v in fields.items():
+                setattr(self, k, v)
+
+    def train(self) -> None:
+        """Run every configuration to its end (or the stop flag); called by the worker."""
+        trainers = [Trainer(r.net, r.train) for r in self.runs]
+        env = environment(pick_device(self.runs[0].train.device))
+        streams = {i: t.run(self._stop) for i, t in enumerate(trainers)}
+        with self._lock:
+            for r in self.runs:
+                r.env = env
+        while streams and not self._stop.is_set():
+            for i, stream in list(streams.items()):
+                rec = next(stream, None)
+                with self._lock:
+                    if rec is None:
+                        del streams[i]
+                        self.runs[i].status = "stopped" if self._stop.is_set() else "done"
+                        continue
+                    self.runs[i].records.append(rec)
+                    if rec.get("diverged"):
+                        del streams[i]
+                        self.runs[i].status, self.runs[i].message = "diverged", rec["message"]
+        with self._lock:
+            for r in self.runs:
+                if r.status == "running":
+                    r.status = "stopped"
+
+
+class JobManager:
+    """Shared by every session: starts each job's worker thread and caps how many train at once."""
+
+    def __init__(self, max_running: int = 1,
+                 on_finish: Callable[[Job], None] | None = None):
+        self.max_running = max(1, max_running)
+        self._on_finish = on_finish
+        self._cond = threading.Condition()
+        self._queue: list[Job] = []
+        self._running = 0
+
+    def submit(self, specs: list[tuple[NetConfig, TrainConfig]]) -> Job:
+        job = Job(specs)
+        with self._cond:
+            self._queue.append(job)
+            self._renumber()
+        threading.Thread(target=self._work, args=(job,), daemon=True,
+                         name="resviz-train").start()
+        return job
+
+    def _renumber(self) -> None:
+        for i, job in enumerate(self._queue):
+            job._set(position=i + 1)
+
+    def _work(self, job: Job) -> None:
+        with self._cond:
+            while not job._stop.is_set() and (self._running >= self.max_running
+                                              or self._queue[0] is not job):
+                self._cond.wait(timeout=0.5)
+            self._queue.remove(job)
+            self._renumber()
+            self._cond.notify_all()
+            if job._stop.is_set():
+                job._set(state="stopped", position=None)
+                for r in job.runs:
+                    r.status = "stopped"
+                return
+            self._running += 1
+        job._set(state="running", position=None)
+        try:
+            job.train()
+            job._set(state="stopped" if job._stop.is_set() else "done")
+        except Exception as e:  # noqa: BLE001 - a worker must report, never die silently
+            job._set(state="failed", message=f"training failed: {e}")
+            for r in job.runs:
+                r.status, r.message = "failed", f"training failed: {e}"
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+        if self._on_finish is not None:
+            self._on_finish(job)
+
+    @property
+    def running(self) -> int:
+        with self._cond:
+            return self._running
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._queue)

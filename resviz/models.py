@@ -1,0 +1,182 @@
+"""Plain and residual networks from one block with a `residual` switch (He et al. 2016).
+
+The only difference between a plain network and a residual one of the same depth is the
+line `out = out + identity` in `Block.forward`: same layers, same parameters (option A).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import NetConfig
+
+
+class ZeroPadShortcut(nn.Module):
+    """Option A (paper, Sec. 4.2): subsample, then pad the new channels with zeros. No parameters."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int):
+        super().__init__()
+        self.extra, self.stride = out_ch - in_ch, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]  # (B, C, H/s, W/s)
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra))  # zeros for the added channels
+
+
+def _norm(ch: int, batch_norm: bool) -> nn.Module:
+    return nn.BatchNorm2d(ch) if batch_norm else nn.Identity()
+
+
+def _conv(in_ch: int, out_ch: int, k: int, stride: int, batch_norm: bool) -> nn.Conv2d:
+    # A bias is redundant in front of batch norm (it is subtracted away); without BN it is not.
+    return nn.Conv2d(in_ch, out_ch, k, stride, padding=k // 2, bias=not batch_norm)
+
+
+def _shortcut(in_ch: int, out_ch: int, stride: int, kind: str, batch_norm: bool) -> nn.Module:
+    if stride == 1 and in_ch == out_ch:
+        return nn.Identity()
+    if kind == "A":
+        return ZeroPadShortcut(in_ch, out_ch, stride)
+    return nn.Sequential(OrderedDict(  # option B: 1x1 projection where the shape changes
+        conv=_conv(in_ch, out_ch, 1, stride, batch_norm), bn=_norm(out_ch, batch_norm)))
+
+
+class Block(nn.Module):
+    """Basic block: conv-BN-ReLU-conv-BN, plus the input when `residual`, then ReLU.
+
+    Each ReLU is its own module, so hooks and Captum's DeepLift see every use separately.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int, residual: bool,
+                 batch_norm: bool, shortcut: str):
+        super().__init__()
+        self.residual = residual
+        self.conv1 = _conv(in_ch, out_ch, 3, stride, batch_norm)
+        self.bn1 = _norm(out_ch, batch_norm)
+        self.relu1 = nn.ReLU()
+        self.conv2 = _conv(out_ch, out_ch, 3, 1, batch_norm)
+        self.bn2 = _norm(out_ch, batch_norm)
+        self.relu2 = nn.ReLU()
+        if residual:
+            self.shortcut = _shortcut(in_ch, out_ch, stride, shortcut, batch_norm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu1(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.residual:
+            identity = self.shortcut(x)
+            out = out + identity  # F(x) + x: the whole idea of the paper
+        return self.relu2(out)
+
+
+class Net(nn.Module):
+    """Stem, stages of blocks, global average pool, linear classifier."""
+
+    def __init__(self, cfg: NetConfig):
+        super().__init__()
+        self.cfg = cfg
+        w, bn = cfg.width, cfg.batch_norm
+        self.stem = _stem(cfg)
+        in_ch = w
+        for i, n_blocks in enumerate(cfg.stage_blocks):
+            out_ch = w * 2**i
+            stride = 1 if i == 0 else 2
+            self.add_module(f"stage{i + 1}", self._make_stage(in_ch, out_ch, n_blocks, stride))
+            in_ch = out_ch
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(in_ch, cfg.num_classes)
+        _he_init(self)
+
+    def _make_stage(self, in_ch: int, out_ch: int, n_blocks: int, stride: int) -> nn.Sequential:
+        cfg = self.cfg
+        blocks = OrderedDict()
+        for j in range(n_blocks):
+            blocks[f"block{j + 1}"] = Block(in_ch if j == 0 else out_ch, out_ch,
+                                            stride if j == 0 else 1, cfg.residual,
+                                            cfg.batch_norm, cfg.shortcut)
+        return nn.Sequential(blocks)
+
+    @property
+    def stages(self) -> list[nn.Sequential]:
+        return [getattr(self, f"stage{i + 1}") for i in range(len(self.cfg.stage_blocks))]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for stage in self.stages:
+            x = stage(x)
+        return self.fc(torch.flatten(self.pool(x), 1))  # (B, C, 1, 1) -> (B, C) -> (B, classes)
+
+
+def _stem(cfg: NetConfig) -> nn.Sequential:
+    if cfg.family == "cifar" or cfg.small_input:
+        layers = OrderedDict(conv=_conv(cfg.in_channels, cfg.width, 3, 1, cfg.batch_norm))
+    else:  # ImageNet stem: 7x7 stride 2, then 3x3 max pooling stride 2 (224 -> 56)
+        layers = OrderedDict(conv=_conv(cfg.in_channels, cfg.width, 7, 2, cfg.batch_norm))
+    layers.update(bn=_norm(cfg.width, cfg.batch_norm), relu=nn.ReLU())
+    if cfg.family == "imagenet" and not cfg.small_input:
+        layers["pool"] = nn.MaxPool2d(3, 2, 1)
+    return nn.Sequential(layers)
+
+
+def _he_init(net: nn.Module) -> None:
+    """He et al. 2015 ("Delving deep"): weight variance 2/fan so ReLU keeps signal scale."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def build(cfg: NetConfig) -> Net:
+    """The network a configuration describes, on the CPU; move it with `.to(device)`."""
+    return Net(cfg)
+
+
+def weight_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Every conv and linear layer in forward order, by its stable name (`stage2.block3.conv1`)."""
+    return [(n, m) for n, m in net.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def blocks(net: Net) -> list[tuple[str, Block]]:
+    """Every block in forward order (`stage1.block1`, ...)."""
+    return [(n, m) for n, m in net.named_modules() if isinstance(m, Block)]
+
+
+class AlexNet(nn.Module):
+    """AlexNet's shape (Krizhevsky et al. 2012): 5 convolutions, 3 fully connected layers.
+
+    `small=True` sizes it for 28-32 px images (3x3/5x5 kernels, narrower classifier) so it
+    trains live; `small=False` is the 224 px original as torchvision builds it (61.1M parameters).
+    """
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 1000, small: bool = True):
+        super().__init__()
+        k1, s1, p1, k2, hidden, grid = (3, 1, 1, 5, 512, 3) if small else (11, 4, 2, 5, 4096, 6)
+        widths = (64, 192, 384, 256, 256)
+        convs = [(in_channels, widths[0], k1, s1, p1), (widths[0], widths[1], k2, 1, k2 // 2)]
+        convs += [(widths[i - 1], widths[i], 3, 1, 1) for i in (2, 3, 4)]
+        layers = OrderedDict()
+        for i, (cin, cout, k, s, p) in enumerate(convs, 1):
+            layers[f"conv{i}"] = nn.Conv2d(cin, cout, k, s, p)
+            layers[f"relu{i}"] = nn.ReLU()
+            if i in (1, 2, 5):  # pooling after conv1, conv2 and conv5, as in the paper
+                layers[f"pool{i}"] = nn.MaxPool2d(2, 2) if small else nn.MaxPool2d(3, 2)
+        self.features = nn.Sequential(layers)
+        self.pool = nn.AdaptiveAvgPool2d(grid)
+        self.classifier = nn.Sequential(OrderedDict(
+            drop1=nn.Dropout(), fc1=nn.Linear(widths[-1] * grid * grid, hidden), relu6=nn.ReLU(),
+            drop2=nn.Dropout(), fc2=nn.Linear(hidden, hidden), relu7=nn.ReLU(),
+            fc3=nn.Linear(hidden, num_classes)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+
+
+def count_params(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())

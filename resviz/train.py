@@ -1,0 +1,142 @@
+"""Training as a generator of per-step records: seeded, device-aware, stoppable.
+
+>>> for record in train(NetConfig(depth=20), TrainConfig(steps=100)):
+...     print(record["step"], record["train_error"])
+
+A record is a plain JSON-ready dict (see `Trainer._record`). Plain and residual runs with one
+seed share their initial weights (option A adds none), data order and augmentation draws.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import nullcontext
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import data as datasets
+from .config import ConfigError, NetConfig, TrainConfig
+from .models import build
+from .probes import Probe, weight_grad_norms
+from .runtime import pick_device
+
+_INIT_LOCK = threading.Lock()  # module init draws from torch's global RNG, shared by threads
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Learning rate for 0-based `step`: linear warm-up, then cosine, step or constant."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    if cfg.schedule == "cosine":
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * t))
+    if cfg.schedule == "step":  # the paper divides by 10 at 32k and 48k of 64k iterations
+        return cfg.lr * 0.1 ** ((t >= 0.5) + (t >= 0.75))
+    return cfg.lr
+
+
+def build_seeded(net_cfg: NetConfig, seed: int) -> nn.Module:
+    with _INIT_LOCK:
+        torch.manual_seed(seed)
+        return build(net_cfg)
+
+
+@torch.no_grad()
+def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> tuple[float, float]:
+    """Mean loss and error rate over a whole split, in evaluation mode."""
+    was_training = net.training
+    net.eval()
+    loss = torch.zeros((), device=x.device)
+    wrong = torch.zeros((), device=x.device)
+    for i in range(0, len(x), batch):
+        out = net(x[i:i + batch])
+        loss += F.cross_entropy(out, y[i:i + batch], reduction="sum")
+        wrong += (out.argmax(1) != y[i:i + batch]).sum()
+    net.train(was_training)
+    total_loss, total_wrong = torch.stack([loss, wrong]).tolist()
+    return total_loss / len(x), total_wrong / len(x)
+
+
+def check_fits(net_cfg: NetConfig, info: datasets.DatasetInfo) -> None:
+    if net_cfg.in_channels != info.channels or net_cfg.num_classes != info.num_classes:
+        raise ConfigError(
+            f"{info.title} has {info.channels}-channel images and {info.num_classes} classes; "
+            f"the network expects {net_cfg.in_channels} and {net_cfg.num_classes}")
+
+
+class Trainer:
+    """Holds the network, optimiser and data of one run; `run()` trains and yields records."""
+
+    def __init__(self, net_cfg: NetConfig, cfg: TrainConfig, data: datasets.Dataset | None = None):
+        data = data or datasets.load(cfg.dataset)
+        check_fits(net_cfg, data.info)
+        self.net_cfg, self.cfg = net_cfg, cfg
+        self.device = pick_device(cfg.device)
+        self.data = data.to(self.device)
+        self.net = build_seeded(net_cfg, cfg.seed).to(self.device)
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                   weight_decay=cfg.weight_decay)
+        self.gen = torch.Generator(self.device).manual_seed(cfg.seed)  # data order, augmentation
+
+    def _batches(self) -> Iterator[torch.Tensor]:
+        """Index batches drawn without replacement, reshuffled each epoch."""
+        n, b = len(self.data.x_train), self.cfg.batch_size
+        while True:
+            perm = torch.randperm(n, generator=self.gen, device=self.device)
+            for i in range(0, n - b + 1 if n >= b else 1, b):
+                yield perm[i:i + b]
+
+    def run(self, stop: threading.Event | None = None) -> Iterator[dict]:
+        cfg, net, d = self.cfg, self.net, self.data
+        net.train()
+        batches = self._batches()
+        start = time.perf_counter()
+        for step in range(cfg.steps):
+            if stop is not None and stop.is_set():
+                return
+            t0 = time.perf_counter()
+            idx = next(batches)
+            x, y = d.x_train[idx], d.y_train[idx]
+            if cfg.augment:
+                x = datasets.augment(x, self.gen, flip=d.info.flip)
+            lr = lr_at(step, cfg)
+            for group in self.opt.param_groups:
+                group["lr"] = lr
+            probing = step == 0 or (step + 1) % cfg.probe_every == 0 or step + 1 == cfg.steps
+            with Probe(net) if probing else nullcontext() as probe:
+                out = net(x)
+                loss = F.cross_entropy(out, y)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+            loss_v, err = torch.stack([loss.detach(), (out.argmax(1) != y).float().mean()]).tolist()
+            if not math.isfinite(loss_v):
+                yield _diverged(step + 1, lr, time.perf_counter() - start)
+                return
+            grads = weight_grad_norms(net) if probing else None
+            self.opt.step()
+            rec = {"step": step + 1, "epoch": (step + 1) * len(x) / len(d.x_train),
+                   "train_loss": loss_v, "train_error": err, "lr": lr,
+                   "images_per_s": len(x) / (time.perf_counter() - t0),
+                   "val_loss": None, "val_error": None, "grad_norms": grads,
+                   "block_grad_norms": probe.block_grad_norms() if probing else None,
+                   "act_std": probe.activation_std() if probing else None}
+            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
+                rec["val_loss"], rec["val_error"] = evaluate(net, d.x_val, d.y_val)
+            rec["elapsed"] = time.perf_counter() - start
+            yield rec
+
+
+def _diverged(step: int, lr: float, elapsed: float) -> dict:
+    return {"step": step, "diverged": True, "lr": lr, "elapsed": elapsed,
+            "message": f"the loss became infinite or NaN at step {step}: the run diverged "
+                       f"(try a smaller learning rate)"}
+
+
+def train(net_cfg: NetConfig, cfg: TrainConfig, data: datasets.Dataset | None = None,
+          stop: threading.Event | None = None) -> Iterator[dict]:
+    """Train one network; yields a record per step. Set `stop` to end within one step."""
+    yield from Trainer(net_cfg, cfg, data).run(stop)

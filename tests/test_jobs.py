@@ -1,0 +1,75 @@
+"""Background jobs: lockstep training, the global cap and its queue, stop, failure."""
+import threading
+import time
+
+from resviz.config import NetConfig, TrainConfig
+from resviz.jobs import JobManager
+
+NET = NetConfig(depth=8, width=4)
+QUICK = TrainConfig(steps=6, batch_size=16, eval_every=3)
+
+
+def _wait(job, states=("done", "stopped", "failed"), timeout=60):
+    end = time.monotonic() + timeout
+    while job.snapshot().state not in states:
+        assert time.monotonic() < end, f"job stuck in {job.snapshot().state}"
+        time.sleep(0.02)
+    return job.snapshot()
+
+
+def test_a_job_trains_its_configurations_in_lockstep():
+    finished = []
+    manager = JobManager(on_finish=finished.append)
+    plain = NetConfig(depth=8, width=4, residual=False)
+    job = manager.submit([(plain, QUICK), (NET, QUICK)])
+    snap = _wait(job)
+    assert snap.state == "done" and finished == [job]
+    assert [r.status for r in snap.runs] == ["done", "done"]
+    assert [len(r.records) for r in snap.runs] == [6, 6]
+    assert snap.runs[0].env["torch"]
+
+
+def test_the_cap_queues_extra_jobs_with_their_position():
+    manager = JobManager(max_running=1)
+    long = TrainConfig(steps=10_000, batch_size=16)
+    first = manager.submit([(NET, long)])
+    _wait(first, states=("running",))
+    second = manager.submit([(NET, QUICK)])
+    time.sleep(0.2)
+    assert second.snapshot().state == "queued" and second.snapshot().position == 1
+    first.stop()
+    assert _wait(first).state == "stopped"
+    assert _wait(second).state == "done"
+
+
+def test_stop_ends_a_running_job_within_a_second():
+    manager = JobManager()
+    job = manager.submit([(NET, TrainConfig(steps=100_000, batch_size=16))] * 4)
+    _wait(job, states=("running",))
+    while not job.snapshot().runs[0].records:
+        time.sleep(0.02)
+    t0 = time.monotonic()
+    job.stop()
+    snap = _wait(job)
+    assert time.monotonic() - t0 < 1.0
+    assert snap.state == "stopped" and {r.status for r in snap.runs} == {"stopped"}
+
+
+def test_a_queued_job_can_be_stopped_before_it_starts():
+    manager = JobManager(max_running=1)
+    first = manager.submit([(NET, TrainConfig(steps=10_000, batch_size=16))])
+    second = manager.submit([(NET, QUICK)])
+    second.stop()
+    assert _wait(second).state == "stopped"
+    first.stop()
+    _wait(first)
+
+
+def test_an_error_in_the_worker_marks_the_job_failed_and_others_go_on():
+    manager = JobManager(max_running=2)
+    bad = manager.submit([(NetConfig(depth=8, in_channels=3), QUICK)])  # digits are 1-channel
+    good = manager.submit([(NET, QUICK)])
+    snap = _wait(bad)
+    assert snap.state == "failed" and "1-channel" in snap.message
+    assert _wait(good).state == "done"
+    assert threading.active_count() < 20

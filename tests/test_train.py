@@ -1,0 +1,84 @@
+"""Training: seeded, honest records, divergence as a record, stoppable, schedules."""
+import math
+import threading
+
+import pytest
+
+from resviz.config import ConfigError, NetConfig, TrainConfig
+from resviz.train import Trainer, lr_at, train
+
+TINY_NET = NetConfig(depth=8, width=4)
+TINY = TrainConfig(steps=12, batch_size=32, eval_every=6, probe_every=4)
+
+
+def test_records_carry_what_the_curves_need():
+    recs = list(train(TINY_NET, TINY))
+    assert [r["step"] for r in recs] == list(range(1, 13))
+    assert [r["step"] for r in recs if r["val_error"] is not None] == [6, 12]
+    assert [r["step"] for r in recs if r["grad_norms"]] == [1, 4, 8, 12]
+    last = recs[-1]
+    assert 0 <= last["train_error"] <= 1 and 0 <= last["val_error"] <= 1
+    assert set(last["grad_norms"]) >= {"stem.conv", "stage3.block1.conv2", "fc"}
+    assert list(last["block_grad_norms"])[0] == "stage1.block1"
+    assert last["images_per_s"] > 0 and last["epoch"] == pytest.approx(12 * 32 / 4000)
+
+
+def test_same_config_and_seed_give_identical_records():
+    strip = lambda recs: [{k: v for k, v in r.items() if k not in ("images_per_s", "elapsed")}
+                          for r in recs]
+    assert strip(train(TINY_NET, TINY)) == strip(train(TINY_NET, TINY))
+
+
+def test_plain_and_residual_start_from_the_same_weights():
+    plain = Trainer(NetConfig(depth=8, width=4, residual=False), TINY).net.state_dict()
+    res = Trainer(TINY_NET, TINY).net.state_dict()
+    assert plain.keys() == res.keys()
+    assert all((plain[k] == res[k]).all() for k in plain)
+
+
+def test_training_learns_the_digits():
+    recs = list(train(NetConfig(depth=8, width=8), TrainConfig(steps=120, eval_every=120)))
+    assert recs[-1]["val_error"] < 0.3  # chance is 0.9
+
+
+def test_a_diverging_run_ends_with_a_record_not_an_exception():
+    # Without batch norm a learning rate of 10 blows up within a few steps (with BN it does not:
+    # the weights' scale no longer matters, so the loss stays finite though nothing is learned).
+    recs = list(train(NetConfig(depth=8, width=4, batch_norm=False),
+                      TrainConfig(steps=50, lr=10, batch_size=32, schedule="constant")))
+    assert recs[-1]["diverged"] is True and recs[-1]["step"] == len(recs)
+    assert f"step {len(recs)}" in recs[-1]["message"]
+    assert all(math.isfinite(r["train_loss"]) for r in recs[:-1])
+
+
+def test_stop_from_another_thread_ends_within_one_step():
+    stop = threading.Event()
+    seen = []
+    for rec in train(TINY_NET, TrainConfig(steps=1000, batch_size=32), stop=stop):
+        seen.append(rec["step"])
+        if rec["step"] == 3:
+            threading.Thread(target=stop.set).start()
+            threading.Event().wait(0.05)
+    assert seen[-1] <= 4
+
+
+def test_schedules():
+    cfg = TrainConfig(steps=100, lr=0.1, warmup_steps=10, schedule="cosine")
+    assert lr_at(0, cfg) == pytest.approx(0.01) and lr_at(9, cfg) == pytest.approx(0.1)
+    assert lr_at(10, cfg) == pytest.approx(0.1) and lr_at(99, cfg) < 0.001
+    step = TrainConfig(steps=100, lr=0.1, schedule="step")
+    assert [lr_at(s, step) for s in (0, 49, 50, 75)] == pytest.approx([0.1, 0.1, 0.01, 0.001])
+
+
+def test_network_must_fit_the_dataset():
+    with pytest.raises(ConfigError, match="1-channel"):
+        Trainer(NetConfig(depth=8, in_channels=3), TINY)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"lr": -0.1}, "learning rate"), ({"lr": 100}, "learning rate"), ({"steps": 0}, "steps"),
+    ({"batch_size": 0}, "batch size"), ({"schedule": "linear"}, "schedule"),
+])
+def test_bad_training_configs_say_what_is_allowed(kwargs, words):
+    with pytest.raises(ConfigError, match=words):
+        TrainConfig(**kwargs)
