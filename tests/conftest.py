@@ -1,4 +1,5 @@
 """Shared fixtures: the app under Streamlit's AppTest, with timeouts sized for torch."""
+import time
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,24 @@ def open_page():
         assert not at.exception, at.exception
         return at
     return _open
+
+
+@pytest.fixture
+def train_custom():
+    """Fill the Train page's custom form with tiny networks, submit, and wait for the end."""
+    def _train(at: AppTest, steps: int = 20, depths: tuple = (8,), bn: bool = True) -> AppTest:
+        at.slider(key="n_configs").set_value(len(depths))
+        at.number_input(key="steps").set_value(steps)
+        at.number_input(key="width").set_value(4)
+        for i, depth in enumerate(depths):
+            at.selectbox(key=f"depth{i}").set_value(depth)
+            at.checkbox(key=f"bn{i}").set_value(bn)
+        at.button(key="FormSubmitter:custom-Train").click()
+        at.run()
+        end = time.monotonic() + 120
+        while not any(f"done: step {steps} of {steps}" in str(p.proto) for p in at.get("progress")):
+            assert time.monotonic() < end, "the run did not finish in 2 minutes"
+            time.sleep(0.5)
+            at.run()
+        return at
+    return _train

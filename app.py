@@ -1,0 +1,29 @@
+"""ResViz: the router. Page config, the shared sidebar, and the pages in the lesson's order."""
+import streamlit as st
+
+from resviz.ui.sidebar import sidebar
+
+# Each url_path differs from its file's stem: a deep link to a freshly started server then runs
+# through this router instead of Streamlit's legacy pages/ mode (see NOTES.md).
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/school:", default=True),
+    st.Page("pages/convolutions.py", title="Convolutions", icon=":material/grid_on:",
+            url_path="conv"),
+    st.Page("pages/residual_block.py", title="Residual block", icon=":material/add_circle:",
+            url_path="block"),
+    st.Page("pages/build.py", title="Build", icon=":material/construction:", url_path="builder"),
+    st.Page("pages/train.py", title="Train", icon=":material/play_circle:", url_path="training"),
+    st.Page("pages/gradient_flow.py", title="Gradient flow", icon=":material/insights:",
+            url_path="gradients"),
+]
+
+
+def main() -> None:
+    st.set_page_config(page_title="ResViz: residual networks, live", page_icon=":material/hub:",
+                       layout="wide")
+    page = st.navigation(PAGES)
+    sidebar()
+    page.run()
+
+
+main()

@@ -1,0 +1,27 @@
+"""Train: up to four networks at once, live, in a worker thread."""
+import streamlit as st
+
+from resviz.presets import PRESETS
+from resviz.ui import state, train_view
+from resviz.ui.sidebar import current
+
+settings = current()
+work = state.work()
+work.collect()
+busy = work.busy
+
+st.title("Train plain and residual networks")
+st.write("Each configuration trains on the same data in the same order from the same seed; "
+         "only the architecture differs. Training error is thin, validation error bold.")
+specs = train_view.preset_buttons(settings, busy)
+with st.expander("What the presets scale down from the paper"):
+    for p in PRESETS.values():
+        st.markdown(f"**{p.title}.** {p.scaled_down}")
+if not settings.classroom:
+    with st.expander("Your own configurations", expanded=False):
+        specs = train_view.custom_form(settings, busy) or specs
+if specs:
+    work.start(specs)
+    busy = True
+train_view.live(work)
+train_view.history(work)

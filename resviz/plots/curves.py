@@ -1,0 +1,71 @@
+"""Error and loss curves in the look of the paper's Fig. 1 and Fig. 4: training error thin,
+validation error bold, one colour per configuration."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from ..runs import Run
+
+# Colour-blind safe (Okabe-Ito), dark enough for a projector.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+MAX_POINTS = 400  # past this, average neighbouring steps: the browser gets ~16 bytes a point
+
+
+def colour(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _smooth(steps: list[int], values: list[float], window: int) -> tuple[list, list]:
+    """Mean over consecutive windows of `window` steps (x = the window's last step)."""
+    if window <= 1:
+        return steps, values
+    xs, ys = [], []
+    for i in range(0, len(values), window):
+        chunk = values[i:i + window]
+        xs.append(steps[i + len(chunk) - 1])
+        ys.append(sum(chunk) / len(chunk))
+    return xs, ys
+
+
+def series(run: Run, key: str) -> tuple[list[int], list[float]]:
+    """(steps, values) of one record field, skipping steps where it was not measured."""
+    pts = [(r["step"], r[key]) for r in run.records if r.get(key) is not None]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def train_window(n: int) -> int:
+    """Steps averaged per point of the thin training curve: at least 10 (one batch's error is
+    noisy), more for long runs so at most MAX_POINTS reach the browser."""
+    return max(10, -(-n // MAX_POINTS)) if n > 20 else 1
+
+
+def error_curves(runs: list[Run], title: str = "") -> go.Figure:
+    """Training error (thin, averaged over a few steps) and validation error (bold), in %."""
+    fig = go.Figure()
+    for i, run in enumerate(runs):
+        steps, err = series(run, "train_error")
+        xs, ys = _smooth(steps, err, train_window(len(err)))
+        fig.add_scatter(x=xs, y=[100 * y for y in ys], mode="lines", name=f"{run.label} train",
+                        legendgroup=str(i), line=dict(color=colour(i), width=1.2))
+        vs, verr = series(run, "val_error")
+        fig.add_scatter(x=vs, y=[100 * v for v in verr], mode="lines+markers",
+                        name=f"{run.label} validation", legendgroup=str(i),
+                        line=dict(color=colour(i), width=4), marker=dict(size=7))
+    return _layout(fig, title, "error (%)")
+
+
+def loss_curves(runs: list[Run]) -> go.Figure:
+    fig = go.Figure()
+    for i, run in enumerate(runs):
+        steps, loss = series(run, "train_loss")
+        xs, ys = _smooth(steps, loss, train_window(len(loss)))
+        fig.add_scatter(x=xs, y=ys, mode="lines", name=run.label, line=dict(color=colour(i)))
+    return _layout(fig, "Training loss", "cross-entropy")
+
+
+def _layout(fig: go.Figure, title: str, y_title: str) -> go.Figure:
+    fig.update_layout(title=title or None, xaxis_title="iteration (training step)",
+                      yaxis_title=y_title, legend=dict(orientation="h", y=-0.2),
+                      margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=420,
+                      hovermode="x unified")
+    return fig

@@ -1,0 +1,39 @@
+"""Gradient flow figures: per-layer profile, layers x steps heatmap, activation spread."""
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+
+from ..gradients import Matrix
+from .curves import colour
+
+
+def profile(profiles: list[tuple[str, list[str], list[float | None]]], y_title: str,
+            log: bool = True) -> go.Figure:
+    """One line per run over its layers (input side left): (label, layer names, values)."""
+    fig = go.Figure()
+    for i, (label, layers, values) in enumerate(profiles):
+        fig.add_scatter(x=list(range(1, len(values) + 1)), y=values, customdata=layers,
+                        mode="lines+markers", name=label, line=dict(color=colour(i), width=2.5),
+                        hovertemplate="%{customdata}: %{y:.3g}<extra></extra>")
+    fig.update_layout(xaxis_title="layer (input → output)", yaxis_title=y_title, height=400,
+                      yaxis_type="log" if log else "linear", legend=dict(orientation="h", y=-0.25),
+                      margin=dict(l=10, r=10, t=10, b=10))
+    return fig
+
+
+def heatmap(m: Matrix, title: str) -> go.Figure:
+    """log10 colours with decade tick labels (plotly 7 has no log colour bar); raw on hover."""
+    logs = [[math.log10(v) if v and v > 0 else None for v in row] for row in m.values]
+    finite = [v for row in logs for v in row if v is not None]
+    lo, hi = (math.floor(min(finite)), math.ceil(max(finite))) if finite else (0, 1)
+    ticks = list(range(lo, hi + 1))
+    fig = go.Figure(go.Heatmap(
+        z=logs, x=m.steps, y=m.layers, customdata=m.values, colorscale="Viridis",
+        zmin=lo, zmax=hi, colorbar=dict(tickvals=ticks, ticktext=[f"1e{t}" for t in ticks]),
+        hovertemplate="%{y}<br>step %{x}: %{customdata:.3g}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="training step", height=max(360, 9 * len(m.layers)),
+                      yaxis=dict(autorange="reversed", showticklabels=len(m.layers) <= 40),
+                      margin=dict(l=10, r=10, t=40, b=10))
+    return fig

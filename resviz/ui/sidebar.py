@@ -1,0 +1,44 @@
+"""The shared sidebar: dataset, device in use, classroom mode."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from .. import data as datasets
+from .state import runtime
+
+CLASSROOM_CSS = """<style>
+html, body, [data-testid="stAppViewContainer"] { font-size: 20px; }
+[data-testid="stMarkdownContainer"] p, li { font-size: 1.15rem; }
+h1 { font-size: 2.6rem !important; }
+</style>"""
+
+
+@dataclass(frozen=True)
+class Settings:
+    dataset: str
+    classroom: bool
+
+
+def sidebar() -> Settings:
+    """Draw the sidebar and return what it selects."""
+    threads, cap, device = runtime()
+    names = list(datasets.DATASETS)
+    with st.sidebar:
+        name = st.selectbox("Dataset", names, key="dataset",
+                            format_func=lambda n: datasets.DATASETS[n].title,
+                            help="MNIST-5k and Shapes work offline; the others download once.")
+        classroom = st.toggle("Classroom mode", key="classroom",
+                              help="Larger text, fewer controls, presets first: for a projector.")
+        st.caption(f"Running on **{device}**" + (f" · up to {cap} training jobs at once"
+                                                  if cap > 1 else ""))
+    if classroom:
+        st.markdown(CLASSROOM_CSS, unsafe_allow_html=True)
+    return Settings(dataset=name, classroom=classroom)
+
+
+def current() -> Settings:
+    """The sidebar's settings as last chosen, for pages (the router draws the sidebar)."""
+    return Settings(dataset=st.session_state.get("dataset", "mnist-5k"),
+                    classroom=st.session_state.get("classroom", False))

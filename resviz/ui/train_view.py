@@ -1,0 +1,136 @@
+"""The Train page's parts: presets, the custom form, the live view, history."""
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import data as datasets
+from ..config import ConfigError, NetConfig, TrainConfig
+from ..jobs import MAX_CONFIGS, Job
+from ..plots.curves import error_curves, loss_curves
+from ..presets import PRESETS
+from ..runs import Run, dumps, slug, to_csv
+from .sidebar import Settings
+from .state import SessionWork
+
+Specs = list[tuple[NetConfig, TrainConfig]]
+
+
+def preset_buttons(settings: Settings, busy: bool, key: str = "preset",
+                   label: str = "Run") -> Specs | None:
+    """One button per preset; returns its configurations for the current dataset when clicked."""
+    info = datasets.info(settings.dataset)
+    chosen = None
+    for col, preset in zip(st.columns(len(PRESETS)), PRESETS.values()):
+        with col:
+            st.markdown(f"**{preset.title}**")
+            st.caption(preset.lesson)
+            if st.button(label, key=f"{key}-{preset.key}", disabled=busy, type="primary"):
+                chosen = preset.specs(info.channels, info.num_classes, settings.dataset)
+    return chosen
+
+
+def custom_form(settings: Settings, busy: bool) -> Specs | None:
+    """Up to four configurations sharing one training budget, seed and data order."""
+    info = datasets.info(settings.dataset)
+    with st.form("custom"):
+        n = st.slider("Configurations", 1, MAX_CONFIGS, 2, key="n_configs")
+        rows = []
+        for i, col in enumerate(st.columns(MAX_CONFIGS)):
+            with col:
+                rows.append((st.selectbox(f"#{i + 1} network", ("residual", "plain"), key=f"arch{i}",
+                                          index=i % 2),
+                             st.selectbox("depth", (8, 14, 20, 32, 44, 56, 110), index=2 + i // 2 * 3,
+                                          key=f"depth{i}"),
+                             st.checkbox("batch norm", True, key=f"bn{i}")))
+        c1, c2, c3, c4, c5 = st.columns(5)
+        width = c1.number_input("width", 1, 64, 8, key="width")
+        steps = c2.number_input("steps", 10, 5000, 200, step=10, key="steps")
+        batch = c3.number_input("batch size", 8, 512, 64, step=8, key="batch")
+        lr = c4.number_input("learning rate", 0.0001, 10.0, 0.1, format="%.4f", key="lr")
+        seed = c5.number_input("seed", 0, 10_000, 0, key="seed")
+        go = st.form_submit_button("Train", disabled=busy, type="primary")
+    if not go:
+        return None
+    try:
+        train = TrainConfig(dataset=settings.dataset, steps=int(steps), batch_size=int(batch),
+                            lr=float(lr), seed=int(seed), eval_every=max(1, int(steps) // 10))
+        return [(NetConfig(depth=d, residual=a == "residual", batch_norm=bn, width=int(width),
+                           in_channels=info.channels, num_classes=info.num_classes), train)
+                for a, d, bn in rows[:n]]
+    except ConfigError as e:
+        st.error(str(e))
+        return None
+
+
+def _status(snap_runs: list[Run], state: str, position: int | None) -> None:
+    if state == "queued":
+        st.info(f"Waiting for a free trainer: you are number {position} in the queue.")
+    total = max(r.train.steps for r in snap_runs)
+    done = min((r.records[-1]["step"] if r.records else 0) for r in snap_runs)
+    st.progress(done / total, text=f"{state}: step {done} of {total}")
+    cols = st.columns(len(snap_runs))
+    for col, run in zip(cols, snap_runs):
+        last = run.records[-1] if run.records else {}
+        val = next((r["val_error"] for r in reversed(run.records) if r.get("val_error") is not None),
+                   None)
+        col.metric(run.label, "—" if val is None else f"{val:.1%}",
+                   help="validation error at the last evaluation")
+        if last.get("images_per_s"):
+            col.caption(f"{last['images_per_s']:,.0f} images/s · {run.status}")
+        if run.message:
+            col.warning(run.message)
+
+
+def live(work: SessionWork) -> None:
+    """The current job, redrawn from a snapshot every half second while it trains."""
+    job = work.job
+    if job is None:
+        st.info("No run yet: click a preset above or configure your own below.")
+        return
+
+    @st.fragment(run_every=0.5 if job.active else None)
+    def view(job: Job = job) -> None:
+        snap = job.snapshot()
+        _status(snap.runs, snap.state, snap.position)
+        if snap.message:
+            st.error(snap.message)
+        if job.active and st.button("Stop", key="stop", icon=":material/stop_circle:"):
+            job.stop()
+        left, right = st.columns([3, 2])
+        left.plotly_chart(error_curves(snap.runs, "Error: training thin, validation bold"),
+                          key="live-errors")
+        right.plotly_chart(loss_curves(snap.runs), key="live-loss")
+        if work.collect():
+            st.rerun()
+
+    view()
+
+
+def history(work: SessionWork) -> None:
+    """This session's finished runs: compare, download (JSON, CSV), upload one back."""
+    st.subheader("History")
+    upload = st.file_uploader("Compare a run file", type=["json"], key="upload_run",
+                              help="A .json run file downloaded from ResViz or written by "
+                                   "`python -m resviz train`.")
+    if upload is not None and st.session_state.get("uploaded") != upload.file_id:
+        problem = work.add_upload(upload.name, upload.getvalue())
+        if problem:
+            st.error(problem)
+        else:
+            st.session_state["uploaded"] = upload.file_id
+    runs = work.history()
+    if not runs:
+        st.caption("Finished runs appear here.")
+        return
+    labels = [f"{r.created} · {r.label} · {r.status}" for r in runs]
+    chosen = st.multiselect("Runs to compare", range(len(runs)), default=list(range(min(4, len(runs)))),
+                            format_func=labels.__getitem__, key="compare")
+    if chosen:
+        st.plotly_chart(error_curves([runs[i] for i in chosen]), key="history-errors")
+    for i in chosen:
+        run = runs[i]
+        c1, c2, c3 = st.columns([3, 1, 1])
+        c1.write(labels[i])
+        name = slug(f"{run.created}-{run.label}")
+        c2.download_button("JSON", dumps(run), f"{name}.json", "application/json", key=f"json{i}")
+        c3.download_button("CSV", to_csv(run), f"{name}.csv", "text/csv", key=f"csv{i}")

@@ -1,0 +1,23 @@
+"""The Train page under AppTest: presets on offer; a custom run trains and its curves are drawn."""
+import json
+
+
+def _figures(at):
+    return {el.proto.id: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+
+
+def test_default_render_offers_presets_and_no_run(open_page):
+    at = open_page("pages/train.py")
+    assert [b.label for b in at.button if b.key and b.key.startswith("preset-")] == ["Run"] * 3
+    assert any("No run yet" in i.value for i in at.info)
+
+
+def test_a_custom_run_trains_and_draws_thin_train_and_bold_validation(open_page, train_custom):
+    at = train_custom(open_page("pages/train.py"), depths=(8, 8))
+    fig = next(f for f in _figures(at).values() if "validation" in json.dumps(f["data"]))
+    lines = {t["name"]: t for t in fig["data"]}
+    assert set(lines) == {"plain-8 train", "plain-8 validation", "ResNet-8 train",
+                          "ResNet-8 validation"}
+    assert lines["ResNet-8 validation"]["line"]["width"] > lines["ResNet-8 train"]["line"]["width"]
+    assert len(lines["ResNet-8 validation"]["x"]) == 10  # evaluated every 2 of 20 steps
+
