@@ -17,9 +17,10 @@ def profile(profiles: list[tuple[str, list[str], list[float | None]]], y_title: 
         fig.add_scatter(x=list(range(1, len(values) + 1)), y=values, customdata=layers,
                         mode="lines+markers", name=label, line=dict(color=colour(i), width=2.5),
                         hovertemplate="%{customdata}: %{y:.3g}<extra></extra>")
-    fig.update_layout(xaxis_title="layer (input → output)", yaxis_title=y_title, height=400,
-                      yaxis_type="log" if log else "linear", legend=dict(orientation="h", y=-0.25),
-                      margin=dict(l=10, r=10, t=10, b=10))
+    yaxis = dict(title=y_title, type="log", dtick=1, exponentformat="power") if log else \
+        dict(title=y_title)  # log: one tick per decade, as 10^-3, so factors of 10 read at once
+    fig.update_layout(xaxis_title="layer (input → output)", yaxis=yaxis, height=400,
+                      legend=dict(orientation="h", y=-0.25), margin=dict(l=10, r=10, t=10, b=10))
     return fig
 
 
