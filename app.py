@@ -1,7 +1,14 @@
 """ResViz: the router. Page config, the shared sidebar, and the pages in the lesson's order."""
-import streamlit as st
+import os
 
-from resviz.ui.sidebar import sidebar
+# Before torch loads: OpenMP threads that sleep instead of spinning when idle. The app runs torch
+# in the script thread (a page's figure) and in a training worker at once; spinning teams on a
+# 2-core host made a one-image forward pass 10x slower (scripts/ measurements, README).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import streamlit as st  # noqa: E402
+
+from resviz.ui.sidebar import sidebar  # noqa: E402
 
 # Each url_path differs from its file's stem: a deep link to a freshly started server then runs
 # through this router instead of Streamlit's legacy pages/ mode (see NOTES.md).

@@ -1,8 +1,12 @@
 """Shared fixtures: the app under Streamlit's AppTest, with timeouts sized for torch."""
+import os
 import time
 from pathlib import Path
 
 import pytest
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as app.py does, before torch loads
+
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,128 @@
+"""The Build page's controls: they return a NetConfig, and the stages to draw unfolded.
+
+Widget values start from the URL on a session's first visit (so a shared link opens the network
+it names) and are kept for the session, so leaving the page and coming back keeps the network.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import architecture
+from .. import data as datasets
+from ..architecture import Architecture
+from ..config import DEFAULT_WIDTH, NetConfig
+from . import query
+from .sidebar import Settings
+
+KEY = {name: f"build_{name}" for name in query.KEYS}
+UNFOLD_KEY = "build_unfold"
+WIDTHS = (4, 8, 16, 32, 64, 128, 256, 512)
+# One option always chosen; wrapped rather than clipped on a narrow projector screen; kept for
+# the session, so leaving the page and coming back keeps the network.
+CHOICE = dict(required=True, wrap=True, persist_state="session")
+
+
+def net_form(settings: Settings) -> NetConfig:
+    """Draw the builder's controls and return the network they choose, sized for the dataset.
+
+    Classroom mode keeps family, depth, plain/residual and shortcut; width and batch norm keep
+    the values they had (or the URL's).
+    """
+    _start_from_url()
+    state = st.session_state
+    first, second, third = st.columns(2), st.columns(2), st.columns(2)
+    first[0].segmented_control(
+        "Family", tuple(query.DEPTHS), key=KEY["family"], format_func=query.FAMILY_TITLES.get,
+        on_change=_family_changed, **CHOICE,
+        help="CIFAR-style: 3 stages of n blocks, depth 6n+2; ImageNet-style: 4 stages, "
+             "the paper's 18 and 34 layers.")
+    first[1].selectbox("Depth (weight layers)", query.DEPTHS[state[KEY["family"]]],
+                       key=KEY["depth"], on_change=_forget_folds, persist_state="session")
+    second[0].segmented_control(
+        "Architecture", (False, True), key=KEY["arch"], **CHOICE,
+        format_func=lambda r: "residual" if r else "plain",
+        help="Residual adds each block's input x to its output: F(x) + x.")
+    second[1].segmented_control(
+        "Shortcut", ("A", "B"), key=KEY["shortcut"], **CHOICE,
+        format_func=lambda s: "A: zero-pad" if s == "A" else "B: 1×1 conv",
+        disabled=not state[KEY["arch"]],
+        help="Where a block halves the size and doubles the channels, A pads the new "
+             "channels with zeros (no parameters) and B learns a 1×1 convolution.")
+    if not settings.classroom:
+        third[0].select_slider("Width (channels of stage 1)",
+                               sorted({*WIDTHS, state[KEY["width"]]}), key=KEY["width"],
+                               persist_state="session", help="Every later stage doubles it.")
+        third[1].toggle("Batch norm", key=KEY["bn"], persist_state="session")
+    return _config(settings)
+
+
+def _start_from_url() -> None:
+    """First visit of the session: the URL's network, and a note on anything it got wrong."""
+    if KEY["family"] in st.session_state:
+        return
+    cfg, notes = query.read()
+    for name, value in zip(query.KEYS, (cfg.family, cfg.depth, cfg.width, cfg.residual,
+                                        cfg.batch_norm, cfg.shortcut)):
+        st.session_state[KEY[name]] = value
+    if notes:
+        st.info(" ".join(notes), icon=":material/link:")
+
+
+def _family_changed() -> None:
+    family = st.session_state[KEY["family"]]
+    st.session_state[KEY["depth"]] = query.DEFAULT_DEPTH[family]
+    st.session_state[KEY["width"]] = DEFAULT_WIDTH[family]
+    _forget_folds()
+
+
+def _forget_folds() -> None:
+    # A new depth gets its own default folding (deep stages start folded).
+    st.session_state.pop(UNFOLD_KEY, None)
+
+
+def _config(settings: Settings) -> NetConfig:
+    ds = datasets.DATASETS[settings.dataset]
+    state = st.session_state
+    # 28-32 px images would shrink to 7-8 px under the 224 px stem's stride 4 before any block.
+    return NetConfig(state[KEY["family"]], state[KEY["depth"]], state[KEY["arch"]],
+                     state[KEY["bn"]], state[KEY["width"]], state[KEY["shortcut"]],
+                     ds.channels, ds.num_classes, small_input=ds.size < 64)
+
+
+def fold_picker(arch: Architecture) -> list[str]:
+    """Which stages to draw block by block; the rest are one box each."""
+    if UNFOLD_KEY not in st.session_state:
+        st.session_state[UNFOLD_KEY] = architecture.default_unfolded(arch)
+    blocks = {s.name: len(s.blocks) for s in arch.stages}
+    return st.pills("Stages drawn block by block (the others are folded into one box)",
+                    list(blocks), selection_mode="multi", key=UNFOLD_KEY,
+                    format_func=lambda n: f"{n} ({blocks[n]} blocks)")
+
+
+def numbers(columns) -> dict:
+    """Column settings that print every count with thousands separators."""
+    return {name: st.column_config.NumberColumn(format="localized") for name in columns}
+
+
+def image_size(settings: Settings) -> int:
+    return datasets.DATASETS[settings.dataset].size
+
+
+# Descriptions are built on the meta device in well under a second, but every click reruns the
+# page: cache them (pure data, copied per session by cache_data).
+@st.cache_data(show_spinner=False, max_entries=64)
+def describe(cfg: NetConfig, size: int) -> Architecture:
+    return architecture.describe_config(cfg, size)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def param_note(cfg: NetConfig) -> str:
+    return architecture.param_note(cfg)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def paper_networks(cfg: NetConfig, size: int) -> tuple[list[Architecture], dict]:
+    """The paper's four networks sized like `cfg`, and their comparison table."""
+    cfgs = architecture.paper_configs(cfg)
+    archs = [architecture.describe_config(c, size) for c in cfgs]
+    return archs, architecture.comparison(cfgs, archs)

@@ -1,0 +1,88 @@
+"""The Build page's network in the URL, so a teacher can share it: /builder?depth=56&arch=plain.
+
+`parse` is pure (testable without Streamlit): every value it cannot use falls back to the
+default and leaves one sentence saying what was ignored and why.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import streamlit as st
+
+from ..config import DEFAULT_WIDTH, IMAGENET_BLOCKS, NetConfig
+
+DEPTHS = {"cifar": (8, 14, 20, 32, 44, 56, 110), "imagenet": tuple(IMAGENET_BLOCKS)}
+DEFAULT_DEPTH = {"cifar": NetConfig().depth, "imagenet": DEPTHS["imagenet"][0]}
+FAMILY_TITLES = {"cifar": "CIFAR-style", "imagenet": "ImageNet-style"}
+DEPTH_RULE = {"cifar": "6n+2: ", "imagenet": ""}
+MAX_WIDTH = 512  # NetConfig refuses wider networks
+KEYS = ("family", "depth", "width", "arch", "bn", "shortcut")
+_SWITCHES = {  # URL text -> value, the default, and why anything else is refused
+    "arch": ({"plain": False, "residual": True}, True, "arch must be plain or residual"),
+    "bn": ({"0": False, "1": True}, True, "bn must be 0 (off) or 1 (on)"),
+    "shortcut": ({"A": "A", "B": "B"}, "A", "shortcut must be A (zero-padding) or B (projection)"),
+}
+
+
+def parse(params: Mapping[str, str]) -> tuple[NetConfig, list[str]]:
+    """The network a query string describes, and one note per value that was ignored."""
+    notes = [f"Ignored {_shown(k)}: the builder reads only {', '.join(KEYS)}."
+             for k in params if k not in KEYS]
+    # A bare ?depth=34 can only mean the ImageNet-style network.
+    bare_imagenet = "family" not in params and _int(params.get("depth")) in DEPTHS["imagenet"]
+    family = _checked(params, "family", {f: f for f in DEPTHS},
+                      "imagenet" if bare_imagenet else "cifar",
+                      "family must be cifar or imagenet", notes)
+    depths = DEPTHS[family]
+    depth = _checked(params, "depth", {str(d): d for d in depths}, DEFAULT_DEPTH[family],
+                     f"{FAMILY_TITLES[family]} depths are {DEPTH_RULE[family]}"
+                     f"{', '.join(map(str, depths[:-1]))} or {depths[-1]}", notes)
+    width = _checked(params, "width", {str(w): w for w in range(1, MAX_WIDTH + 1)},
+                     DEFAULT_WIDTH[family],
+                     f"width must be a whole number of channels from 1 to {MAX_WIDTH}", notes)
+    on = {key: _checked(params, key, choices, default, why, notes)
+          for key, (choices, default, why) in _SWITCHES.items()}
+    return NetConfig(family, depth, on["arch"], on["bn"], width, on["shortcut"]), notes
+
+
+def _checked(params: Mapping[str, str], key: str, choices: dict, default, why: str,
+             notes: list[str]):
+    """choices[the URL's value], case-insensitive; the default, and a note, if it has none."""
+    raw = params.get(key)
+    if raw is None:
+        return default
+    value = {text.lower(): v for text, v in choices.items()}.get(raw.strip().lower())
+    if value is None:
+        used = next(text for text, v in choices.items() if v == default)
+        notes.append(f"Ignored {_shown(key, raw)}: {why}; using {used}.")
+        return default
+    return value
+
+
+def _int(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.strip().isdigit() else None
+
+
+def _shown(key: str, raw: str | None = None) -> str:
+    # Inside backticks, so markdown in a hand-typed URL is shown, not rendered; kept short.
+    text = key if raw is None else f"{key}={raw}"
+    return "`" + text.replace("`", "")[:30] + "`"
+
+
+def to_params(cfg: NetConfig) -> dict[str, str]:
+    """The URL form of a network; `parse(to_params(cfg))` gives it back (dataset aside)."""
+    return {"family": cfg.family, "depth": str(cfg.depth), "width": str(cfg.width),
+            "arch": "residual" if cfg.residual else "plain", "bn": str(int(cfg.batch_norm)),
+            "shortcut": cfg.shortcut}
+
+
+def read() -> tuple[NetConfig, list[str]]:
+    """The network in this page's URL and the notes on what was ignored."""
+    return parse(st.query_params.to_dict())
+
+
+def write(cfg: NetConfig) -> None:
+    """Put `cfg` in the address bar, so copying the URL shares this exact network."""
+    params = to_params(cfg)
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)

@@ -1,0 +1,111 @@
+"""The Build page under AppTest: what a learner sees, clicks and shares."""
+import json
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from resviz.config import NetConfig
+from resviz.models import build, count_params
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def open_builder(url: dict | None = None, **state) -> AppTest:
+    """The Build page as a link opens it: router first, then the page with `url` as its query."""
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    at.switch_page("pages/build.py")
+    at.query_params.update(url or {})
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def skips(fig: dict) -> int:
+    return sum(1 for t in fig["data"] if "skip" in (t.get("meta") or {}))
+
+
+def boxes(fig: dict) -> int:
+    return sum(1 for s in fig["layout"]["shapes"] if s["type"] == "rect")
+
+
+def test_default_render_shows_resnet20_with_its_nine_skips():
+    at = open_builder()
+    diagram, paper = figures(at)
+    assert skips(diagram) == 9 and skips(paper) == 0 + 8 + 0 + 16
+    # MNIST-5k: one channel, ten classes
+    n = count_params(build(NetConfig(depth=20, in_channels=1, num_classes=10)))
+    assert at.metric[0].value == f"{n:,}" and at.metric[2].value == "9"
+    table = at.dataframe[0].value
+    assert len(table) == 40 and table["parameters"].sum() == n
+    assert f"the same {n:,} parameters" in at.caption[0].value
+    side = at.dataframe[1].value
+    assert side.loc["parameters", "plain-18"] == side.loc["parameters", "ResNet-18"]
+    assert at.query_params["depth"] == "20" and at.query_params["arch"] == "residual"
+
+
+def test_plain_has_no_skips_and_deeper_has_more_blocks():
+    at = open_builder()
+    before, params = figures(at)[0], at.metric[0].value
+    at.button_group(key="build_arch").set_value(False).run()
+    plain = figures(at)[0]
+    assert skips(plain) == 0 and boxes(plain) == boxes(before)
+    assert at.metric[0].value == params and at.metric[2].value == "0"  # option A: same count
+    assert at.query_params["arch"] == "plain"
+    at.selectbox(key="build_depth").set_value(32).run()
+    deeper = figures(at)[0]
+    assert boxes(deeper) == boxes(plain) + 2 * 6  # two more blocks in each of three stages
+    assert at.subheader[0].value.startswith("plain-32")
+
+
+def test_a_deep_network_opens_folded_and_unfolds_on_request():
+    at = open_builder({"depth": "110"})
+    folded = figures(at)[0]
+    assert at.button_group(key="build_unfold").value == []
+    assert boxes(folded) == 3 + 4 and skips(folded) == 0  # input, stem, 3 stages, pool, fc
+    at.button_group(key="build_unfold").set_value(["stage2"]).run()
+    assert skips(figures(at)[0]) == 18
+
+
+def test_switching_family_picks_its_depth_and_width():
+    at = open_builder()
+    at.button_group(key="build_family").set_value("imagenet").run()
+    assert at.selectbox(key="build_depth").value == 18
+    assert at.select_slider(key="build_width").value == 64
+    assert skips(figures(at)[0]) == 8
+    assert at.query_params["family"] == "imagenet"
+
+
+def test_a_bad_link_says_what_it_ignored():
+    at = open_builder({"depth": "21", "width": "99999"})
+    (note,) = at.info
+    assert "`depth=21`" in note.value and "`width=99999`" in note.value
+    assert at.selectbox(key="build_depth").value == 20
+    assert skips(figures(at)[0]) == 9
+    assert at.query_params["depth"] == "20" and at.query_params["width"] == "16"
+
+
+def test_a_shared_link_preselects_its_network():
+    at = open_builder({"depth": "56", "arch": "plain", "width": "32", "bn": "0",
+                       "shortcut": "B"})
+    assert not at.info
+    assert at.selectbox(key="build_depth").value == 56
+    assert at.button_group(key="build_arch").value is False
+    assert at.select_slider(key="build_width").value == 32
+    assert at.toggle(key="build_bn").value is False
+    assert at.button_group(key="build_shortcut").value == "B"
+    assert at.subheader[0].value.startswith("plain-56")
+
+
+def test_classroom_mode_keeps_the_essentials_and_draws_bigger():
+    normal, big = open_builder(), open_builder(classroom=True)
+    assert [w.key for w in big.select_slider] == [] and "build_bn" not in [
+        t.key for t in big.toggle]
+    assert big.selectbox(key="build_depth").value == 20
+    assert figures(big)[0]["layout"]["height"] > figures(normal)[0]["layout"]["height"]
