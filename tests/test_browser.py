@@ -5,54 +5,21 @@ screenshot of every page at 1280x800 and at a projector's 1024x768 into `screens
 In CI (CI=true) a missing browser fails the run instead of skipping it.
 """
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from scripts.appserver import CHROMIUM, FLAGS, PAGES, READY, ROOT, app_server
+from scripts.appserver import open_page as _open
+
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ROOT = Path(__file__).resolve().parent.parent
 SHOTS = Path(os.environ.get("RESVIZ_SCREENSHOTS", ROOT / "screenshots"))
-PAGES = {"home": "", "convolutions": "conv", "residual-block": "block", "build": "builder",
-         "train": "training", "gradient-flow": "gradients"}
-READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = _free_port()
-    env = dict(os.environ, RESVIZ_RUNS=str(tmp_path_factory.mktemp("runs")))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit did not answer /_stcore/health within a minute")
+    with app_server(tmp_path_factory.mktemp("runs")) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +34,6 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield b
         b.close()
-
-
-def _open(page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_selector(READY, timeout=90_000)
-    page.wait_for_timeout(800)  # let plotly finish drawing
 
 
 def _points(page) -> int:
@@ -116,7 +77,7 @@ def test_a_live_run_grows_then_stops(server, browser):
     for key, value in (("steps", "5000"), ("width", "4")):
         box = page.locator(f".st-key-{key} input")
         box.fill(value)
-        box.press("Enter")
+        box.press("Tab")  # Enter would submit the form before the next field is set
     page.locator(".st-key-FormSubmitter-custom-Train button").click()
     page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot');"
                            " return p && p.data && p.data[0].x && p.data[0].x.length > 1; }",

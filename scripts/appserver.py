@@ -1,0 +1,62 @@
+"""Start `streamlit run app.py` on a free port and drive Debian's Chromium against it.
+
+Shared by the browser tests and the app benchmark, so both measure the same thing.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
+PAGES = {"home": "", "convolutions": "conv", "residual-block": "block", "build": "builder",
+         "train": "training", "gradient-flow": "gradients"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def app_server(runs_dir: str | Path, timeout: float = 60) -> Iterator[str]:
+    """The app's URL once `/_stcore/health` answers ok; the server stops on exit."""
+    port = free_port()
+    env = dict(os.environ, RESVIZ_RUNS=str(runs_dir))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                if time.monotonic() > end:
+                    raise RuntimeError("streamlit did not answer /_stcore/health") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def open_page(page, url: str, settle_ms: int = 800) -> None:
+    """Load `url` and wait until the script run has finished and plotly has drawn."""
+    page.goto(url)
+    page.wait_for_selector(READY, timeout=90_000)
+    page.wait_for_timeout(settle_ms)
