@@ -35,6 +35,7 @@ class Job:
         if not 1 <= len(specs) <= MAX_CONFIGS:
             raise ValueError(f"a job trains 1 to {MAX_CONFIGS} configurations, not {len(specs)}")
         self.runs = [Run(net=n, train=t) for n, t in specs]
+        self.weights: list[dict | None] = [None] * len(specs)  # final state dicts, on the CPU
         self.state = "queued"
         self.message = ""
         self.position: int | None = None
@@ -84,6 +85,8 @@ class Job:
             for r in self.runs:
                 if r.status == "running":
                     r.status = "stopped"
+            self.weights = [{k: v.detach().cpu().clone() for k, v in t.net.state_dict().items()}
+                            for t in trainers]
 
 
 class JobManager:

@@ -1,7 +1,8 @@
 """Run records: one JSON file per run (configs, environment, every record), with a schema version.
 
 Run files are plain JSON, never pickles, so an uploaded one can be read safely. Non-finite
-numbers are stored as null (JSON has no NaN).
+numbers are stored as null (JSON has no NaN). A run trained here may keep its final weights
+beside it (`NAME.pt`, a state dict read back with `weights_only=True`); uploads never do.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import torch
 
 from .config import ConfigError, NetConfig, TrainConfig
 
@@ -120,6 +123,18 @@ def save(run: Run, folder: str | Path, filename: str | None = None) -> Path:
     tmp.write_text(dumps(run))
     tmp.replace(path)
     return path
+
+
+def save_weights(state_dict: dict, run_path: Path) -> Path:
+    path = Path(run_path).with_suffix(".pt")
+    torch.save(state_dict, path)
+    return path
+
+
+def load_weights(run_path: str | Path) -> dict | None:
+    """The state dict saved beside a run file, or None when it has none."""
+    path = Path(run_path).with_suffix(".pt")
+    return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
 
 
 def load(path: str | Path) -> Run:

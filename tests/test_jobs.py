@@ -3,7 +3,10 @@ import threading
 import time
 
 from resviz.config import NetConfig, TrainConfig
+import torch
+
 from resviz.jobs import JobManager
+from resviz.train import Trainer
 
 NET = NetConfig(depth=8, width=4)
 QUICK = TrainConfig(steps=6, batch_size=16, eval_every=3)
@@ -73,3 +76,12 @@ def test_an_error_in_the_worker_marks_the_job_failed_and_others_go_on():
     assert snap.state == "failed" and "1-channel" in snap.message
     assert _wait(good).state == "done"
     assert threading.active_count() < 20
+
+
+def test_a_finished_job_keeps_the_final_weights_of_each_network():
+    job = JobManager().submit([(NET, QUICK)])
+    _wait(job)
+    net = Trainer(NET, QUICK).net
+    net.load_state_dict(job.weights[0])  # same architecture, all keys present
+    assert not torch.equal(job.weights[0]["stem.conv.weight"],
+                           Trainer(NET, QUICK).net.state_dict()["stem.conv.weight"])  # trained

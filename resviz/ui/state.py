@@ -10,7 +10,7 @@ import streamlit as st
 
 from .. import data as datasets
 from ..jobs import Job, JobManager
-from ..runs import Run, RunFileError, list_runs, load, loads, save
+from ..runs import Run, RunFileError, list_runs, load, loads, save, save_weights
 from ..runtime import configure_threads, cpu_quota, describe_device, pick_device
 
 
@@ -64,9 +64,11 @@ class SessionWork:
         if job is None or job.active or id(job) in self.saved:
             return False
         self.saved.add(id(job))
-        for run in job.snapshot().runs:
+        for run, weights in zip(job.snapshot().runs, job.weights):
             if run.records:
-                save(run, self.folder, f"{run.created}-{run.label}-{uuid.uuid4().hex[:6]}")
+                path = save(run, self.folder, f"{run.created}-{run.label}-{uuid.uuid4().hex[:6]}")
+                if weights is not None:
+                    save_weights(weights, path)
         return True
 
     def add_upload(self, name: str, content: bytes) -> str | None:
@@ -80,6 +82,10 @@ class SessionWork:
     def history(self) -> list[Run]:
         """Finished and uploaded runs of this session, newest first."""
         return [load(p) for p in list_runs(self.folder)]
+
+    def trained(self) -> list[tuple[Run, Path]]:
+        """Finished runs of this session whose final weights were kept, newest first."""
+        return [(load(p), p) for p in list_runs(self.folder) if p.with_suffix(".pt").exists()]
 
     def close(self) -> None:
         if self.job is not None:
