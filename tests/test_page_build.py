@@ -6,6 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from resviz.config import NetConfig
 from resviz.models import build, count_params
+from tests.figures import figures
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
@@ -23,10 +24,6 @@ def open_builder(url: dict | None = None, **state) -> AppTest:
     return at
 
 
-def figures(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
 def skips(fig: dict) -> int:
     return sum(1 for t in fig["data"] if "skip" in (t.get("meta") or {}))
 
@@ -37,7 +34,7 @@ def boxes(fig: dict) -> int:
 
 def test_default_render_shows_resnet20_with_its_nine_skips():
     at = open_builder()
-    diagram, paper = figures(at)
+    diagram, paper = list(figures(at).values())
     assert skips(diagram) == 9 and skips(paper) == 0 + 8 + 0 + 16
     # MNIST-5k: one channel, ten classes
     n = count_params(build(NetConfig(depth=20, in_channels=1, num_classes=10)))
@@ -52,25 +49,25 @@ def test_default_render_shows_resnet20_with_its_nine_skips():
 
 def test_plain_has_no_skips_and_deeper_has_more_blocks():
     at = open_builder()
-    before, params = figures(at)[0], at.metric[0].value
+    before, params = list(figures(at).values())[0], at.metric[0].value
     at.button_group(key="build_arch").set_value(False).run()
-    plain = figures(at)[0]
+    plain = list(figures(at).values())[0]
     assert skips(plain) == 0 and boxes(plain) == boxes(before)
     assert at.metric[0].value == params and at.metric[2].value == "0"  # option A: same count
     assert at.query_params["arch"] == "plain"
     at.selectbox(key="build_depth").set_value(32).run()
-    deeper = figures(at)[0]
+    deeper = list(figures(at).values())[0]
     assert boxes(deeper) == boxes(plain) + 2 * 6  # two more blocks in each of three stages
     assert at.subheader[0].value.startswith("plain-32")
 
 
 def test_a_deep_network_opens_folded_and_unfolds_on_request():
     at = open_builder({"depth": "110"})
-    folded = figures(at)[0]
+    folded = list(figures(at).values())[0]
     assert at.button_group(key="build_unfold").value == []
     assert boxes(folded) == 3 + 4 and skips(folded) == 0  # input, stem, 3 stages, pool, fc
     at.button_group(key="build_unfold").set_value(["stage2"]).run()
-    assert skips(figures(at)[0]) == 18
+    assert skips(list(figures(at).values())[0]) == 18
 
 
 def test_switching_family_picks_its_depth_and_width():
@@ -78,7 +75,7 @@ def test_switching_family_picks_its_depth_and_width():
     at.button_group(key="build_family").set_value("imagenet").run()
     assert at.selectbox(key="build_depth").value == 18
     assert at.select_slider(key="build_width").value == 64
-    assert skips(figures(at)[0]) == 8
+    assert skips(list(figures(at).values())[0]) == 8
     assert at.query_params["family"] == "imagenet"
 
 
@@ -87,7 +84,7 @@ def test_a_bad_link_says_what_it_ignored():
     (note,) = at.info
     assert "`depth=21`" in note.value and "`width=99999`" in note.value
     assert at.selectbox(key="build_depth").value == 20
-    assert skips(figures(at)[0]) == 9
+    assert skips(list(figures(at).values())[0]) == 9
     assert at.query_params["depth"] == "20" and at.query_params["width"] == "16"
 
 
@@ -108,4 +105,5 @@ def test_classroom_mode_keeps_the_essentials_and_draws_bigger():
     assert [w.key for w in big.select_slider] == [] and "build_bn" not in [
         t.key for t in big.toggle]
     assert big.selectbox(key="build_depth").value == 20
-    assert figures(big)[0]["layout"]["height"] > figures(normal)[0]["layout"]["height"]
+    assert list(figures(big).values())[0]["layout"]["height"] > \
+        list(figures(normal).values())[0]["layout"]["height"]

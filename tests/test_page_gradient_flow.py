@@ -1,12 +1,9 @@
 """The Gradient flow page: empty state, then the profiles of a run trained on the Train page."""
-import json
 import math
 
 import pytest
 
-
-def _figures(at):
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+from tests.figures import figures
 
 
 def test_without_runs_it_points_to_the_presets(open_page):
@@ -20,7 +17,7 @@ def test_a_trained_run_shows_its_gradient_profiles_and_heatmap(open_page, train_
     at.switch_page("pages/gradient_flow.py")
     at.run()
     assert not at.exception
-    figs = _figures(at)
+    figs = list(figures(at).values())
     block = figs[0]["data"][0]
     assert block["name"] == "ResNet-8, no BN"
     assert block["customdata"] == ["stage1.block1", "stage2.block1", "stage3.block1"]

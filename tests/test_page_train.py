@@ -1,9 +1,7 @@
 """The Train page under AppTest: presets on offer; a custom run trains and its curves are drawn."""
 import json
 
-
-def _figures(at):
-    return {el.proto.id: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+from tests.figures import figures
 
 
 def test_default_render_offers_presets_and_no_run(open_page):
@@ -14,7 +12,7 @@ def test_default_render_offers_presets_and_no_run(open_page):
 
 def test_a_custom_run_trains_and_draws_thin_train_and_bold_validation(open_page, train_custom):
     at = train_custom(open_page("pages/train.py"), depths=(8, 8))
-    fig = next(f for f in _figures(at).values() if "validation" in json.dumps(f["data"]))
+    fig = next(f for f in figures(at).values() if "validation" in json.dumps(f["data"]))
     lines = {t["name"]: t for t in fig["data"]}
     assert set(lines) == {"plain-8 train", "plain-8 validation", "ResNet-8 train",
                           "ResNet-8 validation"}

@@ -42,6 +42,15 @@ def runs_root() -> Path:
     return Path(os.environ.get("RESVIZ_RUNS", "runs"))
 
 
+def usable_dataset(name: str) -> tuple[str, datasets.Dataset]:
+    """The chosen dataset, or the offline default with a warning when it cannot be had."""
+    try:
+        return name, dataset(name)
+    except datasets.DatasetUnavailable as err:
+        st.warning(f"{err} The digits of MNIST-5k are used here instead.")
+        return "mnist-5k", dataset("mnist-5k")
+
+
 @dataclass
 class SessionWork:
     """This session's training: the current job and its folder of finished runs. Never shared."""

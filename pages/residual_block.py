@@ -1,0 +1,55 @@
+"""Residual block: x, F(x) and F(x) + x on a real image; gradient magnitude against depth."""
+import streamlit as st
+
+from resviz import block_demo
+from resviz.plots import lessons
+from resviz.ui import sidebar, state
+
+
+@st.cache_data(show_spinner="Building four networks and running one batch through them...")
+def profile(dataset: str, depth: int) -> block_demo.GradientProfile:
+    # Deterministic (seed 0, the first batch of the training split): one computation per pair.
+    return block_demo.gradient_profile(state.dataset(dataset), depth)
+
+
+settings = sidebar.current()
+st.title("The residual block")
+st.markdown("A residual block does not learn its output directly: its branch learns a "
+            "**residual F(x)** and the block adds its input back, **y = ReLU(F(x) + x)** "
+            "(He et al. 2016, Eq. 1). If the best thing a block can do is nothing, F(x) = 0 is "
+            "easy to learn.")
+
+name, data = state.usable_dataset(settings.dataset)
+
+st.header("One block on a real image")
+left, right = st.columns(2, vertical_alignment="bottom")
+skip = left.toggle("Skip connection", value=True, key="block_skip",
+                   help="On: the block outputs ReLU(F(x) + x). Off: ReLU(F(x)), same weights.")
+index = 0 if settings.classroom else right.number_input(
+    f"Image number (0 to {len(data.x_train) - 1:,})", 0, len(data.x_train) - 1, 0,
+    key="block_index")
+maps = block_demo.block_maps(data.x_train[index], skip=skip)
+output = "ReLU(F(x) + x)" if skip else "ReLU(F(x))"
+st.plotly_chart(lessons.block_maps({"x": maps.x, "F(x)": maps.branch, output: maps.out},
+                                   height_per_row=180 if settings.classroom else 150),
+                key="block_maps", config={"displayModeBar": False})
+st.caption(f"A freshly initialised block (He initialisation, seed 0) after a 3x3 stem: "
+           f"{len(maps.x)} of its {maps.width} channels of the input x, the branch F(x) and "
+           f"the block's output {output}, all on one colour scale (red positive, blue negative)."
+           + ("" if skip else " Without the skip the output is the branch alone."))
+st.markdown(f"**Parameters of the block: {maps.params_with_skip:,} with the skip, "
+            f"{maps.params_without_skip:,} without.** The identity shortcut only adds x to F(x): "
+            f"it has nothing to learn, so plain and residual networks of one depth have the same "
+            f"weights.")
+
+st.header("Gradient magnitude against depth, at initialisation")
+depth = st.columns([1, 2])[0].selectbox("Depth (layers)", block_demo.DEPTHS,
+                                        index=block_demo.DEPTHS.index(56), key="block_depth")
+result = profile(name, depth)
+st.plotly_chart(lessons.gradient_vs_depth(result.curves, 520 if settings.classroom else 420),
+                key="grad_depth")
+st.caption(f"‖dL/dx‖, the gradient of the loss with respect to each block's input, for one "
+           f"batch of {result.batch} training images through freshly initialised networks "
+           f"(width {result.width}, seed 0); plain networks dashed, residual networks solid.")
+for sentence in block_demo.describe(result):
+    st.markdown(sentence)

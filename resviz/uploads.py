@@ -1,0 +1,79 @@
+"""Read a learner's uploaded image safely: one grayscale float array, or one sentence why not.
+
+Every failure raises `UploadError` whose message is a single sentence the page shows as it is.
+Pillow only warns for images up to twice `Image.MAX_IMAGE_PIXELS` (a 24 KB PNG can claim 200
+megapixels), so the pixel count is checked from the header before anything is decoded.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+FORMATS = ["PNG", "JPEG", "GIF", "BMP", "WEBP"]
+MAX_BYTES = 5 * 2**20  # matches server.maxUploadSize in .streamlit/config.toml
+MAX_PIXELS = 16_000_000  # decoded size limit, checked before decoding
+MAX_SIDE = 128  # the convolution lesson needs pixels you can see, not megapixels
+MIN_SIDE = 8  # a 3x3 convolution then 2x2 pooling still leaves a few pixels
+
+
+class UploadError(ValueError):
+    """An upload that cannot be used; the message is one sentence for the learner."""
+
+
+def read_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS,
+               max_side: int = MAX_SIDE) -> np.ndarray:
+    """The first frame of an uploaded image as grayscale (H, W) float32 in [0, 1], downsized."""
+    if not data:
+        raise UploadError("The uploaded file is empty; please choose an image file.")
+    if len(data) > max_bytes:
+        raise UploadError(f"The file is {len(data) / 2**20:.1f} MB; please upload an image of "
+                          f"at most {max_bytes / 2**20:.0f} MB.")
+    try:
+        # The bomb warning becomes an error; catch_warnings is local to this call.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=FORMATS) as img:  # reads the header only
+                _check_size(img.size, max_pixels)
+                img.seek(0)  # an animation: its first frame
+                return to_grayscale(img, max_side)
+    except UploadError:
+        raise
+    except UnidentifiedImageError:
+        raise UploadError(f"This file is not an image in a supported format "
+                          f"({', '.join(FORMATS)}).") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UploadError("The image claims more pixels than can be decoded safely, "
+                          "so it was not opened.") from None
+    except Exception:  # damaged files raise OSError, SyntaxError, ValueError, EOFError, zlib...
+        raise UploadError("The image file is damaged or truncated and could not be "
+                          "decoded.") from None
+
+
+def _check_size(size: tuple[int, int], max_pixels: int) -> None:
+    w, h = size
+    if w * h > max_pixels:
+        raise UploadError(f"The image claims {w:,} x {h:,} pixels, more than the "
+                          f"{max_pixels / 1e6:g} megapixels allowed, so it was not decoded.")
+    if min(w, h) < MIN_SIDE:
+        raise UploadError(f"The image is only {w} x {h} pixels; please upload one at least "
+                          f"{MIN_SIDE} pixels on each side.")
+
+
+def to_grayscale(img: Image.Image, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Any Pillow mode -> (H, W) float32 in [0, 1], shrunk so its longer side is <= max_side."""
+    gray = Image.fromarray(_luminance(img))  # float32 -> mode "F"
+    gray.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # keeps the aspect ratio
+    return np.clip(np.asarray(gray, dtype=np.float32), 0.0, 1.0)
+
+
+def _luminance(img: Image.Image) -> np.ndarray:
+    if img.mode.startswith("I") or img.mode == "F":
+        # 16-bit PNGs: convert("L") would clip everything above 255 to white.
+        return np.asarray(img, dtype=np.float32) / 65535
+    rgba = img.convert("RGBA")  # CMYK, palette, bilevel, with or without transparency
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    # Transparent pixels show the page's white background, as in the browser.
+    return np.asarray(Image.alpha_composite(white, rgba).convert("L"), dtype=np.float32) / 255
