@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--eval-every", type=int, default=20)
     t.add_argument("--probe-every", type=int, default=10)
     t.add_argument("--device", default="auto")
+    t.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="bf16: autocast convolutions to bfloat16 (faster where supported)")
     t.add_argument("--out", required=True, help="run file to write (.json)")
     s = sub.add_parser("summary", help="layer table: output shapes, parameters, multiply-adds")
     _net_args(s)
@@ -69,7 +71,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     net_cfg = net_config(args)
     cfg = TrainConfig(dataset=args.dataset, steps=args.steps, batch_size=args.batch_size,
                       lr=args.lr, seed=args.seed, eval_every=args.eval_every,
-                      probe_every=args.probe_every, device=args.device)
+                      probe_every=args.probe_every, device=args.device,
+                      precision=args.precision)
     run = Run(net=net_cfg, train=cfg, env=environment(pick_device(cfg.device)))
     for rec in train(net_cfg, cfg):
         run.records.append(rec)

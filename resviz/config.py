@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 FAMILIES = ("cifar", "imagenet")
 SHORTCUTS = ("A", "B")
 SCHEDULES = ("cosine", "step", "constant")
+PRECISIONS = ("fp32", "bf16")
 IMAGENET_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}  # He et al. 2016, Table 1
 DEFAULT_WIDTH = {"cifar": 16, "imagenet": 64}
 
@@ -95,6 +96,8 @@ class TrainConfig:
     augment: bool = True
     seed: int = 0
     device: str = "auto"
+    precision: str = "fp32"     # "bf16": autocast matmuls and convolutions to bfloat16
+    channels_last: bool = True  # (B, H, W, C) in memory: faster convolutions on CPU and GPU
 
     def __post_init__(self) -> None:
         _check_int("steps", self.steps)
@@ -112,6 +115,9 @@ class TrainConfig:
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, "
                               f"not {self.schedule!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, "
+                              f"not {self.precision!r}")
         for name in ("warmup_steps", "eval_every", "probe_every", "seed"):
             _check_int(name.replace("_", " "), getattr(self, name))
         if not 0 <= self.warmup_steps < self.steps:

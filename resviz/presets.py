@@ -16,9 +16,10 @@ class Preset:
     nets: tuple[NetConfig, ...]
     train: TrainConfig
 
-    def specs(self, in_channels: int = 1, num_classes: int = 10, dataset: str = "mnist-5k"):
+    def specs(self, in_channels: int = 1, num_classes: int = 10, dataset: str = "mnist-5k",
+              precision: str = "fp32"):
         """(NetConfig, TrainConfig) pairs for a dataset's image channels and classes."""
-        t = replace(self.train, dataset=dataset)
+        t = replace(self.train, dataset=dataset, precision=precision)
         return [(replace(n, in_channels=in_channels, num_classes=num_classes), t) for n in self.nets]
 
 

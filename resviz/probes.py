@@ -69,7 +69,7 @@ class Probe:
         def hook(_m: Block, inputs: tuple[torch.Tensor, ...]) -> None:
             x = inputs[0]
             if x.requires_grad:  # a tensor hook lives and dies with this forward's graph
-                x.register_hook(lambda g: self._grad.__setitem__(name, g.detach().norm()))
+                x.register_hook(lambda g: self._grad.__setitem__(name, g.detach().float().norm()))
         return hook
 
     def activation_std(self) -> dict[str, float]:

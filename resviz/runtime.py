@@ -51,6 +51,15 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
+def fast_precision(device: torch.device) -> str:
+    """"bf16" where the hardware computes it natively (AVX512-BF16/AMX CPUs, Ampere+ GPUs)."""
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    return "fp32"
+
+
 def describe_device(device: torch.device) -> str:
     """One line for a learner: the GPU's name, or the CPU and its thread count."""
     if device.type == "cuda":

@@ -45,15 +45,22 @@ def build_seeded(net_cfg: NetConfig, seed: int) -> nn.Module:
         return build(net_cfg)
 
 
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """bf16 autocast: convolutions and matmuls in bfloat16, losses and reductions in fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 @torch.no_grad()
-def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> tuple[float, float]:
+def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000,
+             precision: str = "fp32") -> tuple[float, float]:
     """Mean loss and error rate over a whole split, in evaluation mode."""
     was_training = net.training
     net.eval()
     loss = torch.zeros((), device=x.device)
     wrong = torch.zeros((), device=x.device)
     for i in range(0, len(x), batch):
-        out = net(x[i:i + batch])
+        with autocast(x.device, precision):
+            out = net(x[i:i + batch]).float()
         loss += F.cross_entropy(out, y[i:i + batch], reduction="sum")
         wrong += (out.argmax(1) != y[i:i + batch]).sum()
     net.train(was_training)
@@ -77,9 +84,12 @@ class Trainer:
         self.net_cfg, self.cfg = net_cfg, cfg
         self.device = pick_device(cfg.device)
         self.data = data.to(self.device)
-        self.net = build_seeded(net_cfg, cfg.seed).to(self.device)
+        self.layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.net = build_seeded(net_cfg, cfg.seed).to(self.device, memory_format=self.layout)
+        # fused: one kernel updates every parameter (CPU and CUDA), instead of a loop of small ops
         self.opt = torch.optim.SGD(self.net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                   weight_decay=cfg.weight_decay)
+                                   weight_decay=cfg.weight_decay,
+                                   fused=self.device.type in ("cpu", "cuda"))
         self.gen = torch.Generator(self.device).manual_seed(cfg.seed)  # data order, augmentation
 
     def _batches(self) -> Iterator[torch.Tensor]:
@@ -103,13 +113,15 @@ class Trainer:
             x, y = d.x_train[idx], d.y_train[idx]
             if cfg.augment:
                 x = datasets.augment(x, self.gen, flip=d.info.flip)
+            x = x.contiguous(memory_format=self.layout)
             lr = lr_at(step, cfg)
             for group in self.opt.param_groups:
                 group["lr"] = lr
             probing = step == 0 or (step + 1) % cfg.probe_every == 0 or step + 1 == cfg.steps
             with Probe(net) if probing else nullcontext() as probe:
-                out = net(x)
-                loss = F.cross_entropy(out, y)
+                with autocast(self.device, cfg.precision):
+                    out = net(x)
+                    loss = F.cross_entropy(out, y)  # autocast computes it in fp32
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
             loss_v, err = torch.stack([loss.detach(), (out.argmax(1) != y).float().mean()]).tolist()
@@ -125,7 +137,8 @@ class Trainer:
                    "block_grad_norms": probe.block_grad_norms() if probing else None,
                    "act_std": probe.activation_std() if probing else None}
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-                rec["val_loss"], rec["val_error"] = evaluate(net, d.x_val, d.y_val)
+                rec["val_loss"], rec["val_error"] = evaluate(net, d.x_val, d.y_val,
+                                                             precision=cfg.precision)
             rec["elapsed"] = time.perf_counter() - start
             yield rec
 

@@ -20,7 +20,7 @@ class Settings:
 
 def sidebar() -> Settings:
     """Draw the sidebar and return what it selects."""
-    threads, cap, device = runtime()
+    rt = runtime()
     names = list(datasets.DATASETS)
     with st.sidebar:
         name = st.selectbox("Dataset", names, key="dataset",
@@ -28,8 +28,8 @@ def sidebar() -> Settings:
                             help="MNIST-5k and Shapes work offline; the others download once.")
         classroom = st.toggle("Classroom mode", key="classroom",
                               help="Larger text, fewer controls, presets first: for a projector.")
-        st.caption(f"Running on **{device}**" + (f" · up to {cap} training jobs at once"
-                                                  if cap > 1 else ""))
+        st.caption(f"Running on **{rt.device}**, training in {rt.precision}"
+                   + (f" · up to {rt.max_jobs} training jobs at once" if rt.max_jobs > 1 else ""))
     if classroom:
         st.markdown(CLASSROOM_CSS, unsafe_allow_html=True)
     return Settings(dataset=name, classroom=classroom)

@@ -11,25 +11,34 @@ import streamlit as st
 from .. import data as datasets
 from ..jobs import Job, JobManager
 from ..runs import Run, RunFileError, list_runs, load, loads, save, save_weights
-from ..runtime import configure_threads, cpu_quota, describe_device, pick_device
+from ..runtime import configure_threads, cpu_quota, describe_device, fast_precision, pick_device
+
+
+@dataclass(frozen=True)
+class Runtime:
+    threads: int
+    max_jobs: int
+    device: str      # one line for the sidebar
+    precision: str   # what training runs in here: "bf16" where the hardware has it
 
 
 @st.cache_resource
-def runtime() -> tuple[int, int, str]:
-    """Threads, job cap and device line, set once per process from the CPU quota.
+def runtime() -> Runtime:
+    """Threads, job cap, device and precision, set once per process from the CPU quota.
 
     Small convnets gain little past 4 threads, so a big host runs several jobs of 4 threads
     instead of one of 16; a 2-core host runs one job of 2 threads at a time.
     """
     threads = configure_threads(min(cpu_quota(), 4))
-    cap = max(1, cpu_quota() // threads)
-    return threads, cap, describe_device(pick_device())
+    device = pick_device()
+    return Runtime(threads, max(1, cpu_quota() // threads), describe_device(device),
+                   fast_precision(device))
 
 
 @st.cache_resource
 def manager() -> JobManager:
     """One for the whole server: the global cap on concurrent training jobs."""
-    return JobManager(max_running=runtime()[1])
+    return JobManager(max_running=runtime().max_jobs)
 
 
 @st.cache_resource(show_spinner=False)

@@ -10,7 +10,7 @@ from ..plots.curves import error_curves, loss_curves
 from ..presets import PRESETS
 from ..runs import Run, dumps, slug, to_csv
 from .sidebar import Settings
-from .state import SessionWork
+from .state import SessionWork, runtime
 
 Specs = list[tuple[NetConfig, TrainConfig]]
 
@@ -25,7 +25,8 @@ def preset_buttons(settings: Settings, busy: bool, key: str = "preset",
             st.markdown(f"**{preset.title}**")
             st.caption(preset.lesson)
             if st.button(label, key=f"{key}-{preset.key}", disabled=busy, type="primary"):
-                chosen = preset.specs(info.channels, info.num_classes, settings.dataset)
+                chosen = preset.specs(info.channels, info.num_classes, settings.dataset,
+                                      runtime().precision)
     return chosen
 
 
@@ -53,7 +54,8 @@ def custom_form(settings: Settings, busy: bool) -> Specs | None:
         return None
     try:
         train = TrainConfig(dataset=settings.dataset, steps=int(steps), batch_size=int(batch),
-                            lr=float(lr), seed=int(seed), eval_every=max(1, int(steps) // 10))
+                            lr=float(lr), seed=int(seed), eval_every=max(1, int(steps) // 10),
+                            precision=runtime().precision)
         return [(NetConfig(depth=d, residual=a == "residual", batch_norm=bn, width=int(width),
                            in_channels=info.channels, num_classes=info.num_classes), train)
                 for a, d, bn in rows[:n]]
