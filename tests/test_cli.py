@@ -1,0 +1,48 @@
+"""`python -m resviz`: what a user at a terminal sees."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from resviz.__main__ import main
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--depth", "21"], "depth must be 6n+2"),
+    (["--width", "0"], "width must be between 1 and 512"),
+    (["--dataset", "imagenet"], "unknown dataset 'imagenet'; choose one of: mnist-5k, shapes"),
+    (["--lr", "-0.1"], "learning rate must be above 0"),
+    (["--arch", "dense"], "invalid choice: 'dense'"),
+])
+def test_bad_arguments_exit_2_with_one_line(args, words, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "resviz", "train", "--out",
+                           str(tmp_path / "r.json"), *args], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and words in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_train_writes_a_run_file_with_the_records_curves_need(tmp_path, capsys):
+    out = tmp_path / "plain8.json"
+    assert main(["train", "--arch", "plain", "--depth", "8", "--width", "4", "--steps", "4",
+                 "--eval-every", "2", "--probe-every", "2", "--out", str(out)]) == 0
+    run = json.loads(out.read_text())
+    assert run["net"]["residual"] is False and run["status"] == "done"
+    rec = run["records"]
+    assert [r["step"] for r in rec] == [1, 2, 3, 4]
+    assert [r["val_error"] is None for r in rec] == [True, False, True, False]
+    assert set(rec[1]["grad_norms"]) >= {"stem.conv", "fc"}
+    assert "plain-8: validation error" in capsys.readouterr().out
+
+
+def test_summary_json_totals_match_the_paper(capsys):
+    assert main(["summary", "--depth", "56", "--dataset", "shapes", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert round(table["totals"]["params"] / 1e6, 2) == 0.85  # ResNet-56, 3 channels, 10 classes
+
+
+def test_datasets_lists_what_works_offline(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESVIZ_DATA", str(tmp_path))
+    assert main(["datasets"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines["mnist-5k"].endswith("offline") and lines["cifar10"].endswith("needs download")
