@@ -16,3 +16,14 @@ def test_a_preset_starts_training_and_switches_to_the_train_page(open_page):
     work = at.session_state["work"]
     assert [r.net.label for r in work.job.runs] == ["plain-20", "ResNet-20", "plain-56", "ResNet-56"]
     work.job.stop()
+
+
+def test_a_second_click_while_training_does_not_start_another_run(open_page):
+    at = open_page("pages/home.py")
+    at.button(key="home-vanishing").click()
+    at.run()
+    work = at.session_state["work"]
+    first = work.job
+    work.start([])  # what a second click submits: ignored while the first job trains
+    assert work.job is first and first.active
+    first.stop()

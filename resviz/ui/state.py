@@ -72,8 +72,9 @@ class SessionWork:
         return self.job is not None and self.job.active
 
     def start(self, specs) -> Job:
-        self.close()
-        self.job = manager().submit(specs)
+        """Submit a job, unless one is still training (a double click must not start two)."""
+        if not self.busy:
+            self.job = manager().submit(specs)
         return self.job
 
     def collect(self) -> bool:
