@@ -22,6 +22,8 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/play_circle:", url_path="training"),
     st.Page("pages/gradient_flow.py", title="Gradient flow", icon=":material/insights:",
             url_path="gradients"),
+    st.Page("pages/inside.py", title="Inside the network", icon=":material/visibility:",
+            url_path="look-inside"),
 ]
 
 

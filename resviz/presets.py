@@ -37,13 +37,13 @@ PRESETS = {p.key: p for p in (
            "Plain-56 ends with a higher training error than plain-20, although its gradients "
            "look healthy; ResNet-56 does not get worse than ResNet-20.",
            _SCALE.format(steps=200, batch=64, width=8),
-           _pair((20, 56), bn=True), TrainConfig(steps=200, batch_size=64, eval_every=25)),
+           _pair((20, 56), bn=True), TrainConfig(steps=200, batch_size=64, eval_every=40)),
     Preset("vanishing", "Vanishing gradients (no batch norm)",
            "Without batch norm the gradient reaching plain-56's first layers is orders of "
            "magnitude smaller than ResNet-56's, and plain-56 barely learns.",
            _SCALE.format(steps=200, batch=64, width=8),
            _pair((20, 56), bn=False), TrainConfig(steps=200, batch_size=64, lr=0.02,
-                                                   eval_every=25)),
+                                                   eval_every=40)),
     Preset("paper-figure", "The paper's figure (18 vs 34 layers)",
            "Plain-34 trains worse than plain-18; ResNet-34 beats ResNet-18.",
            "The paper trains ImageNet at 224 px with 64-512 channels for 600,000 steps; here: "

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +21,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
 PAGES = {"home": "", "convolutions": "conv", "residual-block": "block", "build": "builder",
-         "train": "training", "gradient-flow": "gradients"}
+         "train": "training", "gradient-flow": "gradients", "inside": "look-inside"}
 
 
 def free_port() -> int:
@@ -29,9 +30,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class App:
+    url: str
+    pid: int
+
+    def peak_rss_mb(self) -> float:
+        """The server process's peak resident memory so far (VmHWM), in MB."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
 @contextmanager
-def app_server(runs_dir: str | Path, timeout: float = 60) -> Iterator[str]:
-    """The app's URL once `/_stcore/health` answers ok; the server stops on exit."""
+def app_server(runs_dir: str | Path, timeout: float = 60) -> Iterator[App]:
+    """The running app once `/_stcore/health` answers ok; the server stops on exit."""
     port = free_port()
     env = dict(os.environ, RESVIZ_RUNS=str(runs_dir))
     proc = subprocess.Popen(
@@ -49,7 +61,7 @@ def app_server(runs_dir: str | Path, timeout: float = 60) -> Iterator[str]:
                 if time.monotonic() > end:
                     raise RuntimeError("streamlit did not answer /_stcore/health") from None
                 time.sleep(0.2)
-        yield url
+        yield App(url, proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=20)

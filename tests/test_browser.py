@@ -18,8 +18,8 @@ SHOTS = Path(os.environ.get("RESVIZ_SCREENSHOTS", ROOT / "screenshots"))
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with app_server(tmp_path_factory.mktemp("runs")) as url:
-        yield url
+    with app_server(tmp_path_factory.mktemp("runs")) as app:
+        yield app.url
 
 
 @pytest.fixture(scope="module")

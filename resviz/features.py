@@ -1,0 +1,254 @@
+"""What a network has learned, read from an evaluation-mode copy: filters, feature maps, the
+dataset images a channel responds to most, activation maximisation, and two measurements of
+the edges -> shapes -> objects progression.
+
+Every function here works on `eval_copy(net)`: batch norm uses its running statistics and never
+updates them, hooks go on the copy (and are removed), and the caller's network is left as it was.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import NetConfig, TrainConfig
+from .data import Dataset, DatasetInfo
+from .models import blocks, build
+from .receptive import fields
+from .train import Trainer
+
+Progress = Callable[[float], None]  # called with the fraction done, 0..1
+
+
+def eval_copy(net: nn.Module) -> nn.Module:
+    """A frozen evaluation-mode copy: analysis can never train, or be trained under it."""
+    net = copy.deepcopy(net).eval()
+    return net.requires_grad_(False)  # inputs get gradients, parameters need none
+
+
+def from_state(cfg: NetConfig, state: dict[str, torch.Tensor]) -> nn.Module:
+    """A fresh evaluation-mode network with these weights (the state dict is only read)."""
+    net = build(cfg)
+    net.load_state_dict(state)
+    return net.eval().requires_grad_(False)
+
+
+def layer_names(net: nn.Module) -> list[str]:
+    """The layers a learner can look at, in forward order: the stem, then every block."""
+    return ["stem"] + [name for name, _ in blocks(net)]
+
+
+def depth_labels(names: Sequence[str]) -> dict[str, str]:
+    """Early, middle and late: the stem, the first block of the middle stage, the last block."""
+    stages = len({n.split(".")[0] for n in names[1:]})  # names[0] is the stem
+    middle = next(n for n in names if n.startswith(f"stage{(stages + 1) // 2}."))
+    return {names[0]: "early", middle: "middle", names[-1]: "late"}
+
+
+class _Stop(Exception):
+    """Raised by a hook once every wanted layer has run: the rest of the network is skipped."""
+
+
+def outputs(net: nn.Module, x: torch.Tensor, names: Sequence[str],
+            inputs: bool = False) -> dict[str, torch.Tensor]:
+    """Outputs (or with `inputs`, inputs) of the named layers for x (B, C, H, W); the forward
+    pass stops after the last of them. Gradients flow when x requires them. `net` must be an
+    evaluation copy."""
+    found: dict[str, torch.Tensor] = {}
+
+    def keep(name: str):
+        def hook(_m, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+            found[name] = inp[0] if inputs else out
+            if len(found) == len(names):
+                raise _Stop
+        return hook
+
+    handles = [net.get_submodule(n).register_forward_hook(keep(n)) for n in names]
+    try:
+        net(x)
+    except _Stop:
+        pass
+    finally:
+        for h in handles:
+            h.remove()
+    return found
+
+
+def first_layer_filters(net: nn.Module) -> np.ndarray:
+    """The first convolution's kernels (K, C, k, k), as float32."""
+    conv = next(m for m in net.modules() if isinstance(m, nn.Conv2d))
+    return conv.weight.detach().cpu().float().numpy().copy()
+
+
+@torch.no_grad()
+def feature_maps(net: nn.Module, image: torch.Tensor, layer: str) -> np.ndarray:
+    """Every channel of one layer for one normalised image (C, H, W): (K, h, w)."""
+    net = eval_copy(net)
+    return outputs(net, image[None], [layer])[layer][0].cpu().numpy()
+
+
+@dataclass(frozen=True)
+class TopUnits:
+    """Per channel, the units that respond most across a pool of images, one per image.
+
+    Each array is (K channels, n): activation, index into the dataset split, unit row and col.
+    `grid` is the layer's map size (h, w).
+    """
+
+    value: np.ndarray
+    image: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    grid: tuple[int, int]
+
+
+@torch.no_grad()
+def top_units(net: nn.Module, x: torch.Tensor, layer: str, n: int = 8, pool: int = 1000,
+              seed: int = 0, batch: int = 250) -> TopUnits:
+    """The `n` strongest units of every channel of `layer` over `pool` images of x (N, C, H, W)
+    drawn with `seed`, at most one unit per image so the patches show different images."""
+    net = eval_copy(net)
+    picked = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:pool]
+    best, where = [], []
+    for i in range(0, len(picked), batch):
+        out = outputs(net, x[picked[i:i + batch]], [layer])[layer]  # (B, K, h, w)
+        value, pos = out.flatten(2).max(2)  # the best unit of each channel in each image
+        best.append(value)
+        where.append(pos)
+    best, where = torch.cat(best).T, torch.cat(where).T  # (K, images)
+    value, order = best.topk(min(n, best.shape[1]), dim=1)  # (K, n), strongest first
+    pos, (h, w) = where.gather(1, order), out.shape[-2:]
+    arrays = [a.numpy() for a in (value, picked[order], pos // w, pos % w)]
+    for a in arrays:
+        a.flags.writeable = False  # shared between sessions by the page's cache
+    return TopUnits(*arrays, grid=(h, w))
+
+
+def _blur(x: torch.Tensor) -> torch.Tensor:
+    """3x3 binomial (Gaussian-like) blur of every channel, reflecting at the border."""
+    k = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype)
+    k = (k[:, None] * k[None, :] / 16).expand(x.shape[1], 1, 3, 3)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), k, groups=x.shape[1])
+
+
+def last_relu(net: nn.Module, layer: str) -> str:
+    """The name of the layer's last ReLU: its input is the unit before clipping at zero."""
+    inner = [n for n, m in net.get_submodule(layer).named_modules() if isinstance(m, nn.ReLU)]
+    return f"{layer}.{inner[-1]}" if inner else layer
+
+
+def centre(grid: tuple[int, int]) -> tuple[int, int]:
+    """The centre unit (row, col) of an (h, w) map: its field lies the most inside the image."""
+    return grid[0] // 2, grid[1] // 2
+
+
+def activation_maximisation(net: nn.Module, layer: str, channels: Sequence[int], data: Dataset,
+                            steps: int = 256, seed: int = 0, lr: float = 0.05,
+                            on_step: Progress | None = None) -> torch.Tensor:
+    """One normalised image per channel (B, C, H, W) that makes the channel's centre unit
+    respond as strongly as it can, found by gradient ascent on the pixels. Only the unit's
+    receptive field gets gradients: crop it (`receptive.crop` at `centre(...)`) for display.
+    The ascent climbs the unit's value before its last ReLU, which has a gradient even where
+    the ReLU outputs 0 (from noise, many units start silent and would never move).
+
+    Regularised as in Yosinski et al. 2015 ("Understanding neural networks through deep
+    visualization"): a random shift each step (the image must work wherever the unit sits),
+    a blur every 4 steps (the high frequencies no photo has fade), and pixels kept inside the
+    valid [0, 1] range of each colour channel. Shift and blur grow with the unit's receptive
+    field: a 3x3 first-layer unit shifted by 2 px would see other pixels each step and only a
+    flat colour would survive, so small fields get neither.
+    """
+    net = eval_copy(net)
+    shift = min(2, fields(net)[layer].size // 8)  # 3 and 7 px: 0; 11 px: 1; 21 px and more: 2
+    unit = last_relu(net, layer)
+    gen = torch.Generator().manual_seed(seed)
+    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (data.mean, data.std))
+    lo, hi = -mean / std, (1 - mean) / std  # pixel values 0 and 1, normalised
+    shape = (len(channels), data.info.channels, data.info.size, data.info.size)
+    x = (0.1 * torch.randn(shape, generator=gen)).requires_grad_()
+    opt = torch.optim.Adam([x], lr=lr)
+    rows, picked = torch.arange(len(channels)), torch.tensor(list(channels))
+    for step in range(steps):
+        polish = step >= 3 * steps // 4  # last quarter: no shift, for this unit's exact place
+        dy, dx = torch.randint(-shift, shift + 1, (2,), generator=gen).tolist() if not polish \
+            else (0, 0)
+        out = outputs(net, torch.roll(x, (dy, dx), (2, 3)), [unit], inputs=True)[unit]
+        row, col = centre(out.shape[-2:])
+        loss = -out[rows, picked, row, col].sum()  # each image its own channel's centre unit
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            if shift and step % 4 == 3:
+                x.copy_(_blur(x))
+            x.copy_(torch.maximum(torch.minimum(x, hi), lo))
+        if on_step is not None:
+            on_step((step + 1) / steps)
+    return x.detach()
+
+
+def edge_fit(weights: np.ndarray) -> np.ndarray:
+    """For each filter (K, C, k, k): the share of its energy that a tilted plane a + b x + c y
+    explains in every colour channel (each channel's mean removed): 1 for a pure oriented edge
+    or colour ramp detector. Random kernels score 2 / (k*k - 1) on average (two of the k*k - 1
+    directions left after removing the mean), 0.25 for 3x3."""
+    k, c, h, w = weights.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    ramps = np.stack([xs - xs.mean(), ys - ys.mean()]).reshape(2, -1)  # (2, k*k), orthogonal
+    ramps /= np.linalg.norm(ramps, axis=1, keepdims=True)
+    flat = weights.reshape(k, c, -1).astype(np.float64)
+    flat = flat - flat.mean(-1, keepdims=True)
+    fitted = ((flat @ ramps.T) ** 2).sum((1, 2))  # energy of the projection onto the plane
+    return fitted / np.maximum((flat**2).sum((1, 2)), 1e-12)
+
+
+@torch.no_grad()
+def probe_accuracy(net: nn.Module, data: Dataset, layers: Sequence[str], n_train: int = 2000,
+                   ridge: float = 0.1, batch: int = 500) -> dict[str, float]:
+    """Validation accuracy of a linear probe on each layer (Alain and Bengio 2016): how well its
+    channels, averaged over the map, tell the classes apart. The probe is ridge regression onto
+    one-hot labels, fitted on the first `n_train` training images; chance is 1 / classes."""
+    net = eval_copy(net)
+    train = _pooled(net, data.x_train[:n_train], layers, batch)
+    val = _pooled(net, data.x_val, layers, batch)
+    y = F.one_hot(data.y_train[:n_train], len(data.classes)).double()
+    return {name: _ridge_accuracy(train[name], y, val[name], data.y_val, ridge) for name in layers}
+
+
+def _pooled(net, x, layers, batch) -> dict[str, torch.Tensor]:
+    parts = [outputs(net, x[i:i + batch], layers) for i in range(0, len(x), batch)]
+    return {n: torch.cat([p[n].mean((2, 3)) for p in parts]).double() for n in layers}  # (N, K)
+
+
+def _ridge_accuracy(a, y, b, labels, ridge) -> float:
+    mu, sd = a.mean(0), a.std(0) + 1e-6  # standardised, so one ridge suits every layer
+    a, b = (F.pad((t - mu) / sd, (0, 1), value=1.0) for t in (a, b))  # bias
+    w = torch.linalg.solve(a.T @ a + ridge * torch.eye(a.shape[1], dtype=a.dtype), a.T @ y)
+    return ((b @ w).argmax(1) == labels).double().mean().item()
+
+
+def preset(dataset: DatasetInfo, steps: int = 300, seed: int = 0,
+           precision: str = "fp32") -> tuple[NetConfig, TrainConfig]:
+    """The network trained on demand when a learner has none: ResNet-20 at width 8 (8, 16, 32
+    channels). 300 steps of batch 64 on Shapes took 51 s on one busy CPU core and reached 12%
+    validation error; width 16 halves the error but doubles the wait."""
+    return (NetConfig(depth=20, width=8, in_channels=dataset.channels,
+                      num_classes=dataset.num_classes),
+            TrainConfig(dataset=dataset.name, steps=steps, batch_size=64, seed=seed,
+                        eval_every=steps, probe_every=steps,  # no probes: nobody plots them
+                        precision=precision))
+
+
+def train_weights(net_cfg: NetConfig, cfg: TrainConfig, data: Dataset,
+                  on_step: Progress | None = None) -> dict[str, torch.Tensor]:
+    """Train a network and return only its final weights, on the CPU (the trainer is dropped)."""
+    trainer = Trainer(net_cfg, cfg, data)
+    for record in trainer.run():
+        if on_step is not None:
+            on_step(record["step"] / cfg.steps)
+    return {k: v.detach().cpu().clone() for k, v in trainer.net.state_dict().items()}

@@ -1,0 +1,298 @@
+"""The Inside-the-network page's parts: which network, a shared store of finished analyses, and
+one fragment per section, so a widget reruns only its own section."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+from torch import nn
+
+from .. import attribution, features
+from ..config import NetConfig
+from ..data import Dataset, DatasetUnavailable
+from ..plots import inside as plots
+from ..receptive import Field, crop, fields
+from ..runs import load_weights
+from ..train import build_seeded
+from ..uploads import FORMATS, UploadError, read_image
+from .sidebar import Settings
+from .state import SessionWork, dataset, runtime
+
+GROUP = 6  # channels per figure: rows a screen can show
+PATCHES = 6  # strongest dataset patches per channel
+PRESET_DATASETS = ("shapes",)  # synthetic colour shapes: where edges -> shapes -> objects shows
+
+
+class _Store:
+    """Finished results shared by every session: state dicts and read-only arrays, never a model.
+
+    Holds the newest `size`; one lock per key, so two sessions asking at once compute it once.
+    """
+
+    def __init__(self, size: int = 64):
+        self.size, self.items, self.locks = size, OrderedDict(), {}
+        self.lock = threading.Lock()
+
+    def has(self, key: Hashable) -> bool:
+        with self.lock:
+            return key in self.items
+
+    def get(self, key: Hashable, compute: Callable[[], object]) -> object:
+        with self.lock:
+            key_lock = self.locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self.lock:
+                if key in self.items:
+                    self.items.move_to_end(key)
+                    return self.items[key]
+            value = compute()
+            with self.lock:
+                self.items[key] = value
+                while len(self.items) > self.size:
+                    self.locks.pop(self.items.popitem(last=False)[0], None)
+            return value
+
+
+@st.cache_resource
+def _store() -> _Store:
+    return _Store()
+
+
+def _cached(key: Hashable, compute: Callable, text: str, steps: bool = False):
+    """compute() once per key for the server, under a spinner; with `steps`, compute(on_step)
+    under a progress bar."""
+    def run():
+        if not steps:
+            with st.spinner(text):
+                return compute()
+        bar = st.progress(0.0, text=text)
+        value = compute(lambda done: bar.progress(min(done, 1.0), text=text))
+        bar.empty()
+        return value
+    return _store().get(key, run)
+
+
+@dataclass(frozen=True)
+class Picked:
+    """The network under study: a fresh evaluation-mode model built for this script run."""
+
+    key: str  # its cache key: a run file, or a preset with its dataset and budget
+    net_cfg: NetConfig
+    seed: int
+    data: Dataset
+    net: nn.Module
+
+    @property
+    def names(self) -> list[str]:
+        return features.layer_names(self.net)
+
+
+def _dataset(name: str) -> Dataset | None:
+    try:
+        return dataset(name)
+    except DatasetUnavailable as err:
+        st.warning(str(err))
+        return None
+
+
+def pick(settings: Settings, work: SessionWork) -> Picked | None:
+    """A finished run of this session, or a preset trained here on demand (None until ready)."""
+    trained = work.trained()
+    options = {("run", i): f"Your run: {r.label} on {r.train.dataset}, {r.train.steps} steps"
+               for i, (r, _) in enumerate(trained)}
+    options |= {("preset", n): f"Preset: ResNet-20 on {n}, trained here"
+                for n in dict.fromkeys([*PRESET_DATASETS, settings.dataset])}
+    kind, which = st.selectbox("Network", list(options), format_func=options.get, key="inside_net")
+    if kind == "preset":
+        return _preset(which, settings.classroom)
+    run, path = trained[which]
+    data = _dataset(run.train.dataset)
+    if data is None:
+        return None
+    state = _cached(("weights", str(path)), lambda: load_weights(path), "Loading the weights...")
+    return Picked(str(path), run.net, run.train.seed, data, features.from_state(run.net, state))
+
+
+def _preset(name: str, classroom: bool) -> Picked | None:
+    data = _dataset(name)
+    if data is None:
+        return None
+    steps = 300 if classroom else int(st.number_input(
+        "Training steps", 10, 3000, 300, step=50, key="inside_steps",
+        help="More steps: sharper filters and channels, a longer wait."))
+    net_cfg, cfg = features.preset(data.info, steps, precision=runtime().precision)
+    key = f"preset:{name}:{steps}"
+    if not _store().has(("weights", key)):
+        offer = st.empty()  # cleared once training starts: the progress bar takes its place
+        with offer.container():
+            st.info(f"{net_cfg.label} (width {net_cfg.width}) is not trained on {name} yet: "
+                    f"{steps} steps of batch {cfg.batch_size} take about {steps / 6:.0f} s on a "
+                    "2-core CPU, once for every visitor. Stay on this page while it trains.")
+            if not st.button("Train it now", key="inside_train", type="primary"):
+                return None
+        offer.empty()
+    state = _cached(("weights", key), lambda on_step: features.train_weights(
+        net_cfg, cfg, data, on_step), f"Training {net_cfg.label} on {name}...", steps=True)
+    return Picked(key, net_cfg, cfg.seed, data, features.from_state(net_cfg, state))
+
+
+def _layer_label(p: Picked, name: str) -> str:
+    mark = features.depth_labels(p.names).get(name)
+    size = fields(p.net)[name].size
+    return " · ".join([name] + ([mark] if mark else []) + [f"{size} px"])
+
+
+def _image_number(p: Picked, key: str) -> int:
+    n = len(p.data.x_val)
+    return int(st.number_input(f"Validation image (0 to {n - 1})", 0, n - 1, 0, key=key))
+
+
+@st.fragment
+def filters(p: Picked) -> None:
+    before = features.first_layer_filters(build_seeded(p.net_cfg, p.seed))
+    after = features.first_layer_filters(p.net)
+    fit0, fit1 = (features.edge_fit(w) for w in (before, after))
+    k = before.shape[-1]
+    titles = (f"at initialisation · edge fit {fit0.mean():.2f}",
+              f"after training · edge fit {fit1.mean():.2f}")
+    st.plotly_chart(plots.filters(before, after, titles), key="inside_filters",
+                    config={"displayModeBar": False})
+    scheme = "grey = 0, each colour its weight" if before.shape[1] == 3 else \
+        "red: wants light, blue: wants dark"
+    st.caption(f"Each square is one {k}x{k} kernel of the first layer, scaled by its own largest "
+               f"weight ({scheme}). **Edge fit** is the share of a kernel a tilted plane explains "
+               f"(an oriented edge or colour ramp): mean {fit0.mean():.2f} at initialisation "
+               f"(random kernels: {2 / (k * k - 1):.2f}), {fit1.mean():.2f} after training; "
+               f"{(fit1 > fit0.max()).sum()} of {len(fit1)} trained kernels beat every initial "
+               "one.")
+
+
+@st.fragment
+def maps(p: Picked) -> None:
+    left, right = st.columns(2)
+    with left:
+        index = _image_number(p, "inside_map_image")
+    layer = right.selectbox("Layer", p.names, format_func=lambda n: _layer_label(p, n),
+                            key="inside_map_layer")
+    left, right = st.columns([1, 5])
+    image = p.data.images(p.data.x_val[index]).numpy()
+    left.image(plots.upscale(image, 120).transpose(1, 2, 0), width=120, clamp=True)  # crisp
+    left.caption(f"class: {p.data.classes[int(p.data.y_val[index])]}")
+    values = features.feature_maps(p.net, p.data.x_val[index], layer)  # (K, h, w)
+    right.plotly_chart(plots.feature_maps(values), key="inside_maps")
+    right.caption(f"{len(values)} channels of {layer}, {values.shape[1]}x{values.shape[2]} each, "
+                  "after the ReLU: bright where the channel's pattern is present.")
+
+
+def _optimised(p: Picked, layer: str, channels: list[int], steps: int, grid: tuple[int, int],
+               on_step) -> np.ndarray:
+    """Activation-maximisation images cropped to the centre unit's field, contrast stretched."""
+    x = features.activation_maximisation(p.net, layer, channels, p.data, steps, on_step=on_step)
+    row, col = features.centre(grid)
+    out = np.stack([plots.stretch(crop(im, fields(p.net)[layer], row, col))
+                    for im in p.data.images(x).numpy()])
+    out.flags.writeable = False
+    return out
+
+
+def _patches(p: Picked, top: features.TopUnits, channel: int, field: Field) -> list[np.ndarray]:
+    return [crop(p.data.images(p.data.x_val[i]).numpy(), field, r, c) for i, r, c in
+            zip(top.image[channel], top.row[channel], top.col[channel])]
+
+
+@st.fragment
+def channels(p: Picked, classroom: bool) -> None:
+    marks = {mark: name for name, mark in features.depth_labels(p.names).items()}
+    left, mid, right = st.columns([2, 1, 1])
+    depth = left.radio("Layer", list(marks), horizontal=True, key="inside_depth",
+                       format_func=lambda d: _layer_label(p, marks[d]))
+    layer = marks[depth]
+    top = _cached(("top", p.key, layer),
+                  lambda: features.top_units(p.net, p.data.x_val, layer, PATCHES),
+                  "Finding each channel's strongest images...")
+    k = top.value.shape[0]
+    start = mid.selectbox("Channels", range(0, k, GROUP), key="inside_group",
+                          format_func=lambda s: f"{s + 1} to {min(s + GROUP, k)} of {k}")
+    steps = 128 if classroom else int(right.number_input("Optimisation steps", 8, 1024, 128,
+                                                         step=32, key="inside_am_steps"))
+    chans = list(range(start, min(start + GROUP, k)))
+    images = _cached(("am", p.key, layer, start, steps),
+                     lambda on_step: _optimised(p, layer, chans, steps, top.grid, on_step),
+                     "Optimising an image for each channel...", steps=True)
+    field = fields(p.net)[layer]
+    rows = [(images[i], _patches(p, top, c, field)) for i, c in enumerate(chans)]
+    st.plotly_chart(plots.channels(rows, [f"channel {c + 1}" for c in chans]),
+                    key="inside_channels", config={"displayModeBar": False})
+    st.caption(f"Left: an image optimised from noise to excite the channel's centre unit "
+               f"({steps} steps; random shifts, blur and valid pixels as regularisers; contrast "
+               f"stretched). Right: the {PATCHES} validation images where the channel responds "
+               f"most, cropped to what one unit sees ({field.size}x{field.size} px, grey: "
+               "outside the image).")
+
+
+@st.fragment
+def probes(p: Picked) -> None:
+    names = p.names
+    trained = _cached(("probe", p.key), lambda: features.probe_accuracy(p.net, p.data, names),
+                      "Fitting a linear probe to every layer...")
+    initial = _cached(("probe0", p.key), lambda: features.probe_accuracy(
+        build_seeded(p.net_cfg, p.seed), p.data, names), "Probing the initial network...")
+    chance = 1 / len(p.data.classes)
+    marks = features.depth_labels(names)
+    st.plotly_chart(plots.probes(names, [trained[n] for n in names], [initial[n] for n in names],
+                                 chance, marks), key="inside_probes")
+    steps = " → ".join(f"{trained[n]:.0%} {m} ({n})" for n, m in marks.items())
+    first, last = trained[names[0]], trained[names[-1]]
+    rising = last > first + 0.1 and last > initial[names[-1]] + 0.1
+    st.markdown(f"A linear probe reads the class from each layer's channels, averaged over the "
+                f"image (validation accuracy). After training: {steps}; with the initial weights "
+                f"the last layer gives {initial[names[-1]]:.0%}; chance is {chance:.0%}. " +
+                ("The bars rise with depth: early channels report colours and edges that say "
+                 "little about the class, late ones respond to whole classes." if rising else
+                 "The bars do not rise clearly yet: this network has not learned its hierarchy; "
+                 "train it longer."))
+
+
+def _attribution_image(p: Picked, source: str) -> tuple[torch.Tensor, str]:
+    if source == "Upload":
+        upload = st.file_uploader("Your image", type=[f.lower() for f in FORMATS] + ["jpg"],
+                                  key="inside_upload")
+        invert = st.checkbox("Invert (the digits are white on black)", key="inside_invert",
+                             value=p.data.info.channels == 1)
+        if upload is not None:
+            try:
+                image = attribution.prepare_upload(read_image(upload.getvalue()), p.data, invert)
+                return image, "unknown (your image, read in grey)"
+            except UploadError as err:
+                st.warning(f"{err} Showing a validation image instead.")
+    index = _image_number(p, "inside_attr_image")
+    return p.data.x_val[index], p.data.classes[int(p.data.y_val[index])]
+
+
+@st.fragment
+def attributions(p: Picked, classroom: bool) -> None:
+    left, right = st.columns([1, 2.4])
+    with left:
+        source = st.radio("Image", ["Validation image"] + ([] if classroom else ["Upload"]),
+                          key="inside_attr_source", horizontal=True)
+        image, true = _attribution_image(p, source)
+        method = st.radio("Method", list(attribution.METHODS), key="inside_method")
+        probs = attribution.predict(p.net, image)
+        predicted = int(probs.argmax())
+        target = st.selectbox("Explain the score of", range(-1, len(p.data.classes)),
+                              key="inside_target", format_func=lambda c: p.data.classes[c]
+                              if c >= 0 else f"predicted: {p.data.classes[predicted]}")
+    target = predicted if target < 0 else target
+    values = attribution.attribute(p.net, image, target, method)
+    classes = p.data.classes
+    right.markdown(f"Predicted **{classes[predicted]}** ({probs[predicted]:.0%}); true class: "
+                   f"**{true}**")
+    titles = ("the image", f"{method} for {classes[target]} ({probs[target]:.0%})")
+    right.plotly_chart(plots.attribution(p.data.images(image).numpy(), values,
+                                         attribution.SIGNED[method], titles), key="inside_attr")
+    right.caption(attribution.METHODS[method])
