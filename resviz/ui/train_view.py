@@ -13,6 +13,10 @@ from .sidebar import Settings
 from .state import SessionWork, runtime
 
 Specs = list[tuple[NetConfig, TrainConfig]]
+# Each redraw reruns the fragment in the script thread, which holds the GIL that the training
+# worker needs between torch ops: at 2 Hz the live view cut a 2-core host's training to 0.77
+# steps/s from 2.01 with the page closed (scripts/bench_app.py).
+REDRAW_S = 1.0
 
 
 def preset_buttons(settings: Settings, busy: bool, key: str = "preset",
@@ -90,7 +94,7 @@ def live(work: SessionWork) -> None:
         st.info("No run yet: click a preset above or configure your own below.")
         return
 
-    @st.fragment(run_every=0.5 if job.active else None)
+    @st.fragment(run_every=REDRAW_S if job.active else None)
     def view(job: Job = job) -> None:
         snap = job.snapshot()
         _status(snap.runs, snap.state, snap.position)
