@@ -2,7 +2,9 @@
 wall time and the server's peak memory meanwhile, and training throughput with the live view open
 against the command line on the same configuration. Prints a table.
 
-    python -m scripts.bench_app [--steps 200] [--depth 20] [--width 8]
+    python -m scripts.bench_app [--steps 200] [--width 8]
+
+The live-view run is the Train form's first configuration as it opens: ResNet-20.
 """
 from __future__ import annotations
 
@@ -37,8 +39,6 @@ def train_in_browser(page, url: str, args) -> None:
         box = page.locator(f".st-key-{key} input")
         box.fill(str(value))
         box.press("Tab")
-    page.locator(".st-key-depth0").click()
-    page.get_by_role("option", name=str(args.depth), exact=True).click()
     page.locator(".st-key-FormSubmitter-custom-Train button").click()
     page.get_by_text(f"done: step {args.steps} of {args.steps}").wait_for(timeout=600_000)
 
@@ -57,7 +57,6 @@ def preset(page, url: str, app) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--depth", type=int, default=20)
     p.add_argument("--width", type=int, default=8)
     args = p.parse_args()
     runs = Path(tempfile.mkdtemp(prefix="resviz-bench-"))
@@ -84,11 +83,11 @@ def main() -> None:
     out = runs / "cli.json"
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")  # as app.py sets it: same torch settings
     subprocess.run([sys.executable, "-m", "resviz", "train", "--arch", "residual",
-                    "--depth", str(args.depth), "--width", str(args.width), "--steps",
+                    "--depth", "20", "--width", str(args.width), "--steps",
                     str(args.steps), "--eval-every", str(max(1, args.steps // 10)),
                     "--out", str(out)], cwd=ROOT, env=env, check=True, capture_output=True)
     cli = throughput(out)
-    print(f"ResNet-{args.depth} width {args.width}, {args.steps} steps of batch 64: "
+    print(f"ResNet-20 width {args.width}, {args.steps} steps of batch 64: "
           f"live view {live:,.0f} img/s, command line {cli:,.0f} img/s, ratio {live / cli:.2f}")
 
 
