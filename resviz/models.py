@@ -78,7 +78,7 @@ class Net(nn.Module):
     def __init__(self, cfg: NetConfig):
         super().__init__()
         self.cfg = cfg
-        w, bn = cfg.width, cfg.batch_norm
+        w = cfg.width
         self.stem = _stem(cfg)
         in_ch = w
         for i, n_blocks in enumerate(cfg.stage_blocks):

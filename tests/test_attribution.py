@@ -6,22 +6,10 @@ import torch
 from torch import nn
 
 from resviz import attribution
-from resviz.config import NetConfig
 from resviz.data import Dataset, DatasetInfo
-from resviz.models import build
+from tests.nets import trained_like
 
 PIXEL = (0, 5, 7)  # channel, row, column the hand-built network reads
-
-
-def _resnet() -> nn.Module:
-    torch.manual_seed(0)
-    net = build(NetConfig(depth=8, width=4, in_channels=3))
-    g = torch.Generator().manual_seed(1)
-    for m in net.modules():  # running statistics as after training, not the 0/1 defaults
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.normal_(0, 0.2, generator=g)
-            m.running_var.uniform_(0.5, 2.0, generator=g)
-    return net
 
 
 def _one_pixel_reader() -> nn.Module:
@@ -47,12 +35,12 @@ def test_integrated_gradients_add_up_to_the_change_in_the_score(target):
     # Completeness (Sundararajan et al. 2017, Prop. 1): sum of attributions = F(x) - F(baseline).
     # The integral is exact; its 128-point Gauss-Legendre estimate through ReLU kinks is not:
     # measured error 0.015-0.13% of the change here, so the tolerance is 0.5% (plus 1e-6).
-    net = _resnet().eval().double()
+    net = trained_like().eval().double()
     x = torch.randn(3, 32, 32, generator=torch.Generator().manual_seed(target), dtype=torch.float64)
     with torch.no_grad():
         scores = net(torch.stack([x, torch.zeros_like(x)]))[:, target]
     change = (scores[0] - scores[1]).item()
-    total = attribution.attribute(_resnet(), x, target, "integrated gradients", steps=128).sum()
+    total = attribution.attribute(trained_like(), x, target, "integrated gradients", steps=128).sum()
     assert total == pytest.approx(change, rel=0.005, abs=1e-6)
 
 
@@ -71,7 +59,7 @@ def test_occlusion_of_a_one_pixel_reader_lights_only_windows_over_that_pixel():
 
 
 def test_grad_cam_covers_the_image_and_drops_negative_evidence():
-    net, x = _resnet(), torch.randn(3, 32, 32, generator=torch.Generator().manual_seed(4))
+    net, x = trained_like(), torch.randn(3, 32, 32, generator=torch.Generator().manual_seed(4))
     cam = attribution.attribute(net, x, 2, "Grad-CAM")
     assert cam.shape == (32, 32) and cam.min() >= 0
     with pytest.raises(ValueError, match="Grad-CAM needs a layer"):
@@ -81,7 +69,7 @@ def test_grad_cam_covers_the_image_and_drops_negative_evidence():
 
 
 def test_predictions_are_probabilities():
-    p = attribution.predict(_resnet(), torch.randn(3, 32, 32))
+    p = attribution.predict(trained_like(), torch.randn(3, 32, 32))
     assert p.shape == (10,) and p.sum() == pytest.approx(1.0, abs=1e-6) and (p >= 0).all()
 
 

@@ -36,6 +36,11 @@ def browser():
         b.close()
 
 
+# A redraw may replace the chart's element: read it defensively, as plotly's own data.
+_MORE_POINTS = """n => { const p = document.querySelector('.js-plotly-plot');
+    return !!(p && p.data && p.data[0].x && p.data[0].x.length > n); }"""
+
+
 def _points(page) -> int:
     """Points in the first chart's first trace, read from plotly's own data in the page."""
     return page.evaluate("""() => {
@@ -79,14 +84,13 @@ def test_a_live_run_grows_then_stops(server, browser):
         box.fill(value)
         box.press("Tab")  # Enter would submit the form before the next field is set
     page.locator(".st-key-FormSubmitter-custom-Train button").click()
-    page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot');"
-                           " return p && p.data && p.data[0].x && p.data[0].x.length > 1; }",
-                           timeout=90_000)
+    page.wait_for_function(_MORE_POINTS, arg=1, timeout=90_000)
     first = _points(page)
-    page.wait_for_function(f"() => document.querySelector('.js-plotly-plot').data[0].x.length"
-                           f" > {first}", timeout=60_000)  # the next poll drew more points
+    page.wait_for_function(_MORE_POINTS, arg=first, timeout=60_000)  # a later poll drew more
     page.locator(".st-key-stop button").click()
     page.get_by_text("stopped: step").wait_for(timeout=30_000)  # one step, on a busy host
+    page.wait_for_timeout(1500)  # the rerun that files the stopped run away, then quiet
+    page.wait_for_selector(READY, timeout=30_000)
     stopped_at = _points(page)
     page.wait_for_timeout(2000)
     assert _points(page) == stopped_at

@@ -10,17 +10,7 @@ from resviz.config import NetConfig
 from resviz.data import Dataset, DatasetInfo
 from resviz.models import build
 from resviz.receptive import Field, crop, fields
-
-
-def _net(depth: int = 8, width: int = 4, channels: int = 3) -> nn.Module:
-    torch.manual_seed(0)
-    net = build(NetConfig(depth=depth, width=width, in_channels=channels))
-    g = torch.Generator().manual_seed(1)
-    for m in net.modules():  # running statistics as after training, not the 0/1 defaults
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.normal_(0, 0.3, generator=g)
-            m.running_var.uniform_(0.5, 2.0, generator=g)
-    return net
+from tests.nets import trained_like
 
 
 def _dataset(n: int = 120, size: int = 16, seed: int = 0) -> Dataset:
@@ -95,7 +85,7 @@ def test_crops_show_the_field_and_grey_outside_the_image():
 
 
 def test_top_patches_are_deterministic_for_a_seed_and_really_the_strongest():
-    net, data = _net(), _dataset()
+    net, data = trained_like(), _dataset()
     a, b = (features.top_units(net, data.x_val, "stage2.block1", n=4, pool=80, seed=3)
             for _ in range(2))
     assert all((getattr(a, k) == getattr(b, k)).all() for k in ("value", "image", "row", "col"))
@@ -120,16 +110,16 @@ def test_edge_fit_is_one_for_a_ramp_zero_for_a_spot_and_a_quarter_at_random():
 
 def test_a_linear_probe_reads_brightness_but_not_shuffled_labels():
     data = _dataset(n=400)
-    assert features.probe_accuracy(_net(), data, ["stem"], n_train=400)["stem"] > 0.9
+    assert features.probe_accuracy(trained_like(), data, ["stem"], n_train=400)["stem"] > 0.9
     shuffled = Dataset(data.info, data.x_train, data.y_train[torch.randperm(400)], data.x_val,
                        data.y_val, data.classes, data.mean, data.std)
-    assert features.probe_accuracy(_net(), shuffled, ["stem"], n_train=400)["stem"] < 0.65
+    assert features.probe_accuracy(trained_like(), shuffled, ["stem"], n_train=400)["stem"] < 0.65
 
 
 def test_activation_maximisation_finds_the_known_optimum_of_a_first_layer_unit():
     # A stem unit before its ReLU is BN(conv(x)) = a * (w . patch) + b with a > 0: within the
     # valid pixel range the best patch puts every pixel at its bound, on the side of sign(w).
-    net, data = _net(), _dataset()
+    net, data = trained_like(), _dataset()
     x = features.activation_maximisation(net, "stem", [0, 3], data, steps=96)
     lo, hi = -0.5 / 0.25, 0.5 / 0.25  # pixel values 0 and 1 after the toy normalisation
     assert x.shape == (2, 3, 16, 16) and lo - 1e-6 <= x.min() and x.max() <= hi + 1e-6
@@ -140,7 +130,7 @@ def test_activation_maximisation_finds_the_known_optimum_of_a_first_layer_unit()
 
 
 def test_activation_maximisation_raises_a_deeper_unit_even_from_silence():
-    net, data = _net(), _dataset()
+    net, data = trained_like(), _dataset()
     unit = features.last_relu(net, "stage2.block1")
     assert unit == "stage2.block1.relu2"
     x = features.activation_maximisation(net, "stage2.block1", [0, 1, 2], data, steps=48)
@@ -152,7 +142,7 @@ def test_activation_maximisation_raises_a_deeper_unit_even_from_silence():
 
 
 def test_no_analysis_changes_the_network_it_reads():
-    net, data = _net(), _dataset()
+    net, data = trained_like(), _dataset()
     net.train()
     before = {k: v.clone() for k, v in net.state_dict().items()}
     image = data.x_val[0]

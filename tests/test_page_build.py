@@ -1,5 +1,4 @@
 """The Build page under AppTest: what a learner sees, clicks and shares."""
-import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest

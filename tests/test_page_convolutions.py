@@ -1,7 +1,5 @@
 """The Convolutions page under AppTest: what the learner sees, and what the controls change."""
-import base64
 import io
-import json
 
 import numpy as np
 import pytest
