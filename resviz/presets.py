@@ -39,13 +39,15 @@ PRESETS = {p.key: p for p in (
            _SCALE.format(steps=200, batch=64, width=8),
            _pair((20, 56), bn=True), TrainConfig(steps=200, batch_size=64, eval_every=40)),
     Preset("vanishing", "Vanishing gradients (no batch norm)",
-           "Without batch norm the gradient reaching plain-56's first layers is orders of "
-           "magnitude smaller than ResNet-56's, and plain-56 barely learns.",
+           "Without batch norm plain networks barely learn in this budget, and ResNet-56's "
+           "signal explodes instead (each block adds its branch's variance): watch it diverge. "
+           "Then compare the gradients on the Gradient flow page.",
            _SCALE.format(steps=200, batch=64, width=8),
            _pair((20, 56), bn=False), TrainConfig(steps=200, batch_size=64, lr=0.02,
                                                    eval_every=40)),
     Preset("paper-figure", "The paper's figure (18 vs 34 layers)",
-           "Plain-34 trains worse than plain-18; ResNet-34 beats ResNet-18.",
+           "Plain-34 trains worse than plain-18. In the paper ResNet-34 then beats ResNet-18; "
+           "in this short run it does not yet, so look at the gap to plain-34.",
            "The paper trains ImageNet at 224 px with 64-512 channels for 600,000 steps; here: "
            "the same 18- and 34-layer networks with a small-image stem, 8-64 channels, "
            "150 steps of batch 64 on 5,000 MNIST digits.",
