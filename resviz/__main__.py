@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 from . import data as datasets
+from . import sweep
 from .config import ConfigError, NetConfig, TrainConfig
 from .models import build
-from .runs import Run, save
+from .runs import Run, load, save
 from .runtime import configure_threads, environment, pick_device
 from .summary import summarize, totals
 from .train import train
@@ -49,7 +50,29 @@ def _parser() -> argparse.ArgumentParser:
     _net_args(s)
     s.add_argument("--json", action="store_true")
     sub.add_parser("datasets", help="each dataset, its shape, and whether it works offline now")
+    _sweep_args(sub.add_parser("sweep", help="plain and residual networks across depths, one "
+                                             "run file each; a rerun resumes"))
     return p
+
+
+def _sweep_args(w: argparse.ArgumentParser) -> None:
+    w.add_argument("--out", help="folder for the run files (one per configuration)")
+    w.add_argument("--depths", type=int, nargs="+", default=[20, 32, 44, 56])
+    w.add_argument("--arch", nargs="+", choices=sweep.ARCHS, default=list(sweep.ARCHS))
+    w.add_argument("--steps", type=int, default=200)
+    w.add_argument("--batch-size", type=int, default=64)
+    w.add_argument("--width", type=int, default=None, help="channels of the first stage")
+    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--lr", type=float, default=0.1)
+    w.add_argument("--eval-every", type=int, default=20)
+    w.add_argument("--no-bn", action="store_true", help="leave batch norm out")
+    w.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    w.add_argument("--dataset", default="mnist-5k")
+    w.add_argument("--only", nargs="+", metavar="LABEL",
+                   help="train only these configurations (see --list): split a sweep")
+    w.add_argument("--list", action="store_true", help="print the configurations' labels")
+    w.add_argument("--keep-every", type=int, default=1,
+                   help="keep every K-th training record (and every evaluation) in the files")
 
 
 def net_config(args: argparse.Namespace) -> NetConfig:
@@ -115,12 +138,58 @@ def cmd_datasets(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    info = datasets.info(args.dataset)
+    cfg = TrainConfig(dataset=args.dataset, steps=args.steps, batch_size=args.batch_size,
+                      lr=args.lr, seed=args.seed, eval_every=args.eval_every,
+                      precision=args.precision)
+    entries = sweep.select(sweep.plan(args.depths, args.arch, cfg, width=args.width,
+                                      batch_norm=not args.no_bn, in_channels=info.channels,
+                                      num_classes=info.num_classes), args.only)
+    if args.list:
+        print("\n".join(e.label for e in entries))
+        return 0
+    if not args.out:
+        raise ConfigError("the sweep needs --out, the folder for its run files")
+    if args.keep_every < 1:
+        raise ConfigError(f"keep-every must be at least 1 (1 keeps every record), "
+                          f"not {args.keep_every}")
+    data = datasets.load(args.dataset)
+    try:
+        for i, entry in enumerate(entries, 1):
+            path = Path(args.out) / f"{entry.filename}.json"
+            if sweep.finished(path):
+                print(f"[{i}/{len(entries)}] {entry.label}: finished earlier, skipped ({path})")
+                continue
+            sys.stderr.write(f"[{i}/{len(entries)}] {entry.label}\n")
+            path = sweep.run_one(entry, args.out, args.keep_every, data,
+                                 lambda rec: _progress(rec, cfg.steps))
+            sys.stderr.write("\n")
+            print(f"[{i}/{len(entries)}] {entry.label}: wrote {path}")
+    except KeyboardInterrupt:
+        sys.stderr.write("\nresviz: interrupted; run the same command again to resume\n")
+        return 130
+    _sweep_table(args.out, entries)
+    return 0
+
+
+def _sweep_table(folder: str, entries: list[sweep.Entry]) -> None:
+    """Final errors of every configuration, read back from the files (also those skipped)."""
+    print(f"{'configuration':<16}{'status':<10}{'training error':>16}{'validation error':>18}")
+    for e in entries:
+        run = load(Path(folder) / f"{e.filename}.json")
+        cells = [f"{x:.2%}" if x is not None else "-" for x in sweep.final_errors(run)]
+        print(f"{e.label:<16}{run.status:<10}{cells[0]:>16}{cells[1]:>18}")
+    print("training error: mean batch error over the last 10% of steps; "
+          "validation error: the last evaluation")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_threads()
     try:
-        return {"train": cmd_train, "summary": cmd_summary, "datasets": cmd_datasets}[
-            args.command](args)
+        return {"train": cmd_train, "summary": cmd_summary, "datasets": cmd_datasets,
+                "sweep": cmd_sweep}[args.command](args)
     except (ConfigError, ValueError, datasets.DatasetUnavailable) as e:
         sys.stderr.write(f"resviz: {e}\n")
         return 2

@@ -1,0 +1,122 @@
+"""Depth sweeps: plain and residual networks at several depths under one training config.
+
+Every configuration of a sweep trains with the same `TrainConfig`, so one seed gives every
+network the same data order and augmentation draws, and plain/residual twins of one depth the
+same initial weights (option A shortcuts add none): depth and the skip connection are the only
+differences, as in the paper's Fig. 6. Each run goes to its own file, named from what was
+trained, so an interrupted sweep resumes where it stopped and machines that share the work
+(each with `only`) fill one folder with the same files a single machine would.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import data as datasets
+from .config import ConfigError, NetConfig, TrainConfig
+from .runs import Run, RunFileError, load, save
+from .runtime import environment, pick_device
+from .train import train
+
+ARCHS = ("plain", "residual")
+FINISHED = ("done", "diverged")  # a rerun skips these; a missing, partial or stopped run is redone
+PROBE_KEYS = ("grad_norms", "block_grad_norms", "act_std")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One configuration of a sweep."""
+
+    net: NetConfig
+    train: TrainConfig
+
+    @property
+    def label(self) -> str:
+        """`plain-20`, `residual-56`: unique within a sweep, and what `only` names."""
+        return f"{'residual' if self.net.residual else 'plain'}-{self.net.depth}"
+
+    @property
+    def filename(self) -> str:
+        """The label, then a digest of everything that shapes the training (not the device, so
+        machines of one kind that split a sweep name its files alike)."""
+        what = {"net": self.net.to_dict(), "train": self.train.to_dict()}
+        del what["train"]["device"]
+        digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.label}-{digest}"
+
+
+def plan(depths: Iterable[int], archs: Iterable[str], train_cfg: TrainConfig,
+         **net_fields) -> list[Entry]:
+    """Each depth (in the order given) with each architecture, all sharing `train_cfg`."""
+    return [Entry(NetConfig(depth=d, residual=a == "residual", **net_fields), train_cfg)
+            for d in dict.fromkeys(depths) for a in dict.fromkeys(archs)]
+
+
+def select(entries: list[Entry], only: Iterable[str] | None) -> list[Entry]:
+    """The entries whose labels are in `only` (all of them when it is empty)."""
+    if not only:
+        return entries
+    labels = [e.label for e in entries]
+    for name in only:
+        if name not in labels:
+            raise ConfigError(f"this sweep has no configuration {name!r}; "
+                              f"it has: {', '.join(labels)}")
+    return [e for e in entries if e.label in only]
+
+
+def finished(path: Path) -> bool:
+    """A readable run file that ended; a missing, unreadable or unfinished one is redone."""
+    try:
+        return load(path).status in FINISHED
+    except (OSError, RunFileError):
+        return False
+
+
+def thin(records: list[dict], keep_every: int, probe_every: int) -> list[dict]:
+    """Every `keep_every`-th record, the first, the last and every one with a validation error;
+    per-layer probes only at the first, the last and every `probe_every`-th step.
+
+    Enough for training and validation curves, final errors and a few gradient profiles, at a
+    fraction of the size; with `keep_every=1` and the run's own probe interval nothing changes.
+    """
+    ends = {records[0]["step"], records[-1]["step"]} if records else set()
+    kept = []
+    for r in records:
+        if r["step"] in ends or r.get("val_error") is not None or r["step"] % keep_every == 0:
+            probed = r["step"] in ends or r["step"] % probe_every == 0
+            kept.append(r if probed else {**r, **dict.fromkeys(PROBE_KEYS)})
+    return kept
+
+
+def final_errors(run: Run, tail: float = 0.1) -> tuple[float | None, float | None]:
+    """(training error, validation error) at the end of a run, None where it has none.
+
+    Training error: the mean per-batch error over the last `tail` of the steps, since one
+    batch's error is noisy; validation error: the last evaluation on the whole split.
+    """
+    recs = [r for r in run.records if r.get("train_error") is not None]
+    val = [r["val_error"] for r in run.records if r.get("val_error") is not None]
+    if not recs:
+        return None, val[-1] if val else None
+    start = recs[-1]["step"] * (1 - tail)
+    last = [r["train_error"] for r in recs if r["step"] > start]
+    return sum(last) / len(last), val[-1] if val else None
+
+
+def run_one(entry: Entry, folder: str | Path, keep_every: int = 1,
+            data: datasets.Dataset | None = None,
+            on_record: Callable[[dict], None] | None = None) -> Path:
+    """Train one entry and write its run file (thinned, atomically) into `folder`."""
+    run = Run(net=entry.net, train=entry.train, env=environment(pick_device(entry.train.device)))
+    for rec in train(entry.net, entry.train, data):
+        run.records.append(rec)
+        if on_record:
+            on_record(rec)
+    last = run.records[-1]
+    run.status = "diverged" if last.get("diverged") else "done"
+    run.message = last.get("message", "")
+    run.records = thin(run.records, keep_every, entry.train.probe_every * keep_every)
+    return save(run, folder, entry.filename)
