@@ -24,6 +24,8 @@ PAGES = [
             url_path="gradients"),
     st.Page("pages/inside.py", title="Inside the network", icon=":material/visibility:",
             url_path="look-inside"),
+    st.Page("pages/experiments.py", title="Experiments", icon=":material/science:",
+            url_path="sweeps"),
 ]
 
 

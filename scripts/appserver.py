@@ -21,13 +21,48 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
 PAGES = {"home": "", "convolutions": "conv", "residual-block": "block", "build": "builder",
-         "train": "training", "gradient-flow": "gradients", "inside": "look-inside"}
+         "train": "training", "gradient-flow": "gradients", "inside": "look-inside",
+         "experiments": "sweeps"}
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _stat(pid: int) -> list[str]:
+    """Fields of /proc/PID/stat after the command name (which may contain spaces)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def descendants(pid: int) -> set[int]:
+    """`pid` and every process below it."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+            except (OSError, IndexError):
+                pass  # gone meanwhile
+    found, frontier = {pid}, [pid]
+    while frontier:
+        kids = [c for c, p in parents.items() if p == frontier.pop()]
+        found.update(kids)
+        frontier.extend(kids)
+    return found
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU seconds used so far by these processes (all their threads)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = _stat(pid)
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def _smooth(steps: list[int], values: list[float], window: int) -> tuple[list, list]:
+def smooth(steps: list[int], values: list[float], window: int) -> tuple[list, list]:
     """Mean over consecutive windows of `window` steps (x = the window's last step)."""
     if window <= 1:
         return steps, values
@@ -44,7 +44,7 @@ def error_curves(runs: list[Run], title: str = "") -> go.Figure:
     fig = go.Figure()
     for i, run in enumerate(runs):
         steps, err = series(run, "train_error")
-        xs, ys = _smooth(steps, err, train_window(len(err)))
+        xs, ys = smooth(steps, err, train_window(len(err)))
         fig.add_scatter(x=xs, y=[100 * y for y in ys], mode="lines", name=f"{run.label} train",
                         legendgroup=str(i), line=dict(color=colour(i), width=1.2))
         vs, verr = series(run, "val_error")
@@ -58,7 +58,7 @@ def loss_curves(runs: list[Run]) -> go.Figure:
     fig = go.Figure()
     for i, run in enumerate(runs):
         steps, loss = series(run, "train_loss")
-        xs, ys = _smooth(steps, loss, train_window(len(loss)))
+        xs, ys = smooth(steps, loss, train_window(len(loss)))
         fig.add_scatter(x=xs, y=ys, mode="lines", name=run.label, line=dict(color=colour(i)))
     return _layout(fig, "Training loss", "cross-entropy")
 
