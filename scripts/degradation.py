@@ -5,7 +5,7 @@
 2. Vanishing gradients (without batch norm), at initialisation: the gradient reaching the first
    block of plain-56 against ResNet-56's, on one batch of real digits.
 
-    python -m scripts.degradation [--seeds 3] [--steps 200] [--width 8] [--precision bf16]
+    python -m scripts.degradation [--seeds 3] [--steps 200] [--batch 64] [--width 8] [--precision bf16]
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from resviz.train import Trainer, build_seeded, evaluate
 def train_error(depth: int, residual: bool, seed: int, args, data) -> float:
     """Error on the whole training split (evaluation mode) after the budget."""
     net_cfg = NetConfig(depth=depth, residual=residual, width=args.width)
-    cfg = TrainConfig(steps=args.steps, batch_size=64, seed=seed, eval_every=args.steps,
+    cfg = TrainConfig(steps=args.steps, batch_size=args.batch, seed=seed, eval_every=args.steps,
                       precision=args.precision)
     trainer = Trainer(net_cfg, cfg, data)
     for _ in trainer.run():
@@ -46,13 +46,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--batch", type=int, default=64)
     p.add_argument("--width", type=int, default=8)
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     args = p.parse_args()
     configure_threads()
     data = datasets.load("mnist-5k")
     print(f"Degradation, with batch norm: training error after {args.steps} steps, "
-          f"width {args.width}, batch 64, {args.precision}, seeds 0..{args.seeds - 1}")
+          f"width {args.width}, batch {args.batch}, {args.precision}, seeds 0..{args.seeds - 1}")
     for depth in (20, 56):
         for residual in (False, True):
             t0 = time.perf_counter()
