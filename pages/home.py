@@ -1,6 +1,7 @@
 """Home: the lesson in five steps, and one click to a preset."""
 import streamlit as st
 
+from resviz.budget import OverBudget
 from resviz.ui import state, train_view
 from resviz.ui.sidebar import current
 
@@ -31,10 +32,15 @@ for i, (page, title, text) in enumerate(STEPS, 1):
 
 st.subheader("One click: a classroom experiment")
 work = state.work()
+if note := state.session_note():
+    st.warning(note)
 busy = work.busy
 specs = train_view.preset_buttons(settings, busy, key="home", label="Start")
 if specs:
-    work.start(specs)
-    st.switch_page("pages/train.py")
+    try:
+        work.start(specs)
+        st.switch_page("pages/train.py")
+    except OverBudget as err:  # refused before it starts: nothing else changes
+        st.error(str(err))
 if busy:
     st.caption("A run is in progress: see it on the Train page.")

@@ -1,6 +1,7 @@
 """Train: up to four networks at once, live, in a worker thread."""
 import streamlit as st
 
+from resviz.budget import OverBudget
 from resviz.presets import PRESETS
 from resviz.ui import state, train_view
 from resviz.ui.sidebar import current
@@ -11,6 +12,8 @@ work.collect()
 busy = work.busy
 
 st.title("Train plain and residual networks")
+if note := state.session_note():
+    st.warning(note)
 st.write("Each configuration trains on the same data in the same order from the same seed; "
          "only the architecture differs. Training error is thin, validation error bold.")
 specs = train_view.preset_buttons(settings, busy)
@@ -21,7 +24,10 @@ if not settings.classroom:
     with st.expander("Your own configurations", expanded=False):
         specs = train_view.custom_form(settings, busy) or specs
 if specs:
-    work.start(specs)
-    busy = True
+    try:
+        work.start(specs)
+        busy = True
+    except OverBudget as err:  # refused before it starts; the current run and history stay
+        st.error(str(err))
 train_view.live(work)
 train_view.history(work)

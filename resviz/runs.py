@@ -22,6 +22,9 @@ from .config import ConfigError, NetConfig, TrainConfig
 SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 20_000_000
 STATUSES = ("running", "done", "stopped", "diverged", "failed")
+CSV_FIELDS = ("step", "epoch", "train_loss", "train_error", "val_loss", "val_error", "lr",
+              "images_per_s", "elapsed")
+PROBES = ("grad_norms", "block_grad_norms", "act_std")  # layer name -> number, every few steps
 
 
 class RunFileError(ValueError):
@@ -63,10 +66,24 @@ class Run:
                       name=str(d.get("name", "")), created=str(d.get("created", "")))
         except (KeyError, TypeError, ConfigError) as e:
             raise RunFileError(f"this run file is incomplete or invalid ({e})") from None
-        if run.status not in STATUSES or not all(isinstance(r, dict) and "step" in r
-                                                 for r in run.records):
+        if run.status not in STATUSES or not all(map(_record_ok, run.records)):
             raise RunFileError("this run file's status or records are malformed")
+        run.records = _finite(run.records)  # 1e999 parses as infinity: stored as missing
         return run
+
+
+def _number(v) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _record_ok(r) -> bool:
+    """A step number, numbers (or null) where the curves and tables read them."""
+    if not isinstance(r, dict) or r.get("step") is None or not _number(r["step"]):
+        return False
+    if not all(_number(r.get(k)) for k in CSV_FIELDS):
+        return False
+    return all(r.get(k) is None or (isinstance(r[k], dict) and all(map(_number, r[k].values())))
+               for k in PROBES)
 
 
 def _finite(value):
@@ -99,9 +116,6 @@ def loads(text: str | bytes) -> Run:
         raise RunFileError("this file is not valid JSON, so it is not a ResViz run file") from None
     return Run.from_dict(d)
 
-
-CSV_FIELDS = ("step", "epoch", "train_loss", "train_error", "val_loss", "val_error", "lr",
-              "images_per_s", "elapsed")
 
 
 def to_csv(run: Run) -> str:

@@ -1,10 +1,13 @@
 """The Build page's network in the URL, so a teacher can share it: /builder?depth=56&arch=plain.
 
 `parse` is pure (testable without Streamlit): every value it cannot use falls back to the
-default and leaves one sentence saying what was ignored and why.
+default and leaves one sentence saying what was ignored and why. The pages with runs also carry
+`?session=<hex id>`, the folder of this session's runs; `session_id` checks it.
 """
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Mapping
 
 import streamlit as st
@@ -17,6 +20,10 @@ FAMILY_TITLES = {"cifar": "CIFAR-style", "imagenet": "ImageNet-style"}
 DEPTH_RULE = {"cifar": "6n+2: ", "imagenet": ""}
 MAX_WIDTH = 512  # NetConfig refuses wider networks
 KEYS = ("family", "depth", "width", "arch", "bn", "shortcut")
+SESSION_KEY = "session"
+# 32 hex digits: 128 random bits, so a session's runs cannot be found by guessing its address.
+# Only hex is accepted, so the id can never name a path outside the runs folder.
+_SESSION_ID = re.compile(r"[0-9a-f]{12,32}")
 _SWITCHES = {  # URL text -> value, the default, and why anything else is refused
     "arch": ({"plain": False, "residual": True}, True, "arch must be plain or residual"),
     "bn": ({"0": False, "1": True}, True, "bn must be 0 (off) or 1 (on)"),
@@ -27,7 +34,7 @@ _SWITCHES = {  # URL text -> value, the default, and why anything else is refuse
 def parse(params: Mapping[str, str]) -> tuple[NetConfig, list[str]]:
     """The network a query string describes, and one note per value that was ignored."""
     notes = [f"Ignored {_shown(k)}: the builder reads only {', '.join(KEYS)}."
-             for k in params if k not in KEYS]
+             for k in params if k not in (*KEYS, SESSION_KEY)]
     # A bare ?depth=34 can only mean the ImageNet-style network.
     bare_imagenet = "family" not in params and _int(params.get("depth")) in DEPTHS["imagenet"]
     family = _checked(params, "family", {f: f for f in DEPTHS},
@@ -69,6 +76,17 @@ def _shown(key: str, raw: str | None = None) -> str:
     return "`" + text.replace("`", "")[:30] + "`"
 
 
+def session_id(raw: str | None) -> tuple[str, str | None]:
+    """The URL's session id if it is one, else a new one and a sentence saying why."""
+    if raw is not None and _SESSION_ID.fullmatch(raw.strip()):
+        return raw.strip(), None
+    new = uuid.uuid4().hex
+    if raw is None:
+        return new, None
+    return new, (f"Ignored {_shown(SESSION_KEY, raw)}: a session id is 12 to 32 hexadecimal "
+                 f"digits; this is a new session with no runs yet.")
+
+
 def to_params(cfg: NetConfig) -> dict[str, str]:
     """The URL form of a network; `parse(to_params(cfg))` gives it back (dataset aside)."""
     return {"family": cfg.family, "depth": str(cfg.depth), "width": str(cfg.width),
@@ -82,7 +100,10 @@ def read() -> tuple[NetConfig, list[str]]:
 
 
 def write(cfg: NetConfig) -> None:
-    """Put `cfg` in the address bar, so copying the URL shares this exact network."""
+    """Put `cfg` in the address bar, so copying the URL shares this exact network.
+
+    Only the network: a session id would hand the sharer's runs to whoever opens the link.
+    """
     params = to_params(cfg)
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)

@@ -2,16 +2,21 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
 
+from .. import budget
 from .. import data as datasets
 from ..jobs import Job, JobManager
 from ..runs import Run, RunFileError, list_runs, load, loads, save, save_weights
 from ..runtime import configure_threads, cpu_quota, describe_device, fast_precision, pick_device
+from ..uploads import MAX_BYTES
+from .query import SESSION_KEY, session_id
 
 
 @dataclass(frozen=True)
@@ -27,18 +32,21 @@ def runtime() -> Runtime:
     """Threads, job cap, device and precision, set once per process from the CPU quota.
 
     Small convnets gain little past 4 threads, so a big host runs several jobs of 4 threads
-    instead of one of 16; a 2-core host runs one job of 2 threads at a time.
+    instead of one of 16; a 2-core host runs one job of 2 threads at a time. RESVIZ_MAX_JOBS
+    overrides the number of jobs at once (a host with less memory than cores).
     """
     threads = configure_threads(min(cpu_quota(), 4))
     device = pick_device()
-    return Runtime(threads, max(1, cpu_quota() // threads), describe_device(device),
-                   fast_precision(device))
+    raw = os.environ.get("RESVIZ_MAX_JOBS", "")
+    jobs = int(raw) if raw.strip().isdigit() and int(raw) > 0 else max(1, cpu_quota() // threads)
+    return Runtime(threads, jobs, describe_device(device), fast_precision(device))
 
 
 @st.cache_resource
 def manager() -> JobManager:
-    """One for the whole server: the global cap on concurrent training jobs."""
-    return JobManager(max_running=runtime().max_jobs)
+    """One for the whole server: the cap on concurrent jobs and the memory each may use."""
+    jobs = runtime().max_jobs
+    return JobManager(max_running=jobs, memory_budget=budget.per_run_bytes(jobs))
 
 
 @st.cache_resource(show_spinner=False)
@@ -62,36 +70,66 @@ def usable_dataset(name: str) -> tuple[str, datasets.Dataset]:
 
 @dataclass
 class SessionWork:
-    """This session's training: the current job and its folder of finished runs. Never shared."""
+    """This session's training: the current job and its folder of finished runs. Never shared.
+
+    The folder's name is the session id the URL carries (`?session=...`), so a reload, a new tab
+    or a restarted server finds the same history again.
+    """
     job: Job | None = None
-    folder: Path = field(default_factory=lambda: runs_root() / uuid.uuid4().hex[:12])
-    saved: set[int] = field(default_factory=set)  # ids of jobs whose runs are already saved
+    folder: Path = field(default_factory=lambda: runs_root() / uuid.uuid4().hex)
+    # Jobs whose runs are saved / whose end a page has seen; weak, so old jobs can be freed.
+    saved: weakref.WeakSet = field(default_factory=weakref.WeakSet)
+    shown: weakref.WeakSet = field(default_factory=weakref.WeakSet)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.folder.name
 
     @property
     def busy(self) -> bool:
         return self.job is not None and self.job.active
 
     def start(self, specs) -> Job:
-        """Submit a job, unless one is still training (a double click must not start two)."""
+        """Submit a job, unless one is still training (a double click must not start two).
+
+        Raises `budget.OverBudget` (one sentence) for a job too large for the server's memory;
+        the session's current job and history are left as they were.
+        """
         if not self.busy:
-            self.job = manager().submit(specs)
+            self.job = manager().submit(specs, on_finish=self._save)
         return self.job
 
+    def _save(self, job: Job) -> None:
+        """Write a finished job's runs (with final weights) into the folder, once.
+
+        Called by the worker when the job ends, so runs are kept even if the tab was closed.
+        """
+        with self._lock:
+            if job in self.saved:
+                return
+            self.saved.add(job)
+            for run, weights in zip(job.snapshot().runs, job.weights):
+                if run.records:
+                    path = save(run, self.folder,
+                                f"{run.created}-{run.label}-{uuid.uuid4().hex[:6]}")
+                    if weights is not None:
+                        save_weights(weights, path)
+
     def collect(self) -> bool:
-        """Save a finished job's runs into the session's folder, once. True when it did."""
+        """True the first time a page sees the current job finished (its runs are then saved)."""
         job = self.job
-        if job is None or job.active or id(job) in self.saved:
+        if job is None or job.active or job in self.shown:
             return False
-        self.saved.add(id(job))
-        for run, weights in zip(job.snapshot().runs, job.weights):
-            if run.records:
-                path = save(run, self.folder, f"{run.created}-{run.label}-{uuid.uuid4().hex[:6]}")
-                if weights is not None:
-                    save_weights(weights, path)
+        self.shown.add(job)
+        self._save(job)
         return True
 
     def add_upload(self, name: str, content: bytes) -> str | None:
         """Keep an uploaded run file for comparison; the reason it was refused, or None."""
+        if len(content) > MAX_BYTES:
+            return (f"{name}: this run file is {len(content) / 2**20:.1f} MB; run files of at "
+                    f"most {MAX_BYTES / 2**20:.0f} MB can be uploaded.")
         try:
             save(loads(content), self.folder, f"uploaded-{name}")
         except RunFileError as e:
@@ -123,8 +161,22 @@ def _closed_with_session() -> list[SessionWork]:
 
 
 def work() -> SessionWork:
-    """This session's work (in `st.session_state`), created on first use."""
+    """This session's work (in `st.session_state`), created on first use.
+
+    A valid `?session=` id in the URL picks up that session's history (after a reload or a
+    server restart); anything else starts a new one, with a note for the page to show.
+    """
     if "work" not in st.session_state:
-        st.session_state["work"] = SessionWork()
+        sid, note = session_id(st.query_params.get(SESSION_KEY))
+        st.session_state["work"] = SessionWork(folder=runs_root() / sid)
+        st.session_state["session_note"] = note
         _closed_with_session().append(st.session_state["work"])
-    return st.session_state["work"]
+    w = st.session_state["work"]
+    if st.query_params.get(SESSION_KEY) != w.id:
+        st.query_params[SESSION_KEY] = w.id  # the address to come back to
+    return w
+
+
+def session_note() -> str | None:
+    """Why the URL's session id was not used, once; None when it was fine or already shown."""
+    return st.session_state.pop("session_note", None)

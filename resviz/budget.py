@@ -1,0 +1,135 @@
+"""Will a training job fit in memory? An estimate made before it starts, and the server's budget.
+
+Peak memory of a job = for every network: weights, gradients and SGD momentum (3 copies of the
+parameters), plus, for the largest network (a job trains its networks in turn, one step each):
+- training: every tensor autograd saves for the backward pass at the batch size, counted
+  exactly by building the network on PyTorch's "meta" device (shapes only, no memory, no
+  arithmetic) and running a forward pass under `saved_tensors_hooks`; the measured step peaks
+  at 1.2-1.27x that (gradient buffers, oneDNN reorders), and
+- evaluation: a no-grad forward pass over 1,000 validation images (measured: five activations).
+Both are added, not the larger taken: measured on the CPU, glibc's malloc keeps the memory a
+training step freed and evaluation takes new memory beside it (RSS stays up after each step).
+For the same reason bf16 autocast, which halves the saved bytes, did not lower the measured
+peak (ResNet-110, batch 128: 1.67 GB in bf16, 1.41 GB in fp32), so fp32 sizes are used for both.
+
+The budget comes from the environment: RESVIZ_MEMORY_MB is the memory the whole server may use
+(default: Community Cloud's 2.7 GB); the app's own footprint is subtracted and the rest is
+shared by the jobs that may train at once.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from . import data as datasets
+from .config import NetConfig, TrainConfig
+from .models import build
+
+MB = 1_000_000  # decimal, as the sentence shows it (2.7 GB = 2,700 MB)
+SERVER_MB = 2700  # Community Cloud: up to 2.7 GB for the whole app
+# The server with torch, both offline datasets, every page drawn once and a few sessions open
+# (scripts/load.py's baseline on this machine, rounded up): not available to training.
+APP_FOOTPRINT_MB = 700
+EVAL_BATCH = 1000  # resviz.train.evaluate's batch
+STEP = 1.25  # measured step peak / saved bytes (ResNet-56 and -110, fp32 and bf16: 1.2-1.27)
+EVAL_ALIVE = 5  # measured no-grad peak / (largest activation x images)
+OVERHEAD_MB = 40  # per job: oneDNN scratch, the batch and its augmented copy, probe records
+# Allocator fragmentation between steps, calibrated so the estimate covers measured peak RSS
+# growth (python -m tests.test_budget prints the comparison).
+SLACK = 1.3
+
+
+class OverBudget(ValueError):
+    """A job too large for this server's memory; the message is one sentence for the learner."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Peak bytes of one job, by what holds them."""
+    parameters: int   # weights + gradients + momentum, every network of the job
+    activations: int  # the largest network's training step (saved tensors + backward buffers)
+    evaluation: int   # the largest network's no-grad validation pass
+
+    @property
+    def total(self) -> int:
+        return int((self.parameters + self.activations + self.evaluation) * SLACK) \
+            + OVERHEAD_MB * MB
+
+
+@functools.lru_cache(maxsize=256)
+def _forward_bytes(net_cfg: NetConfig, batch: int, size: int) -> tuple[int, int, int]:
+    """(parameter count, bytes saved for backward, bytes of the largest activation) in fp32."""
+    with torch.device("meta"):
+        net = build(net_cfg)
+        x = torch.empty(batch, net_cfg.in_channels, size, size)  # (B, C, H, W)
+        y = torch.empty(batch, dtype=torch.long)
+    params = {id(p) for p in net.parameters()}
+    saved: dict[int, int] = {}
+    largest = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if id(t) not in params:  # weights are counted once, with the parameters
+            storage = t.untyped_storage()
+            saved[storage._cdata] = storage.nbytes()  # the C++ storage: one entry per buffer
+        return t
+
+    def widest(_m, _inp, out) -> None:
+        nonlocal largest
+        largest = max(largest, out.numel() * 4)
+
+    hooks = [m.register_forward_hook(widest) for m in net.modules() if not list(m.children())]
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            F.cross_entropy(net(x), y)
+    finally:
+        for h in hooks:
+            h.remove()
+    return sum(p.numel() for p in net.parameters()), sum(saved.values()), largest
+
+
+def estimate(specs: Sequence[tuple[NetConfig, TrainConfig]]) -> Estimate:
+    """Peak training memory of a job (its networks train in turn, one step each)."""
+    parameters = activations = evaluation = 0
+    for net_cfg, train in specs:
+        size = datasets.info(train.dataset).size
+        n_params, saved, largest = _forward_bytes(net_cfg, train.batch_size, size)
+        parameters += 3 * 4 * n_params  # fp32 weights, gradients, momentum
+        activations = max(activations, int(STEP * saved) + 2 * largest)
+        per_image = largest // train.batch_size
+        evaluation = max(evaluation, EVAL_ALIVE * per_image * EVAL_BATCH)
+    return Estimate(parameters, activations, evaluation)
+
+
+def per_run_bytes(max_jobs: int, env: Mapping[str, str] = os.environ) -> int:
+    """What one job may use: (RESVIZ_MEMORY_MB - the app's footprint) / jobs at once."""
+    raw = env.get("RESVIZ_MEMORY_MB", "")
+    server = int(raw) if raw.strip().isdigit() else SERVER_MB
+    return max(0, server - APP_FOOTPRINT_MB) * MB // max(1, max_jobs)
+
+
+def check(specs: Sequence[tuple[NetConfig, TrainConfig]], budget: int) -> Estimate:
+    """The job's estimate, or `OverBudget` with one sentence saying what it needs and what to do."""
+    est = estimate(specs)
+    if est.total > budget:
+        raise OverBudget(f"{_what(specs)} {'needs' if len(specs) == 1 else 'need'} about "
+                         f"{_size(est.total)} to train; this server allows {_size(budget)} per "
+                         f"run. Lower the batch size or the depth.")
+    return est
+
+
+def _what(specs: Sequence[tuple[NetConfig, TrainConfig]]) -> str:
+    biggest = max(specs, key=lambda s: _forward_bytes(s[0], s[1].batch_size,
+                                                      datasets.info(s[1].dataset).size)[1])
+    batch = biggest[1].batch_size
+    if len(specs) == 1:
+        return f"{biggest[0].label} at batch {batch}"
+    return f"These {len(specs)} networks (the largest {biggest[0].label}) at batch {batch}"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:,.0f} MB"
