@@ -127,6 +127,7 @@ def test_contours_share_one_log_scale_and_keep_the_raw_loss():
     assert np.asarray(contours[0].z) == pytest.approx(np.log10(plain.loss))
     assert {(t.zmin, t.zmax) for t in contours} == {(-1.0, 4.0)}  # 0.1 .. 1e4, on both panels
     assert contours[0].contours.size == 0.25
+    assert list(contours[0].colorbar.ticktext) == ["0.1", "1", "10", "100", "1e+03", "1e+04"]
     assert list(contours[1].x) == list(res.alphas) and list(contours[1].y) == list(res.betas)
 
 
@@ -137,4 +138,6 @@ def test_surfaces_share_one_colour_scale_and_height_range():
     assert [t.type for t in fig.data] == ["surface", "surface"]
     assert np.asarray(fig.data[1].z) == pytest.approx(np.log10(res.loss))
     assert {(t.cmin, t.cmax) for t in fig.data} == {(-1.0, 1.75)}
+    assert list(fig.data[0].colorbar.ticktext) == ["0.1", "0.2", "0.5", "1", "2", "5", "10", "20",
+                                                   "50"]
     assert list(fig.layout.scene.zaxis.range) == list(fig.layout.scene2.zaxis.range) == [-1, 1.75]

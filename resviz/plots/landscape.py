@@ -115,8 +115,10 @@ def _log_range(landscapes: list[Landscape]) -> tuple[float, float]:
 
 
 def _ticks(lo: float, hi: float) -> list[float]:
-    """log10 of 1, 2 and 5 times each power of ten inside [lo, hi]: raw losses a learner reads."""
-    out = [math.log10(m) + e for e in range(math.floor(lo), math.ceil(hi) + 1) for m in (1, 2, 5)]
+    """log10 of 1, 2 and 5 times each power of ten inside [lo, hi] (only the powers of ten past
+    three decades, so the colour bar stays readable): raw losses a learner reads."""
+    steps = (1, 2, 5) if hi - lo <= 3 else (1,)
+    out = [math.log10(m) + e for e in range(math.floor(lo), math.ceil(hi) + 1) for m in steps]
     return [t for t in out if lo <= t <= hi]
 
 
