@@ -106,6 +106,9 @@ class TrainConfig:
         _check_int("batch size", self.batch_size)
         if not 1 <= self.batch_size <= 4096:
             raise ConfigError(f"batch size must be between 1 and 4096, not {self.batch_size}")
+        for name in ("lr", "momentum", "weight_decay"):  # a run file may hold null or text here
+            _check_number(name.replace("_", " ").replace("lr", "learning rate"),
+                          getattr(self, name))
         if not 0 < self.lr <= 10:
             raise ConfigError(f"learning rate must be above 0 and at most 10, not {self.lr}")
         if not 0 <= self.momentum < 1:
@@ -129,6 +132,11 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _check_number(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number, not {value!r}")
 
 
 def _check_int(name: str, value: object) -> None:

@@ -138,35 +138,40 @@ class JobManager:
             self._queue.remove(job)
             self._renumber()
             self._cond.notify_all()
-            if job._stop.is_set():
-                job._set(state="stopped", position=None)
-                for r in job.runs:
-                    r.status = "stopped"
-                self._finished(job)
-                return
-            self._running += 1
+            stopped_in_queue = job._stop.is_set()
+            if not stopped_in_queue:
+                self._running += 1
+        if stopped_in_queue:
+            for r in job.runs:
+                r.status = "stopped"
+            self._finished(job, state="stopped", position=None)
+            return
         job._set(state="running", position=None)
+        final = {"state": "failed", "message": "training was interrupted"}
         try:
             job.train()
-            job._set(state="stopped" if job._stop.is_set() else "done")
+            final = {"state": "stopped" if job._stop.is_set() else "done"}
         except Exception as e:  # noqa: BLE001 - a worker must report, never die silently
-            job._set(state="failed", message=f"training failed: {e}")
-            for r in job.runs:
-                r.status, r.message = "failed", f"training failed: {e}"
+            final = {"state": "failed", "message": f"training failed: {e}"}
+            with job._lock:
+                for r in job.runs:
+                    r.status, r.message = "failed", final["message"]
         finally:
             with self._cond:
                 self._running -= 1
                 self._cond.notify_all()
+        self._finished(job, **final)
         _return_freed_memory()
-        self._finished(job)
 
-    def _finished(self, job: Job) -> None:
+    def _finished(self, job: Job, **final) -> None:
+        """Run the callbacks (saving the runs), then publish the end: `done` means saved."""
         for callback in (job._on_finish, self._on_finish):
             if callback is not None:
                 try:
                     callback(job)
                 except Exception as e:  # noqa: BLE001 - e.g. a full disk: the job still ended
-                    job._set(message=f"the finished runs could not be saved: {e}")
+                    final["message"] = f"the finished runs could not be saved: {e}"
+        job._set(**final)
 
     @property
     def running(self) -> int:

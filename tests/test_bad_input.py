@@ -1,0 +1,468 @@
+"""One test per row of docs/BAD_INPUT.md: every bad input gets its exact sentence, and in the app
+the session's other runs and settings survive it. The bad inputs are generated here.
+"""
+import io
+import json
+import re
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from resviz import data as datasets
+from resviz.config import ConfigError, NetConfig, TrainConfig
+from resviz.jobs import JobManager
+from resviz.runs import Run, dumps
+from resviz.ui.query import parse, session_id
+from resviz.ui.state import SessionWork
+from resviz.uploads import UploadError, read_image
+from tests.conftest import ROOT, TIMEOUT
+
+# --- generated bad inputs -----------------------------------------------------------------------
+
+
+def _png(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _claims(w: int, h: int) -> bytes:
+    """A decompression bomb: a ~60-byte PNG whose header declares w x h 8-bit grey pixels."""
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + _chunk(b"IDAT", zlib.compress(b"\0" * 16)) + _chunk(b"IEND", b""))
+
+
+def _noise_png(side: int) -> bytes:
+    return _png(Image.effect_noise((side, side), 60).convert("L"))
+
+
+BAD_IMAGES = {  # row -> (file, the exact sentence read_image gives)
+    "not an image": (b"hello, this is a text file\n" * 10,
+                     "This file is not an image in a supported format (PNG, JPEG, GIF, BMP, "
+                     "WEBP)."),
+    "0 bytes": (b"", "The uploaded file is empty; please choose an image file."),
+    "truncated": (_noise_png(64)[:400],
+                  "The image file is damaged or truncated and could not be decoded."),
+    "decompression bomb": (_claims(100_000, 100_000),
+                           "The image claims more pixels than can be decoded safely, so it was "
+                           "not opened."),
+    "huge dimensions": (_claims(5_000, 5_000),
+                        "The image claims 5,000 x 5,000 pixels, more than the 16 megapixels "
+                        "allowed, so it was not decoded."),
+    "over 5 MB": (b"\x89PNG" + b"\0" * (6 * 2**20),
+                  "The file is 6.0 MB; please upload an image of at most 5 MB."),
+    "too small": (_png(Image.new("L", (2, 3))),
+                  "The image is only 2 x 3 pixels; please upload one at least 8 pixels on each "
+                  "side."),
+}
+
+
+def _rgba() -> bytes:
+    img = Image.new("RGBA", (16, 16), (0, 0, 0, 0))  # transparent, with an opaque black left half
+    img.paste((0, 0, 0, 255), (0, 0, 8, 16))
+    return _png(img)
+
+
+def _cmyk() -> bytes:
+    img = Image.new("CMYK", (16, 16), (0, 0, 0, 0))  # no ink: white; full black ink on the left
+    img.paste((0, 0, 0, 255), (0, 0, 8, 16))
+    return _png(img, "JPEG", quality=95)
+
+
+def _gif() -> bytes:
+    frames = [Image.new("L", (16, 16), v) for v in (0, 255)]
+    return _png(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+
+
+def _sixteen_bit() -> bytes:
+    levels = np.array([[0, 16384, 32768, 65535]], np.uint16).repeat(8, 0).repeat(4, 1)  # (8, 16)
+    return _png(Image.fromarray(levels))
+
+
+ODD_IMAGES = {  # row -> (file, what the learner sees in grey: left half, right half)
+    "16-bit": (_sixteen_bit(), (0.125, 0.75)),  # 0, 1/4 | 1/2, 1 of 65535: not clipped to white
+    "RGBA": (_rgba(), (0.0, 1.0)),              # transparency shows the page's white
+    "CMYK": (_cmyk(), (0.0, 1.0)),
+    "animated GIF": (_gif(), (0.0, 0.0)),       # the first (black) frame
+}
+
+RUN = Run(net=NetConfig(depth=8, width=4), train=TrainConfig(steps=2), status="done",
+          records=[{"step": 1, "train_loss": 2.3, "train_error": 0.9},
+                   {"step": 2, "train_loss": 2.1, "train_error": 0.8, "val_error": 0.85}])
+
+
+def _run_text(**changes) -> str:
+    d = json.loads(dumps(RUN))
+    d.update(changes)
+    return json.dumps(d, separators=(",", ":"))
+
+
+BAD_RUN_FILES = {  # row -> (name, content, exact sentence)
+    "malformed JSON": ("x.json", b"{oops", "x.json: this file is not valid JSON, so it is not a "
+                                           "ResViz run file."),
+    "not a JSON object": ("x.json", b"[1, 2]", "x.json: this is not a ResViz run file (expected "
+                                               "a JSON object)."),
+    "wrong schema version": ("x.json", _run_text(schema=7).encode(),
+                             "x.json: this run file has schema version 7; this ResViz reads "
+                             "version 1."),
+    "invalid configuration": ("x.json", _run_text(net={"depth": 21}).encode(),
+                              "x.json: this run file is incomplete or invalid (depth must be "
+                              "6n+2 (8, 14, 20, 32, 44, 56, 110 ...), not 21)."),
+    "NaN learning rate": ("x.json", _run_text(train={"lr": "NaN"}).replace('"NaN"', "NaN")
+                          .encode(), "x.json: this run file is incomplete or invalid (learning "
+                                     "rate must be a number, not None)."),
+    "malformed records": ("x.json", _run_text(records=[{"step": 1, "train_error": "low"}])
+                          .encode(), "x.json: this run file's status or records are malformed."),
+    "huge file": ("big.json", b" " * (6 * 2**20), "big.json: this run file is 6.0 MB; run files "
+                                                   "of at most 5 MB can be uploaded."),
+}
+
+
+# --- uploaded images ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("row", BAD_IMAGES)
+def test_a_bad_image_gets_its_sentence(row):
+    data, sentence = BAD_IMAGES[row]
+    with pytest.raises(UploadError) as err:
+        read_image(data)
+    assert str(err.value) == sentence
+
+
+@pytest.mark.parametrize("row", ODD_IMAGES)
+def test_an_odd_image_mode_is_read_as_the_right_grey(row):
+    data, (left, right) = ODD_IMAGES[row]
+    grey = read_image(data)
+    assert grey.shape[1] == 16 and grey.dtype == np.float32
+    assert grey[:, 1:7].mean() == pytest.approx(left, abs=0.05)
+    assert grey[:, 9:15].mean() == pytest.approx(right, abs=0.05)
+
+
+@pytest.fixture
+def conv_page(open_page):
+    """The Convolutions page with a non-default kernel chosen, set to upload an image."""
+    at = open_page("pages/convolutions.py")
+    at.selectbox(key="conv_preset").set_value("Laplacian (all edges)")
+    at.run()
+    at.radio(key="conv_source").set_value("Upload")
+    at.run()
+    return at
+
+
+@pytest.mark.parametrize("row", ["not an image", "0 bytes", "truncated", "decompression bomb",
+                                 "huge dimensions", "too small"])
+def test_a_bad_image_in_the_app_shows_its_sentence_and_keeps_the_settings(conv_page, row):
+    at = conv_page
+    preset = at.selectbox(key="conv_preset").value
+    at.file_uploader(key="conv_upload").upload("photo.png", BAD_IMAGES[row][0], "image/png")
+    at.run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [f"{BAD_IMAGES[row][1]} Showing a dataset image "
+                                             f"instead."]
+    assert at.selectbox(key="conv_preset").value == preset  # the learner's kernel is kept
+    assert at.number_input(key="conv_index").value == 0  # the dataset image is drawn instead
+
+
+# --- uploaded run files -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("row", BAD_RUN_FILES)
+def test_a_bad_run_file_gets_its_sentence(tmp_path, row):
+    name, content, sentence = BAD_RUN_FILES[row]
+    work = SessionWork(folder=tmp_path / "s")
+    assert work.add_upload(name, content) == sentence
+    assert work.history() == []
+
+
+def test_nan_infinite_and_huge_values_load_as_gaps_and_numbers(tmp_path):
+    text = _run_text().replace('"train_loss":2.3', '"train_loss":NaN') \
+        .replace('"train_loss":2.1', '"train_loss":1e999').replace('"train_error":0.8',
+                                                                    '"train_error":1e308')
+    work = SessionWork(folder=tmp_path / "s")
+    assert work.add_upload("odd.json", text.encode()) is None
+    (run,) = work.history()
+    assert [r["train_loss"] for r in run.records] == [None, None]  # NaN and infinity: gaps
+    assert run.records[1]["train_error"] == 1e308
+
+
+def test_a_name_with_dot_dot_stays_in_the_sessions_folder(tmp_path):
+    work = SessionWork(folder=tmp_path / "runs" / "s")
+    assert work.add_upload("../../../etc/passwd.json", dumps(RUN).encode()) is None
+    assert [p.parent for p in (tmp_path / "runs").rglob("*") if p.is_file()] == [work.folder]
+
+
+@pytest.fixture
+def trained_page(open_page, train_custom):
+    """The Train page of a session with one finished run in its history."""
+    at = train_custom(open_page("pages/train.py"), steps=10, depths=(8,))
+    assert len(at.session_state["work"].history()) == 1
+    return at
+
+
+def test_bad_run_files_in_the_app_show_their_sentence_and_keep_the_history(trained_page):
+    at = trained_page
+    for row in ("malformed JSON", "wrong schema version", "invalid configuration",
+                "malformed records", "huge file"):
+        name, content, sentence = BAD_RUN_FILES[row]
+        at.file_uploader(key="upload_run").set_value((name, content, "application/json"))
+        at.run()
+        assert not at.exception
+        assert [e.value for e in at.error] == [sentence], row
+        assert len(at.multiselect(key="compare").options) == 1, row  # the finished run is kept
+    assert at.session_state["work"].job.snapshot().state == "done"
+
+
+# --- URL query parameters -----------------------------------------------------------------------
+
+QUERIES = {  # row -> (query, the exact note)
+    "garbage depth": ({"depth": "abc"}, "Ignored `depth=abc`: CIFAR-style depths are 6n+2: 8, "
+                                        "14, 20, 32, 44, 56 or 110; using 20."),
+    "depth out of range": ({"depth": "21"}, "Ignored `depth=21`: CIFAR-style depths are 6n+2: "
+                                            "8, 14, 20, 32, 44, 56 or 110; using 20."),
+    "width out of range": ({"width": "99999"}, "Ignored `width=99999`: width must be a whole "
+                                               "number of channels from 1 to 512; using 16."),
+    "unknown parameter": ({"dpeth": "56"}, "Ignored `dpeth`: the builder reads only family, "
+                                           "depth, width, arch, bn, shortcut."),
+}
+
+
+@pytest.mark.parametrize("row", QUERIES)
+def test_a_bad_query_parameter_falls_back_with_its_note(row):
+    params, note = QUERIES[row]
+    assert parse(params) == (NetConfig(), [note])
+
+
+@pytest.mark.parametrize("row", ["garbage depth", "width out of range"])
+def test_a_bad_query_parameter_in_the_app_shows_its_note(row):
+    from streamlit.testing.v1 import AppTest
+    params, note = QUERIES[row]
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("pages/build.py")
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    assert [i.value for i in at.info] == [note]
+    assert at.title[0].value == "Build a network"
+
+
+@pytest.mark.parametrize("raw", ["../../etc", "ABCDEF0123456789", "x" * 40, ""])
+def test_a_bad_session_id_starts_a_new_session_with_a_note(raw):
+    sid, note = session_id(raw)
+    assert re.fullmatch(r"[0-9a-f]{32}", sid) and sid != raw
+    shown = raw.replace("`", "")[:30 - len("session=")]
+    assert note == (f"Ignored `session={shown}`: a session id is 12 to 32 hexadecimal digits; "
+                    f"this is a new session with no runs yet.")
+
+
+def test_a_session_id_that_is_not_hex_never_names_a_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESVIZ_RUNS", str(tmp_path))
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params["session"] = "../../escape"
+    at.run()  # Home: the session starts here, and says why the address was not used
+    assert [w.value for w in at.warning] == [session_id("../../escape")[1]]
+    work = at.session_state["work"]
+    assert work.folder.parent == tmp_path and re.fullmatch(r"[0-9a-f]{32}", work.id)
+
+
+# --- configurations -----------------------------------------------------------------------------
+
+CONFIGS = {  # row -> (how it is built, the exact sentence)
+    "depth not 6n+2": (lambda: NetConfig(depth=21),
+                       "depth must be 6n+2 (8, 14, 20, 32, 44, 56, 110 ...), not 21"),
+    "ImageNet depth": (lambda: NetConfig(family="imagenet", depth=50),
+                       "ImageNet-style depth must be 18 or 34, not 50"),
+    "width 0": (lambda: NetConfig(width=0), "width must be between 1 and 512 channels, not 0"),
+    "negative learning rate": (lambda: TrainConfig(lr=-0.1),
+                               "learning rate must be above 0 and at most 10, not -0.1"),
+    "huge learning rate": (lambda: TrainConfig(lr=1e308),
+                           "learning rate must be above 0 and at most 10, not 1e+308"),
+    "NaN learning rate": (lambda: TrainConfig(lr=float("nan")),
+                          "learning rate must be above 0 and at most 10, not nan"),
+    "batch size 0": (lambda: TrainConfig(batch_size=0),
+                     "batch size must be between 1 and 4096, not 0"),
+}
+
+
+@pytest.mark.parametrize("row", CONFIGS)
+def test_a_bad_configuration_gets_its_sentence(row):
+    build, sentence = CONFIGS[row]
+    with pytest.raises(ConfigError) as err:
+        build()
+    assert str(err.value) == sentence
+
+
+# --- datasets that cannot be downloaded ---------------------------------------------------------
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No CIFAR-10 files on disk and no network: torchvision's download raises."""
+    import torchvision.datasets as tvd
+
+    def no_network(*_a, **_k):
+        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+    monkeypatch.setenv("RESVIZ_DATA", str(tmp_path))
+    monkeypatch.setattr(tvd.CIFAR10, "download", no_network)
+    datasets._torchvision_split.cache_clear()
+    yield tmp_path
+    datasets._torchvision_split.cache_clear()
+
+
+def _cifar_unavailable(root: Path) -> str:
+    return (f"CIFAR-10 could not be downloaded to {root} (no internet connection?); the offline "
+            f"datasets mnist-5k and shapes work without one.")
+
+
+def test_a_dataset_that_cannot_be_downloaded_gets_its_sentence(offline):
+    with pytest.raises(datasets.DatasetUnavailable) as err:
+        datasets.load("cifar10")
+    assert str(err.value) == _cifar_unavailable(offline)
+
+
+def test_in_the_app_the_offline_digits_are_used_instead(offline, open_page):
+    at = open_page("pages/residual_block.py", dataset="cifar10")
+    assert [w.value for w in at.warning] == [
+        f"{_cifar_unavailable(offline)} The digits of MNIST-5k are used here instead."]
+    assert at.session_state["dataset"] == "cifar10"  # the learner's choice is kept
+
+
+def test_training_on_it_fails_that_job_with_the_sentence_and_the_next_runs(offline):
+    manager = JobManager(max_running=1)
+    bad = manager.submit([(NetConfig(depth=8, width=4, in_channels=3),
+                           TrainConfig(dataset="cifar10", steps=3))])
+    good = manager.submit([(NetConfig(depth=8, width=4), TrainConfig(steps=3))])
+    assert _ended(bad).message == f"training failed: {_cifar_unavailable(offline)}"
+    assert _ended(good).state == "done"
+
+
+# --- faults -------------------------------------------------------------------------------------
+
+def _ended(job, timeout=120):
+    end = time.monotonic() + timeout
+    while job.active:
+        assert time.monotonic() < end, "the job did not end"
+        time.sleep(0.05)
+    return job.snapshot()
+
+
+def test_an_exception_in_the_worker_fails_that_job_and_later_jobs_run(monkeypatch):
+    from resviz.train import Trainer
+
+    real = Trainer.run
+
+    def broken(self, stop=None):
+        if self.net_cfg.depth == 14:
+            raise RuntimeError("out of memory while allocating 3.1 GB")
+        yield from real(self, stop)
+    monkeypatch.setattr(Trainer, "run", broken)
+    manager = JobManager(max_running=1)
+    bad = manager.submit([(NetConfig(depth=14, width=4), TrainConfig(steps=3))])
+    later = manager.submit([(NetConfig(depth=8, width=4), TrainConfig(steps=3))])
+    snap = _ended(bad)
+    assert snap.state == "failed"
+    assert snap.message == "training failed: out of memory while allocating 3.1 GB"
+    assert [r.status for r in snap.runs] == ["failed"]
+    assert _ended(later).state == "done"
+
+
+def test_a_diverging_run_is_marked_diverged_with_its_curve_so_far(tmp_path):
+    work = SessionWork(folder=tmp_path / "s")
+    work.job = JobManager().submit([(NetConfig(depth=20, width=8, batch_norm=False),
+                                     TrainConfig(steps=200, lr=10, eval_every=50))],
+                                   on_finish=work._save)
+    snap = _ended(work.job)
+    (run,) = snap.runs
+    assert snap.state == "done" and run.status == "diverged"
+    step = run.records[-1]["step"]
+    assert 1 <= step < 200 and run.records[-1]["diverged"]
+    assert run.message == (f"the loss became infinite or NaN at step {step}: the run diverged "
+                           f"(try a smaller learning rate)")
+    assert [r["step"] for r in run.records] == list(range(1, step + 1))  # the curve up to there
+    assert work.collect()  # saved by the worker before the job reads as ended: nothing to add
+    (saved,) = work.history()
+    assert saved.status == "diverged" and len(saved.records) == step
+
+
+def test_a_closed_tab_stops_its_job_and_keeps_its_runs(tmp_path):
+    from resviz.ui import state
+    work = SessionWork(folder=tmp_path / "s")
+    work.job = JobManager().submit([(NetConfig(depth=8, width=4),
+                                     TrainConfig(steps=100_000, batch_size=16))],
+                                   on_finish=work._save)
+    while not work.job.snapshot().runs[0].records:
+        time.sleep(0.05)
+    state._close_all([work])  # what the session-scoped cache's on_release calls
+    snap = _ended(work.job, timeout=10)
+    assert snap.state == "stopped"
+    (run,) = work.history()  # saved by the worker: no page is left to do it
+    assert run.status == "stopped" and len(run.records) >= 1
+
+
+def test_on_release_is_wired_to_the_session_scoped_cache():
+    from resviz.ui import state
+    fn = state._closed_with_session
+    assert fn._info.scope == "session" and fn._info.on_release is state._close_all
+
+
+def test_after_a_restart_the_session_address_brings_the_runs_back(tmp_path, monkeypatch,
+                                                                  open_page, train_custom):
+    monkeypatch.setenv("RESVIZ_RUNS", str(tmp_path))
+    first = train_custom(open_page("pages/train.py"), steps=10, depths=(8,))
+    sid = first.session_state["work"].id
+    assert first.query_params["session"] == [sid] or first.query_params["session"] == sid
+    from streamlit.testing.v1 import AppTest
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)  # a new session
+    again.query_params["session"] = sid
+    again.run()
+    again.switch_page("pages/train.py")
+    again.run()
+    assert again.session_state["work"].folder == tmp_path / sid
+    assert [o.split(" · ")[1:] for o in again.multiselect(key="compare").options] == [
+        ["ResNet-8", "done"]]
+    fresh = open_page("pages/train.py")  # no id in its address: its own, empty history
+    assert fresh.session_state["work"].id != sid and fresh.session_state["work"].history() == []
+
+
+# --- safety -------------------------------------------------------------------------------------
+
+def _sources():
+    return [p for d in ("resviz", "pages", "scripts") for p in (ROOT / d).rglob("*.py")] \
+        + [ROOT / "app.py"]
+
+
+def test_nothing_is_unpickled_except_weights_only_state_dicts():
+    loads = []
+    for path in _sources():
+        text = path.read_text()
+        assert not re.search(r"\bpickle\b|\bdill\b|\bjoblib\b|np\.load\(.*allow_pickle=True",
+                             text), path
+        loads += [(path, call) for call in re.findall(r"torch\.load\([^)]*\)", text)]
+    assert loads and all("weights_only=True" in call for _, call in loads), loads
+
+
+def test_server_settings_keep_xsrf_on_and_cap_uploads_at_the_readers_limit():
+    import tomllib
+
+    from resviz import uploads
+    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
+    assert server["enableXsrfProtection"] is True
+    assert server.get("enableCORS", True) is True  # Streamlit's default; turning it off is unsafe
+    assert server["maxUploadSize"] * 2**20 == uploads.MAX_BYTES
+    assert uploads.MAX_PIXELS <= 16_000_000 and uploads.MAX_SIDE <= 512
+
+
+@pytest.mark.parametrize("name", ["../../x", "/etc/passwd", "..", "a/../../b", "\\..\\..\\c",
+                                  "x\0y", "." * 300])
+def test_no_run_name_leaves_the_runs_folder(tmp_path, name):
+    from resviz.runs import save
+    path = save(RUN, tmp_path / "runs", name)
+    assert path.parent == tmp_path / "runs" and path.resolve().is_relative_to(tmp_path / "runs")
