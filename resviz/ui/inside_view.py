@@ -1,10 +1,7 @@
-"""The Inside-the-network page's parts: which network, a shared store of finished analyses, and
-one fragment per section, so a widget reruns only its own section."""
+"""The Inside-the-network page's parts: which network, and one fragment per section, so a widget
+reruns only its own section."""
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,61 +17,13 @@ from ..receptive import Field, crop, fields
 from ..runs import load_weights
 from ..train import build_seeded
 from ..uploads import FORMATS, UploadError, read_image
+from .computed import cached, store
 from .sidebar import Settings
 from .state import SessionWork, dataset, runtime
 
 GROUP = 6  # channels per figure: rows a screen can show
 PATCHES = 6  # strongest dataset patches per channel
 PRESET_DATASETS = ("shapes",)  # synthetic colour shapes: where edges -> shapes -> objects shows
-
-
-class _Store:
-    """Finished results shared by every session: state dicts and read-only arrays, never a model.
-
-    Holds the newest `size`; one lock per key, so two sessions asking at once compute it once.
-    """
-
-    def __init__(self, size: int = 64):
-        self.size, self.items, self.locks = size, OrderedDict(), {}
-        self.lock = threading.Lock()
-
-    def has(self, key: Hashable) -> bool:
-        with self.lock:
-            return key in self.items
-
-    def get(self, key: Hashable, compute: Callable[[], object]) -> object:
-        with self.lock:
-            key_lock = self.locks.setdefault(key, threading.Lock())
-        with key_lock:
-            with self.lock:
-                if key in self.items:
-                    self.items.move_to_end(key)
-                    return self.items[key]
-            value = compute()
-            with self.lock:
-                self.items[key] = value
-                while len(self.items) > self.size:
-                    self.locks.pop(self.items.popitem(last=False)[0], None)
-            return value
-
-
-@st.cache_resource
-def _store() -> _Store:
-    return _Store()
-
-
-def _cached(key: Hashable, compute: Callable, text: str, steps: bool = False):
-    """compute() once per key for the server, under a spinner; with `steps`, compute(on_step)
-    under a progress bar."""
-    def run():
-        if not steps:
-            with st.spinner(text):
-                return compute()
-        bar = st.progress(0.0, text=text)
-        value = compute(lambda done: bar.progress(min(done, 1.0), text=text))
-        bar.empty()
-        return value
-    return _store().get(key, run)
 
 
 @dataclass(frozen=True)
@@ -114,7 +63,7 @@ def pick(settings: Settings, work: SessionWork) -> Picked | None:
     data = _dataset(run.train.dataset)
     if data is None:
         return None
-    state = _cached(("weights", str(path)), lambda: load_weights(path), "Loading the weights...")
+    state = cached(("weights", str(path)), lambda: load_weights(path), "Loading the weights...")
     return Picked(str(path), run.net, run.train.seed, data, features.from_state(run.net, state))
 
 
@@ -127,7 +76,7 @@ def _preset(name: str, classroom: bool) -> Picked | None:
         help="More steps: sharper filters and channels, a longer wait."))
     net_cfg, cfg = features.preset(data.info, steps, precision=runtime().precision)
     key = f"preset:{name}:{steps}"
-    if not _store().has(("weights", key)):
+    if not store().has(("weights", key)):
         offer = st.empty()  # cleared once training starts: the progress bar takes its place
         with offer.container():
             st.info(f"{net_cfg.label} (width {net_cfg.width}) is not trained on {name} yet: "
@@ -136,7 +85,7 @@ def _preset(name: str, classroom: bool) -> Picked | None:
             if not st.button("Train it now", key="inside_train", type="primary"):
                 return None
         offer.empty()
-    state = _cached(("weights", key), lambda on_step: features.train_weights(
+    state = cached(("weights", key), lambda on_step: features.train_weights(
         net_cfg, cfg, data, on_step), f"Training {net_cfg.label} on {name}...", steps=True)
     return Picked(key, net_cfg, cfg.seed, data, features.from_state(net_cfg, state))
 
@@ -212,7 +161,7 @@ def channels(p: Picked, classroom: bool) -> None:
     depth = left.radio("Layer", list(marks), horizontal=True, key="inside_depth",
                        format_func=lambda d: _layer_label(p, marks[d]))
     layer = marks[depth]
-    top = _cached(("top", p.key, layer),
+    top = cached(("top", p.key, layer),
                   lambda: features.top_units(p.net, p.data.x_val, layer, PATCHES),
                   "Finding each channel's strongest images...")
     k = top.value.shape[0]
@@ -221,7 +170,7 @@ def channels(p: Picked, classroom: bool) -> None:
     steps = 128 if classroom else int(right.number_input("Optimisation steps", 8, 1024, 128,
                                                          step=32, key="inside_am_steps"))
     chans = list(range(start, min(start + GROUP, k)))
-    images = _cached(("am", p.key, layer, start, steps),
+    images = cached(("am", p.key, layer, start, steps),
                      lambda on_step: _optimised(p, layer, chans, steps, top.grid, on_step),
                      "Optimising an image for each channel...", steps=True)
     field = fields(p.net)[layer]
@@ -238,9 +187,9 @@ def channels(p: Picked, classroom: bool) -> None:
 @st.fragment
 def probes(p: Picked) -> None:
     names = p.names
-    trained = _cached(("probe", p.key), lambda: features.probe_accuracy(p.net, p.data, names),
+    trained = cached(("probe", p.key), lambda: features.probe_accuracy(p.net, p.data, names),
                       "Fitting a linear probe to every layer...")
-    initial = _cached(("probe0", p.key), lambda: features.probe_accuracy(
+    initial = cached(("probe0", p.key), lambda: features.probe_accuracy(
         build_seeded(p.net_cfg, p.seed), p.data, names), "Probing the initial network...")
     chance = 1 / len(p.data.classes)
     marks = features.depth_labels(names)
