@@ -12,3 +12,5 @@ st.write("Does a deeper plain network train worse, and a deeper ResNet not? The 
 runs, source = experiments_view.choose(work)
 experiments_view.figures(runs, source)
 experiments_view.paper_tables()
+experiments_view.landscapes(work)
+experiments_view.shattered()

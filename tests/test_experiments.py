@@ -2,9 +2,14 @@
 import pytest
 
 from resviz.config import NetConfig, TrainConfig
+from resviz.features import from_state
 from resviz.paper import CIFAR10, IMAGENET, published
 from resviz.plots.experiments import error_vs_depth, figure6, final_errors
-from resviz.runs import Run
+from resviz.runs import Run, dumps, list_runs, load, load_weights
+from resviz.train import evaluate
+from resviz.ui.state import dataset
+from resviz.ui.experiments_view import REFERENCE
+from tests.figures import figures, plotly_array
 
 
 def run_of(depth: int, residual: bool, train: list[float], val: dict[int, float]) -> Run:
@@ -52,3 +57,64 @@ def test_error_vs_depth_plots_each_kind_in_depth_order():
     plain_val = next(t for t in fig["data"] if t["name"] == "plain validation")
     assert list(plain_val["x"]) == [20, 56]
     assert list(plain_val["y"]) == pytest.approx([12, 60])
+
+
+def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
+    at = open_page("pages/experiments.py")
+    figs = figures(at)
+    shipped = {load(p).label for p in list_runs(REFERENCE / "mnist-5k")}
+    assert shipped >= {"plain-20", "ResNet-20", "plain-56", "ResNet-56"}
+    assert {t["name"] for t in figs["fig6"]["data"]} == \
+        {f"{label} {part}" for label in shipped for part in ("train", "validation")}
+    table = at.dataframe[0].value
+    row = table[table["network"] == "ResNet-56"].iloc[0]
+    assert row["paper: CIFAR-10 test error (Table 6)"] == pytest.approx(0.0697)
+    assert 0 <= row["validation error, MNIST-5k"] < 0.5
+    contours = [t for t in figs["ls_contour"]["data"] if t["type"] == "contour"]
+    assert len(contours) == 2 and contours[0]["zmin"] == contours[1]["zmin"]  # one colour scale
+
+
+def test_uploaded_sweep_files_are_drawn_and_a_bad_one_gets_a_sentence(open_page):
+    at = open_page("pages/experiments.py")
+    at.radio(key="exp_source").set_value("Upload run files")
+    at.run()
+    runs = [run_of(d, r, [0.3] * 20, {20: 0.25}) for d in (20, 32) for r in (False, True)]
+    at.file_uploader(key="exp_upload").set_value(
+        [(f"{r.label}.json", dumps(r).encode(), "application/json") for r in runs]
+        + [("broken.json", b"{not json", "application/json")])
+    at.run()
+    assert at.error[0].value == ("broken.json: this file is not valid JSON, so it is not a "
+                                 "ResViz run file.")
+    names = {t["name"] for t in figures(at)["fig6"]["data"]}
+    assert names == {f"{r.label} {p}" for r in runs for p in ("train", "validation")}
+
+
+def test_shattering_is_measured_once_on_request(open_page):
+    at = open_page("pages/experiments.py")
+    at.button(key="shatter_go").click()
+    at.run()
+    assert not at.exception
+    curves = {t["name"]: t for t in figures(at)["shattering"]["data"]}
+    plain, resnet = curves["plain"], curves["ResNet"]
+    assert list(plain["x"])[-1] == 56
+    assert list(resnet["y"])[-1] > 0.5 > list(plain["y"])[-1]  # skips keep neighbours correlated
+
+
+def test_your_own_networks_landscape_passes_through_their_trained_loss(open_page, train_custom):
+    at = train_custom(open_page("pages/train.py"), depths=(8, 8))
+    at.switch_page("pages/experiments.py")
+    at.run()
+    at.slider(key="ls_resolution").set_value(5)
+    at.button(key="ls_go").click()
+    at.run()
+    assert not at.exception
+    lines = [t for t in figures(at)["ls_own"]["data"] if t.get("xaxis", "x") == "x"]
+    assert {t["name"] for t in lines} == {"ResNet-8", "plain-8"}
+    work = at.session_state["work"]
+    for run, path in work.trained():
+        net = from_state(run.net, load_weights(path))
+        data = dataset(run.train.dataset)
+        loss, _ = evaluate(net, data.x_train[:250], data.y_train[:250])
+        line = next(t for t in lines if t["name"] == run.label)
+        assert list(line["x"])[2] == 0
+        assert plotly_array(line["y"])[2] == pytest.approx(loss, rel=1e-5)

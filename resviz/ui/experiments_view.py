@@ -5,12 +5,18 @@ from pathlib import Path
 
 import streamlit as st
 
+from .. import landscape, shattering
+from ..features import from_state
 from ..paper import CIFAR10, IMAGENET, published
+from ..plots import landscape as landscape_plots
 from ..plots.experiments import error_vs_depth, figure6, final_errors
-from ..runs import Run, RunFileError, list_runs, load, loads
-from .state import SessionWork
+from ..runs import Run, RunFileError, list_runs, load, load_weights, loads
+from .computed import cached, store
+from .state import SessionWork, dataset
 
-REFERENCE = Path(__file__).resolve().parents[2] / "assets" / "reference"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+REFERENCE = ASSETS / "reference"
+LANDSCAPES = ASSETS / "landscapes"
 
 
 @st.cache_resource(show_spinner=False)
@@ -94,3 +100,93 @@ def figures(runs: list[Run], source: str) -> None:
     rows = comparison(runs, "MNIST-5k" if "MNIST" in source else "our data")
     st.dataframe(rows, hide_index=True, key="exp_table",
                  column_config={k: percent for k in rows[0] if k != "network"})
+
+
+@st.cache_resource(show_spinner=False)
+def reference_landscapes() -> dict[tuple[int, int], list[landscape.Landscape]]:
+    """Shipped landscapes by (depth, dimensions): [plain, ResNet] each (read-only, shared)."""
+    found: dict[tuple[int, int], list[landscape.Landscape]] = {}
+    for path in sorted(LANDSCAPES.glob("*.json")):  # plain-* sorts before resnet-*
+        ls = landscape.load(path)
+        found.setdefault((int(ls.label.split("-")[1]), ls.ndim), []).append(ls)
+    return found
+
+
+def landscapes(work: SessionWork) -> None:
+    st.subheader("Loss landscapes")
+    st.markdown("The loss around the trained weights, along random directions scaled filter by "
+                "filter to the weights' own size (Li et al. 2018), so plain and residual "
+                "networks can be compared. The cross marks the trained network: a ResNet sits in "
+                "a wide, smooth basin; a deep plain network on a rugged, steep one.")
+    shipped = reference_landscapes()
+    depths = sorted({d for d, _ in shipped})
+    if depths:
+        depth = st.radio("Reference landscapes: depth", depths, index=len(depths) - 1,
+                         horizontal=True, key="ls_depth",
+                         help="Trained with the Degradation preset's settings; see the manifest.")
+        one, two = shipped.get((depth, 1), []), shipped.get((depth, 2), [])
+        contour, surface, line = st.tabs(["Contour", "Surface", "One direction"])
+        if two:
+            contour.plotly_chart(landscape_plots.contour_pair(two), key="ls_contour")
+            surface.plotly_chart(landscape_plots.surface_pair(two), key="ls_surface")
+        if one:
+            line.plotly_chart(landscape_plots.slice_curves(one), key="ls_line")
+        with st.expander("How the reference landscapes were made"):
+            st.markdown((LANDSCAPES / "MANIFEST.md").read_text())
+    _own_landscapes(work)
+
+
+def _own_landscapes(work: SessionWork) -> None:
+    """The same slice around this session's trained networks, computed here with progress."""
+    trained = work.trained()
+    st.markdown("**Your own networks.** Pick runs you trained on the Train page (a plain and a "
+                "residual one of the same depth compare best).")
+    if not trained:
+        st.caption("Train a run on the Train page first: its final weights are kept for this.")
+        return
+    labels = [f"{r.label} · {r.created}" for r, _ in trained]
+    picked = st.multiselect("Networks", range(len(trained)), default=list(range(min(2,
+                            len(trained)))), format_func=labels.__getitem__, key="ls_runs",
+                            max_selections=2)
+    c1, c2, c3 = st.columns(3)
+    dims = c1.radio("Slice", (1, 2), format_func=lambda n: f"{n}-D", horizontal=True,
+                    key="ls_dims")
+    resolution = c2.slider("Points per axis", 5, 41 if dims == 1 else 21,
+                           21 if dims == 1 else 11, step=2, key="ls_resolution",
+                           help="Odd, so the trained weights are a grid point. 2-D costs the "
+                                "square: 11 x 11 is 121 evaluations.")
+    span = c3.select_slider("Span", (0.25, 0.5, 1.0), value=0.5, key="ls_span",
+                            help="How far from the trained weights, in units of each filter's "
+                                 "own norm; the paper uses 1.")
+    if not picked or not st.button("Compute", key="ls_go", type="primary"):
+        return
+    slicer = landscape.slice_1d if dims == 1 else landscape.slice_2d
+    done = []
+    for i in picked:
+        run, path = trained[i]
+        data = dataset(run.train.dataset)
+        net = from_state(run.net, load_weights(path))
+        done.append(cached(("landscape", str(path), dims, resolution, span),
+                           lambda on, net=net, data=data: slicer(
+                               net, data, resolution=resolution, span=span, subset=250,
+                               progress=on), f"Computing the landscape of {run.label}...",
+                           steps=True))
+    fig = landscape_plots.slice_curves(done) if dims == 1 else landscape_plots.contour_pair(done)
+    st.plotly_chart(fig, key="ls_own")
+
+
+def shattered() -> None:
+    st.subheader("Shattered gradients")
+    st.markdown("Walk in small steps from one digit to another and take the gradient of the "
+                "network's output with respect to the image at each step. In a shallow network, "
+                "neighbouring steps get nearly the same gradient; in a deep plain network the "
+                "gradients decorrelate until they look like noise (“shattered”), so the signal "
+                "that gradient descent follows is noise too. Skip connections keep them "
+                "correlated (Balduzzi et al. 2017). Measured here at initialisation.")
+    key = ("shattering", "mnist-5k")
+    if not store().has(key) and not st.button(
+            "Measure it (24 networks, about 15-30 s, once for everyone)", key="shatter_go"):
+        return
+    result = cached(key, lambda on: shattering.shattering(dataset("mnist-5k"), progress=on),
+                    "Measuring gradient correlations...", steps=True)
+    st.plotly_chart(landscape_plots.shattering_curves(result), key="shattering")
