@@ -68,7 +68,9 @@ def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
         {f"{label} {part}" for label in shipped for part in ("train", "validation")}
     table = at.dataframe[0].value
     row = table[table["network"] == "ResNet-56"].iloc[0]
-    assert row["paper: CIFAR-10 test error (Table 6)"] == pytest.approx(0.0697)
+    assert row["paper: CIFAR-10 test error (Table 6)"] == "6.97%"
+    plain = table[table["network"] == "plain-56"].iloc[0]
+    assert plain["paper: CIFAR-10 test error (Table 6)"] == "only as a curve (Fig. 6)"
     assert 0 <= row["validation error, MNIST-5k"] < 0.5
     contours = [t for t in figs["ls_contour"]["data"] if t["type"] == "contour"]
     assert len(contours) == 2 and contours[0]["zmin"] == contours[1]["zmin"]  # one colour scale

@@ -70,7 +70,8 @@ def comparison(runs: list[Run], dataset: str) -> list[dict]:
         paper = published(run.net.residual, run.net.depth)
         rows.append({"network": run.label, f"training error, {dataset}": train,
                      f"validation error, {dataset}": val,
-                     "paper: CIFAR-10 test error (Table 6)": paper and paper.error})
+                     "paper: CIFAR-10 test error (Table 6)":
+                         f"{paper.percent}%" if paper else "only as a curve (Fig. 6)"})
     return rows
 
 
@@ -80,7 +81,7 @@ def paper_tables() -> None:
                 "number, but the ordering is the claim.")
     left, right = st.columns(2)
     for col, rows in ((left, CIFAR10), (right, IMAGENET)):
-        col.dataframe([{"network": p.label, p.measure: f"{p.error:.2%}", "source": p.source}
+        col.dataframe([{"network": p.label, f"{p.measure} ({p.source})": f"{p.percent}%"}
                        for p in rows], hide_index=True)
 
 
@@ -99,7 +100,8 @@ def figures(runs: list[Run], source: str) -> None:
     percent = st.column_config.NumberColumn(format="percent")
     rows = comparison(runs, "MNIST-5k" if "MNIST" in source else "our data")
     st.dataframe(rows, hide_index=True, key="exp_table",
-                 column_config={k: percent for k in rows[0] if k != "network"})
+                 column_config={k: percent for k in rows[0]
+                                if k.startswith(("training", "validation"))})
 
 
 @st.cache_resource(show_spinner=False)
