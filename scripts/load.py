@@ -1,0 +1,206 @@
+"""A classroom at once: N browser sessions on one server, each starting a run; prints figures.
+
+    python -m scripts.load                       # 8 sessions, each clicks a preset on Home
+    python -m scripts.load --sessions 3 --steps 20 --timeout 300   # a tiny custom run each
+
+One Chromium, one browser context per session (separate cookies and websockets: separate
+Streamlit sessions). All sessions click at the same moment, so on a 2-core host (one job at a
+time) the others wait in the queue. While they train, each session times in-app page changes
+(Train -> Build -> Train: a script run under load). Checks: every job finishes or showed its
+queue position; each session's history holds only its own runs; the server's memory after all
+tabs close. With --close-one, session 1 closes its tab mid-run: its job must stop.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from scripts.appserver import CHROMIUM, FLAGS, READY, app_server
+
+PRESETS = ("degradation", "vanishing", "paper-figure")
+TRAIN_TITLE, BUILD_TITLE = "Train plain and residual networks", "Build a network"
+ENDED = re.compile(r"(done|stopped|failed): step (\d+) of (\d+)")
+QUEUED = re.compile(r"number (\d+) in the queue")
+
+
+@dataclass
+class Session:
+    index: int
+    how: str                   # what it started: a preset's key or "custom"
+    sid: str = ""              # its ?session= id: the folder of its runs
+    positions: set = field(default_factory=set)  # queue positions it was shown
+    ended: str = ""            # "done: step 200 of 200", or "" if still running at the deadline
+    renders: list = field(default_factory=list)  # seconds per page change while training
+    seconds: float = 0.0       # click to end
+    history: int = -1          # runs its History lists (chips in the compare box)
+    closed: bool = False
+
+
+def rss_mb(pid: int, field_name: str = "VmRSS:") -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split(field_name)[1].split()[0]) / 1024
+
+
+async def _ready(page, timeout=120_000) -> None:
+    await page.wait_for_selector(READY, timeout=timeout)
+
+
+async def _goto_page(page, link: str, title: str) -> float:
+    """Click a sidebar link and time it until the page's title is drawn and the run has ended."""
+    t0 = time.perf_counter()
+    await page.locator("[data-testid='stSidebarNav']").get_by_role(
+        "link", name=link, exact=True).click()
+    await page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
+    await _ready(page)
+    return time.perf_counter() - t0
+
+
+async def _fill_custom(page, steps: int, width: int) -> None:
+    await page.get_by_text("Your own configurations").click()
+    await page.locator(".st-key-n_configs").get_by_role("slider").press("Home")  # 1 network
+    for key, value in (("steps", steps), ("width", width)):
+        box = page.locator(f".st-key-{key} input")
+        await box.fill(str(value))
+        await box.press("Tab")  # Enter would submit the form before the next field is set
+
+
+async def run_session(s: Session, browser, url: str, args, go: asyncio.Event,
+                      ready: list) -> None:
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await ctx.new_page()
+    await page.goto(url + ("/training" if s.how == "custom" else "/"))
+    await _ready(page)
+    await page.keyboard.press("Escape")  # the one-time "Page not found" notice, if any
+    if s.how == "custom":
+        await _fill_custom(page, args.steps, args.width)
+        button = page.locator(".st-key-FormSubmitter-custom-Train button")
+    else:
+        button = page.locator(f".st-key-home-{s.how} button")
+    ready.append(s.index)
+    await go.wait()
+    t0 = time.perf_counter()
+    await button.click()
+    await page.get_by_role("heading", name=TRAIN_TITLE).first.wait_for(timeout=120_000)
+    s.sid = parse_qs(urlparse(page.url).query).get("session", [""])[0]
+    deadline = t0 + args.timeout
+    last_render = time.perf_counter()
+    while time.perf_counter() < deadline:
+        text = await page.locator("[data-testid='stMain']").inner_text()
+        s.positions |= {int(p) for p in QUEUED.findall(text)}
+        if (m := ENDED.search(text)):
+            s.ended, s.seconds = m[0], time.perf_counter() - t0
+            break
+        if args.close_one and s.index == 1 and re.search(r"running: step [1-9]", text):
+            s.closed = True  # a closed tab: its session ends, its job must stop
+            await ctx.close()
+            return
+        if time.perf_counter() - last_render > args.render_every:
+            s.renders.append(await _goto_page(page, "Build", BUILD_TITLE))
+            s.renders.append(await _goto_page(page, "Train", TRAIN_TITLE))
+            last_render = time.perf_counter()
+        await asyncio.sleep(0.5)
+    if s.ended:
+        await page.wait_for_timeout(1500)  # the rerun that files the finished runs away
+        await _ready(page)
+        # One JSON download button per run shown for comparison (up to 4 are preselected).
+        s.history = await page.locator("[class*='st-key-json']").count()
+    await ctx.close()
+
+
+def folder_runs(runs: Path, sid: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((runs / sid).glob("*.json"))] if sid else []
+
+
+async def main_async(args) -> dict:
+    from playwright.async_api import async_playwright
+
+    runs = Path(args.runs or tempfile.mkdtemp(prefix="resviz-load-"))
+    hows = ["custom"] * args.sessions if args.steps else \
+        [args.preset if args.preset != "rotate" else PRESETS[i % 3] for i in range(args.sessions)]
+    sessions = [Session(i + 1, how) for i, how in enumerate(hows)]
+    with app_server(runs) as app:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            # Warm-up: one session loads Home and Train (imports, datasets), then closes.
+            warm = await browser.new_page()
+            await warm.goto(app.url + "/training")
+            await _ready(warm)
+            await warm.close()
+            await asyncio.sleep(3)
+            baseline = rss_mb(app.pid)
+            go, ready, peak = asyncio.Event(), [], [baseline]
+            tasks = [asyncio.create_task(run_session(s, browser, app.url, args, go, ready))
+                     for s in sessions]
+
+            async def sample():
+                while True:
+                    peak.append(rss_mb(app.pid))
+                    await asyncio.sleep(0.25)
+            sampler = asyncio.create_task(sample())
+            while len(ready) < len(sessions):
+                await asyncio.sleep(0.2)
+                if any(t.done() and t.exception() for t in tasks):
+                    break
+            go.set()  # everyone clicks at once
+            await asyncio.gather(*tasks)
+            await browser.close()
+        await asyncio.sleep(args.settle)  # closed sessions release their jobs
+        after = rss_mb(app.pid)
+        sampler.cancel()
+        peak_mb = max(max(peak), rss_mb(app.pid, "VmHWM:"))
+    return {"sessions": sessions, "baseline": baseline, "peak": peak_mb, "after": after,
+            "runs": {s.index: folder_runs(runs, s.sid) for s in sessions}, "folder": runs}
+
+
+def report(r: dict, out=print) -> None:
+    ss = r["sessions"]
+    renders = sorted(x for s in ss for x in s.renders)
+    out(f"{'session':>7} {'started':14} {'queue positions':16} {'ended':26} {'seconds':>7} "
+        f"{'history':>7} {'saved':>5}")
+    for s in ss:
+        saved = r["runs"][s.index]
+        out(f"{s.index:>7} {s.how:14} {','.join(map(str, sorted(s.positions))) or '-':16} "
+            f"{(s.ended or ('tab closed' if s.closed else 'still waiting')):26} {s.seconds:7.1f} "
+            f"{s.history:>7} {len(saved):>5}")
+    if renders:
+        p95 = statistics.quantiles(renders, n=20, method="inclusive")[18] if len(renders) > 1 \
+            else renders[0]
+        out(f"page changes while training: {len(renders)}, p50 {statistics.median(renders):.2f} s,"
+            f" p95 {p95:.2f} s, max {renders[-1]:.2f} s")
+    out(f"server RSS: baseline {r['baseline']:,.0f} MB, peak {r['peak']:,.0f} MB, "
+        f"after all tabs closed {r['after']:,.0f} MB")
+    out(f"sessions with distinct run folders: {len({s.sid for s in ss if s.sid})} of {len(ss)}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sessions", type=int, default=8)
+    p.add_argument("--preset", default="degradation", choices=(*PRESETS, "rotate"),
+                   help="the preset each session starts from Home (rotate: all three in turn)")
+    p.add_argument("--steps", type=int, default=0,
+                   help="instead of a preset: one ResNet-20 of this many steps from the Train form")
+    p.add_argument("--width", type=int, default=4, help="its width (with --steps)")
+    p.add_argument("--timeout", type=float, default=900, help="seconds each session waits")
+    p.add_argument("--render-every", type=float, default=5.0,
+                   help="seconds between timed page changes while a session waits or trains")
+    p.add_argument("--settle", type=float, default=130.0,
+                   help="seconds to wait after closing before measuring memory (Streamlit keeps "
+                        "a closed tab's session 120 s for a reconnect)")
+    p.add_argument("--close-one", action="store_true", help="session 1 closes its tab mid-run")
+    p.add_argument("--runs", help="runs folder (default: a new temporary folder)")
+    args = p.parse_args()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    report(asyncio.run(main_async(args)))
+
+
+if __name__ == "__main__":
+    main()
