@@ -154,7 +154,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.keep_every < 1:
         raise ConfigError(f"keep-every must be at least 1 (1 keeps every record), "
                           f"not {args.keep_every}")
-    data = datasets.load(args.dataset)
+    data = None  # loaded once, and only if something is left to train
     try:
         for i, entry in enumerate(entries, 1):
             path = Path(args.out) / f"{entry.filename}.json"
@@ -162,6 +162,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 print(f"[{i}/{len(entries)}] {entry.label}: finished earlier, skipped ({path})")
                 continue
             sys.stderr.write(f"[{i}/{len(entries)}] {entry.label}\n")
+            data = data or datasets.load(args.dataset)
             path = sweep.run_one(entry, args.out, args.keep_every, data,
                                  lambda rec: _progress(rec, cfg.steps))
             sys.stderr.write("\n")
