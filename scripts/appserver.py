@@ -47,7 +47,8 @@ def descendants(pid: int) -> set[int]:
                 pass  # gone meanwhile
     found, frontier = {pid}, [pid]
     while frontier:
-        kids = [c for c, p in parents.items() if p == frontier.pop()]
+        parent = frontier.pop()
+        kids = [c for c, p in parents.items() if p == parent]
         found.update(kids)
         frontier.extend(kids)
     return found

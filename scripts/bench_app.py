@@ -2,9 +2,11 @@
 wall time and the server's peak memory meanwhile, and training throughput with the live view open
 against the command line on the same configuration. Prints a table.
 
-    python -m scripts.bench_app [--steps 200] [--width 8]
+    python -m scripts.bench_app [--steps 200] [--width 8] [--parts pages preset live]
 
-The live-view run is the Train form's first configuration as it opens: ResNet-20.
+The live-view run is the Train form's first configuration as it opens: ResNet-20, trained once
+with the Train page open and once mostly on another page; each row gives the CPUs the server and
+the browser (Chromium, on the same host here; on a student's laptop in a class) kept busy.
 """
 from __future__ import annotations
 
@@ -20,17 +22,26 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from scripts.appserver import CHROMIUM, FLAGS, PAGES, ROOT, app_server, open_page
+from resviz.presets import PRESETS
+from scripts.appserver import (CHROMIUM, FLAGS, PAGES, ROOT, app_server, cpu_seconds,
+                               descendants, open_page)
 
 
-def throughput(run_file: Path) -> float:
-    """Training images per second over a whole run, evaluations included."""
+def throughput(run_file: Path, within_s: float | None = None) -> float:
+    """Training images per second over a run, evaluations included; with `within_s`, over the
+    records written in its first `within_s` seconds only."""
     run = json.loads(run_file.read_text())
-    last = run["records"][-1]
+    last = [r for r in run["records"] if within_s is None or r["elapsed"] <= within_s][-1]
     return last["step"] * run["train"]["batch_size"] / last["elapsed"]
 
 
-def train_in_browser(page, url: str, args) -> None:
+def newest(runs: Path) -> Path:
+    return max(runs.rglob("*.json"), key=lambda p: p.stat().st_mtime)
+
+
+def train_in_browser(page, url: str, args, away_s: float = 0) -> tuple[float, float]:
+    """Train the form's first configuration; with `away_s`, spend that long on another page of
+    the app (the live view closed) before coming back. (server, browser) CPU seconds used."""
     open_page(page, f"{url}/training")
     page.keyboard.press("Escape")
     page.get_by_text("Your own configurations").click()
@@ -39,56 +50,92 @@ def train_in_browser(page, url: str, args) -> None:
         box = page.locator(f".st-key-{key} input")
         box.fill(str(value))
         box.press("Tab")
+    server, browser = descendants(args.server_pid), descendants(os.getpid()) - {os.getpid()}
+    cpu0 = cpu_seconds(server), cpu_seconds(browser)
     page.locator(".st-key-FormSubmitter-custom-Train button").click()
+    if away_s:
+        page.get_by_role("link", name="Residual block").click()
+        page.wait_for_timeout(1000 * away_s)
+        page.get_by_role("link", name="Train").click()
     page.get_by_text(f"done: step {args.steps} of {args.steps}").wait_for(timeout=600_000)
+    return cpu_seconds(server) - cpu0[0], cpu_seconds(browser) - cpu0[1]
 
 
 def preset(page, url: str, app) -> None:
     """Click "Degradation" and time it to its end; the server's peak RSS covers the run."""
+    steps = PRESETS["degradation"].train.steps
     open_page(page, f"{url}/training")
     page.keyboard.press("Escape")
     t0 = time.perf_counter()
     page.locator(".st-key-preset-degradation button").click()
-    page.get_by_text("done: step 200 of 200").wait_for(timeout=600_000)
-    print(f"Degradation preset (4 networks x 200 steps): {time.perf_counter() - t0:.1f} s, "
+    page.get_by_text(f"done: step {steps} of {steps}").wait_for(timeout=600_000)
+    print(f"Degradation preset (4 networks x {steps} steps): {time.perf_counter() - t0:.1f} s, "
           f"server peak RSS {app.peak_rss_mb():,.0f} MB")
 
 
-def main() -> None:
+def pages(browser, app, t0: float) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    open_page(page, app.url, settle_ms=0)
+    print(f"cold start to first rendered page: {time.perf_counter() - t0:.2f} s")
+    print(f"{'page':<16}{'first load s':>14}{'warm load s':>13}")
+    for name, path in PAGES.items():
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            open_page(page, f"{app.url}/{path}", settle_ms=0)
+            times.append(time.perf_counter() - t)
+        print(f"{name:<16}{times[0]:>14.2f}{statistics.median(times[1:]):>13.2f}")
+
+
+def live_view(browser, app, runs: Path, args) -> None:
+    """The same run with the Train page open, then away on another page, then headless."""
+    args.server_pid = app.pid
+    rows = []
+    for setting, away in (("live view open", 0), ("live view closed", args.away)):
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        t = time.perf_counter()
+        server, chromium = train_in_browser(page, app.url, args, away)
+        wall = time.perf_counter() - t
+        run_file = newest(runs)
+        rows.append((setting, throughput(run_file, within_s=away - 5 if away else None),
+                     server / wall, chromium / wall))
+        page.close()
+    precision = json.loads(run_file.read_text())["train"]["precision"]
+    out = runs / "cli.json"
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")  # as app.py sets it: same torch settings
+    subprocess.run([sys.executable, "-m", "resviz", "train", "--arch", "residual",
+                    "--depth", "20", "--width", str(args.width), "--steps", str(args.steps),
+                    "--eval-every", str(max(1, args.steps // 10)), "--precision", precision,
+                    "--out", str(out)], cwd=ROOT, env=env, check=True, capture_output=True)
+    cli = throughput(out)
+    print(f"ResNet-20 width {args.width}, {args.steps} steps of batch 64, {precision}; "
+          f"command line {cli:,.0f} img/s")
+    print(f"{'setting':<20}{'img/s':>8}{'x CLI':>8}{'server CPUs':>13}{'browser CPUs':>14}")
+    for setting, ips, server, chromium in rows:
+        print(f"{setting:<20}{ips:>8,.0f}{ips / cli:>8.2f}{server:>13.2f}{chromium:>14.2f}")
+
+
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--width", type=int, default=8)
-    args = p.parse_args()
+    p.add_argument("--away", type=float, default=30,
+                   help="seconds the closed-live-view run spends on another page")
+    p.add_argument("--parts", nargs="+", choices=("pages", "preset", "live"),
+                   default=["pages", "preset", "live"])
+    args = p.parse_args(argv)
     runs = Path(tempfile.mkdtemp(prefix="resviz-bench-"))
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         t0 = time.perf_counter()
         with app_server(runs) as app:
-            url = app.url
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            open_page(page, url, settle_ms=0)
-            print(f"cold start to first rendered page: {time.perf_counter() - t0:.2f} s")
-            print(f"{'page':<16}{'first load s':>14}{'warm load s':>13}")
-            for name, path in PAGES.items():
-                times = []
-                for _ in range(3):
-                    t = time.perf_counter()
-                    open_page(page, f"{url}/{path}", settle_ms=0)
-                    times.append(time.perf_counter() - t)
-                print(f"{name:<16}{times[0]:>14.2f}{statistics.median(times[1:]):>13.2f}")
-            preset(page, url, app)
-            train_in_browser(browser.new_page(viewport={"width": 1280, "height": 800}), url, args)
-            live = throughput(max(runs.rglob("*.json"), key=lambda p: p.stat().st_mtime))
+            if "pages" in args.parts:
+                pages(browser, app, t0)
+            if "preset" in args.parts:
+                preset(browser.new_page(viewport={"width": 1280, "height": 800}), app.url, app)
+            if "live" in args.parts:
+                live_view(browser, app, runs, args)
         browser.close()
-    out = runs / "cli.json"
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")  # as app.py sets it: same torch settings
-    subprocess.run([sys.executable, "-m", "resviz", "train", "--arch", "residual",
-                    "--depth", "20", "--width", str(args.width), "--steps",
-                    str(args.steps), "--eval-every", str(max(1, args.steps // 10)),
-                    "--out", str(out)], cwd=ROOT, env=env, check=True, capture_output=True)
-    cli = throughput(out)
-    print(f"ResNet-20 width {args.width}, {args.steps} steps of batch 64: "
-          f"live view {live:,.0f} img/s, command line {cli:,.0f} img/s, ratio {live / cli:.2f}")
 
 
 if __name__ == "__main__":

@@ -65,12 +65,12 @@ def best(fn, trainer: Trainer, steps: int, repeats: int) -> float:
     return max(fn(trainer, steps) for _ in range(repeats))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--repeats", type=int, default=2)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     configure_threads()
     data = datasets.load("mnist-5k")
     peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
