@@ -1,4 +1,4 @@
-"""`python -m resviz`: headless training, layer summaries and the dataset list."""
+"""`python -m resviz`: headless training, depth sweeps, layer summaries and the dataset list."""
 from __future__ import annotations
 
 import argparse

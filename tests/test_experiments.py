@@ -4,8 +4,9 @@ import pytest
 from resviz.config import NetConfig, TrainConfig
 from resviz.features import from_state
 from resviz.paper import CIFAR10, IMAGENET, published
-from resviz.plots.experiments import error_vs_depth, figure6, final_errors
+from resviz.plots.experiments import error_vs_depth, figure6
 from resviz.runs import Run, dumps, list_runs, load, load_weights
+from resviz.sweep import final_errors
 from resviz.train import evaluate
 from resviz.ui.state import dataset
 from resviz.ui.experiments_view import REFERENCE

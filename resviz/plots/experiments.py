@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..runs import Run
+from ..sweep import final_errors
 from .curves import PALETTE, series, smooth, train_window
 
 DEPTH_COLOURS = dict(zip((20, 32, 44, 56, 110, 8, 14), PALETTE))
@@ -14,15 +15,6 @@ DEPTH_COLOURS = dict(zip((20, 32, 44, 56, 110, 8, 14), PALETTE))
 def depth_colour(depth: int) -> str:
     """One colour per depth on both panels, so plain-56 and ResNet-56 match as in Fig. 6."""
     return DEPTH_COLOURS.get(depth, PALETTE[depth % len(PALETTE)])
-
-
-def final_errors(run: Run) -> tuple[float | None, float | None]:
-    """(training, validation) error at the end: the last validation measurement, and the mean
-    training-batch error over the last tenth of the run (one batch's error is noisy)."""
-    steps, train = series(run, "train_error")
-    tail = [e for s, e in zip(steps, train) if s > 0.9 * steps[-1]] if steps else []
-    _, val = series(run, "val_error")
-    return (sum(tail) / len(tail) if tail else None), (val[-1] if val else None)
 
 
 def figure6(runs: list[Run]) -> go.Figure:

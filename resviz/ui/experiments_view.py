@@ -9,8 +9,9 @@ from .. import landscape, shattering
 from ..features import from_state
 from ..paper import CIFAR10, IMAGENET, published
 from ..plots import landscape as landscape_plots
-from ..plots.experiments import error_vs_depth, figure6, final_errors
+from ..plots.experiments import error_vs_depth, figure6
 from ..runs import Run, RunFileError, list_runs, load, load_weights, loads
+from ..sweep import final_errors
 from .computed import cached, store
 from .state import SessionWork, dataset
 
@@ -22,9 +23,8 @@ LANDSCAPES = ASSETS / "landscapes"
 @st.cache_resource(show_spinner=False)
 def reference_runs(dataset: str) -> tuple[list[Run], str]:
     """The shipped sweep of a dataset and its manifest (read-only: shared by every session)."""
-    folder = REFERENCE / dataset
-    manifest = folder / "MANIFEST.md"
-    return ([load(p) for p in list_runs(folder)],
+    manifest = REFERENCE / "MANIFEST.md"
+    return ([load(p) for p in list_runs(REFERENCE / dataset)],
             manifest.read_text() if manifest.exists() else "")
 
 
