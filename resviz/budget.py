@@ -105,11 +105,11 @@ def estimate(specs: Sequence[tuple[NetConfig, TrainConfig]]) -> Estimate:
     return Estimate(parameters, activations, evaluation)
 
 
-def per_run_bytes(max_jobs: int, env: Mapping[str, str] = os.environ) -> int:
-    """What one job may use: (RESVIZ_MEMORY_MB - the app's footprint) / jobs at once."""
+def per_slot_bytes(slots: int, env: Mapping[str, str] = os.environ) -> int:
+    """What one training slot may use: (RESVIZ_MEMORY_MB - the app's footprint) / slots."""
     raw = env.get("RESVIZ_MEMORY_MB", "")
     server = int(raw) if raw.strip().isdigit() else SERVER_MB
-    return max(0, server - APP_FOOTPRINT_MB) * MB // max(1, max_jobs)
+    return max(0, server - APP_FOOTPRINT_MB) * MB // max(1, slots)
 
 
 def check(specs: Sequence[tuple[NetConfig, TrainConfig]], budget: int) -> Estimate:

@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     configure_threads()
     data = datasets.load("mnist-5k")
     peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-    print(f"mnist-5k, batch {args.batch_size}, {describe_device(pick_device())}; matmul peak "
+    print(f"mnist-5k, batch {args.batch_size}, {describe_device(pick_device())}, one torch thread "
+          f"(as each network trains in the app); matmul peak on that thread: "
           f"fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s")
     print(f"{'network':<12}{'loop':<30}{'img/s':>8}{'x bare':>8}{'GFLOP/s':>9}{'of peak':>9}")
     # Evaluation is left out (eval_every past the end): this times training steps.

@@ -336,7 +336,7 @@ def test_in_the_app_the_offline_digits_are_used_instead(offline, open_page):
 
 
 def test_training_on_it_fails_that_job_with_the_sentence_and_the_next_runs(offline):
-    manager = JobManager(max_running=1)
+    manager = JobManager(slots=1)
     bad = manager.submit([(NetConfig(depth=8, width=4, in_channels=3),
                            TrainConfig(dataset="cifar10", steps=3))])
     good = manager.submit([(NetConfig(depth=8, width=4), TrainConfig(steps=3))])
@@ -364,7 +364,7 @@ def test_an_exception_in_the_worker_fails_that_job_and_later_jobs_run(monkeypatc
             raise RuntimeError("out of memory while allocating 3.1 GB")
         yield from real(self, stop)
     monkeypatch.setattr(Trainer, "run", broken)
-    manager = JobManager(max_running=1)
+    manager = JobManager(slots=1)
     bad = manager.submit([(NetConfig(depth=14, width=4), TrainConfig(steps=3))])
     later = manager.submit([(NetConfig(depth=8, width=4), TrainConfig(steps=3))])
     snap = _ended(bad)

@@ -1,11 +1,12 @@
-"""Background jobs: lockstep training, the global cap and its queue, stop, failure."""
+"""Background jobs: configurations side by side, the global cap and its queue, stop, failure."""
 import threading
 import time
 
-from resviz.config import NetConfig, TrainConfig
 import torch
 
-from resviz.jobs import JobManager
+from resviz.config import NetConfig, TrainConfig
+from resviz.jobs import Job, JobManager, balanced
+from resviz.presets import PRESETS
 from resviz.train import Trainer
 
 NET = NetConfig(depth=8, width=4)
@@ -32,8 +33,40 @@ def test_a_job_trains_its_configurations_in_lockstep():
     assert snap.runs[0].env["torch"]
 
 
+def test_the_degradation_preset_splits_into_two_threads_of_equal_work():
+    trainers = [Trainer(n, t) for n, t in PRESETS["degradation"].specs()]
+    assert [t.net_cfg.label for t in trainers] == ["plain-20", "ResNet-20", "plain-56", "ResNet-56"]
+    groups = balanced(trainers, 2)
+    assert [sorted(trainers[i].net_cfg.depth for i in g) for g in groups] == [[20, 56], [20, 56]]
+    assert sorted(balanced(trainers, 8)) == [[0], [1], [2], [3]]
+    assert balanced(trainers[:1], 2) == [[0]]
+
+
+def test_side_by_side_training_gives_the_same_numbers_as_one_thread():
+    specs = [(NetConfig(depth=d, width=4, residual=r), QUICK) for d in (8, 14) for r in (0, 1)]
+    records = []
+    for workers in (1, 2):
+        job = Job(specs)
+        job.train(workers=workers)
+        records.append([[(rec["step"], rec["train_loss"]) for rec in r.records] for r in job.runs])
+        assert [r.status for r in job.runs] == ["done"] * 4
+    assert records[0] == records[1]
+
+
+def test_two_one_network_jobs_share_two_slots_and_a_four_network_job_waits():
+    manager = JobManager(slots=2)
+    long = TrainConfig(steps=10_000, batch_size=16)
+    first, second = (manager.submit([(NET, long)]) for _ in range(2))
+    big = manager.submit([(NET, QUICK)] * 4)
+    _wait(first, ("running",)), _wait(second, ("running",))
+    time.sleep(0.3)
+    assert big.snapshot().state == "queued" and big.snapshot().position == 1
+    first.stop(), second.stop()
+    assert _wait(big).state == "done"
+
+
 def test_the_cap_queues_extra_jobs_with_their_position():
-    manager = JobManager(max_running=1)
+    manager = JobManager(slots=1)
     long = TrainConfig(steps=10_000, batch_size=16)
     first = manager.submit([(NET, long)])
     _wait(first, states=("running",))
@@ -59,7 +92,7 @@ def test_stop_ends_a_running_job_within_a_second():
 
 
 def test_a_queued_job_can_be_stopped_before_it_starts():
-    manager = JobManager(max_running=1)
+    manager = JobManager(slots=1)
     first = manager.submit([(NET, TrainConfig(steps=10_000, batch_size=16))])
     second = manager.submit([(NET, QUICK)])
     second.stop()
@@ -69,7 +102,7 @@ def test_a_queued_job_can_be_stopped_before_it_starts():
 
 
 def test_an_error_in_the_worker_marks_the_job_failed_and_others_go_on():
-    manager = JobManager(max_running=2)
+    manager = JobManager(slots=2)
     bad = manager.submit([(NetConfig(depth=8, in_channels=3), QUICK)])  # digits are 1-channel
     good = manager.submit([(NET, QUICK)])
     snap = _wait(bad)

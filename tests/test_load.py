@@ -24,7 +24,7 @@ def classroom(tmp_path_factory):
             pytest.fail(message)
         pytest.skip(message)
     mp = pytest.MonkeyPatch()
-    mp.setenv("RESVIZ_MAX_JOBS", "1")  # one job at a time, as on a 2-core host, on any CI runner
+    mp.setenv("RESVIZ_TRAIN_SLOTS", "1")  # one job at a time, on any CI runner
     args = argparse.Namespace(sessions=4, preset="degradation", steps=STEPS, width=4, timeout=300,
                               render_every=8.0, settle=2.0, close_one=True,
                               runs=str(tmp_path_factory.mktemp("runs")))

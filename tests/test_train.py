@@ -93,7 +93,8 @@ def test_channels_last_and_bf16_keep_the_metrics():
     losses = {k: [r["train_loss"] for r in v] for k, v in runs.items()}
     # The same arithmetic in another memory order: equal up to float32 summation order, which
     # SGD then amplifies step by step, so compare the first steps closely and the end loosely.
-    assert losses["channels_last"][:3] == pytest.approx(losses["fp32"][:3], rel=1e-4)
+    assert losses["channels_last"][0] == pytest.approx(losses["fp32"][0], rel=1e-5)
+    assert losses["channels_last"][:3] == pytest.approx(losses["fp32"][:3], rel=1e-3)
     # bfloat16 keeps 8 bits of mantissa: the same path within a few percent.
     assert losses["bf16"][:3] == pytest.approx(losses["fp32"][:3], rel=0.02)
     for name in ("channels_last", "bf16"):

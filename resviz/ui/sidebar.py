@@ -29,7 +29,7 @@ def sidebar() -> Settings:
         classroom = st.toggle("Classroom mode", key="classroom",
                               help="Larger text, fewer controls, presets first: for a projector.")
         st.caption(f"Running on **{rt.device}**, training in {rt.precision}"
-                   + (f" · up to {rt.max_jobs} training jobs at once" if rt.max_jobs > 1 else ""))
+                   + (f" · {rt.slots} networks train at once" if rt.slots > 1 else ""))
     if classroom:
         st.markdown(CLASSROOM_CSS, unsafe_allow_html=True)
     return Settings(dataset=name, classroom=classroom)

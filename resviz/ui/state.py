@@ -21,32 +21,33 @@ from .query import SESSION_KEY, session_id
 
 @dataclass(frozen=True)
 class Runtime:
-    threads: int
-    max_jobs: int
+    slots: int       # training threads the server runs at once
     device: str      # one line for the sidebar
     precision: str   # what training runs in here: "bf16" where the hardware has it
 
 
 @st.cache_resource
 def runtime() -> Runtime:
-    """Threads, job cap, device and precision, set once per process from the CPU quota.
+    """Training slots, device and precision, set once per process from the CPU quota.
 
-    Small convnets gain little past 4 threads, so a big host runs several jobs of 4 threads
-    instead of one of 16; a 2-core host runs one job of 2 threads at a time. RESVIZ_MAX_JOBS
-    overrides the number of jobs at once (a host with less memory than cores).
+    One torch thread, and one training thread per CPU: the small networks trained here ran
+    faster on one torch thread than on two (ResNet-20 at width 8: 1,223 against 915 images/s on
+    2 cores), so the cores go to networks side by side instead (`resviz.jobs`).
+    RESVIZ_TRAIN_SLOTS sets the training threads at once (a host with less memory than cores).
     """
-    threads = configure_threads(min(cpu_quota(), 4))
+    configure_threads()
     device = pick_device()
-    raw = os.environ.get("RESVIZ_MAX_JOBS", "")
-    jobs = int(raw) if raw.strip().isdigit() and int(raw) > 0 else max(1, cpu_quota() // threads)
-    return Runtime(threads, jobs, describe_device(device), fast_precision(device))
+    raw = os.environ.get("RESVIZ_TRAIN_SLOTS", "")
+    slots = int(raw) if raw.strip().isdigit() and int(raw) > 0 else cpu_quota()
+    return Runtime(slots, describe_device(device), fast_precision(device))
 
 
 @st.cache_resource
 def manager() -> JobManager:
-    """One for the whole server: the cap on concurrent jobs and the memory each may use."""
-    jobs = runtime().max_jobs
-    return JobManager(max_running=jobs, memory_budget=budget.per_run_bytes(jobs))
+    """One for the whole server: the cap on training threads, and the memory each slot may use
+    (a job gets that of the slots it takes)."""
+    slots = runtime().slots
+    return JobManager(slots=slots, memory_budget=budget.per_slot_bytes(slots))
 
 
 @st.cache_resource(show_spinner=False)
