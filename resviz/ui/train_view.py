@@ -17,6 +17,7 @@ Specs = list[tuple[NetConfig, TrainConfig]]
 # worker needs between torch ops: at 2 Hz the live view cut a 2-core host's training to 0.77
 # steps/s from 2.01 with the page closed (scripts/bench_app.py).
 REDRAW_S = 1.0
+QUEUED_REDRAW_S = 5.0  # a queued job only waits: its position changes rarely
 
 
 def preset_buttons(settings: Settings, busy: bool, key: str = "preset",
@@ -94,9 +95,14 @@ def live(work: SessionWork) -> None:
         st.info("No run yet: click a preset above or configure your own below.")
         return
 
-    @st.fragment(run_every=REDRAW_S if job.active else None)
+    drawn_as = job.state
+    every = {"running": REDRAW_S, "queued": QUEUED_REDRAW_S}.get(drawn_as)
+
+    @st.fragment(run_every=every)
     def view(job: Job = job) -> None:
         snap = job.snapshot()
+        if snap.state != drawn_as and snap.state == "running":
+            st.rerun()  # from queued to running: redraw every second from now on
         _status(snap.runs, snap.state, snap.position)
         if snap.message:
             st.error(snap.message)
