@@ -4,8 +4,8 @@
     python -m scripts.load --sessions 3 --steps 20 --timeout 300   # a tiny custom run each
 
 One Chromium, one browser context per session (separate cookies and websockets: separate
-Streamlit sessions). All sessions click at the same moment, so on a 2-core host (one job at a
-time) the others wait in the queue. While they train, each session times in-app page changes
+Streamlit sessions). All sessions click at the same moment, so on a 2-core host (a preset's four
+networks take both training slots: one preset at a time) the others wait in the queue. While they train, each session times in-app page changes
 (Train -> Build -> Train: a script run under load). Checks: every job finishes or showed its
 queue position; each session's history holds only its own runs; the server's memory after all
 tabs close. With --close-one, session 1 closes its tab mid-run: its job must stop.

@@ -75,6 +75,11 @@ def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
     assert 0 <= row["validation error, MNIST-5k"] < 0.5
     contours = [t for t in figs["ls_contour"]["data"] if t["type"] == "contour"]
     assert len(contours) == 2 and contours[0]["zmin"] == contours[1]["zmin"]  # one colour scale
+    at.radio(key="ls_view").set_value("Surface")
+    at.run()
+    surfaces = [t for t in figures(at)["ls_surface"]["data"] if t["type"] == "surface"]
+    assert len(surfaces) == 2
+    assert "ls_contour" not in figures(at)  # one view at a time
 
 
 def test_uploaded_sweep_files_are_drawn_and_a_bad_one_gets_a_sentence(open_page):

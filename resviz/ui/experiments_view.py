@@ -126,13 +126,15 @@ def landscapes(work: SessionWork) -> None:
         depth = st.radio("Reference landscapes: depth", depths, index=len(depths) - 1,
                          horizontal=True, key="ls_depth",
                          help="Trained with the Degradation preset's settings; see the manifest.")
+        view = st.radio("View", ("Contour", "Surface", "One direction"), horizontal=True,
+                        key="ls_view", help="One figure at a time: a 3-D surface is heavy to draw.")
         one, two = shipped.get((depth, 1), []), shipped.get((depth, 2), [])
-        contour, surface, line = st.tabs(["Contour", "Surface", "One direction"])
-        if two:
-            contour.plotly_chart(landscape_plots.contour_pair(two), key="ls_contour")
-            surface.plotly_chart(landscape_plots.surface_pair(two), key="ls_surface")
-        if one:
-            line.plotly_chart(landscape_plots.slice_curves(one), key="ls_line")
+        if view == "One direction" and one:
+            st.plotly_chart(landscape_plots.slice_curves(one), key="ls_line")
+        elif view == "Surface" and two:
+            st.plotly_chart(landscape_plots.surface_pair(two), key="ls_surface")
+        elif two:
+            st.plotly_chart(landscape_plots.contour_pair(two), key="ls_contour")
         with st.expander("How the reference landscapes were made"):
             st.markdown((LANDSCAPES / "MANIFEST.md").read_text())
     _own_landscapes(work)
