@@ -73,19 +73,29 @@ class App:
 
     def peak_rss_mb(self) -> float:
         """The server process's peak resident memory so far (VmHWM), in MB."""
+        return self._status_mb("VmHWM")
+
+    def rss_mb(self) -> float:
+        """The server process's resident memory now (VmRSS), in MB."""
+        return self._status_mb("VmRSS")
+
+    def _status_mb(self, field: str) -> float:
         status = Path(f"/proc/{self.pid}/status").read_text()
-        return int(status.split("VmHWM:")[1].split()[0]) / 1024
+        return int(status.split(f"{field}:")[1].split()[0]) / 1024
 
 
 @contextmanager
-def app_server(runs_dir: str | Path, timeout: float = 60) -> Iterator[App]:
-    """The running app once `/_stcore/health` answers ok; the server stops on exit."""
+def app_server(runs_dir: str | Path, timeout: float = 60,
+               cpus: set[int] | None = None) -> Iterator[App]:
+    """The running app once `/_stcore/health` answers ok; the server stops on exit. With `cpus`,
+    the server may only run on those CPUs (and sizes its training slots from them)."""
     port = free_port()
     env = dict(os.environ, RESVIZ_RUNS=str(runs_dir))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
     url = f"http://127.0.0.1:{port}"
     try:
         end = time.monotonic() + timeout

@@ -2,7 +2,7 @@
 wall time and the server's peak memory meanwhile, and training throughput with the live view open
 against the command line on the same configuration. Prints a table.
 
-    python -m scripts.bench_app [--steps 200] [--width 8] [--parts pages preset live]
+    python -m scripts.bench_app [--steps 200] [--width 8] [--parts pages preset live] [--pin]
 
 The live-view run is the Train form's first configuration as it opens: ResNet-20, trained once
 with the Train page open and once mostly on another page; each row gives the CPUs the server and
@@ -25,6 +25,9 @@ from playwright.sync_api import sync_playwright
 from resviz.presets import PRESETS
 from scripts.appserver import (CHROMIUM, FLAGS, PAGES, ROOT, app_server, cpu_seconds,
                                descendants, open_page)
+
+
+SERVER_CPUS, BROWSER_CPUS = {0}, {1}
 
 
 def throughput(run_file: Path, within_s: float | None = None) -> float:
@@ -50,7 +53,8 @@ def train_in_browser(page, url: str, args, away_s: float = 0) -> tuple[float, fl
         box = page.locator(f".st-key-{key} input")
         box.fill(str(value))
         box.press("Tab")
-    server, browser = descendants(args.server_pid), descendants(os.getpid()) - {os.getpid()}
+    server = descendants(args.server_pid)
+    browser = descendants(os.getpid()) - {os.getpid()} - server  # Playwright and Chromium
     cpu0 = cpu_seconds(server), cpu_seconds(browser)
     page.locator(".st-key-FormSubmitter-custom-Train button").click()
     if away_s:
@@ -76,15 +80,17 @@ def preset(page, url: str, app) -> None:
 def pages(browser, app, t0: float) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     open_page(page, app.url, settle_ms=0)
-    print(f"cold start to first rendered page: {time.perf_counter() - t0:.2f} s")
-    print(f"{'page':<16}{'first load s':>14}{'warm load s':>13}")
+    print(f"cold start to first rendered page: {time.perf_counter() - t0:.2f} s, "
+          f"server RSS {app.rss_mb():,.0f} MB")
+    print(f"{'page':<16}{'first load s':>14}{'warm load s':>13}{'server RSS MB':>15}")
     for name, path in PAGES.items():
         times = []
         for _ in range(3):
             t = time.perf_counter()
             open_page(page, f"{app.url}/{path}", settle_ms=0)
             times.append(time.perf_counter() - t)
-        print(f"{name:<16}{times[0]:>14.2f}{statistics.median(times[1:]):>13.2f}")
+        print(f"{name:<16}{times[0]:>14.2f}{statistics.median(times[1:]):>13.2f}"
+              f"{app.rss_mb():>15,.0f}")
 
 
 def live_view(browser, app, runs: Path, args) -> None:
@@ -106,7 +112,8 @@ def live_view(browser, app, runs: Path, args) -> None:
     subprocess.run([sys.executable, "-m", "resviz", "train", "--arch", "residual",
                     "--depth", "20", "--width", str(args.width), "--steps", str(args.steps),
                     "--eval-every", str(max(1, args.steps // 10)), "--precision", precision,
-                    "--out", str(out)], cwd=ROOT, env=env, check=True, capture_output=True)
+                    "--out", str(out)], cwd=ROOT, env=env, check=True, capture_output=True,
+                   preexec_fn=(lambda: os.sched_setaffinity(0, SERVER_CPUS)) if args.pin else None)
     cli = throughput(out)
     print(f"ResNet-20 width {args.width}, {args.steps} steps of batch 64, {precision}; "
           f"command line {cli:,.0f} img/s")
@@ -123,12 +130,17 @@ def main(argv: list[str] | None = None) -> None:
                    help="seconds the closed-live-view run spends on another page")
     p.add_argument("--parts", nargs="+", choices=("pages", "preset", "live"),
                    default=["pages", "preset", "live"])
+    p.add_argument("--pin", action="store_true",
+                   help="server and command line on CPU 0, the browser on CPU 1: the browser "
+                        "then costs what it would on a student's own computer")
     args = p.parse_args(argv)
     runs = Path(tempfile.mkdtemp(prefix="resviz-bench-"))
+    if args.pin:  # this process's children (Playwright, Chromium) inherit CPU 1
+        os.sched_setaffinity(0, BROWSER_CPUS)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         t0 = time.perf_counter()
-        with app_server(runs) as app:
+        with app_server(runs, cpus=SERVER_CPUS if args.pin else None) as app:
             if "pages" in args.parts:
                 pages(browser, app, t0)
             if "preset" in args.parts:
