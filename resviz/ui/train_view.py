@@ -16,7 +16,7 @@ Specs = list[tuple[NetConfig, TrainConfig]]
 # Each redraw reruns the fragment in the script thread, which holds the GIL that the training
 # worker needs between torch ops: at 2 Hz the live view cut a 2-core host's training to 0.77
 # steps/s from 2.01 with the page closed (scripts/bench_app.py).
-REDRAW_S = 1.0
+REDRAW_S = 2.0
 QUEUED_REDRAW_S = 5.0  # a queued job only waits: its position changes rarely
 
 
