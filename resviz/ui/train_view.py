@@ -13,9 +13,10 @@ from .sidebar import Settings
 from .state import SessionWork, runtime
 
 Specs = list[tuple[NetConfig, TrainConfig]]
-# Each redraw reruns the fragment in the script thread, which holds the GIL that the training
-# worker needs between torch ops: at 2 Hz the live view cut a 2-core host's training to 0.77
-# steps/s from 2.01 with the page closed (scripts/bench_app.py).
+# Each redraw reruns the fragment in the script thread, which takes CPU and the GIL from the
+# training threads. With the server on one core and the browser on another (the classroom case:
+# the browser is on the student's computer), ResNet-20 trained at 0.76x the command line's speed
+# with 1 s redraws and 0.86x with 2 s (python -m scripts.bench_app --parts live --pin).
 REDRAW_S = 2.0
 QUEUED_REDRAW_S = 5.0  # a queued job only waits: its position changes rarely
 
