@@ -13,7 +13,7 @@ from scripts.appserver import CHROMIUM
 from scripts.load import main_async, report
 
 pytestmark = pytest.mark.browser
-STEPS = 30
+STEPS = 150  # long enough that a closed tab stops its job before it ends (2 s redraws)
 
 
 @pytest.fixture(scope="module")
