@@ -48,7 +48,7 @@ PRESETS = {p.key: p for p in (
            _pair((20, 56), bn=True), QUICK),
     Preset("vanishing", "Vanishing gradients vs degradation",
            "Without batch norm plain-56's gradient fades on its way back (the first block gets "
-           "hundreds of times less than the last) and it learns nothing. With batch norm its "
+           "hundreds to thousands of times less than the last) and it learns nothing. With batch norm its "
            "gradients are healthy, yet it trains worse than plain-20: that is degradation. "
            "ResNet-56 trains. See the Gradient flow page.",
            _SCALE.format(steps=200, batch=32, width=8),
