@@ -48,9 +48,9 @@ PRESETS = {p.key: p for p in (
            _pair((20, 56), bn=True), QUICK),
     Preset("vanishing", "Vanishing gradients vs degradation",
            "Without batch norm plain-56's gradient fades on its way back (the first block gets "
-           "hundreds to thousands of times less than the last) and it learns nothing. With batch norm its "
-           "gradients are healthy, yet it trains worse than plain-20: that is degradation. "
-           "ResNet-56 trains. See the Gradient flow page.",
+           "hundreds to thousands of times less than the last) and it learns nothing. With "
+           "batch norm its gradients are healthy, yet it trains worse than plain-20: that is "
+           "degradation. ResNet-56 trains. See the Gradient flow page.",
            _SCALE.format(steps=200, batch=32, width=8),
            (_plain(56, bn=False), _plain(20), _plain(56),
             NetConfig(depth=56, residual=True, width=8)), QUICK),
