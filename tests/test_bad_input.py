@@ -1,26 +1,24 @@
-"""One test per row of docs/BAD_INPUT.md: every bad input gets its exact sentence, and in the app
-the session's other runs and settings survive it. The bad inputs are generated here.
+"""One test per row of docs/BAD_INPUT.md's uploads and addresses (tests/test_faults.py has the
+rest): every bad input gets its exact sentence, and in the app the session's other runs and
+settings survive it. The bad inputs are generated here.
 """
 import io
 import json
 import re
 import struct
-import time
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from resviz import data as datasets
-from resviz.config import ConfigError, NetConfig, TrainConfig
-from resviz.jobs import JobManager
+from resviz.config import NetConfig, TrainConfig
 from resviz.runs import Run, dumps
 from resviz.ui.query import parse, session_id
 from resviz.ui.state import SessionWork
 from resviz.uploads import UploadError, read_image
 from tests.conftest import ROOT, TIMEOUT
+
 
 # --- generated bad inputs -----------------------------------------------------------------------
 
@@ -272,197 +270,3 @@ def test_a_session_id_that_is_not_hex_never_names_a_folder(tmp_path, monkeypatch
     assert [w.value for w in at.warning] == [session_id("../../escape")[1]]
     work = at.session_state["work"]
     assert work.folder.parent == tmp_path and re.fullmatch(r"[0-9a-f]{32}", work.id)
-
-
-# --- configurations -----------------------------------------------------------------------------
-
-CONFIGS = {  # row -> (how it is built, the exact sentence)
-    "depth not 6n+2": (lambda: NetConfig(depth=21),
-                       "depth must be 6n+2 (8, 14, 20, 32, 44, 56, 110 ...), not 21"),
-    "ImageNet depth": (lambda: NetConfig(family="imagenet", depth=50),
-                       "ImageNet-style depth must be 18 or 34, not 50"),
-    "width 0": (lambda: NetConfig(width=0), "width must be between 1 and 512 channels, not 0"),
-    "negative learning rate": (lambda: TrainConfig(lr=-0.1),
-                               "learning rate must be above 0 and at most 10, not -0.1"),
-    "huge learning rate": (lambda: TrainConfig(lr=1e308),
-                           "learning rate must be above 0 and at most 10, not 1e+308"),
-    "NaN learning rate": (lambda: TrainConfig(lr=float("nan")),
-                          "learning rate must be above 0 and at most 10, not nan"),
-    "batch size 0": (lambda: TrainConfig(batch_size=0),
-                     "batch size must be between 1 and 4096, not 0"),
-}
-
-
-@pytest.mark.parametrize("row", CONFIGS)
-def test_a_bad_configuration_gets_its_sentence(row):
-    build, sentence = CONFIGS[row]
-    with pytest.raises(ConfigError) as err:
-        build()
-    assert str(err.value) == sentence
-
-
-# --- datasets that cannot be downloaded ---------------------------------------------------------
-
-@pytest.fixture
-def offline(monkeypatch, tmp_path):
-    """No CIFAR-10 files on disk and no network: torchvision's download raises."""
-    import torchvision.datasets as tvd
-
-    def no_network(*_a, **_k):
-        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
-    monkeypatch.setenv("RESVIZ_DATA", str(tmp_path))
-    monkeypatch.setattr(tvd.CIFAR10, "download", no_network)
-    datasets._torchvision_split.cache_clear()
-    yield tmp_path
-    datasets._torchvision_split.cache_clear()
-
-
-def _cifar_unavailable(root: Path) -> str:
-    return (f"CIFAR-10 could not be downloaded to {root} (no internet connection?); the offline "
-            f"datasets mnist-5k and shapes work without one.")
-
-
-def test_a_dataset_that_cannot_be_downloaded_gets_its_sentence(offline):
-    with pytest.raises(datasets.DatasetUnavailable) as err:
-        datasets.load("cifar10")
-    assert str(err.value) == _cifar_unavailable(offline)
-
-
-def test_in_the_app_the_offline_digits_are_used_instead(offline, open_page):
-    at = open_page("pages/residual_block.py", dataset="cifar10")
-    assert [w.value for w in at.warning] == [
-        f"{_cifar_unavailable(offline)} The digits of MNIST-5k are used here instead."]
-    assert at.session_state["dataset"] == "cifar10"  # the learner's choice is kept
-
-
-def test_training_on_it_fails_that_job_with_the_sentence_and_the_next_runs(offline):
-    manager = JobManager(slots=1)
-    bad = manager.submit([(NetConfig(depth=8, width=4, in_channels=3),
-                           TrainConfig(dataset="cifar10", steps=3))])
-    good = manager.submit([(NetConfig(depth=8, width=4), TrainConfig(steps=3))])
-    assert _ended(bad).message == f"training failed: {_cifar_unavailable(offline)}"
-    assert _ended(good).state == "done"
-
-
-# --- faults -------------------------------------------------------------------------------------
-
-def _ended(job, timeout=120):
-    end = time.monotonic() + timeout
-    while job.active:
-        assert time.monotonic() < end, "the job did not end"
-        time.sleep(0.05)
-    return job.snapshot()
-
-
-def test_an_exception_in_the_worker_fails_that_job_and_later_jobs_run(monkeypatch):
-    from resviz.train import Trainer
-
-    real = Trainer.run
-
-    def broken(self, stop=None):
-        if self.net_cfg.depth == 14:
-            raise RuntimeError("out of memory while allocating 3.1 GB")
-        yield from real(self, stop)
-    monkeypatch.setattr(Trainer, "run", broken)
-    manager = JobManager(slots=1)
-    bad = manager.submit([(NetConfig(depth=14, width=4), TrainConfig(steps=3))])
-    later = manager.submit([(NetConfig(depth=8, width=4), TrainConfig(steps=3))])
-    snap = _ended(bad)
-    assert snap.state == "failed"
-    assert snap.message == "training failed: out of memory while allocating 3.1 GB"
-    assert [r.status for r in snap.runs] == ["failed"]
-    assert _ended(later).state == "done"
-
-
-def test_a_diverging_run_is_marked_diverged_with_its_curve_so_far(tmp_path):
-    work = SessionWork(folder=tmp_path / "s")
-    work.job = JobManager().submit([(NetConfig(depth=20, width=8, batch_norm=False),
-                                     TrainConfig(steps=200, lr=10, eval_every=50))],
-                                   on_finish=work._save)
-    snap = _ended(work.job)
-    (run,) = snap.runs
-    assert snap.state == "done" and run.status == "diverged"
-    step = run.records[-1]["step"]
-    assert 1 <= step < 200 and run.records[-1]["diverged"]
-    assert run.message == (f"the loss became infinite or NaN at step {step}: the run diverged "
-                           f"(try a smaller learning rate)")
-    assert [r["step"] for r in run.records] == list(range(1, step + 1))  # the curve up to there
-    assert work.collect()  # saved by the worker before the job reads as ended: nothing to add
-    (saved,) = work.history()
-    assert saved.status == "diverged" and len(saved.records) == step
-
-
-def test_a_closed_tab_stops_its_job_and_keeps_its_runs(tmp_path):
-    from resviz.ui import state
-    work = SessionWork(folder=tmp_path / "s")
-    work.job = JobManager().submit([(NetConfig(depth=8, width=4),
-                                     TrainConfig(steps=100_000, batch_size=16))],
-                                   on_finish=work._save)
-    while not work.job.snapshot().runs[0].records:
-        time.sleep(0.05)
-    state._close_all([work])  # what the session-scoped cache's on_release calls
-    snap = _ended(work.job, timeout=10)
-    assert snap.state == "stopped"
-    (run,) = work.history()  # saved by the worker: no page is left to do it
-    assert run.status == "stopped" and len(run.records) >= 1
-
-
-def test_on_release_is_wired_to_the_session_scoped_cache():
-    from resviz.ui import state
-    fn = state._closed_with_session
-    assert fn._info.scope == "session" and fn._info.on_release is state._close_all
-
-
-def test_after_a_restart_the_session_address_brings_the_runs_back(tmp_path, monkeypatch,
-                                                                  open_page, train_custom):
-    monkeypatch.setenv("RESVIZ_RUNS", str(tmp_path))
-    first = train_custom(open_page("pages/train.py"), steps=10, depths=(8,))
-    sid = first.session_state["work"].id
-    assert first.query_params["session"] == [sid] or first.query_params["session"] == sid
-    from streamlit.testing.v1 import AppTest
-    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)  # a new session
-    again.query_params["session"] = sid
-    again.run()
-    again.switch_page("pages/train.py")
-    again.run()
-    assert again.session_state["work"].folder == tmp_path / sid
-    assert [o.split(" · ")[1:] for o in again.multiselect(key="compare").options] == [
-        ["ResNet-8", "done"]]
-    fresh = open_page("pages/train.py")  # no id in its address: its own, empty history
-    assert fresh.session_state["work"].id != sid and fresh.session_state["work"].history() == []
-
-
-# --- safety -------------------------------------------------------------------------------------
-
-def _sources():
-    return [p for d in ("resviz", "pages", "scripts") for p in (ROOT / d).rglob("*.py")] \
-        + [ROOT / "app.py"]
-
-
-def test_nothing_is_unpickled_except_weights_only_state_dicts():
-    loads = []
-    for path in _sources():
-        text = path.read_text()
-        assert not re.search(r"\bpickle\b|\bdill\b|\bjoblib\b|np\.load\(.*allow_pickle=True",
-                             text), path
-        loads += [(path, call) for call in re.findall(r"torch\.load\([^)]*\)", text)]
-    assert loads and all("weights_only=True" in call for _, call in loads), loads
-
-
-def test_server_settings_keep_xsrf_on_and_cap_uploads_at_the_readers_limit():
-    import tomllib
-
-    from resviz import uploads
-    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
-    assert server["enableXsrfProtection"] is True
-    assert server.get("enableCORS", True) is True  # Streamlit's default; turning it off is unsafe
-    assert server["maxUploadSize"] * 2**20 == uploads.MAX_BYTES
-    assert uploads.MAX_PIXELS <= 16_000_000 and uploads.MAX_SIDE <= 512
-
-
-@pytest.mark.parametrize("name", ["../../x", "/etc/passwd", "..", "a/../../b", "\\..\\..\\c",
-                                  "x\0y", "." * 300])
-def test_no_run_name_leaves_the_runs_folder(tmp_path, name):
-    from resviz.runs import save
-    path = save(RUN, tmp_path / "runs", name)
-    assert path.parent == tmp_path / "runs" and path.resolve().is_relative_to(tmp_path / "runs")
