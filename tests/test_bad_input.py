@@ -2,7 +2,6 @@
 rest): every bad input gets its exact sentence, and in the app the session's other runs and
 settings survive it. The bad inputs are generated here.
 """
-import io
 import json
 import re
 import struct
@@ -18,29 +17,22 @@ from resviz.ui.query import parse, session_id
 from resviz.ui.state import SessionWork
 from resviz.uploads import UploadError, read_image
 from tests.conftest import ROOT, TIMEOUT
+from tests.images import encode, png_chunk
 
 
 # --- generated bad inputs -----------------------------------------------------------------------
 
 
-def _png(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, fmt, **kw)
-    return buf.getvalue()
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def _claims(w: int, h: int) -> bytes:
     """A decompression bomb: a ~60-byte PNG whose header declares w x h 8-bit grey pixels."""
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
-            + _chunk(b"IDAT", zlib.compress(b"\0" * 16)) + _chunk(b"IEND", b""))
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + png_chunk(b"IDAT", zlib.compress(b"\0" * 16)) + png_chunk(b"IEND", b""))
 
 
 def _noise_png(side: int) -> bytes:
-    return _png(Image.effect_noise((side, side), 60).convert("L"))
+    return encode(Image.effect_noise((side, side), 60).convert("L"))
 
 
 BAD_IMAGES = {  # row -> (file, the exact sentence read_image gives)
@@ -58,7 +50,7 @@ BAD_IMAGES = {  # row -> (file, the exact sentence read_image gives)
                         "allowed, so it was not decoded."),
     "over 5 MB": (b"\x89PNG" + b"\0" * (6 * 2**20),
                   "The file is 6.0 MB; please upload an image of at most 5 MB."),
-    "too small": (_png(Image.new("L", (2, 3))),
+    "too small": (encode(Image.new("L", (2, 3))),
                   "The image is only 2 x 3 pixels; please upload one at least 8 pixels on each "
                   "side."),
 }
@@ -67,23 +59,23 @@ BAD_IMAGES = {  # row -> (file, the exact sentence read_image gives)
 def _rgba() -> bytes:
     img = Image.new("RGBA", (16, 16), (0, 0, 0, 0))  # transparent, with an opaque black left half
     img.paste((0, 0, 0, 255), (0, 0, 8, 16))
-    return _png(img)
+    return encode(img)
 
 
 def _cmyk() -> bytes:
     img = Image.new("CMYK", (16, 16), (0, 0, 0, 0))  # no ink: white; full black ink on the left
     img.paste((0, 0, 0, 255), (0, 0, 8, 16))
-    return _png(img, "JPEG", quality=95)
+    return encode(img, "JPEG", quality=95)
 
 
 def _gif() -> bytes:
     frames = [Image.new("L", (16, 16), v) for v in (0, 255)]
-    return _png(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+    return encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
 
 
 def _sixteen_bit() -> bytes:
     levels = np.array([[0, 16384, 32768, 65535]], np.uint16).repeat(8, 0).repeat(4, 1)  # (8, 16)
-    return _png(Image.fromarray(levels))
+    return encode(Image.fromarray(levels))
 
 
 ODD_IMAGES = {  # row -> (file, what the learner sees in grey: left half, right half)

@@ -8,23 +8,16 @@ import pytest
 from PIL import Image
 
 from resviz.uploads import UploadError, read_image
+from tests.images import encode, png_chunk
 
 
-def _encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, fmt, **kw)
-    return buf.getvalue()
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def _bomb_png(w: int = 100_000, h: int = 100_000) -> bytes:
     """A 60-byte PNG whose header claims w x h 8-bit gray pixels."""
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
-            + _chunk(b"IDAT", zlib.compress(b"\0" * 16)) + _chunk(b"IEND", b""))
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
+            + png_chunk(b"IDAT", zlib.compress(b"\0" * 16)) + png_chunk(b"IEND", b""))
 
 
 def _one_sentence(msg: str) -> bool:
@@ -34,17 +27,17 @@ def _one_sentence(msg: str) -> bool:
 BAD = {
     "not an image": (b"hello, this is a text file\n" * 10, "not an image"),
     "empty": (b"", "empty"),
-    "truncated png": (_encode(Image.effect_noise((64, 64), 40).convert("L"))[:400],
+    "truncated png": (encode(Image.effect_noise((64, 64), 40).convert("L"))[:400],
                       "damaged or truncated"),
     # Pillow's own limit raises above 179 megapixels and only warns between 89 and 179: both
     # must stop; below Pillow's limits, ours (16 megapixels) stops the decode.
     "bomb, Pillow error": (_bomb_png(100_000, 100_000), "claims more pixels"),
     "bomb, Pillow warning": (_bomb_png(10_000, 10_000), "claims more pixels"),
     "bomb, our limit": (_bomb_png(5_000, 5_000), "claims 5,000 x 5,000 pixels"),
-    "huge bmp header": (_encode(Image.new("L", (16, 16)), "BMP")[:18]
+    "huge bmp header": (encode(Image.new("L", (16, 16)), "BMP")[:18]
                         + struct.pack("<ii", 60_000, 60_000)
-                        + _encode(Image.new("L", (16, 16)), "BMP")[26:], "claims"),
-    "too small": (_encode(Image.new("L", (2, 3))), "only 2 x 3 pixels"),
+                        + encode(Image.new("L", (16, 16)), "BMP")[26:], "claims"),
+    "too small": (encode(Image.new("L", (2, 3))), "only 2 x 3 pixels"),
 }
 
 
@@ -69,7 +62,7 @@ def test_sixteen_bit_png_keeps_its_grey_levels():
     levels = np.array([[0, 16384, 32768, 65535]], np.uint16).repeat(8, 0).repeat(4, 1)  # (8, 16)
     img = Image.fromarray(levels)
     assert img.mode == "I;16"
-    got = read_image(_encode(img))
+    got = read_image(encode(img))
     assert got[:, 2] == pytest.approx(0, abs=1e-3)
     assert got[:, 6] == pytest.approx(0.25, abs=1e-3)
     assert got[:, 10] == pytest.approx(0.5, abs=1e-3)
@@ -79,7 +72,7 @@ def test_sixteen_bit_png_keeps_its_grey_levels():
 def test_rgba_transparency_shows_white_background():
     img = Image.new("RGBA", (16, 16), (0, 0, 0, 0))  # fully transparent...
     img.paste((0, 0, 0, 255), (0, 0, 8, 16))  # ...except an opaque black left half
-    got = read_image(_encode(img))
+    got = read_image(encode(img))
     assert got[:, :7].max() == pytest.approx(0, abs=1e-3)
     assert got[:, 9:].min() == pytest.approx(1, abs=1e-3)
 
@@ -87,19 +80,19 @@ def test_rgba_transparency_shows_white_background():
 def test_cmyk_jpeg_becomes_grayscale():
     img = Image.new("CMYK", (16, 16), (0, 0, 0, 0))  # no ink: white
     img.paste((0, 0, 0, 255), (0, 0, 8, 16))  # full black ink on the left half
-    got = read_image(_encode(img, "JPEG", quality=95))
+    got = read_image(encode(img, "JPEG", quality=95))
     assert got.shape == (16, 16) and got.dtype == np.float32
     assert got[:, :6].mean() < 0.05 and got[:, 10:].mean() > 0.95
 
 
 def test_animated_gif_gives_its_first_frame():
     frames = [Image.new("L", (16, 16), v) for v in (0, 255)]
-    data = _encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
     assert Image.open(io.BytesIO(data)).n_frames == 2
     assert read_image(data).max() < 0.01
 
 
 def test_large_image_is_downsized_keeping_aspect():
-    got = read_image(_encode(Image.new("RGB", (1000, 500), (255, 255, 255))), max_side=100)
+    got = read_image(encode(Image.new("RGB", (1000, 500), (255, 255, 255))), max_side=100)
     assert got.shape == (50, 100)
     assert got.min() == pytest.approx(1, abs=1e-3)
