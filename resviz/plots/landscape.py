@@ -60,7 +60,7 @@ def contour_pair(landscapes: list[Landscape]) -> go.Figure:
     fig.update_yaxes(title_text="β (direction 2)", row=1, col=1)
     fig.update_layout(title="Loss around the trained weights (contour lines 4 per decade)",
                       height=460, legend=dict(orientation="h", y=-0.2),
-                      margin=dict(l=10, r=10, t=70, b=10))
+                      margin=dict(l=10, r=10, t=110, b=10))
     return fig
 
 
@@ -79,7 +79,7 @@ def surface_pair(landscapes: list[Landscape]) -> go.Figure:
             hovertemplate="α %{x:.2f}, β %{y:.2f}<br>loss %{customdata:.3g}<extra></extra>")
         fig.update_scenes(xaxis_title="α", yaxis_title="β", zaxis=zaxis, row=1, col=i)
     fig.update_layout(title="The same loss as a surface (height on a log scale)", height=520,
-                      margin=dict(l=0, r=0, t=70, b=0))
+                      margin=dict(l=0, r=0, t=110, b=0))
     return fig
 
 
@@ -100,7 +100,8 @@ def shattering_curves(result: Shattering) -> go.Figure:
 
 
 def _titles(landscapes: list[Landscape]) -> list[str]:
-    return [f"{ls.label}, {ls.dataset} ({ls.subset} images)" for ls in landscapes]
+    """Two lines each: side-by-side panels on a 1024 px projector had overlapping titles."""
+    return [f"{ls.label}<br>{ls.dataset}, {ls.subset} images" for ls in landscapes]
 
 
 def _log(rows: tuple) -> list[list[float | None]]:

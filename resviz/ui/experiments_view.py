@@ -79,10 +79,9 @@ def paper_tables() -> None:
     st.markdown("**The paper's published numbers** (He et al. 2016): real CIFAR-10 and "
                 "ImageNet, hundreds of thousands of steps; not comparable to digits number for "
                 "number, but the ordering is the claim.")
-    left, right = st.columns(2)
-    for col, rows in ((left, CIFAR10), (right, IMAGENET)):
-        col.dataframe([{"network": p.label, f"{p.measure} ({p.source})": f"{p.percent}%"}
-                       for p in rows], hide_index=True)
+    for rows in (CIFAR10, IMAGENET):  # one under the other: side by side cut the headers off
+        st.dataframe([{"network": p.label, f"{p.measure} ({p.source})": f"{p.percent}%"}
+                      for p in rows], hide_index=True)
 
 
 def figures(runs: list[Run], source: str) -> None:
