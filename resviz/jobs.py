@@ -159,7 +159,8 @@ class JobManager:
         still open to see it (a closed tab stops its job; this still files the runs away).
         """
         if self.memory_budget is not None:  # a job has the memory of the slots it takes
-            budget.check(specs, self.memory_budget * min(len(specs), self.slots))
+            workers = min(len(specs), self.slots)
+            budget.check(specs, self.memory_budget * workers, workers)
         job = Job(specs)
         job._on_finish = on_finish
         with self._cond:

@@ -50,10 +50,17 @@ def autocast(device: torch.device, precision: str) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
+EVAL_BATCH = 250  # images per forward pass when evaluating
+
+
 @torch.no_grad()
-def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000,
+def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = EVAL_BATCH,
              precision: str = "fp32") -> tuple[float, float]:
-    """Mean loss and error rate over a whole split, in evaluation mode."""
+    """Mean loss and error rate over a whole split, in evaluation mode.
+
+    In chunks of 250 images: as fast as 1,000 at once on the CPU, and the Degradation preset's
+    peak memory grows by about 530 MB instead of 770 MB (the allocator keeps what a large pass
+    freed)."""
     was_training = net.training
     net.eval()
     loss = torch.zeros((), device=x.device)

@@ -128,14 +128,15 @@ def test_the_train_page_refuses_a_job_too_large_and_keeps_the_history(open_page,
 
 # --- the estimate against measurement -----------------------------------------------------------
 
-CASES = [  # (networks, training): fp32 and bf16, one network and a preset-like four
-    ([dict(depth=20, width=16)], dict(steps=4, batch_size=256, eval_every=4, precision="fp32")),
-    ([dict(depth=56, width=16)], dict(steps=3, batch_size=256, eval_every=3, precision="fp32")),
-    ([dict(depth=110, width=16)], dict(steps=2, batch_size=128, eval_every=2, precision="bf16")),
+CASES = [  # (networks, training, threads): fp32 and bf16, one network, a preset-like four on two
+    ([dict(depth=20, width=16)], dict(steps=4, batch_size=256, eval_every=4, precision="fp32"), 1),
+    ([dict(depth=56, width=16)], dict(steps=3, batch_size=256, eval_every=3, precision="fp32"), 1),
+    ([dict(depth=110, width=16)], dict(steps=2, batch_size=128, eval_every=2, precision="bf16"),
+     1),
     ([dict(depth=d, width=8, residual=r) for d in (20, 56) for r in (False, True)],
-     dict(steps=40, batch_size=64, eval_every=40, precision="bf16")),
+     dict(steps=40, batch_size=64, eval_every=40, precision="bf16"), 2),
     ([dict(family="imagenet", depth=34, width=32)],
-     dict(steps=3, batch_size=128, eval_every=3, precision="fp32")),
+     dict(steps=3, batch_size=128, eval_every=3, precision="fp32"), 1),
 ]
 
 
@@ -151,7 +152,7 @@ def _child(spec: dict) -> int:
         line = next(ln for ln in open("/proc/self/status") if ln.startswith(field))
         return int(line.split()[1]) * 1024
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(2 if spec["workers"] == 1 else 1)  # two threads either way
     nets = [NetConfig(**n) for n in spec["nets"]]
     train = TrainConfig(**spec["train"])
     datasets.load(train.dataset)
@@ -162,23 +163,25 @@ def _child(spec: dict) -> int:
     before = kb("VmRSS:")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset the peak (VmHWM) to now
-    Job([(n, train) for n in nets]).train()
+    Job([(n, train) for n in nets]).train(workers=spec["workers"])
     return kb("VmHWM:") - before
 
 
-def measure(nets: list[dict], train: dict) -> tuple[int, int]:
+def measure(nets: list[dict], train: dict, workers: int) -> tuple[int, int]:
     """(estimated, measured) peak bytes of a job."""
     specs = [(NetConfig(**n), TrainConfig(**train)) for n in nets]
     out = subprocess.run([sys.executable, "-m", "tests.test_budget", "--child",
-                          json.dumps({"nets": nets, "train": train})], cwd=ROOT, check=True,
+                          json.dumps({"nets": nets, "train": train, "workers": workers})],
+                         cwd=ROOT, check=True,
                          capture_output=True, text=True,
                          env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
-    return budget.estimate(specs).total, int(out.stdout.split()[-1])
+    return budget.estimate(specs, workers).total, int(out.stdout.split()[-1])
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
-def test_the_estimate_covers_the_measured_peak():
-    estimated, measured = measure(*CASES[0])
+@pytest.mark.parametrize("case", [0, 3], ids=["ResNet-20", "four networks on two threads"])
+def test_the_estimate_covers_the_measured_peak(case):
+    estimated, measured = measure(*CASES[case])
     assert measured <= estimated <= 1.5 * measured, (estimated, measured)
 
 
@@ -186,9 +189,9 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
         print(_child(json.loads(sys.argv[2])))
     else:
-        print(f"{'job':58} {'estimate':>9} {'measured':>9} {'ratio':>6}")
-        for nets, train in CASES:
-            est, got = measure(nets, train)
+        print(f"{'job':70} {'estimate':>9} {'measured':>9} {'ratio':>6}")
+        for nets, train, workers in CASES:
+            est, got = measure(nets, train, workers)
             what = budget._what([(NetConfig(**n), TrainConfig(**train)) for n in nets])
-            print(f"{what + ', ' + train['precision']:58} {est / 1e6:7,.0f} MB {got / 1e6:6,.0f} MB"
-                  f" {est / got:6.2f}")
+            what += f", {train['precision']}, {workers} thread{'s' if workers > 1 else ''}"
+            print(f"{what:70} {est / 1e6:7,.0f} MB {got / 1e6:6,.0f} MB {est / got:6.2f}")
