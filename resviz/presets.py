@@ -28,12 +28,13 @@ def _pair(depths, bn: bool, family: str = "cifar", width: int = 8):
                  for d in depths for r in (False, True))
 
 
-_SCALE = ("The paper trains 64,000 steps of batch 128 on CIFAR-10 at width 16; here: {steps} steps "
-          "of batch {batch} (learning rate 0.05) on 5,000 MNIST digits at width {width}, so the "
-          "gaps are smaller but the ordering is the same.")
 # Measured with all four networks in one job on 2 CPU cores (python -m scripts.presets):
-# Degradation 27-30 s, Vanishing 35-37 s, the paper's figure 17-20 s, seeds 0-2.
-QUICK = TrainConfig(steps=200, batch_size=32, lr=0.05, eval_every=25)
+# Degradation 26-27 s, Vanishing 33-34 s, the paper's figure 16-21 s, seeds 0-2.
+QUICK = TrainConfig(steps=180, batch_size=32, lr=0.05, eval_every=36)
+_RUN = (f"{QUICK.steps} steps of batch {QUICK.batch_size} (learning rate {QUICK.lr}) on 5,000 "
+        f"MNIST digits")
+_SCALE = (f"The paper trains 64,000 steps of batch 128 on CIFAR-10 at width 16; here: {_RUN} at "
+          f"width 8, so the gaps are smaller but the ordering is the same.")
 
 
 def _plain(depth: int, bn: bool = True) -> NetConfig:
@@ -44,14 +45,14 @@ PRESETS = {p.key: p for p in (
     Preset("degradation", "Degradation (with batch norm)",
            "Plain-56 ends far above plain-20 although its gradients look healthy; ResNet-56 "
            "trains as well as ResNet-20.",
-           _SCALE.format(steps=200, batch=32, width=8),
+           _SCALE,
            _pair((20, 56), bn=True), QUICK),
     Preset("vanishing", "Vanishing gradients vs degradation",
            "Without batch norm plain-56's gradient fades on its way back (the first block gets "
            "hundreds to thousands of times less than the last) and it learns nothing. With "
            "batch norm its gradients are healthy, yet it trains worse than plain-20: that is "
            "degradation. ResNet-56 trains. See the Gradient flow page.",
-           _SCALE.format(steps=200, batch=32, width=8),
+           _SCALE,
            (_plain(56, bn=False), _plain(20), _plain(56),
             NetConfig(depth=56, residual=True, width=8)), QUICK),
     Preset("paper-figure", "The paper's figure (18 vs 34 layers)",
@@ -59,6 +60,6 @@ PRESETS = {p.key: p for p in (
            "in this short run they end level, so look at the gap to plain-34.",
            "The paper trains ImageNet at 224 px with 64-512 channels for 600,000 steps; here: "
            "the same 18- and 34-layer networks with a small-image stem, 8-64 channels, "
-           "200 steps of batch 32 (learning rate 0.05) on 5,000 MNIST digits.",
+           f"{_RUN}.",
            _pair((18, 34), bn=True, family="imagenet"), QUICK),
 )}

@@ -38,7 +38,7 @@ class Session:
     how: str                   # what it started: a preset's key or "custom"
     sid: str = ""              # its ?session= id: the folder of its runs
     positions: set = field(default_factory=set)  # queue positions it was shown
-    ended: str = ""            # "done: step 200 of 200", or "" if still running at the deadline
+    ended: str = ""            # "done: step 180 of 180", or "" if still running at the deadline
     renders: list = field(default_factory=list)  # seconds per page change while training
     seconds: float = 0.0       # click to end
     history: int = -1          # runs its History lists (chips in the compare box)
