@@ -1,6 +1,8 @@
 """The Train page under AppTest: presets on offer; a custom run trains and its curves are drawn."""
 import json
+import tomllib
 
+from tests.conftest import ROOT
 from tests.figures import figures
 
 
@@ -19,3 +21,11 @@ def test_a_custom_run_trains_and_draws_thin_train_and_bold_validation(open_page,
     assert lines["ResNet-8 validation"]["line"]["width"] > lines["ResNet-8 train"]["line"]["width"]
     assert len(lines["ResNet-8 validation"]["x"]) == 10  # evaluated every 2 of 20 steps
 
+
+
+def test_redraws_do_not_run_a_full_garbage_collection():
+    # Streamlit's default collects every generation after each script run, fragment redraws
+    # included: 250 ms holding the GIL with torch loaded, every 2 s, which slowed training with
+    # the live view open to 0.85-0.90x the command line (0.96x without; scripts/bench_app.py).
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False
