@@ -3,6 +3,7 @@ wall time and the server's peak memory meanwhile, and training throughput with t
 against the command line on the same configuration. Prints a table.
 
     python -m scripts.bench_app [--steps 200] [--width 8] [--parts pages preset live] [--pin]
+                                [--rounds 3]
 
 The live-view run is the Train form's first configuration as it opens: ResNet-20, trained once
 with the Train page open and once mostly on another page; each row gives the CPUs the server and
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -93,20 +95,8 @@ def pages(browser, app, t0: float) -> None:
               f"{app.rss_mb():>15,.0f}")
 
 
-def live_view(browser, app, runs: Path, args) -> None:
-    """The same run with the Train page open, then away on another page, then headless."""
-    args.server_pid = app.pid
-    rows = []
-    for setting, away in (("live view open", 0), ("live view closed", args.away)):
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        t = time.perf_counter()
-        server, chromium = train_in_browser(page, app.url, args, away)
-        wall = time.perf_counter() - t
-        run_file = newest(runs)
-        rows.append((setting, throughput(run_file, within_s=away - 5 if away else None),
-                     server / wall, chromium / wall))
-        page.close()
-    precision = json.loads(run_file.read_text())["train"]["precision"]
+def command_line(runs: Path, args, precision: str) -> float:
+    """The same run from the command line (as `python -m resviz train`), in images per second."""
     out = runs / "cli.json"
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")  # as app.py sets it: same torch settings
     subprocess.run([sys.executable, "-m", "resviz", "train", "--arch", "residual",
@@ -114,18 +104,47 @@ def live_view(browser, app, runs: Path, args) -> None:
                     "--eval-every", str(max(1, args.steps // 10)), "--precision", precision,
                     "--out", str(out)], cwd=ROOT, env=env, check=True, capture_output=True,
                    preexec_fn=(lambda: os.sched_setaffinity(0, SERVER_CPUS)) if args.pin else None)
-    cli = throughput(out)
-    print(f"ResNet-20 width {args.width}, {args.steps} steps of batch 64, {precision}; "
-          f"command line {cli:,.0f} img/s")
-    print(f"{'setting':<20}{'img/s':>8}{'x CLI':>8}{'server CPUs':>13}{'browser CPUs':>14}")
-    for setting, ips, server, chromium in rows:
-        print(f"{setting:<20}{ips:>8,.0f}{ips / cli:>8.2f}{server:>13.2f}{chromium:>14.2f}")
+    return throughput(out)
+
+
+def live_view(browser, app, runs: Path, args) -> None:
+    """The same run with the Train page open, then away on another page, then headless, in
+    `args.rounds` rounds: this host's speed drifts by about 10% from minute to minute, so each
+    round's ratios are against that round's command line, and the median of them is the figure."""
+    args.server_pid = app.pid
+    rows: dict[str, list[tuple[float, float, float, float]]] = {}
+    for _ in range(args.rounds):
+        measured = []
+        for setting, away in (("live view open", 0), ("live view closed", args.away)):
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            t = time.perf_counter()
+            server, chromium = train_in_browser(page, app.url, args, away)
+            wall = time.perf_counter() - t
+            run_file = newest(runs)
+            measured.append((setting, throughput(run_file, within_s=away - 5 if away else None),
+                             server / wall, chromium / wall))
+            page.close()
+        precision = json.loads(run_file.read_text())["train"]["precision"]
+        cli = command_line(runs, args, precision)
+        rows.setdefault("command line", []).append((cli, 1.0, math.nan, math.nan))
+        for setting, ips, server, chromium in measured:
+            rows.setdefault(setting, []).append((ips, ips / cli, server, chromium))
+    print(f"ResNet-20 width {args.width}, {args.steps} steps of batch 64, {precision}; median of "
+          f"{args.rounds} rounds (ratios against each round's own command-line run)")
+    print(f"{'setting':<20}{'img/s':>8}{'x CLI':>8}{'x CLI, each round':>26}{'server CPUs':>13}"
+          f"{'browser CPUs':>14}")
+    for setting, values in rows.items():
+        ips, ratio, server, chromium = (statistics.median(col) for col in zip(*values))
+        each = " ".join(f"{v[1]:.2f}" for v in values)
+        cpus = "" if math.isnan(server) else f"{server:>13.2f}{chromium:>14.2f}"
+        print(f"{setting:<20}{ips:>8,.0f}{ratio:>8.2f}{each:>26}{cpus}")
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--width", type=int, default=8)
+    p.add_argument("--rounds", type=int, default=3, help="live-view rounds (median reported)")
     p.add_argument("--away", type=float, default=30,
                    help="seconds the closed-live-view run spends on another page")
     p.add_argument("--parts", nargs="+", choices=("pages", "preset", "live"),
