@@ -26,6 +26,6 @@ def test_a_custom_run_trains_and_draws_thin_train_and_bold_validation(open_page,
 def test_redraws_do_not_run_a_full_garbage_collection():
     # Streamlit's default collects every generation after each script run, fragment redraws
     # included: 250 ms holding the GIL with torch loaded, every 2 s, which slowed training with
-    # the live view open to 0.85-0.90x the command line (0.96x without; scripts/bench_app.py).
+    # the live view open to 0.81x the command line (0.91x without; scripts/bench_app.py).
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
