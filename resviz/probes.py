@@ -83,9 +83,9 @@ class Probe:
 
 
 def _std(x: torch.Tensor) -> torch.Tensor:
-    """Sample standard deviation of every element, in two passes: equal to `x.std()` to rounding,
-    and 3x faster on the CPU (measured on a (32, 8, 28, 28) channels-last fp32 response: 66 against
-    208 us, which `torch.std`'s one-pass algorithm spends; a probing step takes 54 of them)."""
+    """Sample standard deviation of every element, in two passes: equal to `x.std()` to rounding
+    and 3x faster on the CPU (a (32, 8, 28, 28) channels-last fp32 response: 66 us against
+    `torch.std`'s 208 us; a probing step of plain-56 takes 54 of them)."""
     return torch.linalg.vector_norm(x - x.mean()) / math.sqrt(max(1, x.numel() - 1))
 
 
