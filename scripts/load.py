@@ -93,17 +93,20 @@ async def run_session(s: Session, browser, url: str, args, go: asyncio.Event,
     s.sid = parse_qs(urlparse(page.url).query).get("session", [""])[0]
     deadline = t0 + args.timeout
     last_render = time.perf_counter()
+    # The tab that will close stays on the Train page, so that it sees its run start: a trip to
+    # another page under load takes seconds, and a short run could end meanwhile.
+    closing = args.close_one and s.index == 1
     while time.perf_counter() < deadline:
         text = await page.locator("[data-testid='stMain']").inner_text()
         s.positions |= {int(p) for p in QUEUED.findall(text)}
         if (m := ENDED.search(text)):
             s.ended, s.seconds = m[0], time.perf_counter() - t0
             break
-        if args.close_one and s.index == 1 and re.search(r"running: step [1-9]", text):
+        if closing and re.search(r"running: step [1-9]", text):
             s.closed = True  # a closed tab: its session ends, its job must stop
             await ctx.close()
             return
-        if time.perf_counter() - last_render > args.render_every:
+        if not closing and time.perf_counter() - last_render > args.render_every:
             s.renders.append(await _goto_page(page, "Build", BUILD_TITLE))
             s.renders.append(await _goto_page(page, "Train", TRAIN_TITLE))
             last_render = time.perf_counter()

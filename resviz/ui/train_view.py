@@ -91,7 +91,7 @@ def _status(snap_runs: list[Run], state: str, position: int | None) -> None:
 
 
 def live(work: SessionWork) -> None:
-    """The current job, redrawn from a snapshot every half second while it trains."""
+    """The current job, redrawn from a snapshot every REDRAW_S seconds while it trains."""
     job = work.job
     if job is None:
         st.info("No run yet: click a preset above or configure your own below.")
@@ -104,7 +104,7 @@ def live(work: SessionWork) -> None:
     def view(job: Job = job) -> None:
         snap = job.snapshot()
         if snap.state != drawn_as and snap.state == "running":
-            st.rerun()  # from queued to running: redraw every second from now on
+            st.rerun()  # from queued to running: redraw every REDRAW_S from now on
         _status(snap.runs, snap.state, snap.position)
         if snap.message:
             st.error(snap.message)
