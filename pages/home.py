@@ -26,7 +26,7 @@ st.title("Why residual networks work")
 st.write("A hands-on version of *Deep Residual Learning for Image Recognition* (He et al., 2016). "
          "Everything here is computed as you watch, on real data.")
 for i, (page, title, text) in enumerate(STEPS, 1):
-    c1, c2 = st.columns([1, 3], vertical_alignment="center")
+    c1, c2 = st.columns([2, 3], vertical_alignment="center")  # room for the link at 1024 px
     c1.page_link(page, label=f"{i}. {title}")
     c2.write(text)
 
