@@ -1,6 +1,6 @@
 """Reference loss landscapes for the Experiments page: train plain and residual, then slice.
 
-Trains plain and residual networks of each depth with the Degradation preset's settings
+Trains plain and residual networks of each depth
 (mnist-5k, width 8, batch 64, 200 steps, seed 0), then writes a 1-D and a 2-D landscape of
 each (filter-normalised random directions, seed 0, on the first training images) to
 assets/landscapes/, with a MANIFEST.md saying how, where and how long.

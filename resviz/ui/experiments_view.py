@@ -124,7 +124,8 @@ def landscapes(work: SessionWork) -> None:
     if depths:
         depth = st.radio("Reference landscapes: depth", depths, index=len(depths) - 1,
                          horizontal=True, key="ls_depth",
-                         help="Trained with the Degradation preset's settings; see the manifest.")
+                         help="Trained on mnist-5k at width 8, 200 steps of batch 64; see the "
+                              "manifest.")
         view = st.radio("View", ("Contour", "Surface", "One direction"), horizontal=True,
                         key="ls_view", help="One figure at a time: a 3-D surface is heavy to draw.")
         one, two = shipped.get((depth, 1), []), shipped.get((depth, 2), [])
