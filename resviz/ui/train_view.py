@@ -94,7 +94,7 @@ def live(work: SessionWork) -> None:
     """The current job, redrawn from a snapshot every REDRAW_S seconds while it trains."""
     job = work.job
     if job is None:
-        st.info("No run yet: click a preset or train your own configurations above.")
+        st.info("No run yet: click a preset, or fill in the form above.")
         return
 
     drawn_as = job.state
