@@ -75,6 +75,20 @@ def comparison(runs: list[Run], dataset: str) -> list[dict]:
     return rows
 
 
+def depth_trend(runs: list[Run]) -> str:
+    """What these runs say about depth, in numbers: each kind's final training error at its
+    shallowest and deepest depth ("" where no kind has two depths)."""
+    parts = []
+    for residual, name in ((False, "plain"), (True, "ResNet")):
+        ends = sorted((r.net.depth, err) for r in runs if r.net.residual == residual
+                      if (err := final_errors(r)[0]) is not None)
+        if len(ends) > 1 and ends[0][0] != ends[-1][0]:
+            (d0, e0), (d1, e1) = ends[0], ends[-1]
+            parts.append(f"{name} {e0:.1%} at {d0} layers, {e1:.1%} at {d1} "
+                         f"({100 * (e1 - e0):+.1f} points)")
+    return f"**In these runs**, final training error: {'; '.join(parts)}." if parts else ""
+
+
 def paper_tables() -> None:
     st.markdown("**The paper's published numbers** (He et al. 2016): real CIFAR-10 and "
                 "ImageNet, hundreds of thousands of steps; not comparable to digits number for "
@@ -96,6 +110,8 @@ def figures(runs: list[Run], source: str) -> None:
     st.plotly_chart(figure6(runs), key="fig6")
     st.subheader("Final error against depth")
     st.plotly_chart(error_vs_depth(runs), key="error_depth")
+    if (said := depth_trend(runs)):
+        st.markdown(said)
     percent = st.column_config.NumberColumn(format="percent")
     rows = comparison(runs, "MNIST-5k" if "MNIST" in source else "our data")
     st.dataframe(rows, hide_index=True, key="exp_table",
