@@ -123,7 +123,7 @@ def check(specs: Sequence[tuple[NetConfig, TrainConfig]], budget: int,
     if est.total > budget:
         raise OverBudget(f"{_what(specs)} {'needs' if len(specs) == 1 else 'need'} about "
                          f"{_size(est.total)} to train; this server allows {_size(budget)} per "
-                         f"run. Lower the batch size or the depth.")
+                         f"run. Lower the batch size, the width or the depth.")
     return est
 
 

@@ -24,7 +24,7 @@ from tests.conftest import ROOT
 
 GB = 10**9
 SENTENCE = re.compile(r"ResNet-110 at batch 512 needs about (\d+\.\d) GB to train; this server "
-                      r"allows 1\.2 GB per run\. Lower the batch size or the depth\.")
+                      r"allows 1\.2 GB per run\. Lower the batch size, the width or the depth\.")
 
 
 def test_saved_tensors_on_meta_match_a_real_forward_pass():
@@ -120,7 +120,8 @@ def test_the_train_page_refuses_a_job_too_large_and_keeps_the_history(open_page,
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and re.fullmatch(
         r"ResNet-110 at batch 512 needs about \d+\.\d GB to train; this server allows "
-        r"(\d\.\d GB|\d+ MB) per run\. Lower the batch size or the depth\.", errors[0]), errors
+        r"(\d\.\d GB|\d+ MB) per run\. Lower the batch size, the width or the depth\.",
+        errors[0]), errors
     assert at.session_state["work"].job is finished  # nothing started, nothing replaced
     assert len(at.session_state["work"].history()) == 1
     assert any("ResNet-8" in o for o in at.multiselect(key="compare").options)
