@@ -64,7 +64,13 @@ class Run:
                       records=list(d["records"]), env=dict(d.get("env", {})),
                       status=str(d.get("status", "done")), message=str(d.get("message", "")),
                       name=str(d.get("name", "")), created=str(d.get("created", "")))
-        except (KeyError, TypeError, ConfigError) as e:
+        except KeyError as e:
+            raise RunFileError(f"this run file is incomplete (it has no {e.args[0]!r} field)") \
+                from None
+        except TypeError:  # e.g. an unknown setting: Python's text would name __init__
+            raise RunFileError("this run file is invalid (its net or train settings have "
+                               "unknown or malformed fields)") from None
+        except ConfigError as e:
             raise RunFileError(f"this run file is incomplete or invalid ({e})") from None
         if run.status not in STATUSES or not all(map(_record_ok, run.records)):
             raise RunFileError("this run file's status or records are malformed")

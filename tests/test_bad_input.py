@@ -90,9 +90,11 @@ RUN = Run(net=NetConfig(depth=8, width=4), train=TrainConfig(steps=2), status="d
                    {"step": 2, "train_loss": 2.1, "train_error": 0.8, "val_error": 0.85}])
 
 
-def _run_text(**changes) -> str:
+def _run_text(*drop: str, **changes) -> str:
     d = json.loads(dumps(RUN))
     d.update(changes)
+    for key in drop:
+        del d[key]
     return json.dumps(d, separators=(",", ":"))
 
 
@@ -104,6 +106,11 @@ BAD_RUN_FILES = {  # row -> (name, content, exact sentence)
     "wrong schema version": ("x.json", _run_text(schema=7).encode(),
                              "x.json: this run file has schema version 7; this ResViz reads "
                              "version 1."),
+    "a field missing": ("x.json", _run_text("net").encode(),
+                        "x.json: this run file is incomplete (it has no 'net' field)."),
+    "an unknown setting": ("x.json", _run_text(net={"depth": 20, "colour": "red"}).encode(),
+                           "x.json: this run file is invalid (its net or train settings have "
+                           "unknown or malformed fields)."),
     "invalid configuration": ("x.json", _run_text(net={"depth": 21}).encode(),
                               "x.json: this run file is incomplete or invalid (depth must be "
                               "6n+2 (8, 14, 20, 32, 44, 56, 110 ...), not 21)."),
@@ -198,8 +205,8 @@ def trained_page(open_page, train_custom):
 
 def test_bad_run_files_in_the_app_show_their_sentence_and_keep_the_history(trained_page):
     at = trained_page
-    for row in ("malformed JSON", "wrong schema version", "invalid configuration",
-                "malformed records", "huge file"):
+    for row in ("malformed JSON", "wrong schema version", "a field missing",
+                "invalid configuration", "malformed records", "huge file"):
         name, content, sentence = BAD_RUN_FILES[row]
         at.file_uploader(key="upload_run").set_value((name, content, "application/json"))
         at.run()
