@@ -38,6 +38,11 @@ class DatasetInfo:
     offline: bool
     flip: bool  # a mirrored image is still the same class (not for digits: a mirrored 2 is no 2)
 
+    @property
+    def short(self) -> str:
+        """The title without its note: "MNIST-5k", "CIFAR-10"."""
+        return self.title.split(" (")[0]
+
 
 # eq=False: the generated __eq__ would compare tensors, which raises instead of answering.
 @dataclass(frozen=True, eq=False)
@@ -325,7 +330,7 @@ def _channels_first(x: torch.Tensor) -> torch.Tensor:
 
 
 def _unavailable(name: str, root: str, download: bool) -> str:
-    short = DATASETS[name].title.split(" (")[0]
+    short = DATASETS[name].short
     if download:
         return (f"{short} could not be downloaded to {root} (no internet connection?); "
                 "the offline datasets mnist-5k and shapes work without one.")

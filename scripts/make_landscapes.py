@@ -101,7 +101,7 @@ Made by `{command.strip()}` in {wall:.0f} s of wall time on {platform.machine()}
 {torch.get_num_threads()} torch thread(s), on a host shared with other work.
 
 Networks: plain and ResNet of depth {", ".join(map(str, args.depths))}, width 8, trained on
-mnist-5k for 200 steps of batch 64 at width 8, seed 0.
+mnist-5k for 200 steps of batch 64, seed 0.
 Landscapes: loss on the first {args.subset} training images, batch norm in eval mode (the
 trained running statistics), along filter-normalised random directions (seed 0; biases and
 batch-norm parameters not moved), alpha and beta in [-{args.span:g}, {args.span:g}].

@@ -61,10 +61,14 @@ def test_error_vs_depth_plots_each_kind_in_depth_order():
 
 
 def test_the_depth_trend_gives_each_kinds_shallowest_and_deepest_final_error():
-    runs = [run_of(56, False, [0.3] * 10, {}), run_of(20, False, [0.05] * 10, {}),
+    runs = [run_of(56, False, [0.3] * 10, {10: 0.35}), run_of(20, False, [0.05] * 10, {}),
             run_of(32, False, [0.9] * 10, {}), run_of(20, True, [0.04] * 10, {})]
-    assert depth_trend(runs) == ("**In these runs**, final training error: plain 5.00% at 20 "
-                                 "layers, 30.00% at 56.")  # one ResNet: no trend
+    # No validation error at 20 layers: only the training error is compared; one ResNet: no trend
+    assert depth_trend(runs) == ("**In these runs**, plain 20 → 56 layers: training error "
+                                 "5.00% → 30.00%.")
+    runs[1] = run_of(20, False, [0.05] * 10, {10: 0.061})
+    assert depth_trend(runs).endswith("training error 5.00% → 30.00%, validation error "
+                                      "6.1% → 35.0%.")
     assert depth_trend(runs[3:]) == ""
 
 
@@ -83,7 +87,7 @@ def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
     assert 0 <= row["validation error, MNIST-5k"] < 50  # in percent
     trend = next(m.value for m in at.markdown if m.value.startswith("**In these runs**"))
     assert trend == depth_trend(sweep_runs([load(p) for p in list_runs(REFERENCE / "mnist-5k")]))
-    assert "plain 0.68% at 20 layers, 14.75% at 56" in trend  # the manifest's numbers
+    assert "plain 20 → 56 layers: training error 0.68% → 14.75%" in trend  # the manifest's
     contours = [t for t in figs["ls_contour"]["data"] if t["type"] == "contour"]
     assert len(contours) == 2 and contours[0]["zmin"] == contours[1]["zmin"]  # one colour scale
     at.radio(key="ls_view").set_value("Surface")
@@ -137,3 +141,6 @@ def test_your_own_networks_landscape_passes_through_their_trained_loss(open_page
         line = next(t for t in lines if t["name"] == run.label)
         assert list(line["x"])[2] == 0
         assert plotly_array(line["y"])[2] == pytest.approx(loss, rel=1e-5)
+    at.radio(key="ls_view").set_value("Surface")  # another control: the result stays drawn
+    at.run()
+    assert "ls_own" in figures(at)

@@ -1,10 +1,12 @@
 """The Experiments page's parts: whose sweep, Fig. 6, final error against depth beside the paper."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import streamlit as st
 
+from .. import data as datasets
 from .. import landscape, shattering
 from ..features import from_state
 from ..paper import CIFAR10, IMAGENET, published
@@ -28,6 +30,12 @@ def reference_runs(dataset: str) -> tuple[list[Run], str]:
             manifest.read_text() if manifest.exists() else "")
 
 
+def _demoted(markdown: str) -> str:
+    """A manifest's headings three levels down, so that inside an expander they stay below the
+    page's own ("# Reference runs" becomes a level-4 heading)."""
+    return re.sub(r"^(#+) ", r"###\1 ", markdown, flags=re.MULTILINE)
+
+
 def sweep_runs(runs: list[Run]) -> list[Run]:
     """CIFAR-style runs only (the depth axis of Fig. 6), one per kind and depth: the newest."""
     seen: dict[tuple, Run] = {}
@@ -46,7 +54,7 @@ def choose(work: SessionWork) -> tuple[list[Run], str]:
         runs, manifest = reference_runs("mnist-5k")
         if manifest:
             with st.expander("How the reference runs were made"):
-                st.markdown(manifest)
+                st.markdown(_demoted(manifest))
         return sweep_runs(runs), "MNIST-5k digits (reference sweep)"
     if source == "This session's runs":
         return sweep_runs(work.history()), "this session's runs"
@@ -77,16 +85,21 @@ def comparison(runs: list[Run], dataset: str) -> list[dict]:
 
 
 def depth_trend(runs: list[Run]) -> str:
-    """What these runs say about depth, in numbers: each kind's final training error at its
-    shallowest and deepest depth ("" where no kind has two depths)."""
+    """What these runs say about depth, in numbers: each kind's final errors at its shallowest
+    and deepest depth, to the table's decimals ("" where no kind has two depths)."""
     parts = []
     for residual, name in ((False, "plain"), (True, "ResNet")):
-        ends = sorted((r.net.depth, err) for r in runs if r.net.residual == residual
-                      if (err := final_errors(r)[0]) is not None)
-        if len(ends) > 1 and ends[0][0] != ends[-1][0]:
-            (d0, e0), (d1, e1) = ends[0], ends[-1]
-            parts.append(f"{name} {e0:.2%} at {d0} layers, {e1:.2%} at {d1}")  # as the table
-    return f"**In these runs**, final training error: {'; '.join(parts)}." if parts else ""
+        ends = sorted(((r.net.depth, *final_errors(r)) for r in runs
+                       if r.net.residual == residual), key=lambda e: e[0])
+        if len(ends) < 2 or ends[0][0] == ends[-1][0]:
+            continue
+        (d0, *first), (d1, *last) = ends[0], ends[-1]
+        said = [f"{what} {a:.{n}%} → {b:.{n}%}" for what, n, a, b in
+                zip(("training error", "validation error"), (2, 1), first, last)
+                if a is not None and b is not None]
+        if said:
+            parts.append(f"{name} {d0} → {d1} layers: {', '.join(said)}")
+    return f"**In these runs**, {'; '.join(parts)}." if parts else ""
 
 
 def paper_tables() -> None:
@@ -100,19 +113,22 @@ def paper_tables() -> None:
 
 def figures(runs: list[Run], source: str) -> None:
     if not runs:
-        st.info("No CIFAR-style runs here yet. Train some on the Train page, or run "
-                "`python -m resviz sweep --out my-sweep` and upload its files.")
+        st.info("No plain or residual runs here yet. Train some on the Train page (the "
+                "Degradation preset trains four), or upload the run files of a sweep "
+                "(`python -m resviz sweep`, on a computer with ResViz installed).")
         return
     st.subheader("The paper's Fig. 6, on " + source)
     st.caption("Thin: training error (averaged over a few steps); bold: validation error. One "
-               "colour per depth. In the paper, deeper plain nets have higher error; deeper "
-               "ResNets lower.")
+               "colour per depth. In the paper (CIFAR-10, 64,000 steps) deeper plain nets have "
+               "higher error and deeper ResNets lower; under the next figure, what these runs "
+               "show.")
     st.plotly_chart(figure6(runs), key="fig6")
     st.subheader("Final error against depth")
     st.plotly_chart(error_vs_depth(runs), key="error_depth")
     if (said := depth_trend(runs)):
         st.markdown(said)
-    data = "MNIST-5k" if "MNIST" in source else "our data"
+    names = {r.train.dataset for r in runs}
+    data = datasets.info(names.pop()).short if len(names) == 1 else "several datasets"
     # Fixed decimals: a mean of batch errors to 0.01%, a validation error to 0.1%.
     formats = {f"training error, {data}": "%.2f%%", f"validation error, {data}": "%.1f%%"}
     st.dataframe(comparison(runs, data), hide_index=True, key="exp_table",
@@ -132,10 +148,12 @@ def reference_landscapes() -> dict[tuple[int, int], list[landscape.Landscape]]:
 
 def landscapes(work: SessionWork) -> None:
     st.subheader("Loss landscapes")
-    st.markdown("The loss around the trained weights, along random directions scaled filter by "
+    st.markdown("The loss around trained weights, along random directions scaled filter by "
                 "filter to the weights' own size (Li et al. 2018), so plain and residual "
-                "networks can be compared. The cross marks the trained network: a ResNet sits in "
-                "a wide, smooth basin; a deep plain network on a rugged, steep one.")
+                "networks can be compared. Li et al. found ResNets in wide, smooth basins and "
+                "deep plain networks on rugged, steep ground. The cross marks where training "
+                "ended. The reference landscapes are of their own networks, trained for 200 "
+                "steps (not the 800-step sweep above), so their errors are not the table's.")
     shipped = reference_landscapes()
     depths = sorted({d for d, _ in shipped})
     if depths:
@@ -153,7 +171,7 @@ def landscapes(work: SessionWork) -> None:
         elif two:
             st.plotly_chart(landscape_plots.contour_pair(two), key="ls_contour")
         with st.expander("How the reference landscapes were made"):
-            st.markdown((LANDSCAPES / "MANIFEST.md").read_text())
+            st.markdown(_demoted((LANDSCAPES / "MANIFEST.md").read_text()))
     _own_landscapes(work)
 
 
@@ -165,7 +183,7 @@ def _own_landscapes(work: SessionWork) -> None:
     if not trained:
         st.caption("Train a run on the Train page first: its final weights are kept for this.")
         return
-    labels = [f"{r.label} · {r.created}" for r, _ in trained]
+    labels = [f"{r.label} · {r.created.replace('T', ' ')[:16]}" for r, _ in trained]
     picked = st.multiselect("Networks", range(len(trained)), default=list(range(min(2,
                             len(trained)))), format_func=labels.__getitem__, key="ls_runs",
                             max_selections=2)
@@ -176,24 +194,27 @@ def _own_landscapes(work: SessionWork) -> None:
                            21 if dims == 1 else 11, step=2, key="ls_resolution",
                            help="Odd, so the trained weights are a grid point. 2-D costs the "
                                 "square: 11 x 11 is 121 evaluations.")
-    span = c3.select_slider("Span", (0.25, 0.5, 1.0), value=0.5, key="ls_span",
+    span = c3.select_slider("Span", (0.25, 0.5, 1.0), value=1.0, key="ls_span",
                             help="How far from the trained weights, in units of each filter's "
-                                 "own norm; the paper uses 1.")
-    if not picked or not st.button("Compute", key="ls_go", type="primary"):
+                                 "own norm; the paper and the reference landscapes use 1.")
+    # Plain on the left, as in the reference landscapes.
+    chosen = sorted((trained[i] for i in picked), key=lambda t: t[0].net.residual)
+    keys = [("landscape", str(path), dims, resolution, span) for _, path in chosen]
+    # Drawn again on every rerun once computed: another control must not make it vanish.
+    if not chosen or not (all(map(store().has, keys))
+                          or st.button("Compute", key="ls_go", type="primary")):
         return
     slicer = landscape.slice_1d if dims == 1 else landscape.slice_2d
     done = []
-    for i in picked:
-        run, path = trained[i]
+    for (run, path), key in zip(chosen, keys):
         data = dataset(run.train.dataset)
         net = from_state(run.net, load_weights(path))
-        done.append(cached(("landscape", str(path), dims, resolution, span),
-                           lambda on, net=net, data=data: slicer(
-                               net, data, resolution=resolution, span=span, subset=250,
-                               progress=on), f"Computing the landscape of {run.label}...",
-                           steps=True))
+        done.append(cached(key, lambda on, net=net, data=data: slicer(
+            net, data, resolution=resolution, span=span, subset=250, progress=on),
+            f"Computing the landscape of {run.label}...", steps=True))
     fig = landscape_plots.slice_curves(done) if dims == 1 else landscape_plots.contour_pair(done)
     st.plotly_chart(fig, key="ls_own")
+    st.caption("Loss on 250 training images (the reference landscapes use 500).")
 
 
 def shattered() -> None:
