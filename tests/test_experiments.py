@@ -9,7 +9,7 @@ from resviz.runs import Run, dumps, list_runs, load, load_weights
 from resviz.sweep import final_errors
 from resviz.train import evaluate
 from resviz.ui.state import dataset
-from resviz.ui.experiments_view import REFERENCE, depth_trend, sweep_runs
+from resviz.ui.experiments_view import PAPER_COLUMN, REFERENCE, depth_trend, sweep_runs
 from tests.figures import figures, plotly_array
 
 
@@ -81,10 +81,10 @@ def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
         {f"{label} {part}" for label in shipped for part in ("train", "validation")}
     table = at.dataframe[0].value
     row = table[table["network"] == "ResNet-56"].iloc[0]
-    assert row["paper: CIFAR-10 test error (Table 6)"] == "6.97%"
+    assert row[PAPER_COLUMN] == "6.97%"
     plain = table[table["network"] == "plain-56"].iloc[0]
-    assert plain["paper: CIFAR-10 test error (Table 6)"] == "only as a curve (Fig. 6)"
-    assert 0 <= row["validation error, MNIST-5k"] < 50  # in percent
+    assert plain[PAPER_COLUMN] == "curve only"
+    assert 0 <= row["validation, MNIST-5k"] < 50  # in percent
     trend = next(m.value for m in at.markdown if m.value.startswith("**In these runs**"))
     assert trend == depth_trend(sweep_runs([load(p) for p in list_runs(REFERENCE / "mnist-5k")]))
     assert "plain 20 → 56 layers: training error 0.68% → 14.75%" in trend  # the manifest's

@@ -25,14 +25,17 @@ def figure6(runs: list[Run]) -> go.Figure:
         col, c = 1 + run.net.residual, depth_colour(run.net.depth)
         steps, err = series(run, "train_error")
         xs, ys = smooth(steps, err, train_window(len(err)))
+        # One legend entry a run (its bold line); the thin one follows it on a click.
         fig.add_scatter(x=xs, y=[100 * y for y in ys], mode="lines", name=f"{run.label} train",
-                        legendgroup=run.label, line=dict(color=c, width=1.2), row=1, col=col)
+                        legendgroup=run.label, showlegend=False, line=dict(color=c, width=1.2),
+                        row=1, col=col)
         vs, verr = series(run, "val_error")
-        fig.add_scatter(x=vs, y=[100 * v for v in verr], mode="lines", name=f"{run.label} validation",
-                        legendgroup=run.label, line=dict(color=c, width=4), row=1, col=col)
+        fig.add_scatter(x=vs, y=[100 * v for v in verr], mode="lines",
+                        name=f"{run.label} validation", legendgroup=run.label,
+                        line=dict(color=c, width=4), row=1, col=col)
     fig.update_xaxes(title_text="iteration (training step)")
     fig.update_yaxes(title_text="error (%)", col=1)
-    fig.update_layout(height=440, legend=dict(orientation="h", y=-0.22),
+    fig.update_layout(height=440, legend=dict(orientation="h", yanchor="top", y=-0.2),
                       margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified")
     return fig
 

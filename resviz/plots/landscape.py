@@ -14,8 +14,7 @@ from ..landscape import Landscape
 from ..shattering import Shattering
 from .curves import colour
 
-ALPHA = "α (step along direction 1; 0 = trained weights)"
-BETA = "β (step along direction 2)"
+ALPHA = "α (0 = trained weights)"
 
 
 def _colour(label: str) -> str:
@@ -25,7 +24,7 @@ def _colour(label: str) -> str:
 def slice_curves(landscapes: list[Landscape]) -> go.Figure:
     """1-D slices: loss (log scale) and error (%) along one random direction, one line a net."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                        subplot_titles=("loss (cross-entropy)", "error on the same images"))
+                        subplot_titles=("loss (cross-entropy)", "error on the same images (%)"))
     for ls in landscapes:
         style = dict(mode="lines", name=ls.label, legendgroup=ls.label,
                      line=dict(color=_colour(ls.label), width=3))
@@ -34,9 +33,9 @@ def slice_curves(landscapes: list[Landscape]) -> go.Figure:
                         row=1, col=2, showlegend=False, **style)
     fig.update_xaxes(title_text=ALPHA)
     fig.update_yaxes(type="log", dtick=1, exponentformat="power", row=1, col=1)
-    fig.update_yaxes(title_text="error (%)", range=[0, 100], row=1, col=2)
+    fig.update_yaxes(range=[0, 100], row=1, col=2)
     fig.update_layout(title="Loss along one random direction through the trained weights",
-                      height=420, legend=dict(orientation="h", y=-0.25),
+                      height=420, legend=dict(orientation="h", yanchor="top", y=-0.2),
                       margin=dict(l=10, r=10, t=60, b=10))
     return fig
 
@@ -45,7 +44,7 @@ def contour_pair(landscapes: list[Landscape]) -> go.Figure:
     """2-D slices as contour maps side by side, with the same colours and levels for all."""
     lo, hi = _log_range(landscapes)
     fig = make_subplots(rows=1, cols=len(landscapes), subplot_titles=_titles(landscapes),
-                        horizontal_spacing=0.08)
+                        horizontal_spacing=0.12)
     for i, ls in enumerate(landscapes, 1):
         fig.add_contour(
             x=ls.alphas, y=ls.betas, z=_log(ls.loss), customdata=ls.loss, colorscale="Viridis",
@@ -56,7 +55,9 @@ def contour_pair(landscapes: list[Landscape]) -> go.Figure:
                         marker=dict(symbol="x", size=10, color="white",
                                     line=dict(width=1, color="black")), row=1, col=i)
         fig.update_yaxes(scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
-    fig.update_xaxes(title_text="α (direction 1)")
+    # Square panels shrink to fit (constrain="domain") instead of padding the axes past ±1.
+    fig.update_xaxes(title_text="α (direction 1)", constrain="domain")
+    fig.update_yaxes(constrain="domain")
     fig.update_yaxes(title_text="β (direction 2)", row=1, col=1)
     fig.update_layout(title="Loss around the trained weights (contour lines 4 per decade)",
                       height=460, legend=dict(orientation="h", y=-0.2),
@@ -65,21 +66,27 @@ def contour_pair(landscapes: list[Landscape]) -> go.Figure:
 
 
 def surface_pair(landscapes: list[Landscape]) -> go.Figure:
-    """2-D slices as 3-D surfaces side by side: height and colour log10(loss), one scale."""
+    """2-D slices as 3-D surfaces one under the other: height and colour log10(loss), one scale.
+
+    Stacked, not side by side: a 3-D box in half the width of a 1024 px projector came out too
+    narrow to show its tallest cliff and its height labels.
+    """
     lo, hi = _log_range(landscapes)
-    fig = make_subplots(rows=1, cols=len(landscapes), subplot_titles=_titles(landscapes),
-                        specs=[[{"type": "surface"}] * len(landscapes)],
-                        horizontal_spacing=0.02)
+    n = len(landscapes)
+    fig = make_subplots(rows=n, cols=1, subplot_titles=_titles(landscapes),
+                        specs=[[{"type": "surface"}]] * n, vertical_spacing=0.08)
     ticks = _ticks(lo, hi)
     zaxis = dict(title="loss", range=[lo, hi], tickvals=ticks, ticktext=_tick_text(ticks))
     for i, ls in enumerate(landscapes, 1):
         fig.add_surface(
             x=ls.alphas, y=ls.betas, z=_log(ls.loss), customdata=ls.loss, colorscale="Viridis",
-            cmin=lo, cmax=hi, colorbar=_colorbar(lo, hi), showscale=i == 1, row=1, col=i,
+            cmin=lo, cmax=hi, colorbar=_colorbar(lo, hi), showscale=i == 1, row=i, col=1,
             hovertemplate="α %{x:.2f}, β %{y:.2f}<br>loss %{customdata:.3g}<extra></extra>")
-        fig.update_scenes(xaxis_title="α", yaxis_title="β", zaxis=zaxis, row=1, col=i)
-    fig.update_layout(title="The same loss as a surface (height on a log scale)", height=520,
-                      margin=dict(l=0, r=0, t=110, b=0))
+        fig.update_scenes(xaxis_title="α", yaxis_title="β", zaxis=zaxis, row=i, col=1,
+                          camera_eye=dict(x=2.0, y=2.0, z=1.3))  # further out than plotly's
+    fig.update_traces(colorbar=dict(len=1 / n, y=1, yanchor="top"))  # beside the first panel
+    fig.update_layout(title="The same loss as a surface (height on a log scale)",
+                      height=110 + 440 * n, margin=dict(l=0, r=0, t=110, b=0))
     return fig
 
 
@@ -94,8 +101,9 @@ def shattering_curves(result: Shattering) -> go.Figure:
     fig.update_layout(
         title="Do neighbouring inputs get similar gradients? (at initialisation)",
         xaxis=dict(title="depth (layers)", tickvals=list(result.depths)),
-        yaxis=dict(title="correlation of neighbouring gradients (1 = the same)", range=[0, 1]),
-        height=420, legend=dict(orientation="h", y=-0.25), margin=dict(l=10, r=10, t=60, b=10))
+        yaxis=dict(title="gradient correlation (1 = the same)", range=[0, 1]),
+        height=420, legend=dict(orientation="h", yanchor="top", y=-0.2),
+        margin=dict(l=10, r=10, t=70, b=10))
     return fig
 
 

@@ -19,6 +19,7 @@ from .state import SessionWork, dataset
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 REFERENCE = ASSETS / "reference"
+PAPER_COLUMN = "paper, CIFAR-10"
 LANDSCAPES = ASSETS / "landscapes"
 
 
@@ -77,10 +78,9 @@ def comparison(runs: list[Run], dataset: str) -> list[dict]:
     for run in sorted(runs, key=lambda r: (r.net.residual, r.net.depth)):
         train, val = (None if e is None else 100 * e for e in final_errors(run))
         paper = published(run.net.residual, run.net.depth)
-        rows.append({"network": run.label, f"training error, {dataset}": train,
-                     f"validation error, {dataset}": val,
-                     "paper: CIFAR-10 test error (Table 6)":
-                         f"{paper.percent}%" if paper else "only as a curve (Fig. 6)"})
+        rows.append({"network": run.label, f"training, {dataset}": train,
+                     f"validation, {dataset}": val,
+                     PAPER_COLUMN: f"{paper.percent}%" if paper else "curve only"})
     return rows
 
 
@@ -129,11 +129,17 @@ def figures(runs: list[Run], source: str) -> None:
         st.markdown(said)
     names = {r.train.dataset for r in runs}
     data = datasets.info(names.pop()).short if len(names) == 1 else "several datasets"
-    # Fixed decimals: a mean of batch errors to 0.01%, a validation error to 0.1%.
-    formats = {f"training error, {data}": "%.2f%%", f"validation error, {data}": "%.1f%%"}
-    st.dataframe(comparison(runs, data), hide_index=True, key="exp_table",
-                 column_config={k: st.column_config.NumberColumn(format=f)
-                                for k, f in formats.items()})
+    # Short headers (a 1024 px projector cut longer ones), their meaning in the help; fixed
+    # decimals: a mean of batch errors to 0.01%, a validation error to 0.1%.
+    columns = {f"training, {data}": ("%.2f%%", "Final training error: the mean error of the "
+                                               "batches in the last 10% of the steps."),
+               f"validation, {data}": ("%.1f%%", "Final validation error: the last evaluation "
+                                                 "on the held-out images.")}
+    config = {k: st.column_config.NumberColumn(format=f, help=h) for k, (f, h) in columns.items()}
+    config[PAPER_COLUMN] = st.column_config.TextColumn(
+        help="Test error on CIFAR-10 in the paper's Table 6, which gives plain networks only as "
+             "curves (Fig. 6).")
+    st.dataframe(comparison(runs, data), hide_index=True, key="exp_table", column_config=config)
 
 
 @st.cache_resource(show_spinner=False)
@@ -224,7 +230,10 @@ def shattered() -> None:
                 "neighbouring steps get nearly the same gradient; in a deep plain network the "
                 "gradients decorrelate until they look like noise (“shattered”), so the signal "
                 "that gradient descent follows is noise too. Skip connections keep them "
-                "correlated (Balduzzi et al. 2017). Measured here at initialisation.")
+                "correlated (Balduzzi et al. 2017). Measured here at initialisation; dashed "
+                "lines are the same networks without batch norm. Each point is one network, "
+                "one initialisation and one path between two digits, so single points wobble: "
+                "read the gap between the plain and the residual lines.")
     key = ("shattering", "mnist-5k")
     if not store().has(key) and not st.button(
             "Measure it (24 networks, about 15-30 s, once for everyone)", key="shatter_go"):
