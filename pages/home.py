@@ -35,7 +35,7 @@ work = state.work()
 if note := state.session_note():
     st.warning(note)
 busy = work.busy
-specs = train_view.preset_buttons(settings, busy, key="home", label="Start")
+specs = train_view.preset_buttons(settings, busy, key="home")
 if specs:
     try:
         work.start(specs)

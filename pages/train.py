@@ -17,6 +17,8 @@ if note := state.session_note():
 st.write("Each configuration trains on the same data in the same order from the same seed; "
          "only the architecture differs. Training error is thin, validation error bold.")
 specs = train_view.preset_buttons(settings, busy)
+if busy:
+    st.caption("A run is in progress: a new one can start when it ends or is stopped.")
 with st.expander("What the presets scale down from the paper"):
     for p in PRESETS.values():
         st.markdown(f"**{p.title}.** {p.scaled_down}")
@@ -26,7 +28,7 @@ if not settings.classroom:
 if specs:
     try:
         work.start(specs)
-        busy = True
+        st.rerun()  # drawn again with the buttons off: a click on them now would be lost
     except OverBudget as err:  # refused before it starts; the current run and history stay
         st.error(str(err))
 train_view.live(work)

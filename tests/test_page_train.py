@@ -1,5 +1,6 @@
 """The Train page under AppTest: presets on offer; a custom run trains and its curves are drawn."""
 import json
+import time
 import tomllib
 
 from tests.conftest import ROOT
@@ -21,6 +22,28 @@ def test_a_custom_run_trains_and_draws_thin_train_and_bold_validation(open_page,
     assert lines["ResNet-8 validation"]["line"]["width"] > lines["ResNet-8 train"]["line"]["width"]
     assert len(lines["ResNet-8 validation"]["x"]) == 10  # evaluated every 2 of 20 steps
 
+
+
+def test_once_a_run_starts_the_buttons_are_off_at_once_and_say_why(open_page):
+    # Drawn before the click was handled, the buttons used to stay on until the next full
+    # rerun, and a click on one was then silently lost.
+    at = open_page("pages/train.py")
+    at.number_input(key="steps").set_value(5000)
+    at.number_input(key="width").set_value(4)
+    at.button(key="FormSubmitter:custom-Train").click()
+    at.run()
+    work = at.session_state["work"]
+    try:
+        assert work.busy
+        assert all(b.disabled for b in at.button if b.key and b.key.startswith("preset-"))
+        assert at.button(key="FormSubmitter:custom-Train").disabled
+        assert any("A run is in progress" in c.value for c in at.caption)
+    finally:
+        work.job.stop()
+        end = time.monotonic() + 60
+        while work.busy:
+            assert time.monotonic() < end, "the stopped job did not end"
+            time.sleep(0.2)
 
 
 def test_redraws_do_not_run_a_full_garbage_collection():

@@ -22,8 +22,7 @@ REDRAW_S = 2.0
 QUEUED_REDRAW_S = 5.0  # a queued job only waits: its position changes rarely
 
 
-def preset_buttons(settings: Settings, busy: bool, key: str = "preset",
-                   label: str = "Run") -> Specs | None:
+def preset_buttons(settings: Settings, busy: bool, key: str = "preset") -> Specs | None:
     """One button per preset; returns its configurations for the current dataset when clicked."""
     info = datasets.info(settings.dataset)
     chosen = None
@@ -31,7 +30,7 @@ def preset_buttons(settings: Settings, busy: bool, key: str = "preset",
         with col:
             st.markdown(f"**{preset.title}**")
             st.caption(preset.lesson)
-            if st.button(label, key=f"{key}-{preset.key}", disabled=busy, type="primary"):
+            if st.button("Run", key=f"{key}-{preset.key}", disabled=busy, type="primary"):
                 chosen = preset.specs(info.channels, info.num_classes, settings.dataset,
                                       runtime().precision)
     return chosen
