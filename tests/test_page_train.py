@@ -21,6 +21,11 @@ def test_a_custom_run_trains_and_draws_thin_train_and_bold_validation(open_page,
                           "ResNet-8 validation"}
     assert lines["ResNet-8 validation"]["line"]["width"] > lines["ResNet-8 train"]["line"]["width"]
     assert len(lines["ResNet-8 validation"]["x"]) == 10  # evaluated every 2 of 20 steps
+    # The History chart gives each run the colour it had while training.
+    charts = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    live, history = ({t["name"]: t["line"]["color"] for t in f["data"]} for key in
+                     ("live-errors", "history-errors") for i, f in charts.items() if key in i)
+    assert history == live
 
 
 

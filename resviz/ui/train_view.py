@@ -139,7 +139,9 @@ def history(work: SessionWork) -> None:
     chosen = st.multiselect("Runs to compare", range(len(runs)), default=list(range(min(4, len(runs)))),
                             format_func=labels.__getitem__, key="compare")
     if chosen:
-        st.plotly_chart(error_curves([runs[i] for i in chosen]), key="history-errors")
+        # Oldest first, so a job's runs keep the colours (and order) they had while training.
+        st.plotly_chart(error_curves([runs[i] for i in sorted(chosen, reverse=True)]),
+                        key="history-errors")
     for i in chosen:
         run = runs[i]
         c1, c2, c3 = st.columns([3, 1, 1])
