@@ -110,6 +110,12 @@ def test_uploaded_sweep_files_are_drawn_and_a_bad_one_gets_a_sentence(open_page)
                                  "ResViz run file.")
     names = {t["name"] for t in figures(at)["fig6"]["data"]}
     assert names == {f"{r.label} {p}" for r in runs for p in ("train", "validation")}
+    assert not any("panel stays empty" in c.value for c in at.caption)
+    at.file_uploader(key="exp_upload").set_value(  # one plain run alone
+        [(f"{runs[0].label}.json", dumps(runs[0]).encode(), "application/json")])
+    at.run()
+    assert any(c.value == "Only plain runs here: the right panel stays empty."
+               for c in at.caption)
 
 
 def test_shattering_is_measured_once_on_request(open_page):
