@@ -123,10 +123,10 @@ def figures(runs: list[Run], source: str) -> None:
                "higher error and deeper ResNets lower; under the next figure, what these runs "
                "show.")
     st.plotly_chart(figure6(runs), key="fig6")
-    kinds = {r.net.residual for r in runs}
-    if len(kinds) == 1:
-        st.caption(f"Only {'residual' if True in kinds else 'plain'} runs here: the "
-                   f"{'left' if True in kinds else 'right'} panel stays empty.")
+    if len(kinds := {r.net.residual for r in runs}) == 1:
+        residual = kinds.pop()
+        st.caption(f"Only {'residual' if residual else 'plain'} runs here: the "
+                   f"{'left' if residual else 'right'} panel stays empty.")
     st.subheader("Final error against depth")
     st.plotly_chart(error_vs_depth(runs), key="error_depth")
     if (said := depth_trend(runs)):
