@@ -133,7 +133,7 @@ def _what(specs: Sequence[tuple[NetConfig, TrainConfig]]) -> str:
     batch = biggest[1].batch_size
     if len(specs) == 1:
         return f"{biggest[0].label} at batch {batch}"
-    return f"These {len(specs)} networks (the largest {biggest[0].label}) at batch {batch}"
+    return f"These {len(specs)} networks (the largest is {biggest[0].label}) at batch {batch}"
 
 
 def _size(n: int) -> str:
