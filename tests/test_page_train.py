@@ -29,6 +29,18 @@ def test_a_custom_run_trains_and_draws_thin_train_and_bold_validation(open_page,
 
 
 
+def test_the_form_shows_as_many_networks_as_the_slider_says(open_page):
+    at = open_page("pages/train.py")
+
+    def pickers():
+        return [s.key for s in at.selectbox if s.key.startswith("arch")]
+    assert pickers() == ["arch0", "arch1"]
+    at.slider(key="n_configs").set_value(4).run()
+    assert pickers() == ["arch0", "arch1", "arch2", "arch3"]
+    at.slider(key="n_configs").set_value(1).run()
+    assert pickers() == ["arch0"]
+
+
 def test_once_a_run_starts_the_buttons_are_off_at_once_and_say_why(open_page):
     # Drawn before the click was handled, the buttons used to stay on until the next full
     # rerun, and a click on one was then silently lost.

@@ -15,6 +15,12 @@ def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+def kind_colour(residual: bool) -> str:
+    """Plain blue, ResNet orange in every figure that compares the two kinds (a preset's first
+    pair, plain then ResNet, gets the same colours on the Train page)."""
+    return colour(int(residual))
+
+
 def smooth(steps: list[int], values: list[float], window: int) -> tuple[list, list]:
     """Mean over consecutive windows of `window` steps (x = the window's last step)."""
     if window <= 1:
@@ -39,19 +45,22 @@ def train_window(n: int) -> int:
     return max(10, -(-n // MAX_POINTS)) if n > 20 else 1
 
 
-def error_curves(runs: list[Run], title: str = "") -> go.Figure:
+def error_curves(runs: list[Run]) -> go.Figure:
     """Training error (thin, averaged over a few steps) and validation error (bold), in %."""
     fig = go.Figure()
     for i, run in enumerate(runs):
         steps, err = series(run, "train_error")
         xs, ys = smooth(steps, err, train_window(len(err)))
+        # One legend entry a run (its bold line; the title says thin is training): eight rows
+        # of legend left the plot a sliver in a narrow column.
         fig.add_scatter(x=xs, y=[100 * y for y in ys], mode="lines", name=f"{run.label} train",
-                        legendgroup=str(i), line=dict(color=colour(i), width=1.2))
+                        legendgroup=str(i), showlegend=False,
+                        line=dict(color=colour(i), width=1.2))
         vs, verr = series(run, "val_error")
         fig.add_scatter(x=vs, y=[100 * v for v in verr], mode="lines+markers",
                         name=f"{run.label} validation", legendgroup=str(i),
                         line=dict(color=colour(i), width=4), marker=dict(size=7))
-    return _layout(fig, title, "error (%)")
+    return _layout(fig, "Error: training thin, validation bold", "error (%)")
 
 
 def loss_curves(runs: list[Run]) -> go.Figure:
@@ -64,8 +73,8 @@ def loss_curves(runs: list[Run]) -> go.Figure:
 
 
 def _layout(fig: go.Figure, title: str, y_title: str) -> go.Figure:
-    fig.update_layout(title=title or None, xaxis_title="iteration (training step)",
-                      yaxis_title=y_title, legend=dict(orientation="h", y=-0.2),
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=420,
+    fig.update_layout(title=title, xaxis_title="iteration (training step)",
+                      yaxis_title=y_title, legend=dict(orientation="h", yanchor="top", y=-0.28),
+                      margin=dict(l=10, r=10, t=40, b=10), height=420,
                       hovermode="x unified")
     return fig

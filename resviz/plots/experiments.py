@@ -7,7 +7,7 @@ from plotly.subplots import make_subplots
 
 from ..runs import Run
 from ..sweep import final_errors
-from .curves import PALETTE, series, smooth, train_window
+from .curves import PALETTE, kind_colour, series, smooth, train_window
 
 DEPTH_COLOURS = dict(zip((20, 32, 44, 56, 110, 8, 14), PALETTE))
 
@@ -43,7 +43,8 @@ def figure6(runs: list[Run]) -> go.Figure:
 def error_vs_depth(runs: list[Run]) -> go.Figure:
     """Final error against depth, plain and residual: does deeper help or hurt?"""
     fig = go.Figure()
-    for residual, name, colour in ((False, "plain", PALETTE[1]), (True, "ResNet", PALETTE[0])):
+    for residual, name in ((False, "plain"), (True, "ResNet")):
+        colour = kind_colour(residual)
         chosen = sorted((r for r in runs if r.net.residual == residual), key=lambda r: r.net.depth)
         finals = [final_errors(r) for r in chosen]
         depths = [r.net.depth for r in chosen]

@@ -12,13 +12,13 @@ from plotly.subplots import make_subplots
 
 from ..landscape import Landscape
 from ..shattering import Shattering
-from .curves import colour
+from .curves import kind_colour
 
 ALPHA = "α (0 = trained weights)"
 
 
 def _colour(label: str) -> str:
-    return colour(0 if label.startswith("plain") else 1)  # as on the Train page: plain first
+    return kind_colour(not label.startswith("plain"))
 
 
 def slice_curves(landscapes: list[Landscape]) -> go.Figure:

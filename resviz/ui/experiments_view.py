@@ -163,7 +163,7 @@ def landscapes(work: SessionWork) -> None:
                 "networks can be compared. Li et al. found ResNets in wide, smooth basins and "
                 "deep plain networks on rugged, steep ground. The cross marks where training "
                 "ended. The reference landscapes are of their own networks, trained for 200 "
-                "steps (not the 800-step sweep above), so their errors are not the table's.")
+                "steps (not the 800-step reference sweep), so their errors are not the table's.")
     shipped = reference_landscapes()
     depths = sorted({d for d, _ in shipped})
     if depths:

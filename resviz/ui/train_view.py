@@ -39,10 +39,12 @@ def preset_buttons(settings: Settings, busy: bool, key: str = "preset") -> Specs
 def custom_form(settings: Settings, busy: bool) -> Specs | None:
     """Up to four configurations sharing one training budget, seed and data order."""
     info = datasets.info(settings.dataset)
+    # Outside the form, so that the form shows just that many networks (a form's widgets do not
+    # rerun the page: inside it, four pickers showed whatever the slider said).
+    n = st.slider("Configurations", 1, MAX_CONFIGS, 2, key="n_configs")
     with st.form("custom"):
-        n = st.slider("Configurations", 1, MAX_CONFIGS, 2, key="n_configs")
         rows = []
-        for i, col in enumerate(st.columns(MAX_CONFIGS)):
+        for i, col in enumerate(st.columns(MAX_CONFIGS)[:n]):
             with col:
                 rows.append((st.selectbox(f"#{i + 1} network", ("residual", "plain"), key=f"arch{i}",
                                           index=i % 2),
@@ -55,7 +57,9 @@ def custom_form(settings: Settings, busy: bool) -> Specs | None:
         batch = c3.number_input("batch size", 8, 512, 64, step=8, key="batch")
         lr = c4.number_input("learning rate", 0.0001, 10.0, 0.1, format="%.4f", key="lr")
         seed = c5.number_input("seed", 0, 10_000, 0, key="seed")
-        go = st.form_submit_button("Train", disabled=busy, type="primary")
+        go = st.form_submit_button("Train", disabled=busy, type="primary",
+                                   help="A run is in progress: wait for it or stop it." if busy
+                                   else None)
     if not go:
         return None
     try:
@@ -64,7 +68,7 @@ def custom_form(settings: Settings, busy: bool) -> Specs | None:
                             precision=runtime().precision)
         return [(NetConfig(depth=d, residual=a == "residual", batch_norm=bn, width=int(width),
                            in_channels=info.channels, num_classes=info.num_classes), train)
-                for a, d, bn in rows[:n]]
+                for a, d, bn in rows]
     except ConfigError as e:
         st.error(str(e))
         return None
@@ -110,8 +114,7 @@ def live(work: SessionWork) -> None:
         if job.active and st.button("Stop", key="stop", icon=":material/stop_circle:"):
             job.stop()
         left, right = st.columns([3, 2])
-        left.plotly_chart(error_curves(snap.runs, "Error: training thin, validation bold"),
-                          key="live-errors")
+        left.plotly_chart(error_curves(snap.runs), key="live-errors")
         right.plotly_chart(loss_curves(snap.runs), key="live-loss")
         if work.collect():
             st.rerun()
