@@ -11,7 +11,8 @@ st.write("Does a deeper plain network train worse, and a deeper ResNet not? The 
          "networks of the same design, 20 to 56 layers at half the paper's width, trained on "
          "handwritten digits by ResViz's own sweep; the paper's numbers are beside them.")
 runs, source = experiments_view.choose(work)
-experiments_view.figures(runs, source)
-experiments_view.paper_tables()
+held_out = experiments_view.validation_images(runs)
+shown = experiments_view.figures(runs, source, held_out)
+experiments_view.paper_tables(shown, held_out)
 experiments_view.landscapes(work)
 experiments_view.shattered()

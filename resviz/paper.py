@@ -1,8 +1,11 @@
 """The paper's published numbers (He et al., 2016), each with the dataset it was measured on,
-so nobody mistakes our digits for CIFAR-10 or ImageNet."""
+so nobody mistakes our digits for CIFAR-10 or ImageNet, and with the network it was measured
+on, so nobody puts it beside a different network without a word."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .config import NetConfig
 
 
 @dataclass(frozen=True)
@@ -13,24 +16,60 @@ class Published:
     percent: float   # as printed in the paper
     measure: str     # what the error is, on which data
     source: str      # where in the paper
+    runs: int = 1    # trainings behind `percent`; with more than one, it is the best of them
+    mean: tuple[float, float] | None = None  # (mean, standard deviation) over `runs`, percent
 
     @property
     def error(self) -> float:
         return self.percent / 100
 
+    @property
+    def text(self) -> str:
+        """'8.75%', or '6.43% (best of 5 runs; mean 6.61 ± 0.16%)'."""
+        if self.mean is None:
+            return f"{self.percent}%"
+        return (f"{self.percent}% (best of {self.runs} runs; "
+                f"mean {self.mean[0]} ± {self.mean[1]}%)")
 
+
+# Table 6 lists ResNets only (beside other methods): the plain networks of the same depths
+# appear only as curves, in Fig. 6. ResNet-110 was trained 5 times ("best (mean±std)").
 CIFAR10 = tuple(
-    Published(f"ResNet-{d}", d, True, e, "CIFAR-10 test error", "Table 6")
-    for d, e in ((20, 8.75), (32, 7.51), (44, 7.17), (56, 6.97), (110, 6.43)))
+    Published(f"ResNet-{d}", d, True, e, "CIFAR-10 test error", "Table 6", *more)
+    for d, e, *more in ((20, 8.75), (32, 7.51), (44, 7.17), (56, 6.97),
+                        (110, 6.43, 5, (6.61, 0.16))))
 
 IMAGENET = tuple(
     Published(f"{'ResNet' if r else 'plain'}-{d}", d, r, e,
               "ImageNet top-1 validation error (10-crop)", "Table 2")
     for d, r, e in ((18, False, 27.94), (34, False, 28.54), (18, True, 27.88), (34, True, 25.03)))
 
+# Fig. 6's left panel: the plain networks the paper shows as training curves only.
+PLAIN_CURVES = (20, 32, 44, 56)
 
-def published(residual: bool, depth: int) -> Published | None:
-    """The paper's number for a CIFAR-style network of this kind and depth, if it printed one.
+# The CIFAR-10 networks behind Table 6 (Sec. 4.2): 16 channels in the first stage, batch norm
+# after every convolution, zero-padding (option A) shortcuts; and their sizes in Table 6.
+CIFAR_NET = NetConfig(family="cifar", width=16, batch_norm=True, shortcut="A", in_channels=3)
+CIFAR_PARAMS = {20: 0.27e6, 32: 0.46e6, 44: 0.66e6, 56: 0.85e6, 110: 1.7e6}
+# Table 1: multiply-adds ("FLOPs") of the ImageNet networks for one 224x224 image.
+IMAGENET_FLOPS = {18: 1.8e9, 34: 3.6e9}
 
-    Table 6 lists the plain nets only as curves (Fig. 6), so plain depths return None."""
-    return next((p for p in CIFAR10 if p.residual == residual and p.depth == depth), None)
+
+def published(net: NetConfig) -> Published | None:
+    """The paper's CIFAR-10 number for a CIFAR-style network of this kind and depth, if it
+    printed one (plain depths: None, Table 6 has no plain networks)."""
+    if net.family != "cifar":
+        return None
+    return next((p for p in CIFAR10 if p.residual == net.residual and p.depth == net.depth), None)
+
+
+def unlike_paper(net: NetConfig) -> list[str]:
+    """How the network behind the paper's number differs from `net`: ['width 16', 'with BN']."""
+    said = []
+    if net.width != CIFAR_NET.width:
+        said.append(f"width {CIFAR_NET.width}")
+    if net.batch_norm != CIFAR_NET.batch_norm:
+        said.append("with BN")
+    if net.shortcut != CIFAR_NET.shortcut:
+        said.append(f"option-{CIFAR_NET.shortcut} shortcuts")
+    return said

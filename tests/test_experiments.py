@@ -3,21 +3,26 @@ import pytest
 
 from resviz.config import NetConfig, TrainConfig
 from resviz.features import from_state
+from resviz.experiments import (PAPER_COLUMN, depth_trend, groups, mixed_note, paper_cell,
+                                sweep_runs)
 from resviz.paper import CIFAR10, IMAGENET, published
-from resviz.plots.experiments import error_vs_depth, figure6
+from resviz.plots.curves import kind_colour
+from resviz.plots.experiments import error_vs_depth, figure6, shade
 from resviz.runs import Run, dumps, list_runs, load, load_weights
 from resviz.sweep import final_errors
 from resviz.train import evaluate
 from resviz.ui.state import dataset
-from resviz.ui.experiments_view import PAPER_COLUMN, REFERENCE, depth_trend, sweep_runs
+from resviz.ui.experiments_view import REFERENCE
 from tests.figures import figures, plotly_array
 
 
-def run_of(depth: int, residual: bool, train: list[float], val: dict[int, float]) -> Run:
+def run_of(depth: int, residual: bool, train: list[float], val: dict[int, float],
+           batch_norm: bool = True, seed: int = 0, width: int = 8) -> Run:
     records = [{"step": s, "train_error": e, "val_error": val.get(s)}
                for s, e in enumerate(train, start=1)]
-    return Run(net=NetConfig(depth=depth, residual=residual), train=TrainConfig(steps=len(train)),
-               records=records, status="done")
+    return Run(net=NetConfig(depth=depth, residual=residual, batch_norm=batch_norm, width=width),
+               train=TrainConfig(steps=len(train), seed=seed, batch_size=64), records=records,
+               status="done")
 
 
 def test_the_paper_numbers_are_the_published_ones_with_their_datasets():
@@ -28,8 +33,22 @@ def test_the_paper_numbers_are_the_published_ones_with_their_datasets():
         "plain-18": 27.94, "plain-34": 28.54, "ResNet-18": 27.88, "ResNet-34": 25.03}
     assert all("CIFAR-10" in p.measure for p in CIFAR10)
     assert all("ImageNet" in p.measure for p in IMAGENET)
-    assert published(True, 56).error == pytest.approx(0.0697)
-    assert published(False, 56) is None  # Table 6 gives plain nets only as curves
+    assert published(NetConfig(depth=56)).error == pytest.approx(0.0697)
+    # Table 6: "For ResNet-110, we run it 5 times and show 'best (mean±std)'": 6.43 (6.61±0.16)
+    assert CIFAR10[-1].text == "6.43% (best of 5 runs; mean 6.61 ± 0.16%)"
+    assert published(NetConfig(depth=56, residual=False)) is None  # Table 6 lists no plain nets
+
+
+@pytest.mark.parametrize("net, cell", [
+    (NetConfig(depth=20, width=16, in_channels=3), "8.75%"),
+    (NetConfig(depth=20, width=8), "8.75% (paper's net: width 16)"),
+    (NetConfig(depth=20, width=16, batch_norm=False), "8.75% (paper's net: with BN)"),
+    (NetConfig(depth=110, width=16), "6.43% (best of 5 runs; mean 6.61 ± 0.16%)"),
+    (NetConfig(depth=56, residual=False), "curve only (Fig. 6)"),
+    (NetConfig(depth=8), "not in the paper"),
+])
+def test_the_paper_column_says_how_the_papers_network_differs(net, cell):
+    assert paper_cell(net) == cell
 
 
 def test_final_errors_average_the_last_tenth_of_training_and_take_the_last_validation():
@@ -39,37 +58,113 @@ def test_final_errors_average_the_last_tenth_of_training_and_take_the_last_valid
     assert val == 0.2
 
 
-def test_figure6_puts_plain_left_residual_right_one_colour_per_depth():
+def mixed_runs() -> list[Run]:
+    """What a session collects: the Degradation preset's four (180 steps), a no-BN plain-56 of
+    the same budget, and two 50-step runs. Each final validation error encodes its settings
+    (depth / 1000, + 0.1 without BN, + 0.2 at 50 steps), so a plotted point tells its run."""
+    def run(depth, residual, bn=True, steps=180):
+        err = depth / 1000 + 0.1 * (not bn) + 0.2 * (steps == 50)
+        return run_of(depth, residual, [err] * steps, {steps: err}, batch_norm=bn)
+    return [run(20, False), run(56, False), run(20, True), run(56, True), run(56, False, False),
+            run(20, True, steps=50), run(110, True, steps=50)]
+
+
+def test_lines_join_only_runs_that_differ_in_depth_alone():
+    found = groups(sweep_runs(mixed_runs()))
+    assert [(g.name, [p.depth for p in g.points]) for g in found] == [
+        ("plain, 180 steps", [20, 56]), ("plain, no BN, 180 steps", [56]),
+        ("ResNet, 50 steps", [20, 110]), ("ResNet, 180 steps", [20, 56])]
+    for trace in error_vs_depth(found).to_dict()["data"]:
+        if trace["name"].endswith("validation"):
+            settings = {round(y / 100 - x / 1000, 6) for x, y in zip(trace["x"], trace["y"])}
+            assert len(settings) == 1, trace["name"]  # every point of a line: one configuration
+    assert mixed_note(found) == (
+        "These runs differ in more than depth: batch norm (BN: plain-20, plain-56, ResNet-20, "
+        "ResNet-110, ResNet-20, ResNet-56; no BN: plain-56), and steps (180 steps: plain-20, "
+        "plain-56, plain-56, ResNet-20, ResNet-56; 50 steps: ResNet-20, ResNet-110). A line "
+        "joins only runs that differ in depth alone, and nothing is compared across lines.")
+    trend = depth_trend(found, {"mnist-5k": 1000})
+    assert "ResNet, 50 steps, 20 → 110 layers" in trend
+    assert "ResNet, 180 steps, 20 → 56 layers" in trend
+    assert "ResNet 20 → 110" not in trend and "plain, no BN" not in trend  # one depth: no trend
+
+
+def test_one_experiment_has_no_note_and_plain_lines_keep_their_kind_name():
+    runs = [run_of(d, r, [0.1] * 10, {10: 0.1}) for d in (20, 56) for r in (False, True)]
+    found = groups(runs)
+    assert [g.name for g in found] == ["plain", "ResNet"] and mixed_note(found) == ""
+
+
+def test_figure6_colours_kind_by_hue_depth_by_shade_and_dashes_no_bn():
     runs = [run_of(d, r, [0.2] * 40, {20: 0.3, 40: 0.25}) for d in (20, 56) for r in (False, True)]
-    fig = figure6(runs).to_dict()
-    axes = {t["name"]: t["xaxis"] for t in fig["data"]}
+    runs.append(run_of(56, False, [0.5] * 40, {40: 0.6}, batch_norm=False))
+    fig = figure6(groups(runs)).to_dict()
+    traces = {t["name"]: t for t in fig["data"]}
+    axes = {n: t["xaxis"] for n, t in traces.items()}
     assert axes["plain-56 validation"] == "x" and axes["ResNet-56 validation"] == "x2"
-    colours = {t["name"]: t["line"]["color"] for t in fig["data"]}
-    assert colours["plain-56 train"] == colours["ResNet-56 validation"] != colours["plain-20 train"]
-    widths = {t["name"]: t["line"]["width"] for t in fig["data"]}
+    colour = {n: t["line"]["color"] for n, t in traces.items()}
+    dash = {n: t["line"]["dash"] for n, t in traces.items()}
+    # Plain blue, ResNet orange (Okabe-Ito); the shallower lighter, the deeper darker.
+    assert colour["plain-20 validation"] == shade(kind_colour(False), 0) != \
+        colour["plain-56 validation"] == shade(kind_colour(False), 1)
+    assert colour["ResNet-56 validation"] == shade(kind_colour(True), 1)
+    assert brightness(colour["plain-20 validation"]) > brightness(kind_colour(False)) > \
+        brightness(colour["plain-56 validation"])
+    # The BN and no-BN plain-56 share a shade but never a line style.
+    assert colour["plain-56, no BN validation"] == colour["plain-56 validation"]
+    assert dash["plain-56 validation"] == "solid" and dash["plain-56, no BN validation"] == "dash"
+    widths = {n: t["line"]["width"] for n, t in traces.items()}
     assert widths["ResNet-20 train"] < widths["ResNet-20 validation"]  # thin train, bold val
-    val = next(t for t in fig["data"] if t["name"] == "plain-20 validation")
+    val = traces["plain-20 validation"]
     assert list(val["x"]) == [20, 40] and list(val["y"]) == [30, 25]
 
 
-def test_error_vs_depth_plots_each_kind_in_depth_order():
-    runs = [run_of(56, False, [0.5] * 10, {10: 0.6}), run_of(20, False, [0.1] * 10, {10: 0.12})]
-    fig = error_vs_depth(runs).to_dict()
-    plain_val = next(t for t in fig["data"] if t["name"] == "plain validation")
-    assert list(plain_val["x"]) == [20, 56]
-    assert list(plain_val["y"]) == pytest.approx([12, 60])
+def brightness(hex_colour: str) -> int:
+    return sum(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
 
 
-def test_the_depth_trend_gives_each_kinds_shallowest_and_deepest_final_error():
-    runs = [run_of(56, False, [0.3] * 10, {10: 0.35}), run_of(20, False, [0.05] * 10, {}),
-            run_of(32, False, [0.9] * 10, {}), run_of(20, True, [0.04] * 10, {})]
-    # No validation error at 20 layers: only the training error is compared; one ResNet: no trend
-    assert depth_trend(runs) == ("**In these runs**, plain 20 → 56 layers: training error "
-                                 "5.00% → 30.00%.")
-    runs[1] = run_of(20, False, [0.05] * 10, {10: 0.061})
-    assert depth_trend(runs).endswith("training error 5.00% → 30.00%, validation error "
-                                      "6.1% → 35.0%.")
-    assert depth_trend(runs[3:]) == ""
+def test_seeds_of_one_configuration_are_a_mean_with_a_band_and_error_bars():
+    runs = [run_of(20, True, [e] * 10, {5: e, 10: e}, seed=s)
+            for s, e in enumerate((0.02, 0.04, 0.06))]
+    runs += [run_of(56, True, [e] * 10, {5: e, 10: e}, seed=s)
+             for s, e in enumerate((0.01, 0.02, 0.03))]
+    found = groups(sweep_runs(runs))
+    assert [len(p.runs) for p in found[0].points] == [3, 3]
+    traces = figure6(found).to_dict()["data"]
+    mean = next(t for t in traces if t["name"] == "ResNet-20, 3 seeds validation")
+    assert list(mean["y"]) == pytest.approx([4, 4])
+    upper, lower = (t for t in traces if t["name"] == "ResNet-20, 3 seeds spread")
+    assert list(upper["y"]) == pytest.approx([6, 6]) and list(lower["y"]) == pytest.approx([2, 2])
+    assert lower["fill"] == "tonexty"
+    val = next(t for t in error_vs_depth(found).to_dict()["data"]
+               if t["name"] == "ResNet validation")
+    assert list(val["y"]) == pytest.approx([4, 2]) and val["error_y"]["visible"]
+    assert list(val["error_y"]["array"]) == pytest.approx([2, 1])
+    # Two standard errors of the difference of means: 2 * sqrt(2²/3 + 1²/3) = 2.58 points
+    assert depth_trend(found, {}).splitlines()[1] == (
+        "- ResNet, 20 → 56 layers (mean ± spread of 3 seeds): training error 4.00 ± 2.00% → "
+        "2.00 ± 1.00% (within noise, ±2.6 points), validation error 4.0 ± 2.0% → 2.0 ± 1.0% "
+        "(within noise, ±2.6 points).")
+
+
+def test_the_depth_trend_judges_each_change_against_sampling_noise_with_one_seed():
+    runs = [run_of(56, False, [0.3] * 10, {10: 0.35}), run_of(20, False, [0.05] * 10, {10: 0.06}),
+            run_of(20, True, [0.04] * 10, {10: 0.02}), run_of(56, True, [0.04] * 10, {10: 0.027})]
+    trend = depth_trend(groups(runs), {"mnist-5k": 1000})
+    # Two standard errors of a difference of error rates, sqrt(p(1-p)/n) each. Validation on
+    # 1,000 images: 2 * sqrt(.02 * .98 / 1000 + .027 * .973 / 1000) = 1.4 points; training: the
+    # last tenth of 10 steps is 1 batch of 64 images, 2 * sqrt(2 * .04 * .96 / 64) = 6.9 points.
+    assert trend == (
+        "**In these runs**, line by line (a line joins runs that differ in depth alone):\n"
+        "- plain, 20 → 56 layers: training error 5.00% → 30.00% (beyond noise, ±12.7 points), "
+        "validation error 6.0% → 35.0% (beyond noise, ±3.4 points).\n"
+        "- ResNet, 20 → 56 layers: training error 4.00% → 4.00% (within noise, ±6.9 points), "
+        "validation error 2.0% → 2.7% (within noise, ±1.4 points).\n\n"
+        "Within noise: a change no larger than two standard errors of the difference, "
+        "estimated from training error: sampling 64 images a network; validation error: "
+        "sampling 1,000 images a network. With one seed a network, what another seed would "
+        "change is not in it.")
+    assert depth_trend(groups(runs[2:3]), {}) == ""  # one depth: no trend
 
 
 def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
@@ -81,13 +176,20 @@ def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
         {f"{label} {part}" for label in shipped for part in ("train", "validation")}
     table = at.dataframe[0].value
     row = table[table["network"] == "ResNet-56"].iloc[0]
-    assert row[PAPER_COLUMN] == "6.97%"
+    assert row[PAPER_COLUMN] == "6.97% (paper's net: width 16)"  # the reference runs' is 8
     plain = table[table["network"] == "plain-56"].iloc[0]
-    assert plain[PAPER_COLUMN] == "curve only"
+    assert plain[PAPER_COLUMN] == "curve only (Fig. 6)"
     assert 0 <= row["validation, MNIST-5k"] < 50  # in percent
     trend = next(m.value for m in at.markdown if m.value.startswith("**In these runs**"))
-    assert trend == depth_trend(sweep_runs([load(p) for p in list_runs(REFERENCE / "mnist-5k")]))
-    assert "plain 20 → 56 layers: training error 0.68% → 14.75%" in trend  # the manifest's
+    found = groups(sweep_runs([load(p) for p in list_runs(REFERENCE / "mnist-5k")]))
+    assert trend == depth_trend(found, {"mnist-5k": 1000})
+    # The manifest's numbers; the ResNets' 0.7-point rise is smaller than sampling 1,000 digits
+    # makes: the page says so rather than leave it beside "deeper ResNets are better".
+    assert "plain, 20 → 56 layers: training error 0.68% → 14.75% (beyond noise" in trend
+    assert "validation error 2.0% → 2.7% (within noise, ±1.4 points)" in trend
+    assert any("ResNet: within noise (20 → 56 layers, 2.0% → 2.7%), so these runs do not show "
+               "the paper's deeper-is-better" in m.value for m in at.markdown)
+    assert not any("differ in more than depth" in i.value for i in at.info)
     contours = [t for t in figs["ls_contour"]["data"] if t["type"] == "contour"]
     assert len(contours) == 2 and contours[0]["zmin"] == contours[1]["zmin"]  # one colour scale
     at.radio(key="ls_view").set_value("Surface")
@@ -111,6 +213,16 @@ def test_uploaded_sweep_files_are_drawn_and_a_bad_one_gets_a_sentence(open_page)
     names = {t["name"] for t in figures(at)["fig6"]["data"]}
     assert names == {f"{r.label} {p}" for r in runs for p in ("train", "validation")}
     assert not any("panel stays empty" in c.value for c in at.caption)
+    mixed = mixed_runs()
+    at.file_uploader(key="exp_upload").set_value(
+        [(f"{i}.json", dumps(r).encode(), "application/json") for i, r in enumerate(mixed)])
+    at.run()
+    note = next(i.value for i in at.info if "differ in more than depth" in i.value)
+    assert note == mixed_note(groups(sweep_runs(mixed)))
+    lines = [t for t in figures(at)["error_depth"]["data"] if len(t["x"]) > 1]
+    assert {t["name"] for t in lines} == {f"{name} {part}" for part in ("training", "validation")
+                                          for name in ("plain, 180 steps", "ResNet, 50 steps",
+                                                       "ResNet, 180 steps")}
     at.file_uploader(key="exp_upload").set_value(  # one plain run alone
         [(f"{runs[0].label}.json", dumps(runs[0]).encode(), "application/json")])
     at.run()

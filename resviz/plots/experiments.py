@@ -1,38 +1,87 @@
 """The Experiments page's figures: the paper's Fig. 6 (training error against iterations per
-depth, plain beside residual) and final error against depth."""
+depth, plain beside residual) and final error against depth.
+
+Both draw `resviz.experiments` groups: a line never joins runs that differ in more than depth.
+Plain blue, ResNet orange (the app's convention); a deeper network a darker shade; without
+batch norm dashed; several seeds of one configuration as their mean, with their spread."""
 from __future__ import annotations
+
+import statistics
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..experiments import Group
 from ..runs import Run
-from ..sweep import final_errors
-from .curves import PALETTE, kind_colour, series, smooth, train_window
+from .curves import kind_colour, series, smooth, train_window
 
-DEPTH_COLOURS = dict(zip((20, 32, 44, 56, 110, 8, 14), PALETTE))
-
-
-def depth_colour(depth: int) -> str:
-    """One colour per depth on both panels, so plain-56 and ResNet-56 match as in Fig. 6."""
-    return DEPTH_COLOURS.get(depth, PALETTE[depth % len(PALETTE)])
+# Dash styles of the lines of one kind: with batch norm from the first tuple, without from the
+# second, so BN and no-BN twins never look alike; further groups take the next style.
+DASHES = {True: ("solid", "dot", "longdash"), False: ("dash", "dashdot", "longdashdot")}
+LIGHTEST, DARKEST = 0.55, 0.35  # shallowest: mixed this far to white; deepest: to black
 
 
-def figure6(runs: list[Run]) -> go.Figure:
-    """Left plain, right residual; thin lines training error, bold lines validation error."""
+def shade(hex_colour: str, rank: float) -> str:
+    """`hex_colour` lightened (rank 0, the shallowest) or darkened (rank 1, the deepest)."""
+    rgb = [int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]
+    if rank < 0.5:
+        t = LIGHTEST * (1 - 2 * rank)
+        mixed = [c + (255 - c) * t for c in rgb]
+    else:
+        mixed = [c * (1 - DARKEST * (2 * rank - 1)) for c in rgb]
+    return "#" + "".join(f"{round(c):02x}" for c in mixed)
+
+
+def depth_shades(found: list[Group]) -> dict[tuple[bool, int], str]:
+    """(residual, depth) -> colour: the kind's hue, shaded by the depth's rank among all shown."""
+    depths = sorted({p.depth for g in found for p in g.points})
+    rank = {d: i / (len(depths) - 1) if len(depths) > 1 else 0.5 for i, d in enumerate(depths)}
+    return {(r, d): shade(kind_colour(r), rank[d]) for r in (False, True) for d in depths}
+
+
+def dashes(found: list[Group]) -> dict[Group, str]:
+    """Group -> its dash style: per kind, BN groups solid first, no-BN groups dashed first."""
+    style, used = {}, {}
+    for g in found:
+        n = used.setdefault((g.residual, g.batch_norm), 0)
+        styles = DASHES[g.batch_norm]
+        style[g] = styles[n % len(styles)]
+        used[(g.residual, g.batch_norm)] = n + 1
+    return style
+
+
+def mean_series(runs: tuple[Run, ...], key: str) -> tuple[list[int], list[float], list[float]]:
+    """(steps, mean, standard deviation) of a record field over runs, at the steps all share."""
+    per_run = [dict(zip(*series(r, key))) for r in runs]
+    steps = sorted(set.intersection(*(set(s) for s in per_run)))
+    values = [[s[step] for s in per_run] for step in steps]
+    spread = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values]
+    return steps, [statistics.fmean(v) for v in values], spread
+
+
+def figure6(found: list[Group]) -> go.Figure:
+    """Left plain, right residual; thin lines training error, bold lines validation error, each
+    the mean over a configuration's seeds, with a band of ± one standard deviation."""
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
                         subplot_titles=("plain networks", "residual networks (ResNets)"))
-    for run in sorted(runs, key=lambda r: (r.net.residual, r.net.depth)):
-        col, c = 1 + run.net.residual, depth_colour(run.net.depth)
-        steps, err = series(run, "train_error")
-        xs, ys = smooth(steps, err, train_window(len(err)))
-        # One legend entry a run (its bold line); the thin one follows it on a click.
-        fig.add_scatter(x=xs, y=[100 * y for y in ys], mode="lines", name=f"{run.label} train",
-                        legendgroup=run.label, showlegend=False, line=dict(color=c, width=1.2),
-                        row=1, col=col)
-        vs, verr = series(run, "val_error")
-        fig.add_scatter(x=vs, y=[100 * v for v in verr], mode="lines",
-                        name=f"{run.label} validation", legendgroup=run.label,
-                        line=dict(color=c, width=4), row=1, col=col)
+    colours, dash = depth_shades(found), dashes(found)
+    for g in found:
+        col = 1 + g.residual
+        for p in g.points:
+            label = g.label(p) + (f", {len(p.runs)} seeds" if len(p.runs) > 1 else "")
+            c = colours[(g.residual, p.depth)]
+            steps, err, _ = mean_series(p.runs, "train_error")
+            xs, ys = smooth(steps, err, train_window(len(err)))
+            # One legend entry a run (its bold line); the thin one follows it on a click.
+            fig.add_scatter(x=xs, y=[100 * y for y in ys], mode="lines", name=f"{label} train",
+                            legendgroup=label, showlegend=False,
+                            line=dict(color=c, width=1.2, dash=dash[g]), row=1, col=col)
+            vs, verr, vsd = mean_series(p.runs, "val_error")
+            if len(p.runs) > 1:
+                _band(fig, vs, verr, vsd, c, label, col)
+            fig.add_scatter(x=vs, y=[100 * v for v in verr], mode="lines",
+                            name=f"{label} validation", legendgroup=label,
+                            line=dict(color=c, width=4, dash=dash[g]), row=1, col=col)
     fig.update_xaxes(title_text="iteration (training step)")
     fig.update_yaxes(title_text="error (%)", col=1)
     fig.update_layout(height=440, legend=dict(orientation="h", yanchor="top", y=-0.2),
@@ -40,20 +89,33 @@ def figure6(runs: list[Run]) -> go.Figure:
     return fig
 
 
-def error_vs_depth(runs: list[Run]) -> go.Figure:
-    """Final error against depth, plain and residual: does deeper help or hurt?"""
+def _band(fig: go.Figure, xs: list, mean: list, sd: list, colour: str, label: str,
+          col: int) -> None:
+    """Mean ± one standard deviation as a filled band (upper edge, then lower edge filled up)."""
+    for sign in (1, -1):
+        fig.add_scatter(x=xs, y=[100 * (m + sign * s) for m, s in zip(mean, sd)], mode="lines",
+                        line=dict(width=0, color=colour), fill="tonexty" if sign < 0 else None,
+                        opacity=0.25, name=f"{label} spread", legendgroup=label,
+                        showlegend=False, hoverinfo="skip", row=1, col=col)
+
+
+def error_vs_depth(found: list[Group]) -> go.Figure:
+    """Final error against depth, one line per group: does deeper help or hurt? Error bars:
+    ± one standard deviation over seeds, where a configuration has several."""
     fig = go.Figure()
-    for residual, name in ((False, "plain"), (True, "ResNet")):
-        colour = kind_colour(residual)
-        chosen = sorted((r for r in runs if r.net.residual == residual), key=lambda r: r.net.depth)
-        finals = [final_errors(r) for r in chosen]
-        depths = [r.net.depth for r in chosen]
+    dash = dashes(found)
+    for g in found:
+        depths = [p.depth for p in g.points]
         for i, (part, width) in enumerate((("training", 1.5), ("validation", 4))):
-            fig.add_scatter(x=depths, y=[None if f[i] is None else 100 * f[i] for f in finals],
-                            mode="lines+markers", name=f"{name} {part}",
-                            line=dict(color=colour, width=width), marker=dict(size=6 + 2 * i))
+            means = [None if (m := p.mean(i)) is None else 100 * m for p in g.points]
+            spread = [100 * (p.spread(i) or 0) for p in g.points]
+            fig.add_scatter(x=depths, y=means, name=f"{g.name} {part}",
+                            mode="lines+markers" if len(depths) > 1 else "markers",
+                            error_y=dict(array=spread, visible=g.seeds > 1),
+                            line=dict(color=kind_colour(g.residual), width=width,
+                                      dash=dash[g]), marker=dict(size=6 + 2 * i))
     fig.update_layout(xaxis=dict(title="depth (layers)", tickmode="array",
-                                 tickvals=sorted({r.net.depth for r in runs})),
+                                 tickvals=sorted({p.depth for g in found for p in g.points})),
                       yaxis_title="final error (%)", height=380,
                       legend=dict(orientation="h", y=-0.25), margin=dict(l=10, r=10, t=10, b=10))
     return fig

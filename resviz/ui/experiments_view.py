@@ -9,18 +9,24 @@ import streamlit as st
 from .. import data as datasets
 from .. import landscape, shattering
 from ..features import from_state
-from ..paper import CIFAR10, IMAGENET, published
+from ..experiments import (PAPER_COLUMN, Group, against_paper, changes, comparison,
+                           depth_trend, groups, mixed_note, sweep_runs)
+from ..paper import CIFAR10, IMAGENET
 from ..plots import landscape as landscape_plots
 from ..plots.experiments import error_vs_depth, figure6
 from ..runs import Run, RunFileError, list_runs, load, load_weights, loads
-from ..sweep import final_errors
 from .computed import cached, store
 from .state import SessionWork, dataset
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 REFERENCE = ASSETS / "reference"
-PAPER_COLUMN = "paper, CIFAR-10"
 LANDSCAPES = ASSETS / "landscapes"
+
+
+def reference_sweeps() -> list[str]:
+    """The shipped sweeps: each folder of run files under assets/reference, named for its
+    dataset."""
+    return sorted(p.name for p in REFERENCE.iterdir() if p.is_dir() and list_runs(p))
 
 
 @st.cache_resource(show_spinner=False)
@@ -37,13 +43,8 @@ def _demoted(markdown: str) -> str:
     return re.sub(r"^(#+) ", r"###\1 ", markdown, flags=re.MULTILINE)
 
 
-def sweep_runs(runs: list[Run]) -> list[Run]:
-    """CIFAR-style runs only (the depth axis of Fig. 6), one per kind and depth: the newest."""
-    seen: dict[tuple, Run] = {}
-    for run in runs:
-        if run.net.family == "cifar" and run.records:
-            seen.setdefault((run.net.residual, run.net.depth, run.net.batch_norm), run)
-    return list(seen.values())
+def _short(name: str) -> str:
+    return datasets.DATASETS[name].short if name in datasets.DATASETS else name
 
 
 def choose(work: SessionWork) -> tuple[list[Run], str]:
@@ -52,11 +53,14 @@ def choose(work: SessionWork) -> tuple[list[Run], str]:
                       horizontal=True, key="exp_source",
                       help="Reference runs ship with ResViz: no training needed.")
     if source == "Reference runs":
-        runs, manifest = reference_runs("mnist-5k")
+        sweeps = reference_sweeps()
+        name = sweeps[0] if len(sweeps) == 1 else st.radio(
+            "Reference sweep", sweeps, horizontal=True, key="exp_sweep", format_func=_short)
+        runs, manifest = reference_runs(name)
         if manifest:
             with st.expander("How the reference runs were made"):
                 st.markdown(_demoted(manifest))
-        return sweep_runs(runs), "MNIST-5k digits (reference sweep)"
+        return sweep_runs(runs), f"{_short(name)} (reference sweep)"
     if source == "This session's runs":
         return sweep_runs(work.history()), "this session's runs"
     files = st.file_uploader("Run files of a sweep", type=["json"], accept_multiple_files=True,
@@ -71,79 +75,72 @@ def choose(work: SessionWork) -> tuple[list[Run], str]:
     return sweep_runs(runs), "your uploaded runs"
 
 
-def comparison(runs: list[Run], dataset: str) -> list[dict]:
-    """One row per network: our final errors (in percent) beside the paper's, each labelled
-    with its data."""
-    rows = []
-    for run in sorted(runs, key=lambda r: (r.net.residual, r.net.depth)):
-        train, val = (None if e is None else 100 * e for e in final_errors(run))
-        paper = published(run.net.residual, run.net.depth)
-        rows.append({"network": run.label, f"training, {dataset}": train,
-                     f"validation, {dataset}": val,
-                     PAPER_COLUMN: f"{paper.percent}%" if paper else "curve only"})
-    return rows
+def validation_images(runs: list[Run]) -> dict[str, int]:
+    """Dataset -> images in its validation split, for those that can be had without a
+    download (the noise of a validation error depends on it)."""
+    ready = datasets.availability()
+    names = {r.train.dataset for r in runs}
+    return {n: len(dataset(n).y_val) for n in names if ready.get(n)}
 
 
-def depth_trend(runs: list[Run]) -> str:
-    """What these runs say about depth, in numbers: each kind's final errors at its shallowest
-    and deepest depth, to the table's decimals ("" where no kind has two depths)."""
-    parts = []
-    for residual, name in ((False, "plain"), (True, "ResNet")):
-        ends = sorted(((r.net.depth, *final_errors(r)) for r in runs
-                       if r.net.residual == residual), key=lambda e: e[0])
-        if len(ends) < 2 or ends[0][0] == ends[-1][0]:
-            continue
-        (d0, *first), (d1, *last) = ends[0], ends[-1]
-        said = [f"{what} {a:.{n}%} → {b:.{n}%}" for what, n, a, b in
-                zip(("training error", "validation error"), (2, 1), first, last)
-                if a is not None and b is not None]
-        if said:
-            parts.append(f"{name} {d0} → {d1} layers: {', '.join(said)}")
-    return f"**In these runs**, {'; '.join(parts)}." if parts else ""
-
-
-def paper_tables() -> None:
+def paper_tables(found: list[Group], val_images: dict[str, int]) -> None:
     st.markdown("**The paper's published numbers** (He et al. 2016): real CIFAR-10 and "
-                "ImageNet, hundreds of thousands of steps; not comparable to digits number for "
-                "number, but the ordering is the claim.")
+                "ImageNet, hundreds of thousands of steps; not comparable to these runs number "
+                "for number. The ordering is what to compare: deeper plain networks worse "
+                "(Fig. 6), deeper ResNets better (Table 6).")
+    if said := against_paper(changes(found, val_images)):
+        st.markdown(f"**Here**, by validation error: {'; '.join(said)}.")
     for rows in (CIFAR10, IMAGENET):  # one under the other: side by side cut the headers off
-        st.dataframe([{"network": p.label, f"{p.measure} ({p.source})": f"{p.percent}%"}
+        st.dataframe([{"network": p.label, f"{p.measure} ({p.source})": p.text}
                       for p in rows], hide_index=True)
+    st.caption("ResNet-110's 6.43% is the best of the paper's 5 runs; their mean is 6.61% ± "
+               "0.16. The paper's CIFAR-10 networks have 16 channels in the first stage, batch "
+               "norm and option-A shortcuts, and train for 64,000 steps of batch 128.")
 
 
-def figures(runs: list[Run], source: str) -> None:
+def figures(runs: list[Run], source: str, val_images: dict[str, int]) -> list[Group]:
+    """Fig. 6, final error against depth and the table; returns the lines drawn."""
     if not runs:
         st.info("No plain or residual runs here yet. Train some on the Train page (the "
                 "Degradation preset trains four), or upload the run files of a sweep "
                 "(`python -m resviz sweep`, on a computer with ResViz installed).")
-        return
+        return []
+    found = groups(runs)
     st.subheader("The paper's Fig. 6, on " + source)
-    st.caption("Thin: training error (averaged over a few steps); bold: validation error. One "
-               "colour per depth. In the paper (CIFAR-10, 64,000 steps) deeper plain nets have "
+    st.caption("Thin: training error (averaged over a few steps); bold: validation error. "
+               "Plain blue, ResNet orange, darker the deeper; dashed: without batch norm. "
+               "Several seeds of one configuration: their mean, in a band of ± one standard "
+               "deviation. In the paper (CIFAR-10, 64,000 steps) deeper plain nets have "
                "higher error and deeper ResNets lower; under the next figure, what these runs "
                "show.")
-    st.plotly_chart(figure6(runs), key="fig6")
-    if len(kinds := {r.net.residual for r in runs}) == 1:
+    if note := mixed_note(found):
+        st.info(note, icon=":material/call_split:")
+    st.plotly_chart(figure6(found), key="fig6")
+    if len(kinds := {g.residual for g in found}) == 1:
         residual = kinds.pop()
         st.caption(f"Only {'residual' if residual else 'plain'} runs here: the "
                    f"{'left' if residual else 'right'} panel stays empty.")
     st.subheader("Final error against depth")
-    st.plotly_chart(error_vs_depth(runs), key="error_depth")
-    if (said := depth_trend(runs)):
+    st.plotly_chart(error_vs_depth(found), key="error_depth")
+    if said := depth_trend(found, val_images):
         st.markdown(said)
     names = {r.train.dataset for r in runs}
-    data = datasets.info(names.pop()).short if len(names) == 1 else "several datasets"
+    data = _short(names.pop()) if len(names) == 1 else "several datasets"
     # Short headers (a 1024 px projector cut longer ones), their meaning in the help; fixed
     # decimals: a mean of batch errors to 0.01%, a validation error to 0.1%.
     columns = {f"training, {data}": ("%.2f%%", "Final training error: the mean error of the "
-                                               "batches in the last 10% of the steps."),
+                                               "batches in the last 10% of the steps (the mean "
+                                               "over seeds where there are several)."),
                f"validation, {data}": ("%.1f%%", "Final validation error: the last evaluation "
-                                                 "on the held-out images.")}
+                                                 "on the held-out images (the mean over seeds "
+                                                 "where there are several).")}
     config = {k: st.column_config.NumberColumn(format=f, help=h) for k, (f, h) in columns.items()}
     config[PAPER_COLUMN] = st.column_config.TextColumn(
-        help="Test error on CIFAR-10 in the paper's Table 6, which gives plain networks only as "
-             "curves (Fig. 6).")
-    st.dataframe(comparison(runs, data), hide_index=True, key="exp_table", column_config=config)
+        help="Test error on CIFAR-10 in the paper's Table 6, which lists ResNets only: the "
+             "plain networks appear only as curves, in Fig. 6. In brackets: how the paper's "
+             "network differs from this row's.")
+    st.dataframe(comparison(found, data), hide_index=True, key="exp_table", column_config=config)
+    return found
 
 
 @st.cache_resource(show_spinner=False)

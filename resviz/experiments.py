@@ -1,0 +1,323 @@
+"""What the Experiments page computes from runs: which runs may share a line (they differ in
+depth alone), the mean and spread of a configuration's seeds, and what the runs say about depth,
+each change judged against its noise."""
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from . import data as datasets
+from .config import NetConfig
+from .paper import PLAIN_CURVES, published, unlike_paper
+from .runs import Run
+from .sweep import final_errors
+
+PAPER_COLUMN = "paper, CIFAR-10"
+TAIL = 0.1  # the final training error averages the batches of the last tenth of the steps
+MEASURES = ("training error", "validation error")
+DECIMALS = (2, 1)  # a mean of batch errors to 0.01%, one validation error to 0.1% (the table's)
+
+
+def _dataset(name: str) -> str:
+    return datasets.DATASETS[name].short if name in datasets.DATASETS else name
+
+
+# Every setting that changes what a network learns, except depth (the x axis) and the seed
+# (repeats of one configuration, averaged), with how a value reads in a legend. The device, the
+# evaluation and probe intervals and the memory layout change where numbers are read, or their
+# last bits, not what is trained. The family is always CIFAR-style here (see `sweep_runs`).
+SETTINGS: dict[tuple[str, str], Callable[[object], str]] = {
+    ("net", "batch_norm"): lambda v: "BN" if v else "no BN",
+    ("net", "width"): lambda v: f"width {v}",
+    ("net", "shortcut"): lambda v: f"option-{v} shortcuts",
+    ("net", "in_channels"): lambda v: f"{v} input channel{'s' * (v != 1)}",
+    ("net", "num_classes"): lambda v: f"{v} classes",
+    ("train", "dataset"): _dataset,
+    ("train", "steps"): lambda v: f"{v:,} steps",
+    ("train", "batch_size"): lambda v: f"batch {v}",
+    ("train", "lr"): lambda v: f"learning rate {v:g}",
+    ("train", "momentum"): lambda v: f"momentum {v:g}",
+    ("train", "weight_decay"): lambda v: f"weight decay {v:g}",
+    ("train", "schedule"): lambda v: f"{v} schedule",
+    ("train", "warmup_steps"): lambda v: f"{v} warm-up steps",
+    ("train", "augment"): lambda v: "augmented" if v else "not augmented",
+    ("train", "precision"): str,
+}
+TITLES = {"batch_norm": "batch norm", "in_channels": "input channels",
+          "num_classes": "classes", "batch_size": "batch size", "lr": "learning rate",
+          "weight_decay": "weight decay", "warmup_steps": "warm-up steps",
+          "augment": "augmentation"}
+
+
+def settings(run: Run) -> tuple:
+    """Everything but depth, seed and kind that shapes what `run` learns, as a hashable key."""
+    return tuple(getattr(getattr(run, part), name) for part, name in SETTINGS)
+
+
+def sweep_runs(runs: list[Run]) -> list[Run]:
+    """CIFAR-style runs with records (the depth axis of Fig. 6), one per kind, settings, depth
+    and seed: the first of each, which is the newest in a session's history."""
+    seen: dict[tuple, Run] = {}
+    for run in runs:
+        if run.net.family == "cifar" and run.records:
+            key = (run.net.residual, settings(run), run.net.depth, run.train.seed)
+            seen.setdefault(key, run)
+    return list(seen.values())
+
+
+# eq=False: compared and hashed by identity (runs are mutable, so not hashable).
+@dataclass(frozen=True, eq=False)
+class Point:
+    """One depth of one configuration: a run for each seed."""
+
+    depth: int
+    runs: tuple[Run, ...]
+
+    def values(self, measure: int) -> list[float]:
+        """Each seed's final training (0) or validation (1) error, where it has one."""
+        return [e for r in self.runs if (e := final_errors(r, TAIL)[measure]) is not None]
+
+    def mean(self, measure: int) -> float | None:
+        got = self.values(measure)
+        return statistics.fmean(got) if got else None
+
+    def spread(self, measure: int) -> float | None:
+        """The standard deviation over seeds; None with fewer than two."""
+        got = self.values(measure)
+        return statistics.stdev(got) if len(got) > 1 else None
+
+    def training_images(self) -> int:
+        """Images behind one seed's final training error: the kept batches of its last tenth."""
+        run = self.runs[0]
+        steps = [r["step"] for r in run.records if r.get("train_error") is not None]
+        return sum(s > steps[-1] * (1 - TAIL) for s in steps) * run.train.batch_size if steps \
+            else 0
+
+
+@dataclass(frozen=True, eq=False)
+class Group:
+    """Runs that differ in depth (and seed) alone: the only ones a line may join."""
+
+    residual: bool
+    settings: tuple
+    tag: str  # what sets it apart from the other groups shown: "", "no BN", "no BN, 50 steps"
+    points: tuple[Point, ...]  # by depth
+
+    @property
+    def kind(self) -> str:
+        return "ResNet" if self.residual else "plain"
+
+    @property
+    def name(self) -> str:
+        """'plain', 'ResNet, no BN'."""
+        return ", ".join(filter(None, (self.kind, self.tag)))
+
+    @property
+    def seeds(self) -> int:
+        return max(len(p.runs) for p in self.points)
+
+    def label(self, point: Point) -> str:
+        """'plain-56', 'plain-56, no BN, 50 steps'."""
+        return ", ".join(filter(None, (f"{self.kind}-{point.depth}", self.tag)))
+
+    @property
+    def batch_norm(self) -> bool:
+        return self.points[0].runs[0].net.batch_norm
+
+
+def _differing(keys: list[tuple]) -> list[int]:
+    """Indices of the settings that take more than one value among `keys`."""
+    return [i for i in range(len(SETTINGS)) if len({k[i] for k in keys}) > 1]
+
+
+def groups(runs: list[Run]) -> list[Group]:
+    """`runs` split into lines: plain first, then ResNets; within a kind, batch norm first.
+
+    Each group's tag names its value of every setting that differs between the groups, and
+    'no BN' whenever batch norm is off (as the runs' own labels do)."""
+    by_key: dict[tuple, dict[int, list[Run]]] = {}
+    for run in runs:
+        by_key.setdefault((run.net.residual, settings(run)), {}).setdefault(
+            run.net.depth, []).append(run)
+    differ = _differing([s for _, s in by_key])
+    formats = list(SETTINGS.values())
+    bn = list(SETTINGS).index(("net", "batch_norm"))
+    found = []
+    for (residual, key), depths in by_key.items():
+        shown = [i for i in differ if i != bn]
+        tag = ", ".join(([] if key[bn] else ["no BN"]) + [formats[i](key[i]) for i in shown])
+        points = tuple(Point(d, tuple(sorted(rs, key=lambda r: r.train.seed)))
+                       for d, rs in sorted(depths.items()))
+        found.append(Group(residual, key, tag, points))
+    return sorted(found, key=lambda g: (g.residual, not g.batch_norm, g.settings))
+
+
+def mixed_note(found: list[Group]) -> str:
+    """What differs between the lines besides the kind ('' when the runs are one experiment)."""
+    keys = list(dict.fromkeys(g.settings for g in found))
+    differ = _differing(keys)
+    if not differ:
+        return ""
+    parts = []
+    for i in differ:
+        (_, field), says = list(SETTINGS.items())[i]
+        values: dict[object, list[str]] = {}
+        for g in found:
+            values.setdefault(g.settings[i], []).extend(f"{g.kind}-{p.depth}" for p in g.points)
+        listed = "; ".join(f"{says(v)}: {', '.join(labels)}" for v, labels in values.items())
+        parts.append(f"{TITLES.get(field, field)} ({listed})")
+    return ("These runs differ in more than depth: " + ", and ".join(parts) + ". A line joins "
+            "only runs that differ in depth alone, and nothing is compared across lines.")
+
+
+@dataclass(frozen=True)
+class Noise:
+    """How large a difference the measurement's own scatter makes: two standard errors."""
+
+    level: float   # as a fraction, like the errors
+    source: str    # "the spread of 3 seeds", "sampling 1,000 images"
+    seeds: bool    # measured over seeds; else sampling alone, without what a seed changes
+
+
+def noise(a: Point, b: Point, measure: int, val_images: Mapping[str, int]) -> Noise | None:
+    """Two standard errors of the difference between two points' errors.
+
+    With at least two seeds at both points, from the seeds' spread; otherwise from sampling
+    alone (an error rate p measured on n images has a standard error of sqrt(p(1-p)/n)), which
+    leaves out what another seed would change. `val_images`: dataset -> images in its
+    validation split; None where the number of images is unknown."""
+    va, vb = a.values(measure), b.values(measure)
+    if len(va) > 1 and len(vb) > 1:
+        se = math.sqrt(statistics.variance(va) / len(va) + statistics.variance(vb) / len(vb))
+        return Noise(2 * se, f"the spread of {min(len(va), len(vb))} seeds", True)
+    held_out = val_images.get(a.runs[0].train.dataset)
+    images = (a.training_images(), b.training_images()) if measure == 0 \
+        else (held_out, held_out)
+    if not all(images):
+        return None
+    se = math.sqrt(sum(p * (1 - p) / n for p, n in zip((a.mean(measure), b.mean(measure)),
+                                                         images)))
+    counts = " and ".join(f"{n:,}" for n in dict.fromkeys(images))
+    return Noise(2 * se, f"sampling {counts} images a network", False)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One measure of one line from its shallowest to its deepest network."""
+
+    group: Group
+    measure: int
+    shallow: Point
+    deep: Point
+    noise: Noise | None
+
+    @property
+    def before(self) -> float:
+        return self.shallow.mean(self.measure)
+
+    @property
+    def after(self) -> float:
+        return self.deep.mean(self.measure)
+
+    @property
+    def within_noise(self) -> bool | None:
+        """Is the change no larger than the noise? None where the noise is unknown."""
+        if self.noise is None:
+            return None
+        return abs(self.after - self.before) <= self.noise.level
+
+    def _value(self, point: Point) -> str:
+        n = DECIMALS[self.measure]
+        mean, sd = point.mean(self.measure), point.spread(self.measure)
+        return f"{mean:.{n}%}" if sd is None else f"{100 * mean:.{n}f} ± {100 * sd:.{n}f}%"
+
+    @property
+    def text(self) -> str:
+        """'validation error 2.0% → 2.7% (within noise, ±1.4 points)'."""
+        said = f"{MEASURES[self.measure]} {self._value(self.shallow)} → {self._value(self.deep)}"
+        if self.noise is None:
+            return said
+        verdict = "within" if self.within_noise else "beyond"
+        return f"{said} ({verdict} noise, ±{100 * self.noise.level:.1f} points)"
+
+
+def changes(found: list[Group], val_images: Mapping[str, int]) -> list[Change]:
+    """Each line's training and validation error from its shallowest to its deepest depth."""
+    out = []
+    for g in found:
+        if len(g.points) < 2:
+            continue
+        a, b = g.points[0], g.points[-1]
+        for m in (0, 1):
+            if a.mean(m) is not None and b.mean(m) is not None:
+                out.append(Change(g, m, a, b, noise(a, b, m, val_images)))
+    return out
+
+
+def depth_trend(found: list[Group], val_images: Mapping[str, int]) -> str:
+    """Markdown: each line's errors at its shallowest and deepest depth, judged against noise,
+    then where the noise levels come from ("" where no line has two depths)."""
+    said = changes(found, val_images)
+    if not said:
+        return ""
+    lines = ["**In these runs**, line by line (a line joins runs that differ in depth alone):"]
+    for g in dict.fromkeys(c.group for c in said):
+        mine = [c for c in said if c.group is g]
+        seeds = f" (mean ± spread of {g.seeds} seeds)" if g.seeds > 1 else ""
+        lines.append(f"- {g.name}, {mine[0].shallow.depth} → {mine[0].deep.depth} layers"
+                     f"{seeds}: {', '.join(c.text for c in mine)}.")
+    judged = [c for c in said if c.noise]
+    sources = dict.fromkeys(f"{MEASURES[c.measure]}: {c.noise.source}" for c in judged)
+    tail = ("Within noise: a change no larger than two standard errors of the difference, "
+            f"estimated from {'; '.join(sources)}." if sources else
+            "No noise level: the size of the validation set is not known here.")
+    if any(not c.noise.seeds for c in judged):
+        tail += " With one seed a network, what another seed would change is not in it."
+    return "\n".join(lines) + "\n\n" + tail
+
+
+def paper_cell(net: NetConfig) -> str:
+    """The paper's CIFAR-10 error for this network, with how the paper's network differs."""
+    paper = published(net)
+    if paper is None:
+        plain_curve = not net.residual and net.depth in PLAIN_CURVES
+        return "curve only (Fig. 6)" if plain_curve else "not in the paper"
+    unlike = unlike_paper(net)
+    return paper.text + (f" (paper's net: {', '.join(unlike)})" if unlike else "")
+
+
+def comparison(found: list[Group], dataset: str) -> list[dict]:
+    """One row per network: our final errors (in percent; the mean where there are several
+    seeds, with their number) beside the paper's."""
+    rows = []
+    for g in found:
+        for p in g.points:
+            train, val = (None if (m := p.mean(i)) is None else 100 * m for i in (0, 1))
+            rows.append({"network": g.label(p), "seeds": len(p.runs),
+                         f"training, {dataset}": train, f"validation, {dataset}": val,
+                         PAPER_COLUMN: paper_cell(p.runs[0].net)})
+    if all(r["seeds"] == 1 for r in rows):  # a column of ones says nothing
+        for r in rows:
+            del r["seeds"]
+    return rows
+
+
+def against_paper(said: list[Change]) -> list[str]:
+    """Per line, whether its validation error moves with depth as the paper's does (Fig. 6:
+    deeper plain networks worse; Table 6: deeper ResNets better), judged against noise."""
+    out = []
+    for c in said:
+        if c.measure != 1 or c.within_noise is None:
+            continue
+        paper = "worse" if not c.group.residual else "better"
+        ends = f"{c.shallow.depth} → {c.deep.depth} layers, {c.before:.1%} → {c.after:.1%}"
+        if c.within_noise:
+            out.append(f"{c.group.name}: within noise ({ends}), so these runs do not show the "
+                       f"paper's deeper-is-{paper}")
+        else:
+            ours = "worse" if c.after > c.before else "better"
+            agree = "as in the paper" if ours == paper else "against the paper"
+            out.append(f"{c.group.name}: deeper is {ours} ({ends}), {agree}")
+    return out
