@@ -1,6 +1,6 @@
 """Each one-click preset as the app runs it (one job, its networks side by side on the CPU's
 cores, one torch thread each), timed, with what it shows: error on the whole training split and
-how much of the last block's gradient reaches the first block at the end. Prints a table.
+the gradient rule's verdict at the end (resviz.claims). Prints a table.
 
     python -m scripts.presets [--seeds 3] [--only degradation vanishing paper-figure]
 """
@@ -11,8 +11,8 @@ import time
 from dataclasses import replace
 
 from resviz import data as datasets
+from resviz.claims import gradient_claim, spread
 from resviz.features import from_state
-from resviz.gradients import shrink_ratio
 from resviz.jobs import Job
 from resviz.presets import PRESETS
 from resviz.runtime import configure_threads, cpu_quota, fast_precision, pick_device
@@ -39,8 +39,9 @@ def main() -> None:
             cells = []
             for run, weights in zip(job.runs, job.weights):
                 err = evaluate(from_state(run.net, weights), data.x_train, data.y_train)[1]
-                ratio = shrink_ratio(run, run.records[-1]["step"])
-                cells.append(f"{run.label} {err:5.1%}" + (f" ({ratio:.2g})" if ratio else "")
+                verdict = gradient_claim(run, run.records[-1]["step"])
+                cells.append(f"{run.label} {err:5.1%}"
+                             + (f" ({verdict.kind} {spread(verdict):.2g}x)" if verdict else "")
                              + ("" if run.status == "done" else f" {run.status}"))
             print(f"{key:<13}seed {seed}  {wall:5.1f} s   " + "   ".join(cells), flush=True)
 

@@ -1,12 +1,15 @@
-"""The Gradient flow page's parts: which runs, which step, and the three figures."""
+"""The Gradient flow page's parts: which runs, which step, the figures and what they show."""
 from __future__ import annotations
 
 import streamlit as st
 
-from ..gradients import PROBES, explain, matrix, probe_steps
+from .. import claims
+from ..gradients import PROBES, probe_steps, rms_matrix
 from ..plots.gradients import heatmap, profile
 from ..runs import Run
 from .state import SessionWork
+
+STEP_KEY = "grad_step"
 
 
 def session_runs(work: SessionWork) -> list[Run]:
@@ -16,7 +19,7 @@ def session_runs(work: SessionWork) -> list[Run]:
                                                     for rec in r.records)]
 
 
-def choose(runs: list[Run]) -> tuple[list[Run], int] | None:
+def choose(runs: list[Run]) -> tuple[list[Run], int, list[int]] | None:
     """Pick runs (defaults: the newest four) and a probed step they all share."""
     labels = [f"{r.label} · {r.created} · {r.status}" for r in runs]
     picked = st.multiselect("Runs", range(len(runs)), default=list(range(min(4, len(runs)))),
@@ -26,22 +29,61 @@ def choose(runs: list[Run]) -> tuple[list[Run], int] | None:
     if not steps:
         st.info("Pick at least one run to see its gradients.")
         return None
+    if st.session_state.get(STEP_KEY) not in steps:
+        st.session_state[STEP_KEY] = steps[-1]
     step = steps[-1] if len(steps) == 1 else st.select_slider(
-        "Training step", steps, value=steps[-1], key="grad_step")
-    return chosen, step
+        "Training step", steps, key=STEP_KEY,
+        help="The step whose gradients are drawn and judged. Step 1 is the network as "
+             "initialised: each step's probe is taken before that step's update.")
+    return chosen, step, steps
 
 
-def profiles(chosen: list[Run], step: int) -> None:
+def _jump(step: int) -> None:
+    st.session_state[STEP_KEY] = step
+
+
+def _verdicts(chosen: list[Run], step: int, key: str) -> None:
+    for run in chosen:
+        if rms_matrix(run, key) is None:
+            st.markdown(f"**{run.label}**: ResViz does not know the images of its dataset "
+                        f"({run.train.dataset}), so it cannot put its gradients per element.")
+        elif verdict := claims.gradient_claim(run, step, key):
+            st.markdown(verdict.sentence)
+
+
+def _elsewhere(chosen: list[Run], step: int, steps: list[int]) -> None:
+    """Where a run's gradient is furthest from healthy at another probed step: say so, offer it."""
+    for run in chosen:
+        here, far = claims.gradient_claim(run, step), claims.strongest(run)
+        if here is None or far is None or far.step == step or far.step not in steps:
+            continue
+        if far.kind == here.kind and claims.spread(far) < 2 * claims.spread(here):
+            continue
+        text, button = st.columns([4, 1], vertical_alignment="center")
+        text.markdown(f"{run.label}'s gradient is furthest from healthy at step {far.step}: "
+                      f"{far.kind.value.replace('-', ' ')}, {claims.factor(claims.spread(far))}x "
+                      f"from its largest to its smallest block.")
+        button.button(f"Show step {far.step}", key=f"jump-{run.label}-{far.step}",
+                      on_click=_jump, args=(far.step,))
+
+
+def profiles(chosen: list[Run], step: int, steps: list[int]) -> None:
     for key, log in (("block_grad_norms", True), ("grad_norms", True), ("act_std", False)):
         data = [(r.label, m.layers, m.at(step)) for r in chosen
-                if step in (m := matrix(r, key)).steps]
-        st.markdown(f"**{PROBES[key]}** at step {step}")
-        if key == "block_grad_norms":
-            for line in explain(chosen, step):
-                st.markdown(line)
+                if (m := rms_matrix(r, key)) is not None and step in m.steps]
+        st.markdown(f"**{PROBES[key]}** at step {step}", help=claims.HELP)
         if key == "act_std":
-            st.caption("The paper's Fig. 7: residual functions respond more weakly than plain "
-                       "layers, so each block only nudges its input.")
+            for line in claims.say(claims.response_claims(chosen, step)) or [
+                    "The paper's Fig. 7 compares a plain and a residual network of one depth, "
+                    "with batch norm, trained alike: pick such a pair to compare their "
+                    "responses."]:
+                st.caption(line)
+        else:
+            _verdicts(chosen, step, key)
+        if key == "block_grad_norms":
+            _elsewhere(chosen, step, steps)
+            for line in claims.say(claims.diagnosis_claims(chosen, step)):
+                st.markdown(line)
         st.plotly_chart(profile(data, PROBES[key].split(",")[0], log=log), key=f"profile-{key}")
 
 
@@ -50,4 +92,9 @@ def heatmaps(chosen: list[Run]) -> None:
                               key="heat_run")]
     key = st.radio("Signal", list(PROBES), format_func=PROBES.get, key="heat_key",
                    horizontal=True)
-    st.plotly_chart(heatmap(matrix(run, key), f"{run.label}: {PROBES[key]}"), key="heatmap")
+    m = rms_matrix(run, key)
+    if m is None:
+        st.info(f"ResViz does not know the images of {run.train.dataset}, so it cannot put "
+                f"this run's gradients per element.")
+        return
+    st.plotly_chart(heatmap(m, f"{run.label}: {PROBES[key]}"), key="heatmap")

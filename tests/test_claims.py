@@ -1,0 +1,128 @@
+"""Claims: the gradient rule against autograd, each kind's rule, and no false claim on a grid of
+real runs (tests/claims_grid.py recorded them)."""
+import math
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from resviz import claims
+from resviz.claims import Kind, claim, holds, say
+from resviz.config import NetConfig, TrainConfig
+from resviz.gradients import element_counts, rms_matrix
+from resviz.models import blocks, build, weight_layers
+from resviz.probes import Probe, weight_grad_norms
+from resviz.runs import Run
+
+
+def _probed_run(cfg: NetConfig, batch: int = 6, size: int = 28) -> tuple[Run, dict, dict]:
+    """One probed forward/backward recorded as a run, and autograd's per-element RMS of every
+    block input's and weight's gradient for the same loss."""
+    torch.manual_seed(0)
+    net = build(cfg)
+    x = torch.randn(batch, cfg.in_channels, size, size)
+    y = torch.randint(0, cfg.num_classes, (batch,))
+    inputs = {}
+    hooks = [b.register_forward_pre_hook(lambda _m, i, n=n: inputs.__setitem__(n, i[0]))
+             for n, b in blocks(net)]
+    with Probe(net) as probe:
+        loss = F.cross_entropy(net(x), y)
+        weights = dict(weight_layers(net))
+        grads = torch.autograd.grad(loss, list(inputs.values()) + [m.weight for m in
+                                                                  weights.values()],
+                                    retain_graph=True)
+        loss.backward()
+    for h in hooks:
+        h.remove()
+    rms = [g.pow(2).mean().sqrt().item() for g in grads]
+    want_x, want_w = dict(zip(inputs, rms)), dict(zip(weights, rms[len(inputs):]))
+    record = {"step": 1, "block_grad_norms": probe.block_grad_norms(),
+              "grad_norms": weight_grad_norms(net), "act_std": probe.activation_std()}
+    dataset = {28: "mnist-5k", 32: "shapes"}[size]
+    run = Run(cfg, TrainConfig(dataset=dataset, batch_size=batch), [record], status="done")
+    return run, want_x, want_w
+
+
+@pytest.mark.parametrize("cfg, size", [
+    (NetConfig(depth=8, width=4), 28),
+    (NetConfig(depth=14, residual=False, batch_norm=False, width=3, shortcut="B"), 28),
+    (NetConfig(family="imagenet", depth=18, width=4, in_channels=3), 32),
+])
+def test_per_element_rms_matches_autograd(cfg, size):
+    run, want_x, want_w = _probed_run(cfg, size=size)
+    got_x, got_w = (rms_matrix(run, k) for k in ("block_grad_norms", "grad_norms"))
+    assert got_x.layers == list(want_x) and got_w.layers == list(want_w)
+    assert got_x.at(1) == pytest.approx(list(want_x.values()), rel=1e-4)
+    assert got_w.at(1) == pytest.approx(list(want_w.values()), rel=1e-4)
+
+
+def test_element_counts_are_the_block_inputs_of_a_real_forward():
+    cfg = NetConfig(family="imagenet", depth=18, width=4, in_channels=3, small_input=False)
+    net, seen = build(cfg), {}
+    for name, block in blocks(net):
+        block.register_forward_pre_hook(lambda _m, i, n=name: seen.__setitem__(n, i[0][0].numel()))
+    net(torch.zeros(2, 3, 45, 45))  # an odd size: each halving rounds up
+    assert element_counts(cfg, 45)["block_grad_norms"] == seen
+
+
+def _profile(values, residual=False):
+    return claims.profile_claim("net", values, residual, step=5)
+
+
+@pytest.mark.parametrize("values, residual, kind, words", [
+    ([1.0, 2.0, 5.0], False, Kind.HEALTHY, "stay within 5.0x"),
+    ([2.0, 81.0, 1.0], False, Kind.EXPLODING, "81x larger at block 2 than at block 3"),
+    ([0.01, 1.0, 2.0], False, Kind.VANISHING, "200x smaller at block 1 than at block 3"),
+    ([30.0, 3.0, 1.0], False, Kind.EXPLODING, "30x larger at block 1 than at block 3"),
+    ([30.0, 3.0, 1.0], True, Kind.RESIDUAL_GROWTH, "30x larger at block 1 than at block 3"),
+    ([0.01, 1.0, 2.0], True, Kind.VANISHING, "vanishing"),
+])
+def test_the_gradient_rule_reads_the_whole_profile(values, residual, kind, words):
+    c = _profile(values, residual)
+    assert c.kind == kind and words in c.sentence and holds(c)
+    assert c["largest"] == max(values) and c["smallest"] == min(values)
+
+
+def test_a_claim_with_another_kind_than_its_numbers_show_does_not_hold():
+    c = _profile([1.0, 2.0, 50.0])
+    assert c.kind == Kind.VANISHING
+    lie = claim(Kind.HEALTHY, "healthy", dict(c.numbers))
+    assert not holds(lie) and say([lie]) == []
+
+
+def test_a_claim_needs_the_numbers_its_rule_reads():
+    with pytest.raises(ValueError, match="needs the numbers noise"):
+        claim(Kind.DEGRADATION, "x", {"deep": 0.6, "shallow": 0.2})
+
+
+@pytest.mark.parametrize("deep, shallow, noise, ok", [
+    (0.62, 0.20, 0.03, True), (0.25, 0.20, 0.03, False), (0.62, 0.20, math.inf, False),
+    (0.204, 0.200, 0.0, False),  # under the half-point floor
+])
+def test_degradation_needs_a_gap_beyond_the_noise(deep, shallow, noise, ok):
+    c = claim(Kind.DEGRADATION, "worse", dict(deep=deep, shallow=shallow, noise=noise),
+              instead="not worse")
+    assert holds(c) is ok and say([c]) == ["worse" if ok else "not worse"]
+    wins = claim(Kind.DEEPER_WINS, "better", dict(deep=shallow, shallow=deep, noise=noise))
+    assert holds(wins) is ok
+
+
+def test_not_overfitting_needs_its_degradation_too():
+    degraded = claim(Kind.DEGRADATION, "", dict(deep=0.6, shallow=0.2, noise=0.01))
+    flat = claim(Kind.DEGRADATION, "", dict(deep=0.2, shallow=0.2, noise=0.01))
+    numbers = dict(deep_train=0.6, deep_val=0.62, shallow_train=0.2, shallow_val=0.21)
+    assert holds(claim(Kind.NOT_OVERFITTING, "", numbers, also=[degraded]))
+    assert not holds(claim(Kind.NOT_OVERFITTING, "", numbers, also=[flat]))
+    overfit = dict(numbers, deep_val=0.9)  # 30 points above its training error
+    assert not holds(claim(Kind.NOT_OVERFITTING, "", overfit, also=[degraded]))
+
+
+def test_weaker_responses_need_the_margin():
+    assert holds(claim(Kind.WEAKER_RESPONSES, "", dict(plain=1.0, residual=0.85)))
+    assert not holds(claim(Kind.WEAKER_RESPONSES, "", dict(plain=1.0, residual=0.98)))
+
+
+def test_the_help_text_quotes_the_thresholds():
+    assert "within 10x" in claims.HELP and "last 20 training batches" in claims.HELP
+    assert re.search(r"at least 10% below", claims.HELP)
