@@ -1,27 +1,39 @@
 """Run records: one JSON file per run (configs, environment, every record), with a schema version.
 
-Run files are plain JSON, never pickles, so an uploaded one can be read safely. Non-finite
-numbers are stored as null (JSON has no NaN). A run trained here may keep its final weights
-beside it (`NAME.pt`, a state dict read back with `weights_only=True`); uploads never do.
+Run files are plain JSON, never pickles, so an uploaded one can be read safely. Every file is
+checked against one schema (`resviz.schema`) when it is read and again before it is written, so
+a file the app saved can always be read back and drawn. Non-finite numbers are stored as null
+(JSON has no NaN). A run trained here may keep its final weights beside it (`NAME.pt`, a state
+dict read back with `weights_only=True`); uploads never do. Writes are atomic: a unique
+temporary file in the same folder, flushed to disk, then renamed over the old one, so a reader
+sees the old file or the new one and a full disk leaves no truncated file.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import json
 import math
+import os
 import re
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
+from . import schema
 from .config import ConfigError, NetConfig, TrainConfig
+from .data import DATASETS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = schema.VERSION
 MAX_FILE_BYTES = 20_000_000
-STATUSES = ("running", "done", "stopped", "diverged", "failed")
+STATUSES = schema.STATUSES
 CSV_FIELDS = ("step", "epoch", "train_loss", "train_error", "val_loss", "val_error", "lr",
               "images_per_s", "elapsed")
 PROBES = ("grad_norms", "block_grad_norms", "act_std")  # layer name -> number, every few steps
@@ -53,43 +65,28 @@ class Run:
                 "records": _finite(self.records)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Run":
-        if not isinstance(d, dict):
-            raise RunFileError("this is not a ResViz run file (expected a JSON object)")
-        if d.get("schema") != SCHEMA_VERSION:
-            raise RunFileError(f"this run file has schema version {d.get('schema')!r}; "
-                               f"this ResViz reads version {SCHEMA_VERSION}")
+    def from_dict(cls, d: object) -> "Run":
+        """A run from a run file's parsed JSON; `RunFileError` (one sentence) if it is not one."""
         try:
-            run = cls(net=NetConfig(**d["net"]), train=TrainConfig(**d["train"]),
-                      records=list(d["records"]), env=dict(d.get("env", {})),
-                      status=str(d.get("status", "done")), message=str(d.get("message", "")),
-                      name=str(d.get("name", "")), created=str(d.get("created", "")))
-        except KeyError as e:
-            raise RunFileError(f"this run file is incomplete (it has no {e.args[0]!r} field)") \
-                from None
+            v = schema.check(d)
+            run = cls(net=NetConfig(**v["net"]), train=TrainConfig(**v["train"]),
+                      records=v["records"], env=v["env"], status=v["status"],
+                      message=v["message"], name=v["name"], created=v["created"])
+        except schema.SchemaError as e:
+            raise RunFileError(str(e)) from None
         except TypeError:  # e.g. an unknown setting: Python's text would name __init__
             raise RunFileError("this run file is invalid (its net or train settings have "
                                "unknown or malformed fields)") from None
         except ConfigError as e:
             raise RunFileError(f"this run file is incomplete or invalid ({e})") from None
-        if run.status not in STATUSES or not all(map(_record_ok, run.records)):
-            raise RunFileError("this run file's status or records are malformed")
-        run.records = _finite(run.records)  # 1e999 parses as infinity: stored as missing
+        if run.train.dataset not in DATASETS:
+            raise RunFileError(f"this run file's dataset {schema.shown(run.train.dataset)} is "
+                               f"not one ResViz knows ({', '.join(DATASETS)})")
+        if run.records and run.records[-1]["step"] > run.train.steps:
+            raise RunFileError(f"this run file is invalid (its last record is step "
+                               f"{run.records[-1]['step']:,}, past the run's "
+                               f"{run.train.steps:,} steps)")
         return run
-
-
-def _number(v) -> bool:
-    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
-
-
-def _record_ok(r) -> bool:
-    """A step number, numbers (or null) where the curves and tables read them."""
-    if not isinstance(r, dict) or r.get("step") is None or not _number(r["step"]):
-        return False
-    if not all(_number(r.get(k)) for k in CSV_FIELDS):
-        return False
-    return all(r.get(k) is None or (isinstance(r[k], dict) and all(map(_number, r[k].values())))
-               for k in PROBES)
 
 
 def _finite(value):
@@ -113,15 +110,22 @@ def dumps(run: Run) -> str:
     return json.dumps(run.to_dict(), allow_nan=False, separators=(",", ":"))
 
 
-def loads(text: str | bytes) -> Run:
+def loads(text: str | bytes, max_records: int = schema.MAX_STEPS) -> Run:
+    """A run from a file's text. The records are counted before they are checked, so a file of
+    half a million tiny records is refused without building them all (`max_records`)."""
     if len(text) > MAX_FILE_BYTES:
         raise RunFileError(f"this run file is larger than {MAX_FILE_BYTES // 1_000_000} MB")
     try:
         d = json.loads(text, parse_constant=lambda c: None)  # NaN/Infinity -> null
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except RecursionError:
+        raise RunFileError("this file is nested too deeply to be a ResViz run file") from None
+    except (ValueError, UnicodeDecodeError):  # ValueError: JSONDecodeError, a 5,000-digit number
         raise RunFileError("this file is not valid JSON, so it is not a ResViz run file") from None
+    records = d.get("records") if isinstance(d, dict) else None
+    if isinstance(records, list) and len(records) > max_records:
+        raise RunFileError(f"this run file has {len(records):,} records; at most "
+                           f"{max_records:,} can be read here")
     return Run.from_dict(d)
-
 
 
 def to_csv(run: Run) -> str:
@@ -135,20 +139,67 @@ def to_csv(run: Run) -> str:
 
 
 def save(run: Run, folder: str | Path, filename: str | None = None) -> Path:
-    """Write `run` into `folder` atomically; the name is sanitised so it stays inside."""
+    """Write `run` into `folder` atomically, checked against the schema first (`RunFileError`
+    if it would not read back); the name is sanitised so it stays inside. Disk errors raise
+    `OSError` (`write_problem` words them)."""
+    text = dumps(run)
+    Run.from_dict(json.loads(text))  # what is written must read back
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (slug(filename or f"{run.created}-{run.label}") + ".json")
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(dumps(run))
-    tmp.replace(path)
+    _write_atomically(path, lambda f: f.write(text.encode()))
     return path
 
 
 def save_weights(state_dict: dict, run_path: Path) -> Path:
+    """The state dict beside its run file, atomically: never a truncated `.pt`."""
     path = Path(run_path).with_suffix(".pt")
-    torch.save(state_dict, path)
+    _write_atomically(path, lambda f: torch.save(state_dict, f))
     return path
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """A unique temporary file beside `path` (two writers of one name never share it), synced,
+    then renamed over `path`; on any failure the temporary file is removed."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # the rename itself survives a crash (not on Windows)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def check_writable(folder: str | Path) -> None:
+    """Create `folder` if needed and create and remove a file in it, before any work starts;
+    `OSError` if that fails (`write_problem` words it)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=".resviz-check.", suffix=".tmp")
+    os.close(fd)
+    os.unlink(probe)
+
+
+_WRITE_PROBLEMS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+                   errno.EROFS: "the disk is read-only", errno.EACCES: "writing there is not "
+                   "allowed", errno.EPERM: "writing there is not allowed",
+                   errno.ENOTDIR: "part of the path is a file, not a folder",
+                   errno.EISDIR: "a folder has that name", errno.EEXIST: "a file has that name"}
+
+
+def write_problem(err: OSError) -> str:
+    """Why a write failed, in a few words and without the server's paths."""
+    return _WRITE_PROBLEMS.get(err.errno) or (err.strerror or "the disk refused it").lower()
 
 
 def load_weights(run_path: str | Path) -> dict | None:
@@ -157,16 +208,20 @@ def load_weights(run_path: str | Path) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
 
 
-def load(path: str | Path) -> Run:
+def load(path: str | Path, max_records: int = schema.MAX_STEPS) -> Run:
     path = Path(path)
     if path.stat().st_size > MAX_FILE_BYTES:
         raise RunFileError(f"{path.name} is larger than {MAX_FILE_BYTES // 1_000_000} MB")
-    return loads(path.read_bytes())
+    return loads(path.read_bytes(), max_records)
 
 
 def list_runs(folder: str | Path) -> list[Path]:
-    """Run files in `folder`, newest first."""
+    """Run files in `folder`, newest first (temporary files of writes in progress excluded)."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    found = []
+    for p in folder.glob("*.json"):
+        with contextlib.suppress(FileNotFoundError):  # replaced or removed meanwhile
+            found.append((p.stat().st_mtime, p))
+    return [p for _, p in sorted(found, reverse=True)]

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from resviz.config import NetConfig, TrainConfig
+from resviz.data import DATASETS
 from resviz.runs import Run, dumps
 from resviz.ui.query import parse, session_id
 from resviz.ui.state import SessionWork
@@ -118,7 +119,30 @@ BAD_RUN_FILES = {  # row -> (name, content, exact sentence)
                           .encode(), "x.json: this run file is incomplete or invalid (learning "
                                      "rate must be a number, not None)."),
     "malformed records": ("x.json", _run_text(records=[{"step": 1, "train_error": "low"}])
-                          .encode(), "x.json: this run file's status or records are malformed."),
+                          .encode(), "x.json: this run file is invalid (record 1's train_error "
+                                     "must be a number, not 'low')."),
+    "an infinite step (the brick)": ("brick.json", _run_text().replace('"step":1,',
+                                                                       '"step":1e999,').encode(),
+                                     "brick.json: this run file is invalid (record 1's step must "
+                                     "be a whole number, not infinity)."),
+    "steps out of order": ("x.json", _run_text(records=[{"step": 2}, {"step": 1}]).encode(),
+                           "x.json: this run file is invalid (record 2's step 1 does not come "
+                           "after the step before it (2))."),
+    "an error rate above 100%": ("x.json", _run_text(records=[{"step": 1, "val_error": 3}])
+                                 .encode(), "x.json: this run file is invalid (record 1's "
+                                            "val_error must be at most 1.0, not 3)."),
+    "an unknown dataset": ("x.json", _run_text(train={"dataset": "imagenet"}).encode(),
+                           "x.json: this run file's dataset 'imagenet' is not one ResViz knows "
+                           f"({', '.join(DATASETS)})."),
+    "markdown in the name": ("x.json", _run_text(name="# ![x](http://e.x/i.png)\n").encode(),
+                             "x.json: this run file is invalid (name holds characters that are "
+                             "not allowed, not '# ![x](http://e.x/i.png)\\n')."),
+    "a probe of 600 layers": ("x.json", _run_text(records=[{"step": 1, "grad_norms": {
+        f"l{i}": 1.0 for i in range(600)}}]).encode(), "x.json: this run file is invalid (record "
+                                                        "1's grad_norms has more than 512 "
+                                                        "entries)."),
+    "nested too deeply": ("x.json", b"[" * 100_000 + b"]" * 100_000,
+                          "x.json: this file is nested too deeply to be a ResViz run file."),
     "huge file": ("big.json", b" " * (6 * 2**20), "big.json: this run file is 6.0 MB; run files "
                                                    "of at most 5 MB can be uploaded."),
 }
@@ -180,13 +204,13 @@ def test_a_bad_run_file_gets_its_sentence(tmp_path, row):
 
 def test_nan_infinite_and_huge_values_load_as_gaps_and_numbers(tmp_path):
     text = _run_text().replace('"train_loss":2.3', '"train_loss":NaN') \
-        .replace('"train_loss":2.1', '"train_loss":1e999').replace('"train_error":0.8',
-                                                                    '"train_error":1e308')
+        .replace('"train_error":0.8', '"train_error":1e999').replace('"train_loss":2.1',
+                                                                     '"train_loss":1e308')
     work = SessionWork(folder=tmp_path / "s")
     assert work.add_upload("odd.json", text.encode()) is None
     (run,) = work.history()
-    assert [r["train_loss"] for r in run.records] == [None, None]  # NaN and infinity: gaps
-    assert run.records[1]["train_error"] == 1e308
+    assert [r["train_loss"] for r in run.records] == [None, 1e308]  # NaN: a gap; 1e308 kept
+    assert run.records[1]["train_error"] is None  # infinity: a gap
 
 
 def test_a_name_with_dot_dot_stays_in_the_sessions_folder(tmp_path):

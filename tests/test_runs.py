@@ -1,10 +1,16 @@
-"""Run files: JSON round trip, strictness, and a name that cannot leave its folder."""
+"""Run files: JSON round trip, the schema's sentences, atomic writes, a name that stays inside."""
+import errno
 import json
+import multiprocessing
+import os
 
 import pytest
+import torch
 
 from resviz.config import NetConfig, TrainConfig
-from resviz.runs import Run, RunFileError, dumps, list_runs, load, loads, save
+from resviz.data import DATASETS
+from resviz.runs import (Run, RunFileError, check_writable, dumps, list_runs, load, loads, save,
+                         save_weights, write_problem)
 
 
 def _run(**kw):
@@ -12,6 +18,12 @@ def _run(**kw):
                 "grad_norms": {"stem.conv": 0.5}}, {"step": 2, "train_loss": float("nan")}]
     return Run(net=NetConfig(depth=8), train=TrainConfig(steps=2), records=records,
                status="done", **kw)
+
+
+def _file(**changes) -> str:
+    d = json.loads(dumps(_run()))
+    d.update(changes)
+    return json.dumps(d)
 
 
 def test_round_trip_keeps_configs_and_records(tmp_path):
@@ -29,20 +41,118 @@ def test_a_name_with_dots_and_slashes_stays_in_the_folder(tmp_path):
     assert path.parent == tmp_path / "runs"
 
 
-@pytest.mark.parametrize("text, words", [
-    ("{not json", "not valid JSON"),
-    ("[1, 2]", "JSON object"),
-    (json.dumps({"schema": 99}), "schema version 99"),
-    (json.dumps({"schema": 1, "net": {"depth": 21}, "train": {}, "records": []}), r"6n\+2"),
-    (json.dumps({"schema": 1, "net": {}, "train": {}}), "incomplete"),
-    (json.dumps({"schema": 1, "net": {}, "train": {}, "records": [1]}), "malformed"),
+@pytest.mark.parametrize("text, sentence", [
+    ("{not json", "this file is not valid JSON, so it is not a ResViz run file"),
+    ("[1, 2]", "this is not a ResViz run file (expected a JSON object)"),
+    (json.dumps({"schema": 99}), "this run file has schema version 99; this ResViz reads "
+                                 "version 1"),
+    (json.dumps({"schema": True}), "this run file has no schema version (this ResViz reads "
+                                   "version 1)"),
+    ("[" * 100_000 + "]" * 100_000, "this file is nested too deeply to be a ResViz run file"),
+    ('{"schema": 1, "x": ' + "9" * 5000 + "}", "this file is not valid JSON, so it is not a "
+                                              "ResViz run file"),
+    (json.dumps({"schema": 1, "net": {"depth": 21}, "train": {}, "records": []}),
+     "this run file is incomplete or invalid (depth must be 6n+2 (8, 14, 20, 32, 44, 56, 110 "
+     "...), not 21)"),
+    (json.dumps({"schema": 1, "net": {}, "train": {}}),
+     "this run file is incomplete (it has no 'records' field)"),
+    (json.dumps({"schema": 1, "net": {}, "train": {}, "records": [1]}),
+     "this run file is invalid (record 1 must be a JSON object, not 1)"),
+    (_file(records=[{"step": 1}, {"step": 1}]), "this run file is invalid (record 2's step 1 "
+                                                "does not come after the step before it (1))"),
+    (_file(records=[{"step": 3}]), "this run file is invalid (its last record is step 3, past "
+                                   "the run's 2 steps)"),
+    (_file(records=[{"step": 1, "val_error": 1.5}]), "this run file is invalid (record 1's "
+                                                      "val_error must be at most 1.0, not 1.5)"),
+    (_file(records=[{"step": 1, "act_std": {"<a href=x>": 1}}]),
+     "this run file is invalid (a name in record 1's act_std holds characters that are not "
+     "allowed, not '<a href=x>')"),
+    (_file(records=[{"step": 1, "colour": "red"}]), "this run file is invalid (record 1 has an "
+                                                    "unknown field 'colour')"),
+    (_file(name="a\n# heading"), "this run file is invalid (name holds characters that are not "
+                                 "allowed, not 'a\\n# heading')"),
+    (_file(name="x" * 101), "this run file is invalid (name is longer than 100 characters)"),
+    (_file(train={"dataset": "imagenet-22k"}), "this run file's dataset 'imagenet-22k' is not "
+                                               f"one ResViz knows ({', '.join(DATASETS)})"),
+    (_file(env={str(i): i for i in range(33)}), "this run file is invalid (env has more than 32 "
+                                                "entries)"),
 ])
-def test_malformed_files_are_rejected_with_a_sentence(text, words):
-    with pytest.raises(RunFileError, match=words):
+def test_malformed_files_are_rejected_with_one_sentence(text, sentence):
+    with pytest.raises(RunFileError) as err:
         loads(text)
+    assert str(err.value) == sentence
+
+
+def test_records_are_counted_before_they_are_checked():
+    text = _file(records=[{"step": i} for i in range(1, 4)], train={"steps": 3})
+    assert len(loads(text, max_records=3).records) == 3
+    with pytest.raises(RunFileError, match=r"^this run file has 3 records; at most 2 can be "
+                                           r"read here$"):
+        loads(text, max_records=2)
 
 
 def test_nan_and_huge_values_in_a_file_load_safely():
     d = json.loads(dumps(_run()))
-    text = json.dumps(d, separators=(",", ":")).replace('"train_loss":2.3', '"train_loss":NaN') + " "
-    assert loads(text.replace("\"train_error\":0.9", "\"train_error\":1e308")).records[0]["train_loss"] is None
+    text = json.dumps(d, separators=(",", ":")).replace('"train_loss":2.3', '"train_loss":NaN')
+    back = loads(text.replace('"train_loss":null', '"train_loss":1e308'))
+    assert back.records[0]["train_loss"] is None and back.records[1]["train_loss"] == 1e308
+
+
+def test_a_run_that_would_not_read_back_is_not_written(tmp_path):
+    bad = Run(net=NetConfig(depth=8), train=TrainConfig(steps=2), records=[{"step": 0}])
+    with pytest.raises(RunFileError, match="record 1's step must be at least 1, not 0"):
+        save(bad, tmp_path, "bad")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _save_many(folder: str, n: int) -> None:
+    for _ in range(n):
+        save(_run(), folder, "same")
+
+
+def test_concurrent_saves_of_one_name_never_leave_a_broken_file(tmp_path):
+    # Two processes write one name; a reader must only ever see a whole file.
+    ctx = multiprocessing.get_context("spawn")
+    writers = [ctx.Process(target=_save_many, args=(str(tmp_path), 60)) for _ in range(2)]
+    for w in writers:
+        w.start()
+    reads = 0
+    while any(w.is_alive() for w in writers) or reads == 0:
+        if (tmp_path / "same.json").exists():
+            assert load(tmp_path / "same.json").records[0]["step"] == 1
+            reads += 1
+    for w in writers:
+        w.join()
+        assert w.exitcode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["same.json"]  # no temporary left
+
+
+def test_a_full_disk_keeps_the_old_weights_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    path = save(_run(), tmp_path, "r")
+    save_weights({"w": torch.ones(3)}, path)
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(OSError) as err:
+        save_weights({"w": torch.zeros(3)}, path)
+    assert write_problem(err.value) == "the disk is full"
+    assert torch.load(path.with_suffix(".pt"), weights_only=True)["w"].tolist() == [1, 1, 1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.pt"]
+
+
+def test_an_output_folder_is_checked_before_any_work(tmp_path):
+    check_writable(tmp_path / "new" / "folder")  # created
+    assert list((tmp_path / "new" / "folder").iterdir()) == []
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OSError) as err:
+        check_writable(tmp_path / "file" / "sub")
+    assert write_problem(err.value) == "part of the path is a file, not a folder"
+    with pytest.raises(OSError) as err:
+        check_writable(tmp_path / "file")
+    assert write_problem(err.value) == "a file has that name"
+    if os.geteuid() != 0:  # root may write anywhere
+        (tmp_path / "ro").mkdir(mode=0o500)
+        with pytest.raises(OSError) as err:
+            check_writable(tmp_path / "ro")
+        assert write_problem(err.value) == "writing there is not allowed"
