@@ -80,7 +80,13 @@ st.header("AlexNet: the convolutions that won ImageNet")
 st.markdown("AlexNet (Krizhevsky, Sutskever and Hinton, 2012) showed what stacked convolutions "
             "can do: it won the ImageNet 2012 challenge by a wide margin with five convolutions "
             "and three fully connected layers, the recipe every later CNN, ResNet included, "
-            "builds on.")
+            "builds on. This is the 2012 network as the paper describes it. It was split over "
+            "two GPUs: conv2, conv4 and conv5 see only the half of the previous layer's "
+            "channels on their own GPU (**2 groups**, half the weights). **Local response "
+            "normalisation** after conv1 and conv2 scales each response down by its neighbours "
+            "in the channels nearby, a job batch norm does in later networks. Libraries such as "
+            "torchvision ship a later one-GPU variant (Krizhevsky 2014: 64, 192, 384, 256 and "
+            "256 kernels, no normalisation).")
 rows = alexnet()
 st.dataframe(conv_demo.layer_table(rows), key="alexnet_table", hide_index=True, height="content",
              column_config={"parameters": st.column_config.NumberColumn(format="localized"),

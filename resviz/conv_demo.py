@@ -29,7 +29,8 @@ PRESETS: dict[str, tuple[tuple[float, ...], ...]] = {
 }
 SAMPLE_PHOTOS = ("china.jpg", "flower.jpg")  # shipped inside scikit-learn: no download
 ALEXNET_INPUT = (3, 224, 224)  # (C, H, W): an ImageNet colour crop
-_ALEXNET_KINDS = ("Conv2d", "MaxPool2d", "Linear")  # the adaptive pool is a no-op at 224 px
+# The adaptive pool is a no-op at 224 px: left out of the table.
+_ALEXNET_KINDS = ("Conv2d", "LocalResponseNorm", "MaxPool2d", "Linear")
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights: colour -> perceived brightness
 
 
@@ -102,12 +103,13 @@ def kernel_note(kernel: np.ndarray) -> str:
 
 
 def alexnet_layers() -> list[LayerRow]:
-    """AlexNet at 224 px, 1000 classes: its 5 convolutions, 3 max poolings, 3 fully connected.
+    """AlexNet of 2012 at 224 px, 1000 classes: its 5 convolutions, 2 response normalisations,
+    3 max poolings and 3 fully connected layers.
 
     Built on the meta device: shapes and parameter counts without allocating its 244 MB.
     """
     with torch.device("meta"):
-        net = AlexNet(ALEXNET_INPUT[0], 1000, small=False)
+        net = AlexNet(ALEXNET_INPUT[0], 1000)
     return [r for r in summarize(net, ALEXNET_INPUT) if r.kind.startswith(_ALEXNET_KINDS)]
 
 

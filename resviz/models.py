@@ -149,30 +149,41 @@ def blocks(net: Net) -> list[tuple[str, Block]]:
 
 
 class AlexNet(nn.Module):
-    """AlexNet's shape (Krizhevsky et al. 2012): 5 convolutions, 3 fully connected layers.
+    """AlexNet as Krizhevsky, Sutskever and Hinton built it in 2012 (Sec. 3, Fig. 2).
 
-    `small=True` sizes it for 28-32 px images (3x3/5x5 kernels, narrower classifier) so it
-    trains live; `small=False` is the 224 px original as torchvision builds it (61.1M parameters).
+    Five convolutions of 96, 256, 384, 384 and 256 kernels, then three fully connected layers.
+    The network was split across two GPUs: conv2, conv4 and conv5 see only the kernel maps on
+    their own GPU (`groups=2`), conv3 and the dense layers see both. Local response
+    normalisation and overlapping 3x3/2 max pooling follow conv1 and conv2; pooling follows
+    conv5; dropout precedes fc1 and fc2. 60,965,224 parameters with 1000 classes (the paper:
+    "60 million"). torchvision's `alexnet` is the later one-GPU variant of Krizhevsky 2014
+    (64-192-384-256-256 kernels, no normalisation, 61,100,840 parameters).
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 1000, small: bool = True):
+    WIDTHS = (96, 256, 384, 384, 256)
+    GROUPS = (1, 2, 1, 2, 2)  # 2: the layer's kernels connect only to their own GPU's half
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 1000):
         super().__init__()
-        k1, s1, p1, k2, hidden, grid = (3, 1, 1, 5, 512, 3) if small else (11, 4, 2, 5, 4096, 6)
-        widths = (64, 192, 384, 256, 256)
-        convs = [(in_channels, widths[0], k1, s1, p1), (widths[0], widths[1], k2, 1, k2 // 2)]
-        convs += [(widths[i - 1], widths[i], 3, 1, 1) for i in (2, 3, 4)]
+        # Padding 2 on conv1 turns a 224 px image into the paper's 55x55 maps.
+        shapes = zip(self.WIDTHS, (11, 5, 3, 3, 3), (4, 1, 1, 1, 1), (2, 2, 1, 1, 1), self.GROUPS)
         layers = OrderedDict()
-        for i, (cin, cout, k, s, p) in enumerate(convs, 1):
-            layers[f"conv{i}"] = nn.Conv2d(cin, cout, k, s, p)
+        cin = in_channels
+        for i, (cout, k, stride, pad, g) in enumerate(shapes, 1):
+            layers[f"conv{i}"] = nn.Conv2d(cin, cout, k, stride, pad, groups=g)
             layers[f"relu{i}"] = nn.ReLU()
-            if i in (1, 2, 5):  # pooling after conv1, conv2 and conv5, as in the paper
-                layers[f"pool{i}"] = nn.MaxPool2d(2, 2) if small else nn.MaxPool2d(3, 2)
+            if i in (1, 2):
+                # The paper's k=2, n=5, alpha=1e-4, beta=0.75; PyTorch divides alpha by n.
+                layers[f"norm{i}"] = nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0)
+            if i in (1, 2, 5):
+                layers[f"pool{i}"] = nn.MaxPool2d(3, 2)
+            cin = cout
         self.features = nn.Sequential(layers)
-        self.pool = nn.AdaptiveAvgPool2d(grid)
+        self.pool = nn.AdaptiveAvgPool2d(6)  # 6x6 already at 224 px: a no-op there
         self.classifier = nn.Sequential(OrderedDict(
-            drop1=nn.Dropout(), fc1=nn.Linear(widths[-1] * grid * grid, hidden), relu6=nn.ReLU(),
-            drop2=nn.Dropout(), fc2=nn.Linear(hidden, hidden), relu7=nn.ReLU(),
-            fc3=nn.Linear(hidden, num_classes)))
+            drop1=nn.Dropout(), fc1=nn.Linear(cin * 6 * 6, 4096), relu6=nn.ReLU(),
+            drop2=nn.Dropout(), fc2=nn.Linear(4096, 4096), relu7=nn.ReLU(),
+            fc3=nn.Linear(4096, num_classes)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.pool(self.features(x)), 1))

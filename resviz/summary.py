@@ -6,14 +6,15 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-# Layers that hold a row in the table; activations and containers do not.
-_ROW_TYPES = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d)
+# Layers that hold a row in the table; activations, dropout and containers do not.
+_ROW_TYPES = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.LocalResponseNorm, nn.MaxPool2d,
+              nn.AdaptiveAvgPool2d)
 
 
 @dataclass(frozen=True)
 class LayerRow:
     name: str            # stable module name, e.g. "stage2.block1.conv1"
-    kind: str            # "Conv2d 3x3/2", "Linear", "BatchNorm2d", ...
+    kind: str            # "Conv2d 3x3/2", "Conv2d 5x5, 2 groups", "Linear", "BatchNorm2d", ...
     out_shape: tuple[int, ...]  # (C, H, W) or (features,), batch dimension left out
     params: int
     macs: int            # multiply-adds of one forward pass on one image
@@ -22,7 +23,8 @@ class LayerRow:
 def _kind(m: nn.Module) -> str:
     if isinstance(m, nn.Conv2d):
         k, s = m.kernel_size[0], m.stride[0]
-        return f"Conv2d {k}x{k}" + (f"/{s}" if s > 1 else "")
+        groups = f", {m.groups} groups" if m.groups > 1 else ""
+        return f"Conv2d {k}x{k}" + (f"/{s}" if s > 1 else "") + groups
     return type(m).__name__
 
 

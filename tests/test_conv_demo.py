@@ -5,6 +5,7 @@ import torch
 
 from resviz import conv_demo
 from resviz.data import Dataset, DatasetInfo
+from resviz.models import AlexNet, count_params
 
 
 def _by_hand(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -101,17 +102,23 @@ def test_sample_photos_load_offline_as_small_grayscale(name):
     assert 0 <= img.min() < img.max() <= 1
 
 
-def test_alexnet_has_5_convolutions_3_fully_connected_and_61_1m_parameters():
+def test_alexnet_table_is_the_2012_network_with_its_60_965_224_parameters():
     rows = conv_demo.alexnet_layers()
     kinds = [r.kind.split()[0] for r in rows]
     assert kinds.count("Conv2d") == 5 and kinds.count("Linear") == 3
-    assert rows[0].out_shape == (64, 55, 55) and rows[-1].out_shape == (1000,)
-    # Oracle: torchvision's own AlexNet (Krizhevsky et al. 2012, one-GPU variant).
-    import torchvision
-    with torch.device("meta"):
-        reference = sum(p.numel() for p in torchvision.models.alexnet().parameters())
-    assert sum(r.params for r in rows) == reference == 61_100_840
-    assert "61,100,840 parameters" in conv_demo.totals_note(rows)
+    assert kinds.count("LocalResponseNorm") == 2 and kinds.count("MaxPool2d") == 3
+    # Krizhevsky et al. 2012, Fig. 2: 96 maps of 55x55, then 27x27, 13x13 and 6x6 after pooling
+    shapes = {r.name.split(".")[-1]: r.out_shape for r in rows}
+    assert shapes["conv1"] == (96, 55, 55) and shapes["pool1"] == (96, 27, 27)
+    assert shapes["conv5"] == (256, 13, 13) and shapes["pool5"] == (256, 6, 6)
+    assert shapes["fc3"] == (1000,)
+    assert sum(r.params for r in rows) == count_params(AlexNet()) == 60_965_224
+    assert "60,965,224 parameters" in conv_demo.totals_note(rows)
     table = conv_demo.layer_table(rows)
-    assert table[0] == {"layer": "conv1", "kind": "Conv2d 11x11/4", "output": "64 x 55 x 55",
-                        "parameters": 23_296, "multiply-adds": 55 * 55 * 64 * 3 * 11 * 11}
+    assert table[0] == {"layer": "conv1", "kind": "Conv2d 11x11/4", "output": "96 x 55 x 55",
+                        "parameters": 96 * (3 * 11 * 11 + 1),
+                        "multiply-adds": 55 * 55 * 96 * 3 * 11 * 11}
+    # Two groups: each of conv2's 256 kernels sees 48 of conv1's 96 maps.
+    assert table[3] == {"layer": "conv2", "kind": "Conv2d 5x5, 2 groups",
+                        "output": "256 x 27 x 27", "parameters": 256 * (48 * 5 * 5 + 1),
+                        "multiply-adds": 27 * 27 * 256 * 48 * 5 * 5}

@@ -45,12 +45,24 @@ def test_small_image_stem_keeps_resolution():
     assert rows["stage4.block2.conv2"].out_shape == (512, 4, 4)
 
 
-def test_alexnet_matches_torchvision_and_has_five_convs_three_fcs():
-    assert count_params(AlexNet(3, 1000, small=False)) == count_params(torchvision.models.alexnet())
-    names = [n for n, _ in weight_layers(AlexNet(1, 10))]
+def test_alexnet_is_the_2012_two_gpu_network_not_torchvisions_variant():
+    net = AlexNet(3, 1000)
+    # Krizhevsky et al. 2012, Fig. 2: kernels of 11x11x3, 5x5x48, 3x3x256, 3x3x192, 3x3x192
+    # (conv2, conv4, conv5 see their own GPU's half), dense 9216-4096-4096-1000, with biases.
+    convs = [(96, 3, 11), (256, 48, 5), (384, 256, 3), (384, 192, 3), (256, 192, 3)]
+    dense = [(256 * 6 * 6, 4096), (4096, 4096), (4096, 1000)]
+    by_hand = sum(o * (i * k * k + 1) for o, i, k in convs) + sum(o * (i + 1) for i, o in dense)
+    assert count_params(net) == by_hand == 60_965_224
+    assert count_params(torchvision.models.alexnet()) == 61_100_840  # the 2014 one-GPU variant
+    names = [n for n, _ in weight_layers(net)]
     assert names == [f"features.conv{i}" for i in range(1, 6)] + [
         f"classifier.fc{i}" for i in range(1, 4)]
-    assert AlexNet(1, 10)(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    norms = [n for n, m in net.named_modules() if isinstance(m, torch.nn.LocalResponseNorm)]
+    assert norms == ["features.norm1", "features.norm2"]
+    x = torch.rand(1, 96, 5, 5)  # the paper's b = a / (k + alpha * sum over 5 channels a^2)^beta
+    window = (x[:, :3] ** 2).sum(1)  # channel 0: itself and the two above (zeros below)
+    assert torch.allclose(net.features.norm1(x)[:, 0], x[:, 0] / (2 + 1e-4 * window) ** 0.75)
+    assert net.eval()(torch.zeros(1, 3, 224, 224)).shape == (1, 1000)
 
 
 def test_layer_names_are_stable_and_readable():

@@ -8,6 +8,7 @@ from PIL import Image
 
 from resviz import conv_demo
 from resviz.data import load
+from resviz.models import AlexNet, count_params
 from resviz.uploads import MAX_SIDE
 from tests.figures import figures, plotly_array
 
@@ -38,11 +39,13 @@ def test_default_shows_a_digit_its_three_stages_and_alexnet(open_page, mnist):
     assert any("26x26 -> 13x13" in c for c in captions)
 
     table = at.dataframe[0].value
-    assert list(table["layer"]) == ["conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5",
-                                    "pool5", "fc1", "fc2", "fc3"]
-    assert table["parameters"].sum() == 61_100_840
-    assert any("61,100,840 parameters" in c for c in captions)
-    assert any("ImageNet" in m.value and "2012" in m.value for m in at.markdown)
+    assert list(table["layer"]) == ["conv1", "norm1", "pool1", "conv2", "norm2", "pool2", "conv3",
+                                    "conv4", "conv5", "pool5", "fc1", "fc2", "fc3"]
+    assert list(table["kind"])[3] == "Conv2d 5x5, 2 groups"
+    assert table["parameters"].sum() == count_params(AlexNet()) == 60_965_224  # the 2012 net
+    assert any("60,965,224 parameters" in c for c in captions)
+    assert any("ImageNet" in m.value and "2012" in m.value and "2 groups" in m.value
+               for m in at.markdown)
 
 
 def test_a_preset_fills_the_kernel_and_changes_the_output(open_page):
