@@ -4,12 +4,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from . import data as datasets
 from . import sweep
+from .architecture import variant
 from .config import ConfigError, NetConfig, TrainConfig
 from .models import build
+from .paper import paper_network, published_cost
 from .runs import Run, load, save
 from .runtime import configure_threads, environment, pick_device
 from .summary import summarize, totals
@@ -48,7 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="run file to write (.json)")
     s = sub.add_parser("summary", help="layer table: output shapes, parameters, multiply-adds")
     _net_args(s)
+    s.add_argument("--paper", action="store_true",
+                   help="the paper's network of this family and depth, not one sized for "
+                        "--dataset: ImageNet at 224 px colour, 1000 classes, 7x7 stem, "
+                        "projection shortcuts (as torchvision); CIFAR-10 at 32 px, width 16")
     s.add_argument("--json", action="store_true")
+    s.set_defaults(shortcut=None)  # the default depends on --paper: see cmd_summary
     sub.add_parser("datasets", help="each dataset, its shape, and whether it works offline now")
     _sweep_args(sub.add_parser("sweep", help="plain and residual networks across depths, one "
                                              "run file each; a rerun resumes"))
@@ -62,7 +70,9 @@ def _sweep_args(w: argparse.ArgumentParser) -> None:
     w.add_argument("--steps", type=int, default=200)
     w.add_argument("--batch-size", type=int, default=64)
     w.add_argument("--width", type=int, default=None, help="channels of the first stage")
-    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--seeds", "--seed", type=int, nargs="+", default=[0],
+                   help="train every configuration once per seed (the table gives mean and "
+                        "standard deviation)")
     w.add_argument("--lr", type=float, default=0.1)
     w.add_argument("--eval-every", type=int, default=20)
     w.add_argument("--no-bn", action="store_true", help="leave batch norm out")
@@ -113,19 +123,32 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    net_cfg = net_config(args)
-    info = datasets.info(args.dataset)
-    rows = summarize(build(net_cfg), (info.channels, info.size, info.size))
+    args.shortcut = args.shortcut or ("B" if args.paper and args.family == "imagenet" else "A")
+    if args.paper:
+        paper_cfg, size = paper_network(args.family, args.depth, args.arch == "residual")
+        net_cfg = replace(paper_cfg, batch_norm=not args.no_bn, shortcut=args.shortcut,
+                          width=args.width or paper_cfg.width)
+    else:
+        net_cfg, size = net_config(args), datasets.info(args.dataset).size
+    rows = summarize(build(net_cfg), (net_cfg.in_channels, size, size))
+    what = variant(net_cfg, size)
     if args.json:
-        print(json.dumps({"net": net_cfg.to_dict(), "layers": [r.__dict__ for r in rows],
-                          "totals": totals(rows)}, default=list))
+        print(json.dumps({"net": net_cfg.to_dict(), "variant": what,
+                          "input": [net_cfg.in_channels, size, size],
+                          "layers": [r.__dict__ for r in rows], "totals": totals(rows)},
+                         default=list))
         return 0
     print(f"{'layer':<26}{'kind':<16}{'output':>16}{'params':>12}{'mult-adds':>14}")
     for r in rows:
         shape = "x".join(map(str, r.out_shape))
         print(f"{r.name:<26}{r.kind:<16}{shape:>16}{r.params:>12,}{r.macs:>14,}")
     t = totals(rows)
-    print(f"{net_cfg.label}: {t['params']:,} parameters, {t['macs']:,} multiply-adds per image")
+    print(f"{net_cfg.label} ({what}): {t['params']:,} parameters, {t['macs']:,} multiply-adds "
+          f"per image ({t['macs'] / 1e9:.2f} x 10^9)")
+    if args.paper and (cost := published_cost(net_cfg)):
+        print(f"The paper, {cost}.")
+    elif not args.paper:
+        print("Sized for the dataset; --paper prints the paper's network of this depth.")
     return 0
 
 
@@ -141,32 +164,31 @@ def cmd_datasets(_args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     info = datasets.info(args.dataset)
     cfg = TrainConfig(dataset=args.dataset, steps=args.steps, batch_size=args.batch_size,
-                      lr=args.lr, seed=args.seed, eval_every=args.eval_every,
+                      lr=args.lr, seed=args.seeds[0], eval_every=args.eval_every,
                       precision=args.precision)
-    entries = sweep.select(sweep.plan(args.depths, args.arch, cfg, width=args.width,
+    entries = sweep.select(sweep.plan(args.depths, args.arch, cfg, args.seeds, width=args.width,
                                       batch_norm=not args.no_bn, in_channels=info.channels,
                                       num_classes=info.num_classes), args.only)
     if args.list:
-        print("\n".join(e.label for e in entries))
+        print("\n".join(dict.fromkeys(e.label for e in entries)))
         return 0
-    if not args.out:
-        raise ConfigError("the sweep needs --out, the folder for its run files")
     if args.keep_every < 1:
         raise ConfigError(f"keep-every must be at least 1 (1 keeps every record), "
                           f"not {args.keep_every}")
+    _sweep_folder(args.out)
     data = None  # loaded once, and only if something is left to train
     try:
         for i, entry in enumerate(entries, 1):
             path = Path(args.out) / f"{entry.filename}.json"
             if sweep.finished(path):
-                print(f"[{i}/{len(entries)}] {entry.label}: finished earlier, skipped ({path})")
+                print(f"[{i}/{len(entries)}] {entry.name}: finished earlier, skipped ({path})")
                 continue
-            sys.stderr.write(f"[{i}/{len(entries)}] {entry.label}\n")
+            sys.stderr.write(f"[{i}/{len(entries)}] {entry.name}\n")
             data = data or datasets.load(args.dataset)
             path = sweep.run_one(entry, args.out, args.keep_every, data,
                                  lambda rec: _progress(rec, cfg.steps))
             sys.stderr.write("\n")
-            print(f"[{i}/{len(entries)}] {entry.label}: wrote {path}")
+            print(f"[{i}/{len(entries)}] {entry.name}: wrote {path}")
     except KeyboardInterrupt:
         sys.stderr.write("\nresviz: interrupted; run the same command again to resume\n")
         return 130
@@ -174,13 +196,38 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_folder(out: str | None) -> None:
+    """Check --out before anything trains: a run file only fails to save after its training."""
+    if not out:
+        raise ConfigError("the sweep needs --out, the folder for its run files")
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--out must be a folder for the run files, but {out} is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create the folder {out} for the run files "
+                          f"({e.strerror.lower()})") from None
+
+
 def _sweep_table(folder: str, entries: list[sweep.Entry]) -> None:
-    """Final errors of every configuration, read back from the files (also those skipped)."""
-    print(f"{'configuration':<16}{'status':<10}{'training error':>16}{'validation error':>18}")
+    """Final errors of every run, read back from the files (also those skipped); with several
+    seeds, then each configuration's mean and standard deviation over its seeds."""
+    print(f"{'run':<22}{'status':<10}{'training error':>16}{'validation error':>18}")
+    errors: dict[str, list[tuple]] = {}
     for e in entries:
         run = load(Path(folder) / f"{e.filename}.json")
-        cells = [f"{x:.2%}" if x is not None else "-" for x in sweep.final_errors(run)]
-        print(f"{e.label:<16}{run.status:<10}{cells[0]:>16}{cells[1]:>18}")
+        errs = sweep.final_errors(run)
+        if None not in errs:
+            errors.setdefault(e.label, []).append(errs)
+        cells = [f"{x:.2%}" if x is not None else "-" for x in errs]
+        print(f"{e.name:<22}{run.status:<10}{cells[0]:>16}{cells[1]:>18}")
+    if any(len(v) > 1 for v in errors.values()):
+        print(f"\n{'configuration':<16}{'seeds':>6}{'training error':>22}{'validation error':>22}")
+        for label, errs in errors.items():
+            cells = ["{:.2%} ± {:.2%}".format(*sweep.mean_spread(list(col))) for col in zip(*errs)]
+            print(f"{label:<16}{len(errs):>6}{cells[0]:>22}{cells[1]:>22}")
+        print("mean ± sample standard deviation over the seeds")
     print("training error: mean batch error over the last 10% of steps; "
           "validation error: the last evaluation")
 

@@ -3,14 +3,18 @@
 Every configuration of a sweep trains with the same `TrainConfig`, so one seed gives every
 network the same data order and augmentation draws, and plain/residual twins of one depth the
 same initial weights (option A shortcuts add none): depth and the skip connection are the only
-differences, as in the paper's Fig. 6. Each run goes to its own file, named from what was
-trained, so an interrupted sweep resumes where it stopped and machines that share the work
-(each with `only`) fill one folder with the same files a single machine would.
+differences, as in the paper's Fig. 6. With several seeds every configuration is trained once
+per seed, all configurations of one seed before the next, so a sweep stopped early holds whole
+seeds. Each run goes to its own file, named from what was trained, so an interrupted sweep
+resumes where it stopped and machines that share the work (each with `only`) fill one folder
+with the same files a single machine would.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +39,13 @@ class Entry:
 
     @property
     def label(self) -> str:
-        """`plain-20`, `residual-56`: unique within a sweep, and what `only` names."""
+        """`plain-20`, `residual-56`: what `only` names; one per seed in a sweep."""
         return f"{'residual' if self.net.residual else 'plain'}-{self.net.depth}"
+
+    @property
+    def name(self) -> str:
+        """The label and the seed: `plain-20 seed 1`, unique within a sweep."""
+        return f"{self.label} seed {self.train.seed}"
 
     @property
     def filename(self) -> str:
@@ -49,17 +58,21 @@ class Entry:
 
 
 def plan(depths: Iterable[int], archs: Iterable[str], train_cfg: TrainConfig,
-         **net_fields) -> list[Entry]:
-    """Each depth (in the order given) with each architecture, all sharing `train_cfg`."""
-    return [Entry(NetConfig(depth=d, residual=a == "residual", **net_fields), train_cfg)
+         seeds: Iterable[int] | None = None, **net_fields) -> list[Entry]:
+    """Each depth (in the order given) with each architecture, all sharing `train_cfg`; with
+    `seeds`, that list once per seed (`train_cfg.seed` replaced), seed by seed."""
+    nets = [NetConfig(depth=d, residual=a == "residual", **net_fields)
             for d in dict.fromkeys(depths) for a in dict.fromkeys(archs)]
+    cfgs = [dataclasses.replace(train_cfg, seed=s) for s in dict.fromkeys(seeds)] if seeds \
+        else [train_cfg]
+    return [Entry(net, cfg) for cfg in cfgs for net in nets]
 
 
 def select(entries: list[Entry], only: Iterable[str] | None) -> list[Entry]:
     """The entries whose labels are in `only` (all of them when it is empty)."""
     if not only:
         return entries
-    labels = [e.label for e in entries]
+    labels = list(dict.fromkeys(e.label for e in entries))
     for name in only:
         if name not in labels:
             raise ConfigError(f"this sweep has no configuration {name!r}; "
@@ -104,6 +117,11 @@ def final_errors(run: Run, tail: float = 0.1) -> tuple[float | None, float | Non
     start = recs[-1]["step"] * (1 - tail)
     last = [r["train_error"] for r in recs if r["step"] > start]
     return sum(last) / len(last), val[-1] if val else None
+
+
+def mean_spread(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value) of one configuration's seeds."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def run_one(entry: Entry, folder: str | Path, keep_every: int = 1,

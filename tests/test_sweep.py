@@ -55,7 +55,7 @@ def test_a_sweep_writes_one_file_per_configuration_named_from_it(tmp_path, train
     assert [n.rsplit("-", 1)[0] for n in names] == sorted(LABELS)
     assert all(load(tmp_path / n).status == "done" for n in names)
     out = capsys.readouterr().out
-    assert "[4/4] residual-14: wrote" in out and "validation error" in out
+    assert "[4/4] residual-14 seed 0: wrote" in out and "validation error" in out
 
 
 def test_a_rerun_skips_finished_runs_and_leaves_their_files_alone(tmp_path, trained, capsys):
@@ -113,6 +113,45 @@ def test_list_and_only_split_a_sweep_across_machines(tmp_path, capsys):
     assert losses(one) | losses(two) == losses(whole)  # the same runs, not only the same names
 
 
+def test_seeds_train_every_configuration_once_per_seed_seed_by_seed(tmp_path, trained, capsys):
+    assert run_sweep(tmp_path, "--seeds", "0", "1") == 0
+    assert trained == LABELS * 2
+    names = sorted(contents(tmp_path))
+    assert sorted(n.rsplit("-", 1)[0] for n in names) == sorted(LABELS * 2)
+    assert sorted(load(tmp_path / n).train.seed for n in names) == [0] * 4 + [1] * 4
+    one_seed = tmp_path / "one-seed"
+    assert run_sweep(one_seed, "--seed", "0") == 0  # seed 0 of the two is that very run
+    assert losses(one_seed).items() <= losses(tmp_path).items()
+    assert len(set(map(tuple, losses(tmp_path).values()))) == 8  # each seed its own run
+    out = capsys.readouterr().out
+    assert "[8/8] residual-14 seed 1: wrote" in out
+
+
+def test_a_rerun_with_seeds_resumes_and_prints_mean_and_spread(tmp_path, trained, capsys):
+    assert run_sweep(tmp_path, "--seeds", "0", "1", "--only", "plain-8") == 0
+    trained.clear()
+    capsys.readouterr()
+    assert run_sweep(tmp_path, "--seeds", "0", "1", "--only", "plain-8") == 0
+    assert trained == []
+    out = capsys.readouterr().out
+    assert out.count("finished earlier, skipped") == 2
+    runs = [load(p) for p in sorted(tmp_path.glob("*.json"))]
+    train_errs, val_errs = zip(*(sweep.final_errors(r) for r in runs))
+    cells = ["{:.2%} ± {:.2%}".format(*sweep.mean_spread(list(e))) for e in (train_errs, val_errs)]
+    rows = [line.split() for line in out.splitlines() if line.startswith("plain-8 ")]
+    assert rows[-1] == ["plain-8", "2", *cells[0].split(), *cells[1].split()]  # under each seed's
+
+
+def test_mean_spread_is_the_mean_and_sample_standard_deviation():
+    assert sweep.mean_spread([0.1, 0.2, 0.3]) == pytest.approx((0.2, 0.1))
+    assert sweep.mean_spread([0.25]) == (0.25, 0.0)
+
+
+def test_list_names_each_configuration_once_whatever_the_seeds(capsys):
+    assert main(["sweep", *TINY, "--seeds", "0", "1", "2", "--list"]) == 0
+    assert capsys.readouterr().out.split() == LABELS
+
+
 def test_every_configuration_shares_the_seed_and_data_order():
     cfg = TrainConfig(steps=3, batch_size=16)
     entries = sweep.plan([8, 14], sweep.ARCHS, cfg, width=4)
@@ -164,6 +203,16 @@ def test_bad_sweep_arguments_exit_2_with_one_line(args, words, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and words in proc.stderr and "Traceback" not in proc.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_an_out_path_that_is_a_file_stops_the_sweep_before_it_trains(tmp_path, trained, capsys):
+    out = tmp_path / "runs.json"
+    out.write_text("{}")
+    assert run_sweep(out) == 2
+    assert trained == []
+    err = capsys.readouterr().err
+    assert err == f"resviz: --out must be a folder for the run files, but {out} is a file\n"
+    assert out.read_text() == "{}"
 
 
 def test_a_sweep_without_a_folder_says_so(capsys):
