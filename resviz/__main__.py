@@ -4,12 +4,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from . import data as datasets
 from . import sweep
+from .architecture import variant
 from .config import ConfigError, NetConfig, TrainConfig
 from .models import build
+from .paper import paper_network, published_cost
 from .runs import Run, load, save
 from .runtime import configure_threads, environment, pick_device
 from .summary import summarize, totals
@@ -48,7 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="run file to write (.json)")
     s = sub.add_parser("summary", help="layer table: output shapes, parameters, multiply-adds")
     _net_args(s)
+    s.add_argument("--paper", action="store_true",
+                   help="the paper's network of this family and depth, not one sized for "
+                        "--dataset: ImageNet at 224 px colour, 1000 classes, 7x7 stem, "
+                        "projection shortcuts (as torchvision); CIFAR-10 at 32 px, width 16")
     s.add_argument("--json", action="store_true")
+    s.set_defaults(shortcut=None)  # the default depends on --paper: see cmd_summary
     sub.add_parser("datasets", help="each dataset, its shape, and whether it works offline now")
     _sweep_args(sub.add_parser("sweep", help="plain and residual networks across depths, one "
                                              "run file each; a rerun resumes"))
@@ -115,19 +123,32 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    net_cfg = net_config(args)
-    info = datasets.info(args.dataset)
-    rows = summarize(build(net_cfg), (info.channels, info.size, info.size))
+    args.shortcut = args.shortcut or ("B" if args.paper and args.family == "imagenet" else "A")
+    if args.paper:
+        paper_cfg, size = paper_network(args.family, args.depth, args.arch == "residual")
+        net_cfg = replace(paper_cfg, batch_norm=not args.no_bn, shortcut=args.shortcut,
+                          width=args.width or paper_cfg.width)
+    else:
+        net_cfg, size = net_config(args), datasets.info(args.dataset).size
+    rows = summarize(build(net_cfg), (net_cfg.in_channels, size, size))
+    what = variant(net_cfg, size)
     if args.json:
-        print(json.dumps({"net": net_cfg.to_dict(), "layers": [r.__dict__ for r in rows],
-                          "totals": totals(rows)}, default=list))
+        print(json.dumps({"net": net_cfg.to_dict(), "variant": what,
+                          "input": [net_cfg.in_channels, size, size],
+                          "layers": [r.__dict__ for r in rows], "totals": totals(rows)},
+                         default=list))
         return 0
     print(f"{'layer':<26}{'kind':<16}{'output':>16}{'params':>12}{'mult-adds':>14}")
     for r in rows:
         shape = "x".join(map(str, r.out_shape))
         print(f"{r.name:<26}{r.kind:<16}{shape:>16}{r.params:>12,}{r.macs:>14,}")
     t = totals(rows)
-    print(f"{net_cfg.label}: {t['params']:,} parameters, {t['macs']:,} multiply-adds per image")
+    print(f"{net_cfg.label} ({what}): {t['params']:,} parameters, {t['macs']:,} multiply-adds "
+          f"per image ({t['macs'] / 1e9:.2f} x 10^9)")
+    if args.paper and (cost := published_cost(net_cfg)):
+        print(f"The paper, {cost}.")
+    elif not args.paper:
+        print("Sized for the dataset; --paper prints the paper's network of this depth.")
     return 0
 
 

@@ -210,3 +210,21 @@ def comparison_note(table: dict[str, dict[str, int]]) -> str:
                      f"{base:,} with option A shortcuts and "
                      f"{table[res]['parameters with option B'] - base:,} with option B")
     return "; ".join(parts) + "."
+
+
+def variant(cfg: NetConfig, image_size: int) -> str:
+    """Which network of its name this is, in words: stem, input, classes, width, batch norm
+    and shortcuts (a ResNet-18 for 28 px digits is not the paper's ImageNet ResNet-18)."""
+    if cfg.family == "cifar":
+        stem = "CIFAR-style, 3x3 stem"
+    elif cfg.small_input:
+        stem = "ImageNet-style, 3x3 small-image stem without max pooling"
+    else:
+        stem = "ImageNet-style, 7x7 stem and max pooling"
+    parts = [stem, f"{image_size}x{image_size} {'colour' if cfg.in_channels == 3 else 'grey'} "
+                   f"images", f"{cfg.num_classes} classes", f"width {cfg.width}",
+             "batch norm" if cfg.batch_norm else "no batch norm"]
+    if cfg.residual:
+        parts.append("option-A zero-padding shortcuts" if cfg.shortcut == "A"
+                     else "option-B projection shortcuts")
+    return ", ".join(parts)

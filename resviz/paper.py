@@ -3,7 +3,7 @@ so nobody mistakes our digits for CIFAR-10 or ImageNet, and with the network it 
 on, so nobody puts it beside a different network without a word."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .config import NetConfig
 
@@ -53,6 +53,27 @@ CIFAR_NET = NetConfig(family="cifar", width=16, batch_norm=True, shortcut="A", i
 CIFAR_PARAMS = {20: 0.27e6, 32: 0.46e6, 44: 0.66e6, 56: 0.85e6, 110: 1.7e6}
 # Table 1: multiply-adds ("FLOPs") of the ImageNet networks for one 224x224 image.
 IMAGENET_FLOPS = {18: 1.8e9, 34: 3.6e9}
+
+
+def paper_network(family: str, depth: int, residual: bool = True) -> tuple[NetConfig, int]:
+    """The paper's network of a family and depth, and its image size. ImageNet: 224 px colour,
+    1000 classes, 7x7 stem, with projection shortcuts (option B) as torchvision's resnet18/34
+    (Table 2 used option A for its ResNet-34; Table 3 compares both); CIFAR-10: 32 px colour,
+    10 classes, Sec. 4.2's network."""
+    if family == "imagenet":
+        return NetConfig("imagenet", depth, residual, True, 64, "B", 3, 1000,
+                         small_input=False), 224
+    return replace(CIFAR_NET, depth=depth, residual=residual), 32
+
+
+def published_cost(net: NetConfig) -> str:
+    """What the paper prints about this network's size, if anything: 'Table 1: 1.8 x 10^9
+    FLOPs (multiply-adds)'."""
+    if net.family == "imagenet" and net.depth in IMAGENET_FLOPS:
+        return f"Table 1: {IMAGENET_FLOPS[net.depth] / 1e9:.1f} x 10^9 FLOPs (multiply-adds)"
+    if net.family == "cifar" and net.residual and net.depth in CIFAR_PARAMS:
+        return f"Table 6: {CIFAR_PARAMS[net.depth] / 1e6:.2g}M parameters"
+    return ""
 
 
 def published(net: NetConfig) -> Published | None:

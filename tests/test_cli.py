@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import torchvision
 
 from resviz.__main__ import main
 
@@ -39,6 +40,31 @@ def test_summary_json_totals_match_the_paper(capsys):
     assert main(["summary", "--depth", "56", "--dataset", "shapes", "--json"]) == 0
     table = json.loads(capsys.readouterr().out)
     assert round(table["totals"]["params"] / 1e6, 2) == 0.85  # ResNet-56, 3 channels, 10 classes
+
+
+def test_summary_says_which_resnet18_it_prints_and_paper_prints_torchvisions(capsys):
+    assert main(["summary", "--family", "imagenet", "--depth", "18"]) == 0
+    small = capsys.readouterr().out.splitlines()
+    assert small[-2].startswith("ResNet-18 (ImageNet-style, 3x3 small-image stem without max "
+                                "pooling, 28x28 grey images, 10 classes, width 64, batch norm, "
+                                "option-A zero-padding shortcuts): ")
+    assert "--paper" in small[-1]
+    assert main(["summary", "--family", "imagenet", "--depth", "18", "--paper"]) == 0
+    paper = capsys.readouterr().out.splitlines()
+    oracle = sum(p.numel() for p in torchvision.models.resnet18().parameters())
+    assert oracle == 11_689_512
+    assert paper[-2].startswith("ResNet-18 (ImageNet-style, 7x7 stem and max pooling, 224x224 "
+                                "colour images, 1000 classes, width 64, batch norm, option-B "
+                                f"projection shortcuts): {oracle:,} parameters, ")
+    assert "(1.81 x 10^9)" in paper[-2]  # multiply-adds of one 224 px image
+    assert paper[-1] == "The paper, Table 1: 1.8 x 10^9 FLOPs (multiply-adds)."
+
+
+def test_summary_paper_cifar_network_has_table_6s_parameters(capsys):
+    assert main(["summary", "--depth", "110", "--paper", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert table["input"] == [3, 32, 32] and table["net"]["width"] == 16
+    assert round(table["totals"]["params"] / 1e6, 1) == 1.7  # Table 6: 1.7M
 
 
 def test_datasets_lists_what_works_offline(capsys, tmp_path, monkeypatch):
