@@ -31,8 +31,9 @@ st.dataframe(architecture.table(arch), hide_index=True, key="build_table",
              column_config=build_form.numbers(["parameters", "multiply-adds"]))
 
 st.subheader("The paper's four networks")
-st.markdown(f"plain-18, ResNet-18, plain-34 and ResNet-34 (He et al. 2016, Figure 3 and "
-            f"Table 2), sized for {size}×{size} images with {cfg.width} channels in stage 1.")
+st.markdown(f"plain-18, ResNet-18, plain-34 and ResNet-34 (He et al. 2016: Table 1 defines "
+            f"them, Figure 3 draws the 34-layer pair, Table 2 gives their ImageNet errors), "
+            f"sized for {size}×{size} images with {cfg.width} channels in stage 1.")
 archs, side_by_side = build_form.paper_networks(cfg, size)
 st.dataframe(side_by_side, key="build_paper_table", column_config=build_form.numbers(side_by_side))
 st.caption(architecture.comparison_note(side_by_side))

@@ -17,7 +17,7 @@ from .summary import LayerRow, summarize
 IDENTITY, ZERO_PAD, PROJECTION = "identity", "zero-pad", "projection"
 SKIP_TITLES = {IDENTITY: "identity skip", ZERO_PAD: "zero-padding skip (option A)",
                PROJECTION: "1×1 projection skip (option B)"}
-PAPER_DEPTHS = (18, 34)  # the networks of the paper's Figure 3 and Table 2
+PAPER_DEPTHS = (18, 34)  # the ImageNet networks of the paper's Table 1 (Figure 3 draws 34)
 FOLD_ABOVE = 6  # blocks a stage may have and still open unfolded (ResNet-34 has 6 at most)
 DEEP_STAGE = 9  # past this (depth 110's 18 blocks) even the first stage opens folded
 

@@ -44,6 +44,9 @@ def test_default_render_shows_resnet20_with_its_nine_skips():
     side = at.dataframe[1].value
     assert side.loc["parameters", "plain-18"] == side.loc["parameters", "ResNet-18"]
     assert at.query_params["depth"] == "20" and at.query_params["arch"] == "residual"
+    # The paper's Table 1 defines the 18- and 34-layer nets; its Figure 3 draws only the 34s.
+    assert any("Table 1 defines them, Figure 3 draws the 34-layer pair" in m.value
+               for m in at.markdown)
 
 
 def test_plain_has_no_skips_and_deeper_has_more_blocks():
