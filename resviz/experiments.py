@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import data as datasets
+from .claims import RULES, Claim, Kind, claim, holds, say
 from .config import NetConfig
 from .paper import PLAIN_CURVES, published, unlike_paper
 from .runs import Run
@@ -172,17 +173,32 @@ def mixed_note(found: list[Group]) -> str:
             "only runs that differ in depth alone, and nothing is compared across lines.")
 
 
+NOISE_HELP = (
+    f"How a change is judged (the rule of every claim ResViz makes about errors): two errors "
+    f"differ when the gap exceeds {RULES.noise_factor:g} standard errors of the difference and "
+    f"{100 * RULES.min_gap:g} percentage points; otherwise they are within noise. With two or "
+    f"more seeds a network the standard error comes from the spread between seeds; with one, "
+    f"from sampling alone: an error rate p measured on n images varies by sqrt(p(1-p)/n) (n: "
+    f"the validation images, or the images of the training batches averaged). Sampling alone "
+    f"leaves out what another seed or another machine would change, so it is a lower bound.")
+
+
 @dataclass(frozen=True)
 class Noise:
-    """How large a difference the measurement's own scatter makes: two standard errors."""
+    """The standard error of a difference between two errors, and where it comes from."""
 
-    level: float   # as a fraction, like the errors
-    source: str    # "the spread of 3 seeds", "sampling 1,000 images"
+    stderr: float  # as a fraction, like the errors
+    source: str    # "the spread of 3 seeds", "sampling 1,000 images a network"
     seeds: bool    # measured over seeds; else sampling alone, without what a seed changes
+
+    @property
+    def threshold(self) -> float:
+        """The smallest difference the claims' rule calls real: 2 standard errors, 0.5 points."""
+        return max(RULES.min_gap, RULES.noise_factor * self.stderr)
 
 
 def noise(a: Point, b: Point, measure: int, val_images: Mapping[str, int]) -> Noise | None:
-    """Two standard errors of the difference between two points' errors.
+    """The standard error of the difference between two points' errors.
 
     With at least two seeds at both points, from the seeds' spread; otherwise from sampling
     alone (an error rate p measured on n images has a standard error of sqrt(p(1-p)/n)), which
@@ -191,7 +207,7 @@ def noise(a: Point, b: Point, measure: int, val_images: Mapping[str, int]) -> No
     va, vb = a.values(measure), b.values(measure)
     if len(va) > 1 and len(vb) > 1:
         se = math.sqrt(statistics.variance(va) / len(va) + statistics.variance(vb) / len(vb))
-        return Noise(2 * se, f"the spread of {min(len(va), len(vb))} seeds", True)
+        return Noise(se, f"the spread of {min(len(va), len(vb))} seeds", True)
     held_out = val_images.get(a.runs[0].train.dataset)
     images = (a.training_images(), b.training_images()) if measure == 0 \
         else (held_out, held_out)
@@ -200,10 +216,11 @@ def noise(a: Point, b: Point, measure: int, val_images: Mapping[str, int]) -> No
     se = math.sqrt(sum(p * (1 - p) / n for p, n in zip((a.mean(measure), b.mean(measure)),
                                                          images)))
     counts = " and ".join(f"{n:,}" for n in dict.fromkeys(images))
-    return Noise(2 * se, f"sampling {counts} images a network", False)
+    return Noise(se, f"sampling {counts} images a network", False)
 
 
-@dataclass(frozen=True)
+# eq=False: its group and points compare by identity.
+@dataclass(frozen=True, eq=False)
 class Change:
     """One measure of one line from its shallowest to its deepest network."""
 
@@ -221,26 +238,37 @@ class Change:
     def after(self) -> float:
         return self.deep.mean(self.measure)
 
-    @property
-    def within_noise(self) -> bool | None:
-        """Is the change no larger than the noise? None where the noise is unknown."""
-        if self.noise is None:
-            return None
-        return abs(self.after - self.before) <= self.noise.level
-
     def _value(self, point: Point) -> str:
         n = DECIMALS[self.measure]
         mean, sd = point.mean(self.measure), point.spread(self.measure)
         return f"{mean:.{n}%}" if sd is None else f"{100 * mean:.{n}f} ± {100 * sd:.{n}f}%"
 
+    def claim(self, beyond: str, within: str) -> Claim:
+        """That the deeper network's error differs from the shallower one's beyond noise (higher:
+        a degradation claim, else a deeper-wins claim), said as `beyond`; `within` is said when
+        the rule finds the difference within noise. Both may use {said} (the two errors) and
+        {noise} (the threshold, in points)."""
+        numbers = dict(deep=self.after, shallow=self.before,
+                       noise=self.noise.stderr if self.noise else math.inf)
+        kind = Kind.DEGRADATION if self.after > self.before else Kind.DEEPER_WINS
+        words = dict(said=f"{MEASURES[self.measure]} {self._value(self.shallow)} → "
+                          f"{self._value(self.deep)}",
+                     noise=f"±{100 * self.noise.threshold:.1f} points" if self.noise else "")
+        runs = (self.group.label(self.shallow), self.group.label(self.deep))
+        last = max(r["step"] for run in self.deep.runs for r in run.records)
+        return claim(kind, beyond.format(**words), numbers, runs=runs, step=last,
+                     instead=within.format(**words) if self.noise else words["said"])
+
+    @property
+    def within_noise(self) -> bool | None:
+        """Is the change within noise by the claims' rule? None where the noise is unknown."""
+        return None if self.noise is None else not holds(self.claim("", ""))
+
     @property
     def text(self) -> str:
-        """'validation error 2.0% → 2.7% (within noise, ±1.4 points)'."""
-        said = f"{MEASURES[self.measure]} {self._value(self.shallow)} → {self._value(self.deep)}"
-        if self.noise is None:
-            return said
-        verdict = "within" if self.within_noise else "beyond"
-        return f"{said} ({verdict} noise, ±{100 * self.noise.level:.1f} points)"
+        """'validation error 2.0% → 2.7% (within noise, ±1.4 points)', as the rule finds."""
+        return say([self.claim("{said} (beyond noise, {noise})",
+                               "{said} (within noise, {noise})")])[0]
 
 
 def changes(found: list[Group], val_images: Mapping[str, int]) -> list[Change]:
@@ -270,8 +298,9 @@ def depth_trend(found: list[Group], val_images: Mapping[str, int]) -> str:
                      f"{seeds}: {', '.join(c.text for c in mine)}.")
     judged = [c for c in said if c.noise]
     sources = dict.fromkeys(f"{MEASURES[c.measure]}: {c.noise.source}" for c in judged)
-    tail = ("Within noise: a change no larger than two standard errors of the difference, "
-            f"estimated from {'; '.join(sources)}." if sources else
+    tail = (f"Within noise: a change no larger than {RULES.noise_factor:g} standard errors of "
+            f"the difference (and at least {100 * RULES.min_gap:g} points), estimated from "
+            f"{'; '.join(sources)}." if sources else
             "No noise level: the size of the validation set is not known here.")
     if any(not c.noise.seeds for c in judged):
         tail += " With one seed a network, what another seed would change is not in it."
@@ -306,18 +335,16 @@ def comparison(found: list[Group], dataset: str) -> list[dict]:
 
 def against_paper(said: list[Change]) -> list[str]:
     """Per line, whether its validation error moves with depth as the paper's does (Fig. 6:
-    deeper plain networks worse; Table 6: deeper ResNets better), judged against noise."""
+    deeper plain networks worse; Table 6: deeper ResNets better), by the claims' rule."""
     out = []
     for c in said:
-        if c.measure != 1 or c.within_noise is None:
+        if c.measure != 1 or c.noise is None:
             continue
-        paper = "worse" if not c.group.residual else "better"
-        ends = f"{c.shallow.depth} → {c.deep.depth} layers, {c.before:.1%} → {c.after:.1%}"
-        if c.within_noise:
-            out.append(f"{c.group.name}: within noise ({ends}), so these runs do not show the "
-                       f"paper's deeper-is-{paper}")
-        else:
-            ours = "worse" if c.after > c.before else "better"
-            agree = "as in the paper" if ours == paper else "against the paper"
-            out.append(f"{c.group.name}: deeper is {ours} ({ends}), {agree}")
+        paper = "better" if c.group.residual else "worse"
+        ours = "worse" if c.after > c.before else "better"
+        agree = "as in the paper" if ours == paper else "against the paper"
+        ends = f"{c.shallow.depth} → {c.deep.depth} layers, {{said}}"
+        out += say([c.claim(f"{c.group.name}: deeper is {ours} ({ends}), {agree}",
+                            f"{c.group.name}: within noise ({ends}, {{noise}}), so these runs "
+                            f"do not show the paper's deeper-is-{paper}")])
     return out

@@ -1,10 +1,11 @@
 """The Experiments page's science and figures: Fig. 6 panels, final errors, the paper's numbers."""
 import pytest
 
+from resviz.claims import Kind, holds
 from resviz.config import NetConfig, TrainConfig
 from resviz.features import from_state
-from resviz.experiments import (PAPER_COLUMN, depth_trend, groups, mixed_note, paper_cell,
-                                sweep_runs)
+from resviz.experiments import (PAPER_COLUMN, changes, depth_trend, groups, mixed_note,
+                                paper_cell, sweep_runs)
 from resviz.paper import CIFAR10, IMAGENET, published
 from resviz.plots.curves import kind_colour
 from resviz.plots.experiments import error_vs_depth, figure6, shade
@@ -160,11 +161,26 @@ def test_the_depth_trend_judges_each_change_against_sampling_noise_with_one_seed
         "validation error 6.0% → 35.0% (beyond noise, ±3.4 points).\n"
         "- ResNet, 20 → 56 layers: training error 4.00% → 4.00% (within noise, ±6.9 points), "
         "validation error 2.0% → 2.7% (within noise, ±1.4 points).\n\n"
-        "Within noise: a change no larger than two standard errors of the difference, "
-        "estimated from training error: sampling 64 images a network; validation error: "
+        "Within noise: a change no larger than 2 standard errors of the difference (and at "
+        "least 0.5 points), estimated from training error: sampling 64 images a network; "
+        "validation error: "
         "sampling 1,000 images a network. With one seed a network, what another seed would "
         "change is not in it.")
     assert depth_trend(groups(runs[2:3]), {}) == ""  # one depth: no trend
+
+
+def test_each_depth_sentence_is_a_claim_said_only_when_its_rule_holds():
+    runs = mixed_runs() + [load(p) for p in list_runs(REFERENCE / "mnist-5k")]
+    said = changes(groups(sweep_runs(runs)), {"mnist-5k": 1000})
+    assert len(said) == 10  # 5 lines of two depths or more, training and validation each
+    for c in said:
+        made = c.claim("", "")
+        assert made.kind == (Kind.DEGRADATION if c.after > c.before else Kind.DEEPER_WINS)
+        assert dict(made.numbers) == {"deep": c.after, "shallow": c.before,
+                                      "noise": c.noise.stderr}
+        assert ("(beyond noise" in c.text) == holds(made) == (not c.within_noise)
+        gap = abs(c.after - c.before)
+        assert holds(made) == (gap > max(2 * c.noise.stderr, 0.005))
 
 
 def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
@@ -180,15 +196,18 @@ def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
     plain = table[table["network"] == "plain-56"].iloc[0]
     assert plain[PAPER_COLUMN] == "curve only (Fig. 6)"
     assert 0 <= row["validation, MNIST-5k"] < 50  # in percent
-    trend = next(m.value for m in at.markdown if m.value.startswith("**In these runs**"))
+    shown = next(m for m in at.markdown if m.value.startswith("**In these runs**"))
+    trend = shown.value
+    assert "2 standard errors of the difference and 0.5 percentage points" in shown.help
     found = groups(sweep_runs([load(p) for p in list_runs(REFERENCE / "mnist-5k")]))
     assert trend == depth_trend(found, {"mnist-5k": 1000})
     # The manifest's numbers; the ResNets' 0.7-point rise is smaller than sampling 1,000 digits
     # makes: the page says so rather than leave it beside "deeper ResNets are better".
     assert "plain, 20 → 56 layers: training error 0.68% → 14.75% (beyond noise" in trend
     assert "validation error 2.0% → 2.7% (within noise, ±1.4 points)" in trend
-    assert any("ResNet: within noise (20 → 56 layers, 2.0% → 2.7%), so these runs do not show "
-               "the paper's deeper-is-better" in m.value for m in at.markdown)
+    assert any("ResNet: within noise (20 → 56 layers, validation error 2.0% → 2.7%, ±1.4 "
+               "points), so these runs do not show the paper's deeper-is-better" in m.value
+               for m in at.markdown)
     assert not any("differ in more than depth" in i.value for i in at.info)
     contours = [t for t in figs["ls_contour"]["data"] if t["type"] == "contour"]
     assert len(contours) == 2 and contours[0]["zmin"] == contours[1]["zmin"]  # one colour scale

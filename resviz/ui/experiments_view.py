@@ -9,8 +9,8 @@ import streamlit as st
 from .. import data as datasets
 from .. import landscape, shattering
 from ..features import from_state
-from ..experiments import (PAPER_COLUMN, Group, against_paper, changes, comparison,
-                           depth_trend, groups, mixed_note, sweep_runs)
+from ..experiments import (NOISE_HELP, PAPER_COLUMN, Group, against_paper, changes,
+                           comparison, depth_trend, groups, mixed_note, sweep_runs)
 from ..paper import CIFAR10, IMAGENET
 from ..plots import landscape as landscape_plots
 from ..plots.experiments import error_vs_depth, figure6
@@ -123,7 +123,7 @@ def figures(runs: list[Run], source: str, val_images: dict[str, int]) -> list[Gr
     st.subheader("Final error against depth")
     st.plotly_chart(error_vs_depth(found), key="error_depth")
     if said := depth_trend(found, val_images):
-        st.markdown(said)
+        st.markdown(said, help=NOISE_HELP)
     names = {r.train.dataset for r in runs}
     data = _short(names.pop()) if len(names) == 1 else "several datasets"
     # Short headers (a 1024 px projector cut longer ones), their meaning in the help; fixed
