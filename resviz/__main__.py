@@ -74,6 +74,9 @@ def _sweep_args(w: argparse.ArgumentParser) -> None:
                    help="train every configuration once per seed (the table gives mean and "
                         "standard deviation)")
     w.add_argument("--lr", type=float, default=0.1)
+    w.add_argument("--warmup-steps", type=int, default=0,
+                   help="raise the learning rate linearly over these first steps (the paper "
+                        "warms ResNet-110 up at 0.01)")
     w.add_argument("--eval-every", type=int, default=20)
     w.add_argument("--no-bn", action="store_true", help="leave batch norm out")
     w.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
@@ -164,8 +167,8 @@ def cmd_datasets(_args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     info = datasets.info(args.dataset)
     cfg = TrainConfig(dataset=args.dataset, steps=args.steps, batch_size=args.batch_size,
-                      lr=args.lr, seed=args.seeds[0], eval_every=args.eval_every,
-                      precision=args.precision)
+                      lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seeds[0],
+                      eval_every=args.eval_every, precision=args.precision)
     entries = sweep.select(sweep.plan(args.depths, args.arch, cfg, args.seeds, width=args.width,
                                       batch_norm=not args.no_bn, in_channels=info.channels,
                                       num_classes=info.num_classes), args.only)
