@@ -297,13 +297,13 @@ def depth_trend(found: list[Group], val_images: Mapping[str, int]) -> str:
         lines.append(f"- {g.name}, {mine[0].shallow.depth} → {mine[0].deep.depth} layers"
                      f"{seeds}: {', '.join(c.text for c in mine)}.")
     judged = [c for c in said if c.noise]
-    sources = dict.fromkeys(f"{MEASURES[c.measure]}: {c.noise.source}" for c in judged)
+    sources = dict.fromkeys(f"{c.noise.source} ({MEASURES[c.measure]})" for c in judged)
     tail = (f"Within noise: a change no larger than {RULES.noise_factor:g} standard errors of "
-            f"the difference (and at least {100 * RULES.min_gap:g} points), estimated from "
-            f"{'; '.join(sources)}." if sources else
+            f"the difference, and at least {100 * RULES.min_gap:g} points. The standard errors "
+            f"come from {'; '.join(sources)}." if sources else
             "No noise level: the size of the validation set is not known here.")
     if any(not c.noise.seeds for c in judged):
-        tail += " With one seed a network, what another seed would change is not in it."
+        tail += " With one seed a network, what another seed would change is not in them."
     return "\n".join(lines) + "\n\n" + tail
 
 
@@ -314,7 +314,7 @@ def paper_cell(net: NetConfig) -> str:
         plain_curve = not net.residual and net.depth in PLAIN_CURVES
         return "curve only (Fig. 6)" if plain_curve else "not in the paper"
     unlike = unlike_paper(net)
-    return paper.text + (f" (paper's net: {', '.join(unlike)})" if unlike else "")
+    return paper.text + (f" (paper: {', '.join(unlike)})" if unlike else "")
 
 
 def comparison(found: list[Group], dataset: str) -> list[dict]:

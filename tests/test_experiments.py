@@ -42,8 +42,8 @@ def test_the_paper_numbers_are_the_published_ones_with_their_datasets():
 
 @pytest.mark.parametrize("net, cell", [
     (NetConfig(depth=20, width=16, in_channels=3), "8.75%"),
-    (NetConfig(depth=20, width=8), "8.75% (paper's net: width 16)"),
-    (NetConfig(depth=20, width=16, batch_norm=False), "8.75% (paper's net: with BN)"),
+    (NetConfig(depth=20, width=8), "8.75% (paper: width 16)"),
+    (NetConfig(depth=20, width=16, batch_norm=False), "8.75% (paper: with BN)"),
     (NetConfig(depth=110, width=16), "6.43% (best of 5 runs; mean 6.61 ± 0.16%)"),
     (NetConfig(depth=56, residual=False), "curve only (Fig. 6)"),
     (NetConfig(depth=8), "not in the paper"),
@@ -161,11 +161,10 @@ def test_the_depth_trend_judges_each_change_against_sampling_noise_with_one_seed
         "validation error 6.0% → 35.0% (beyond noise, ±3.4 points).\n"
         "- ResNet, 20 → 56 layers: training error 4.00% → 4.00% (within noise, ±6.9 points), "
         "validation error 2.0% → 2.7% (within noise, ±1.4 points).\n\n"
-        "Within noise: a change no larger than 2 standard errors of the difference (and at "
-        "least 0.5 points), estimated from training error: sampling 64 images a network; "
-        "validation error: "
-        "sampling 1,000 images a network. With one seed a network, what another seed would "
-        "change is not in it.")
+        "Within noise: a change no larger than 2 standard errors of the difference, and at "
+        "least 0.5 points. The standard errors come from sampling 64 images a network "
+        "(training error); sampling 1,000 images a network (validation error). With one seed "
+        "a network, what another seed would change is not in them.")
     assert depth_trend(groups(runs[2:3]), {}) == ""  # one depth: no trend
 
 
@@ -192,7 +191,7 @@ def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
         {f"{label} {part}" for label in shipped for part in ("train", "validation")}
     table = at.dataframe[0].value
     row = table[table["network"] == "ResNet-56"].iloc[0]
-    assert row[PAPER_COLUMN] == "6.97% (paper's net: width 16)"  # the reference runs' is 8
+    assert row[PAPER_COLUMN] == "6.97% (paper: width 16)"  # the reference runs' is 8
     plain = table[table["network"] == "plain-56"].iloc[0]
     assert plain[PAPER_COLUMN] == "curve only (Fig. 6)"
     assert 0 <= row["validation, MNIST-5k"] < 50  # in percent
