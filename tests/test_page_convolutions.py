@@ -46,6 +46,8 @@ def test_default_shows_a_digit_its_three_stages_and_alexnet(open_page, mnist):
     assert any("60,965,224 parameters" in c for c in captions)
     assert any("ImageNet" in m.value and "2012" in m.value and "2 groups" in m.value
                for m in at.markdown)
+    assert [t["name"] for t in figures(at)["alexnet_diagram"]["data"]] == [
+        "input", "convolution", "response normalisation", "max pooling", "fully connected"]
 
 
 def test_a_preset_fills_the_kernel_and_changes_the_output(open_page):

@@ -100,8 +100,8 @@ def network_diagram(rows: Sequence[LayerRow], input_shape: tuple[int, int, int],
 
 
 def _family(kind: str) -> str:
-    return {"Conv2d": "convolution", "MaxPool2d": "max pooling", "Linear": "fully connected"}.get(
-        kind.split()[0], kind)
+    return {"Conv2d": "convolution", "MaxPool2d": "max pooling", "Linear": "fully connected",
+            "LocalResponseNorm": "response normalisation"}.get(kind.split()[0], kind)
 
 
 def _shape_label(shape: tuple[int, ...]) -> str:
