@@ -7,17 +7,16 @@ the step it judges, the `numbers` it rests on (name -> float, read with `claim["
 with `claim(kind, sentence, numbers, ...)`; `holds(c)` applies the kind's rule (thresholds in
 `RULES`, explained to learners by `HELP`) to its numbers; `say(claims)` gives the sentences to
 show: a claim's own when it holds, its `instead` (or nothing) when not. Each kind's rule needs
-the numbers listed in `NEEDS`. Builders read the numbers out of runs: `gradient_claim` (the
-gradient rule at one step), `strongest` (the probed step where a gradient is furthest from
-healthy), `degradation_claims`, `overfitting_claims`, `response_claims` (the paper's Fig. 7);
-`error_window` and `validation_at` are the training and validation errors they quote.
+the numbers listed in `NEEDS`. The gradient rule lives here: `profile_claim` judges a profile,
+`gradient_claim` a run at one probed step, `strongest` finds the step where a run's gradient
+is furthest from healthy. Claims comparing runs' errors and responses are built from runs in
+`resviz.comparisons`.
 """
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 from .gradients import rms_matrix
@@ -169,7 +168,7 @@ def percent(error: float) -> str:
 
 _SIGNAL = {"block_grad_norms": ("dL/dx per element", "block"),
            "grad_norms": ("dL/dW per parameter", "layer")}
-_KIND_WORDS = {Kind.HEALTHY: "healthy", Kind.EXPLODING: "it explodes",
+KIND_WORDS = {Kind.HEALTHY: "healthy", Kind.EXPLODING: "it explodes",
                Kind.RESIDUAL_GROWTH: "it grows as the skip paths add up"}
 
 
@@ -239,156 +238,3 @@ def strongest(run: Run, key: str = "block_grad_norms") -> Claim | None:
     found = [c for s in (steps.steps if steps else []) if (c := gradient_claim(run, s, key))]
     found = [c for c in found if c.kind != Kind.HEALTHY]
     return max(found, key=spread) if found else None
-
-
-# Errors ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ErrorWindow:
-    mean: float
-    stderr: float  # of the mean; infinite from a single batch
-    first: int
-    last: int
-
-
-def error_window(run: Run, step: int, rules: Rules = RULES) -> ErrorWindow | None:
-    """Mean training-batch error over the last `rules.window` steps up to `step`."""
-    recs = [r for r in run.records if step - rules.window < r["step"] <= step
-            and r.get("train_error") is not None]
-    if not recs:
-        return None
-    errors = [r["train_error"] for r in recs]
-    stderr = statistics.stdev(errors) / math.sqrt(len(errors)) if len(errors) > 1 else math.inf
-    return ErrorWindow(statistics.fmean(errors), stderr, recs[0]["step"], recs[-1]["step"])
-
-
-def validation_at(run: Run, step: int) -> tuple[int, float] | None:
-    """The last evaluation at or before `step`: (its step, validation error)."""
-    evals = [(r["step"], r["val_error"]) for r in run.records
-             if r["step"] <= step and r.get("val_error") is not None]
-    return evals[-1] if evals else None
-
-
-_ALIKE = ("dataset", "steps", "batch_size", "lr", "momentum", "weight_decay", "schedule",
-          "warmup_steps", "augment", "seed", "precision")
-
-
-def alike(a: Run, b: Run) -> bool:
-    """Trained the same way, networks differing at most in depth and in being residual."""
-    same_net = replace(a.net, depth=b.net.depth, residual=b.net.residual) == b.net
-    return same_net and all(getattr(a.train, f) == getattr(b.train, f) for f in _ALIKE)
-
-
-def _depth_pairs(runs: Sequence[Run]) -> list[tuple[Run, Run]]:
-    """(deepest, shallowest) plain runs of each group trained alike, deeper first."""
-    pairs, seen = [], set()
-    plain = [r for r in runs if not r.net.residual]
-    for r in plain:
-        group = [o for o in plain if alike(r, o)]
-        key = tuple(sorted(id(o) for o in group))
-        deep, shallow = max(group, key=lambda o: o.net.depth), min(group, key=lambda o: o.net.depth)
-        if key not in seen and deep.net.depth > shallow.net.depth:
-            seen.add(key)
-            pairs.append((deep, shallow))
-    return pairs
-
-
-def _bn(run: Run) -> str:
-    return "with batch norm" if run.net.batch_norm else "without batch norm"
-
-
-def degradation_claim(deep: Run, shallow: Run, step: int) -> Claim | None:
-    """Training error of two plain runs trained alike, the deeper first, up to `step`."""
-    d, s = error_window(deep, step), error_window(shallow, step)
-    if d is None or s is None:
-        return None
-    noise = math.hypot(d.stderr, s.stderr)
-    steps = f"steps {d.first}-{d.last}" if d.first < d.last else f"step {d.last}"
-    numbers = dict(deep=d.mean, shallow=s.mean, noise=noise)
-    said = (f"**{deep.label}** trains worse than **{shallow.label}** ({_bn(deep)}): training "
-            f"error {percent(d.mean)} against {percent(s.mean)} (mean of {steps})")
-    return claim(
-        Kind.DEGRADATION, said + ". That is the paper's *degradation* problem: the deeper "
-        "network fits its own training data worse.", numbers,
-        runs=(deep.label, shallow.label), step=step,
-        instead=(f"At step {step} **{deep.label}**'s training error ({percent(d.mean)}, mean of "
-                 f"{steps}) is not clearly above **{shallow.label}**'s ({percent(s.mean)}): these "
-                 f"runs show no degradation here."))
-
-
-def degradation_claims(runs: Sequence[Run], step: int) -> list[Claim]:
-    return [c for deep, shallow in _depth_pairs(runs)
-            if (c := degradation_claim(deep, shallow, step))]
-
-
-def diagnosis_claims(runs: Sequence[Run], step: int) -> list[Claim]:
-    """Degradation, each with what the deeper run's gradient does at that step: a degraded
-    network whose gradient does not vanish fails by optimisation, not by vanishing gradients."""
-    out = []
-    for deep, shallow in _depth_pairs(runs):
-        degraded, grad = degradation_claim(deep, shallow, step), gradient_claim(deep, step)
-        if degraded is None or grad is None or not holds(degraded):
-            out += [degraded] if degraded else []
-        elif grad.kind == Kind.VANISHING:
-            out.append(replace(degraded, also=(grad,), sentence=degraded.sentence + (
-                f" Its gradient also vanishes at step {step}, so here the failure cannot be told "
-                f"apart from vanishing gradients.")))
-        else:
-            out.append(replace(degraded, also=(grad,), sentence=degraded.sentence + (
-                f" Its gradient does not vanish at step {step} ({_KIND_WORDS[grad.kind]}), so "
-                f"this is an optimisation difficulty, not vanishing gradients (He et al. 2016, "
-                f"Sec. 4.1).")))
-    return out
-
-
-def overfitting_claim(deep: Run, shallow: Run, step: int) -> Claim | None:
-    """'It fails to fit, it does not overfit': degradation, and no extra generalisation gap."""
-    degraded = degradation_claim(deep, shallow, step)
-    dv, sv = validation_at(deep, step), validation_at(shallow, step)
-    if degraded is None or dv is None or sv is None:
-        return None
-    numbers = dict(deep_train=degraded["deep"], deep_val=dv[1], shallow_train=degraded["shallow"],
-                   shallow_val=sv[1])
-    return claim(
-        Kind.NOT_OVERFITTING,
-        f"**{deep.label}**'s *training* error is {percent(degraded['deep'])} "
-        f"({percent(degraded['shallow'])} for {shallow.label}): it fails to fit, it does not "
-        f"overfit (its validation error, {percent(dv[1])} at step {dv[0]}, is about as far from "
-        f"its training error as {shallow.label}'s). Deeper plain networks do worse on the very "
-        f"data they train on.", numbers, runs=(deep.label, shallow.label), step=step,
-        also=(degraded,))
-
-
-def overfitting_claims(runs: Sequence[Run], step: int) -> list[Claim]:
-    return [c for deep, shallow in _depth_pairs(runs)
-            if (c := overfitting_claim(deep, shallow, step))]
-
-
-# Responses (Fig. 7) ---------------------------------------------------------------------------
-
-def _median_response(run: Run, step: int) -> float | None:
-    rec = next((r for r in run.records if r["step"] == step and r.get("act_std")), None)
-    values = [v for v in rec["act_std"].values() if v is not None] if rec else []
-    return statistics.median(values) if values else None
-
-
-def response_claims(runs: Sequence[Run], step: int) -> list[Claim]:
-    """Plain and residual runs with batch norm, of one depth, trained alike: median std of their
-    3x3 layers' responses (the paper's Fig. 7 measures networks with batch norm)."""
-    out = []
-    for p in (r for r in runs if not r.net.residual and r.net.batch_norm):
-        for q in (r for r in runs if r.net.residual and r.net.depth == p.net.depth and alike(p, r)):
-            plain, res = _median_response(p, step), _median_response(q, step)
-            if plain is None or res is None:
-                continue
-            numbers = dict(plain=plain, residual=res)
-            said = (f"At step {step} the median std of **{q.label}**'s layer responses is "
-                    f"{res:.3g}, **{p.label}**'s {plain:.3g}")
-            out.append(claim(
-                Kind.WEAKER_RESPONSES, said + ": the residual functions respond more weakly, "
-                "as in the paper's Fig. 7, so each block only nudges its input.", numbers,
-                runs=(q.label, p.label), step=step,
-                instead=said + f" ({res / plain:.0%} of it): not the "
-                               f"{RULES.response_margin:.0%} or more weaker that would show the "
-                               f"paper's Fig. 7 finding (residual functions respond more weakly)."))
-    return out

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import claims
+from .. import claims, comparisons
 from ..gradients import PROBES, probe_steps, rms_matrix
 from ..plots.gradients import heatmap, profile
 from ..runs import Run
@@ -73,16 +73,13 @@ def profiles(chosen: list[Run], step: int, steps: list[int]) -> None:
                 if (m := rms_matrix(r, key)) is not None and step in m.steps]
         st.markdown(f"**{PROBES[key]}** at step {step}", help=claims.HELP)
         if key == "act_std":
-            for line in claims.say(claims.response_claims(chosen, step)) or [
-                    "The paper's Fig. 7 compares a plain and a residual network of one depth, "
-                    "with batch norm, trained alike: pick such a pair to compare their "
-                    "responses."]:
+            for line in comparisons.say_responses(chosen, step):
                 st.caption(line)
         else:
             _verdicts(chosen, step, key)
         if key == "block_grad_norms":
             _elsewhere(chosen, step, steps)
-            for line in claims.say(claims.diagnosis_claims(chosen, step)):
+            for line in claims.say(comparisons.diagnosis_claims(chosen, step)):
                 st.markdown(line)
         st.plotly_chart(profile(data, PROBES[key].split(",")[0], log=log), key=f"profile-{key}")
 
