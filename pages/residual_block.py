@@ -1,7 +1,7 @@
 """Residual block: x, F(x) and F(x) + x on a real image; gradient magnitude against depth."""
 import streamlit as st
 
-from resviz import block_demo
+from resviz import block_demo, claims
 from resviz.plots import lessons
 from resviz.ui import sidebar, state
 
@@ -10,6 +10,12 @@ from resviz.ui import sidebar, state
 def profile(dataset: str, depth: int) -> block_demo.GradientProfile:
     # Deterministic (seed 0, the first batch of the training split): one computation per pair.
     return block_demo.gradient_profile(state.dataset(dataset), depth)
+
+
+@st.cache_data(show_spinner=False)
+def settling(dataset: str, depth: int) -> block_demo.Settling:
+    # Deterministic too (seed 0, on the CPU): trained once per server for each pair.
+    return block_demo.settling(state.dataset(dataset), depth)
 
 
 settings = sidebar.current()
@@ -42,14 +48,20 @@ st.markdown(f"**Parameters of the block: {maps.params_with_skip:,} with the skip
             f"it has nothing to learn, so plain and residual networks of one depth have the same "
             f"weights.")
 
-st.header("Gradient magnitude against depth, at initialisation")
+st.header("Gradient magnitude against depth, at initialisation", help=claims.HELP)
 depth = st.columns([1, 2])[0].selectbox("Depth (layers)", block_demo.DEPTHS,
                                         index=block_demo.DEPTHS.index(56), key="block_depth")
 result = profile(name, depth)
 st.plotly_chart(lessons.gradient_vs_depth(result.curves, 520 if settings.classroom else 420),
                 key="grad_depth")
-st.caption(f"‖dL/dx‖, the gradient of the loss with respect to each block's input, for one "
-           f"batch of {result.batch} training images through freshly initialised networks "
-           f"(width {result.width}, seed 0); plain networks dashed, residual networks solid.")
-for sentence in block_demo.describe(result):
+st.caption(f"The gradient of the loss with respect to each block's input, per element (its root "
+           f"mean square), for one batch of {result.batch} training images through freshly "
+           f"initialised networks (width {result.width}, seed 0); plain networks dashed, "
+           f"residual networks solid.")
+settled = None
+if block_demo.plain_explodes(result):
+    with st.spinner(f"Training plain-{depth} for a few steps to see what that does to its "
+                    f"gradient..."):
+        settled = settling(name, depth)
+for sentence in block_demo.describe(result, settled):
     st.markdown(sentence)

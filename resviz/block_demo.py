@@ -1,25 +1,29 @@
-"""One residual block on a real image, and gradient magnitude against depth at initialisation.
+"""One residual block on a real image; gradient against depth at initialisation, and in training.
 
 A block computes y = ReLU(F(x) + x) (He et al. 2016, Eq. 1 and Fig. 2); switched to plain, the
 same weights compute ReLU(F(x)). The identity shortcut holds no weights, so both count the same.
 """
 from __future__ import annotations
 
+import copy
+import math
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import NetConfig
+from .claims import Claim, Kind, factor, profile_claim, say, spread
+from .config import NetConfig, TrainConfig
 from .data import Dataset
-from .models import count_params
+from .gradients import element_counts
+from .models import Net, count_params
 from .probes import Probe
-from .train import build_seeded
+from .train import Trainer, build_seeded
 
 DEPTHS = (20, 32, 44, 56, 110)  # the paper's CIFAR-10 depths (Table 6)
 VARIANTS = ((False, True), (True, True), (False, False), (True, False))  # (residual, batch norm)
-_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,8 @@ def block_maps(image: torch.Tensor, skip: bool = True, channels: int = 4, width:
 
 @dataclass(frozen=True)
 class GradientProfile:
-    """||dL/dx|| entering each block, input side first, for the four networks of one depth."""
+    """RMS of dL/dx per element entering each block, input side first, for the four networks of
+    one depth."""
 
     depth: int
     width: int
@@ -66,24 +71,28 @@ class GradientProfile:
     curves: dict[str, tuple[float, ...]]  # label ("plain-56, no BN") -> one value per block
 
 
+def _config(data: Dataset, depth: int, residual: bool, batch_norm: bool, width: int) -> NetConfig:
+    return NetConfig(depth=depth, residual=residual, batch_norm=batch_norm, width=width,
+                     in_channels=data.info.channels, num_classes=data.info.num_classes)
+
+
 def gradient_profile(data: Dataset, depth: int, batch: int = 16, width: int = 8,
                      seed: int = 0) -> GradientProfile:
     """Plain and residual, with and without batch norm, at initialisation on one real batch.
 
-    Width 8 and 16 images, as in the Train page's presets: depth 56 then takes a few tenths of
-    a second on two CPU cores, and the curves keep the shape they have at width 16.
+    Width 8 and 16 images: depth 56 then takes a few tenths of a second on two CPU cores, and
+    the curves keep the shape they have at width 16.
     """
     x, y = data.x_train[:batch], data.y_train[:batch]  # (B, C, H, W), (B,)
     curves = {}
     for residual, batch_norm in VARIANTS:
-        cfg = NetConfig(depth=depth, residual=residual, batch_norm=batch_norm, width=width,
-                        in_channels=data.info.channels, num_classes=data.info.num_classes)
-        curves[cfg.label] = block_input_grads(build_seeded(cfg, seed), x, y)
+        cfg = _config(data, depth, residual, batch_norm, width)
+        curves[cfg.label] = block_input_rms(build_seeded(cfg, seed), x, y)
     return GradientProfile(depth, width, len(x), curves)
 
 
-def block_input_grads(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, ...]:
-    """||dL/dx|| into each block after one forward/backward of a fresh network.
+def block_input_rms(net: Net, x: torch.Tensor, y: torch.Tensor) -> tuple[float, ...]:
+    """RMS of dL/dx per element into each block after one forward/backward of `net`.
 
     Weights are frozen and the image asks for a gradient instead: backward then computes only
     the activation gradients the probe reads, not the weight gradients (about half the work).
@@ -91,51 +100,105 @@ def block_input_grads(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) ->
     net.requires_grad_(False)
     with Probe(net) as probe:
         F.cross_entropy(net(x.clone().requires_grad_(True)), y).backward()
-    return tuple(probe.block_grad_norms().values())
+    counts = element_counts(net.cfg, x.shape[-1])["block_grad_norms"]
+    return tuple(norm / math.sqrt(len(x) * counts[name])
+                 for name, norm in probe.block_grad_norms().items())
 
 
-def describe(profile: GradientProfile) -> list[str]:
-    """Two sentences, computed from the curves, telling the learner what the figure shows."""
-    plain, residual, plain_bn = (profile.curves[_label(profile.depth, r, bn)]
-                                 for r, bn in ((False, False), (True, False), (False, True)))
-    return [_without_bn(plain, residual), _with_bn(plain_bn)]
+def verdicts(profile: GradientProfile) -> dict[str, Claim]:
+    """The gradient rule's verdict on each of the four networks at initialisation."""
+    return {label: profile_claim(label, values, label.startswith("ResNet"), None)
+            for label, values in profile.curves.items()}
 
 
-def _without_bn(plain: tuple[float, ...], residual: tuple[float, ...]) -> str:
+@dataclass(frozen=True)
+class Settling:
+    """What training does to the plain network's exploding gradient: its verdict after each
+    number of steps, measured on the same images as at initialisation."""
+
+    label: str
+    train: TrainConfig
+    images: int
+    after: dict[int, Claim]  # steps of training (0: as initialised) -> verdict
+    seconds: float
+
+
+def settling(data: Dataset, depth: int, after: tuple[int, ...] = (0, 1, 10, 50), width: int = 8,
+             images: int = 16, seed: int = 0) -> Settling:
+    """Train the plain network with batch norm and measure its gradient profile as it goes.
+
+    On the CPU, with the Train page presets' batch and learning rate (32, 0.05, held constant
+    so that "after 10 steps" does not depend on the last step); its cost is printed by
+    `python -m scripts.degradation`.
+    """
+    t0 = time.perf_counter()
+    cfg = _config(data, depth, False, True, width)
+    train = TrainConfig(steps=max(after), batch_size=32, lr=0.05, schedule="constant",
+                        seed=seed, device="cpu", eval_every=max(after), probe_every=max(after))
+    trainer = Trainer(cfg, train, data)
+    x, y = data.x_train[:images], data.y_train[:images]
+
+    def measure() -> Claim:  # in the figure's memory layout: step 0 is the figure's curve
+        net = copy.deepcopy(trainer.net).to(memory_format=torch.contiguous_format)
+        values = block_input_rms(net, x, y)
+        return profile_claim(cfg.label, values, False, None)
+
+    found = {0: measure()} if 0 in after else {}
+    for record in trainer.run():
+        if record["step"] in after:
+            found[record["step"]] = measure()
+    return Settling(cfg.label, train, images, found, time.perf_counter() - t0)
+
+
+def plain_explodes(profile: GradientProfile) -> bool:
+    """Whether the plain network with batch norm explodes at initialisation at this depth."""
+    return verdicts(profile)[_label(profile.depth, False, True)].kind == Kind.EXPLODING
+
+
+def describe(profile: GradientProfile, settled: Settling | None = None) -> list[str]:
+    """What the figure shows, computed: each network's verdict, then the comparisons."""
+    said = verdicts(profile)
+    plain, residual = (profile.curves[_label(profile.depth, r, False)] for r in (False, True))
     ratio = plain[0] / residual[0]
-    text = (f"Without batch norm, the plain network's gradient {_trend(plain)} on its way back "
-            f"from block {len(plain)} to block 1{' (it vanishes)' if plain[0] < plain[-1] else ''}"
-            f", and at block 1 it is {_factor(ratio)} times "
-            f"{'smaller' if ratio < 1 else 'larger'} than the residual network's")
-    if residual[0] <= residual[-1]:
-        return text + "."
-    return (text + f", which {_trend(residual)} instead (without batch norm every residual "
-            "block adds its branch's variance to the signal).")
+    lines = say(said.values())
+    lines.append(f"Without batch norm, at block 1 the plain network's gradient is "
+                 f"{factor(ratio)}x {'smaller' if ratio < 1 else 'larger'} than the residual "
+                 f"network's.")
+    bn = said[_label(profile.depth, False, True)]
+    if bn.kind == Kind.EXPLODING:
+        lines.append(_explosion(bn, settled))
+    elif bn.kind == Kind.HEALTHY:
+        lines.append("With batch norm the plain network's gradient is healthy at this depth: "
+                     "it does not vanish, which is why the paper says deep plain networks with "
+                     "batch norm fail by degradation, not by vanishing gradients (Sec. 4.1); "
+                     "see the Train page's Degradation preset.")
+    return lines
 
 
-def _with_bn(plain: tuple[float, ...]) -> str:
-    text = (f"With batch norm, the plain network's gradient {_trend(plain)} from block "
-            f"{len(plain)} to block 1")
-    if plain[0] < plain[-1]:
-        return text + "."
-    return (text + ": it does not vanish, which is why the paper says deep plain networks with "
-            "batch norm fail by degradation, not by vanishing gradients (Sec. 4.1); see the "
-            "Train page's Degradation preset.")
+def _explosion(bn: Claim, settled: Settling | None) -> str:
+    blocks_apart = abs(bn["smallest_at"] - bn["largest_at"])
+    text = (f"With batch norm the plain network's gradient does not vanish: at initialisation it "
+            f"**explodes**, {factor(spread(bn))}x larger at block {bn['largest_at']:.0f} than at "
+            f"block {bn['smallest_at']:.0f}, about {spread(bn) ** (1 / blocks_apart):.2f}x more a "
+            f"block towards the input: the gradient explosion of batch-normalised plain networks "
+            f"(Yang et al. 2019).")
+    if settled is None:
+        return text
+    steps = sorted(s for s in settled.after if s)
+    grows = [f"{factor(spread(settled.after[s]))}x after {s} step{'s' if s > 1 else ''}"
+             for s in steps]
+    last = settled.after[steps[-1]]
+    verb = "shrinks" if spread(last) < spread(settled.after[0]) else "does not shrink"
+    return text + (f" Training {verb} it: largest over smallest block {', '.join(grows)} "
+                   f"of training at batch {settled.train.batch_size} and learning rate "
+                   f"{settled.train.lr}, measured on the same {settled.images} images): "
+                   f"{_kind_words(last)} by step {steps[-1]}.")
+
+
+def _kind_words(c: Claim) -> str:
+    return {Kind.HEALTHY: "healthy", Kind.EXPLODING: "still exploding",
+            Kind.VANISHING: "vanishing"}.get(c.kind, c.kind.value)
 
 
 def _label(depth: int, residual: bool, batch_norm: bool) -> str:
     return NetConfig(depth=depth, residual=residual, batch_norm=batch_norm).label
-
-
-def _trend(curve: tuple[float, ...]) -> str:
-    ratio = curve[0] / curve[-1]
-    return f"grows {_factor(ratio)}-fold" if ratio >= 1 else f"shrinks {_factor(ratio)}-fold"
-
-
-def _factor(ratio: float) -> str:
-    """How many times larger or smaller: 0.01 and 100 both read "100"."""
-    ratio = max(ratio, 1 / ratio)
-    if ratio >= 1_000_000:  # 5 x 10^10 reads better than 49,912,741,806
-        mantissa, exponent = f"{ratio:.0e}".split("e")
-        return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
-    return f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.1f}"

@@ -1,15 +1,14 @@
 """The residual block lesson: the block's arithmetic, and what the gradient figure claims."""
-import re
-
 import numpy as np
 import pytest
+import torch
 import torch.nn.functional as F
 
 from resviz import block_demo
-from resviz.config import NetConfig
+from resviz.claims import Kind, profile_claim, spread
+from resviz.config import NetConfig, TrainConfig
 from resviz.data import load
 from resviz.models import blocks
-from resviz.probes import Probe
 from resviz.train import build_seeded
 
 
@@ -47,24 +46,25 @@ def test_profile_has_four_networks_with_one_value_per_block(profile56):
     assert profile56.batch == 16 and profile56.width == 8
 
 
-def test_frozen_weights_give_the_same_block_gradients_as_a_full_backward(mnist):
-    # Oracle for the speed-up: an ordinary backward with every weight requiring a gradient.
+def test_frozen_weights_give_autograd_s_per_element_gradients(mnist):
+    # Oracle for the speed-up and the division: autograd's gradient of each block's input.
     x, y = mnist.x_train[:8], mnist.y_train[:8]
     cfg = NetConfig(depth=20, residual=False, batch_norm=False, width=4)
-    fast = block_demo.block_input_grads(build_seeded(cfg, 0), x, y)
-    net = build_seeded(cfg, 0)
-    with Probe(net) as probe:
-        F.cross_entropy(net(x), y).backward()
-    assert len(fast) == len(blocks(net))
-    assert fast == pytest.approx(tuple(probe.block_grad_norms().values()), rel=1e-5)
+    fast = block_demo.block_input_rms(build_seeded(cfg, 0), x, y)
+    net, inputs = build_seeded(cfg, 0), []
+    for _, block in blocks(net):
+        block.register_forward_pre_hook(lambda _m, i: inputs.append(i[0]))
+    grads = torch.autograd.grad(F.cross_entropy(net(x), y), inputs)
+    assert fast == pytest.approx([g.pow(2).mean().sqrt().item() for g in grads], rel=1e-5)
 
 
 def test_the_science_the_page_states_holds_at_depth_56(profile56):
+    said = block_demo.verdicts(profile56)
+    assert said["plain-56, no BN"].kind == Kind.VANISHING
+    assert said["plain-56"].kind == Kind.EXPLODING and spread(said["plain-56"]) > 1000
+    assert said["ResNet-56, no BN"].kind == Kind.RESIDUAL_GROWTH
     c = profile56.curves
-    plain, residual = c["plain-56, no BN"], c["ResNet-56, no BN"]
-    assert plain[0] < plain[-1] / 3  # without BN the plain gradient vanishes toward the input
-    assert plain[0] < residual[0] / 100  # and is far below the residual network's
-    assert c["plain-56"][0] > c["plain-56"][-1]  # with BN it does not vanish at all
+    assert c["plain-56, no BN"][0] < c["ResNet-56, no BN"][0] / 100
 
 
 def _profile(plain, residual, plain_bn) -> block_demo.GradientProfile:
@@ -73,22 +73,43 @@ def _profile(plain, residual, plain_bn) -> block_demo.GradientProfile:
     return block_demo.GradientProfile(20, 8, 16, curves)
 
 
+def _settled(*spreads: float) -> block_demo.Settling:
+    after = {s: profile_claim("plain-20", (r, 1.0), False, None)
+             for s, r in zip((0, 1, 10, 50), spreads)}
+    return block_demo.Settling("plain-20", TrainConfig(batch_size=32, lr=0.05), 16, after, 1.0)
+
+
 def test_describe_computes_its_numbers_from_the_curves():
-    no_bn, with_bn = block_demo.describe(_profile((0.001, 0.01), (1.0, 0.02), (50.0, 0.01)))
-    assert "shrinks 10-fold" in no_bn and "(it vanishes)" in no_bn
-    assert "1,000 times smaller than the residual" in no_bn
-    assert "which grows 50-fold instead" in no_bn  # residual without BN: variance adds up
-    assert "grows 5,000-fold" in with_bn and "degradation" in with_bn
-    assert re.search(r"block 2 to block 1", no_bn)
+    lines = block_demo.describe(_profile((0.001, 0.02), (1.0, 0.02), (5000.0, 1.0)),
+                                _settled(5000, 100, 5, 3))
+    assert "**plain-20, no BN**, dL/dx per element is **vanishing**: 20x smaller" in lines[2]
+    assert "50x larger at block 1" in lines[3]  # residual without BN: the skip paths add up
+    assert "gradient is 1,000x smaller than the residual network's" in lines[4]
+    explosion = lines[5]
+    assert "**explodes**, 5,000x larger at block 1 than at block 2" in explosion
+    assert "Yang et al. 2019" in explosion
+    assert "Training shrinks it: largest over smallest block 100x after 1 step, 5.0x after 10 " \
+           "steps, 3.0x after 50 steps" in explosion and "healthy by step 50" in explosion
 
 
 def test_describe_does_not_claim_what_the_numbers_do_not_show():
-    no_bn, with_bn = block_demo.describe(_profile((0.02, 0.01), (0.01, 0.02), (0.01, 0.02)))
-    assert "grows 2.0-fold" in no_bn and "vanish" not in no_bn and "2.0 times larger" in no_bn
-    assert "instead" not in no_bn
-    assert "shrinks 2.0-fold" in with_bn and "degradation" not in with_bn
+    lines = block_demo.describe(_profile((0.02, 0.01), (0.01, 0.02), (0.01, 0.02)))
+    assert "2.0x larger than the residual" in lines[4]
+    assert not any("vanish" in line for line in lines[:5])
+    assert len(lines) == 6 and "healthy at this depth" in lines[5]
+    rising = block_demo.describe(_profile((0.02, 0.01), (0.01, 0.02), (5000.0, 1.0)),
+                                 _settled(5000, 4000, 6000, 9000))
+    assert "Training does not shrink it" in rising[5] and "still exploding by step 50" in rising[5]
 
 
 def test_huge_ratios_read_as_powers_of_ten():
-    no_bn, _ = block_demo.describe(_profile((1e-5, 0.01), (5e5, 0.01), (1.0, 1.0)))
-    assert "5 × 10¹⁰ times smaller" in no_bn
+    lines = block_demo.describe(_profile((1e-5, 0.01), (5e5, 0.01), (1.0, 1.0)))
+    assert "5 × 10¹⁰x smaller" in lines[4]
+
+
+def test_training_starts_from_the_figure_s_network_and_measures_each_step(mnist):
+    settled = block_demo.settling(mnist, 20, after=(0, 1, 3), width=4)
+    start = block_demo.gradient_profile(mnist, 20, width=4).curves["plain-20"]
+    assert sorted(settled.after) == [0, 1, 3]
+    assert settled.after[0]["largest"] == pytest.approx(max(start), rel=1e-6)
+    assert settled.after[3]["largest"] != settled.after[0]["largest"]

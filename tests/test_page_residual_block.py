@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 
-from resviz import block_demo
+from resviz import block_demo, claims
 from resviz.data import load
 from tests.figures import figures, plotly_array
 
@@ -25,7 +25,8 @@ def _columns(fig: dict) -> dict[str, list[np.ndarray]]:
     return {t: maps[i * rows:(i + 1) * rows] for i, t in enumerate(titles)}
 
 
-def test_default_gradient_figure_is_the_engine_s_profile(open_page, mnist):
+def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion(open_page,
+                                                                                   mnist):
     at = open_page(PAGE)
     fig = figures(at)["grad_depth"]
     want = block_demo.gradient_profile(mnist, 56)
@@ -35,7 +36,24 @@ def test_default_gradient_figure_is_the_engine_s_profile(open_page, mnist):
         assert plotly_array(trace["y"]) == pytest.approx(values, rel=1e-6)
         assert list(plotly_array(trace["x"])) == list(range(1, 28))
     shown = [m.value for m in at.markdown]
-    assert all(sentence in shown for sentence in block_demo.describe(want))
+    settled = block_demo.settling(mnist, 56)
+    said = block_demo.describe(want, settled)
+    assert all(sentence in shown for sentence in said)
+    explosion = said[-1]
+    ratio = re.search(r"\*\*explodes\*\*, ([\d,]+)x larger", explosion).group(1)
+    assert float(ratio.replace(",", "")) == pytest.approx(
+        max(want.curves["plain-56"]) / min(want.curves["plain-56"]), rel=5e-3)
+    for steps, claim in settled.after.items():
+        if steps:
+            assert f"{claims.factor(claims.spread(claim))}x after {steps} step" in explosion
+
+
+def test_at_depth_20_batch_norm_keeps_the_plain_gradient_healthy(open_page):
+    at = open_page(PAGE)
+    at.selectbox(key="block_depth").set_value(20).run()
+    shown = [m.value for m in at.markdown]
+    assert any("healthy at this depth" in s for s in shown)
+    assert not any("explodes" in s for s in shown)
 
 
 def test_block_maps_and_parameter_counts(open_page):

@@ -57,7 +57,8 @@ def block_maps(stages: Mapping[str, np.ndarray], height_per_row: int = 150) -> g
 
 
 def gradient_vs_depth(curves: Mapping[str, Sequence[float]], height: int = 420) -> go.Figure:
-    """||dL/dx|| entering each block (input side left), one line per network, log y axis.
+    """RMS of dL/dx per element entering each block (input side left), one line per network,
+    log y axis.
 
     Plain networks are dashed, residual ones solid (labels as `NetConfig.label`).
     """
@@ -71,7 +72,7 @@ def gradient_vs_depth(curves: Mapping[str, Sequence[float]], height: int = 420) 
     fig.update_yaxes(type="log", dtick=1, exponentformat="power")  # one tick per decade
     fig.update_layout(height=height,
                       xaxis_title="block (input side → output side)",
-                      yaxis_title="‖dL/dx‖ entering the block",
+                      yaxis_title="RMS of dL/dx entering the block",
                       legend=dict(orientation="h", y=-0.2), margin=dict(l=10, r=10, t=10, b=10))
     return fig
 
