@@ -1,4 +1,10 @@
-"""Home: the five steps link to their pages; a preset starts a run and opens the Train page."""
+"""Home: the five steps link to their pages; the correction (degradation, not overfitting) with
+the learner's own runs as evidence; a preset starts a run and opens the Train page."""
+import re
+
+from resviz.config import NetConfig, TrainConfig
+from resviz.models import AlexNet
+from resviz.runs import Run, save
 
 
 def test_the_lesson_links_every_step_to_its_page(open_page):
@@ -27,3 +33,52 @@ def test_a_second_click_while_training_does_not_start_another_run(open_page):
     work.start([])  # what a second click submits: ignored while the first job trains
     assert work.job is first and first.active
     first.stop()
+
+
+def test_the_alexnet_line_counts_what_the_app_builds(open_page):
+    at = open_page("pages/home.py")
+    layers = [type(m).__name__ for m in AlexNet().modules()]
+    words = {3: "three", 5: "five"}
+    line = next(m.value for m in at.markdown if "AlexNet" in m.value)
+    assert f"{words[layers.count('Conv2d')]} convolutions" in line
+    assert f"{words[layers.count('MaxPool2d')]} max-pooling layers" in line
+
+
+def test_without_runs_the_correction_points_to_the_degradation_preset(open_page):
+    at = open_page("pages/home.py")
+    text = " ".join(m.value for m in at.markdown)
+    assert "higher **training** error" in text and "In your own runs" not in text
+    assert "Run the **Degradation** preset below" in text
+    # No verdict on batch norm's gradients without a run to judge (at initialisation a deep
+    # plain network's explode).
+    assert not re.search(r"with (it|batch norm)[^.]*healthy", text)
+
+
+def _run(depth: int, train_error: float, val_error: float, seed: int = 0) -> Run:
+    errors = [train_error + (0.02 if i % 2 else -0.02) for i in range(40)]
+    records = [{"step": i + 1, "train_error": e, "val_error": val_error if i == 39 else None}
+               for i, e in enumerate(errors)]
+    return Run(NetConfig(depth=depth, residual=False, width=8), TrainConfig(steps=40, seed=seed),
+               records, status="done")
+
+
+def test_the_learner_s_own_degraded_run_is_the_evidence(open_page):
+    at = open_page("pages/home.py")
+    folder = at.session_state["work"].folder
+    save(_run(20, 0.20, 0.22), folder, "plain-20")
+    save(_run(56, 0.62, 0.63), folder, "plain-56")
+    at.run()
+    own = [m.value for m in at.markdown if m.value.startswith("In your own runs")]
+    assert len(own) == 1
+    assert "**plain-56**'s *training* error is 62% against plain-20's 20%: it fails to fit, " \
+           "it does not overfit" in own[0]
+    assert "validation 63% against training 62%" in own[0]
+
+
+def test_runs_that_do_not_degrade_are_not_called_evidence(open_page):
+    at = open_page("pages/home.py")
+    folder = at.session_state["work"].folder
+    save(_run(20, 0.20, 0.22), folder, "plain-20")
+    save(_run(56, 0.21, 0.40), folder, "plain-56")
+    at.run()
+    assert not any(m.value.startswith("In your own runs") for m in at.markdown)
