@@ -1,14 +1,18 @@
-"""Background training for the app: one job per session, worker threads, a global cap.
+"""Background training for the app: shared runs, one job per session, a fair queue with ETAs.
+
+A session asks for runs with `JobManager.submit` and gets a `Ticket`. Each run it asks for is
+identified by everything that decides its numbers (`resviz.cache`): one that finished before is
+served from the shared store at once, one that is training is followed from where it is, and
+only the rest are trained, in one new `Job`. A job trains until no ticket follows it any more,
+then stops and keeps what it finished. One session has one ticket at a time, however many tabs
+it has open, and jobs start first come, first served, so no session can hold the others back.
 
 Workers never touch Streamlit: they append records to plain `Run` objects under a lock, and the
-page's fragment reads `Job.snapshot()`. A `JobManager` is shared by all sessions and lets at
-most `slots` training threads run at once; jobs that do not fit wait in a visible queue. A job
-too large for the memory budget is refused before it is queued (`resviz.budget`).
-
-On a CPU a job trains its configurations side by side, one thread each with one torch thread:
-the small networks here are too small for two torch threads to share one convolution well.
-Measured on 2 cores (the Degradation preset, bf16): 528 ms a round with the four networks in
-turn on two torch threads, 216 ms with two threads of two networks each.
+page's fragment reads `Ticket.snapshot()`. A job too large for the memory budget is refused
+before it is queued (`resviz.budget`). On a CPU a job trains its configurations side by side,
+one thread each: measured on 2 cores (the Degradation preset, bf16), 528 ms a round with the
+four networks in turn on two torch threads, 216 ms with two threads of two networks each. A
+network alone gets the spare CPUs if it is large enough to use them (`runtime.plan_threads`).
 """
 from __future__ import annotations
 
@@ -17,45 +21,57 @@ import ctypes
 import ctypes.util
 import functools
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from . import budget
+from . import data as datasets
+from .cache import SharedRuns, device_kind, run_key
 from .config import NetConfig, TrainConfig
+from .pace import Eta, Pace, Plan, Slot, schedule, step_macs, step_seconds
 from .runs import Run
-from .runtime import environment, pick_device
+from .runtime import environment, pick_device, plan_threads, slots_needed
+from .tickets import Part, Snapshot, Ticket
 from .train import Trainer
 
 MAX_CONFIGS = 4
+MAX_OWNERS = 1000  # sessions whose latest ticket is kept (a reload finds it)
+WARM_STEPS = 2  # a job's first steps build kernels and caches: its pace is measured after them
+MEASURED_S = 1.0  # a job's own pace counts once it covers this much predicted work
 
-
-@dataclass(frozen=True)
-class Snapshot:
-    state: str                 # "queued", "running", "done", "stopped", "failed"
-    position: int | None       # place in the queue while queued (1 = next)
-    runs: list[Run]            # copies: safe to read while the worker goes on
-    message: str
+Specs = list[tuple[NetConfig, TrainConfig]]
 
 
 class Job:
     """Up to four configurations sharing seed, data order and budget, trained side by side:
     each thread takes a balanced share and steps its configurations in turn."""
 
-    def __init__(self, specs: list[tuple[NetConfig, TrainConfig]]):
+    def __init__(self, specs: Specs, keys: list[str] | None = None,
+                 threads: list[int] | None = None, plan: Plan | None = None):
         if not 1 <= len(specs) <= MAX_CONFIGS:
             raise ValueError(f"a job trains 1 to {MAX_CONFIGS} configurations, not {len(specs)}")
         self.runs = [Run(net=n, train=t) for n, t in specs]
+        self.keys = keys or [""] * len(specs)
+        self.threads = threads or [1] * len(specs)
+        self.plan = plan
         self.weights: list[dict | None] = [None] * len(specs)  # final state dicts, on the CPU
         self.state = "queued"
         self.message = ""
         self.position: int | None = None
+        self.tickets: list[Ticket] = []  # following it; changed under the manager's lock
+        self.val_images: int | None = None
+        self._warm: tuple[float, list[int]] | None = None  # (time, steps) once past WARM_STEPS
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._on_finish: Callable[[Job], None] | None = None
 
     def stop(self) -> None:
         self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     @property
     def active(self) -> bool:
@@ -63,26 +79,51 @@ class Job:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            runs = [copy.copy(r) for r in self.runs]
-            for r in runs:
-                r.records = list(r.records)
-            return Snapshot(self.state, self.position, runs, self.message)
+            return Snapshot(self.state, self.position, [self._copy(i) for i in range(len(self.runs))],
+                            self.message)
+
+    def copy_run(self, i: int) -> Run:
+        with self._lock:
+            return self._copy(i)
+
+    def _copy(self, i: int) -> Run:
+        run = copy.copy(self.runs[i])
+        run.records = list(run.records)
+        return run
 
     def _set(self, **fields) -> None:
         with self._lock:
             for k, v in fields.items():
                 setattr(self, k, v)
 
+    def done_steps(self) -> list[int]:
+        """Steps each run has trained (all of them once it has ended)."""
+        with self._lock:
+            return [r.train.steps if r.status != "running" else len(r.records) for r in self.runs]
+
+    def measured_factor(self) -> tuple[float, float] | None:
+        """(seconds taken, seconds predicted) since its first steps, or None before."""
+        if self.plan is None or self._warm is None:
+            return None
+        t0, done0 = self._warm
+        predicted = self.plan.predicted(done0) - self.plan.predicted(self.done_steps())
+        return (time.monotonic() - t0, predicted) if predicted > 0 else None
+
     def train(self, workers: int = 1) -> None:
         """Run every configuration to its end (or the stop flag), on up to `workers` threads
         (one on a GPU, which runs one kernel at a time anyway); called by the job's thread."""
-        trainers = [Trainer(r.net, r.train) for r in self.runs]
+        trainers = [Trainer(r.net, r.train, threads=t) for r, t in zip(self.runs, self.threads)]
         device = pick_device(self.runs[0].train.device)
         env = environment(device)
         with self._lock:
-            for r in self.runs:
-                r.env = env
-        groups = balanced(trainers, workers if device.type == "cpu" else 1)
+            self.val_images = len(trainers[0].data.x_val)
+            for r, t in zip(self.runs, self.threads):
+                r.env = {**env, "threads": t}
+        if self.plan is not None:
+            groups = [list(g) for g in self.plan.groups]
+        else:
+            costs = [step_macs(t.net_cfg, t.cfg.batch_size, t.data.info.size) for t in trainers]
+            groups = balanced(costs, workers if device.type == "cpu" else 1)
         failed = threading.Event()
 
         def work(group: list[int]) -> None:
@@ -116,78 +157,152 @@ class Job:
                     if rec.get("diverged"):
                         del streams[i]
                         self.runs[i].status, self.runs[i].message = "diverged", rec["message"]
+                    if self._warm is None and all(len(r.records) >= WARM_STEPS or r.status != "running"
+                                                  for r in self.runs):
+                        self._warm = (time.monotonic(), [len(r.records) for r in self.runs])
 
 
-def balanced(trainers: list[Trainer], workers: int) -> list[list[int]]:
-    """Indices of `trainers` in at most `workers` groups of about equal work per step: the most
-    expensive first, each to the group with the least so far (depth x width^2 x batch)."""
-    def cost(t: Trainer) -> int:
-        return t.net_cfg.depth * t.net_cfg.width ** 2 * t.cfg.batch_size
-
-    groups: list[list[int]] = [[] for _ in range(max(1, min(workers, len(trainers))))]
-    load = [0] * len(groups)
-    for i in sorted(range(len(trainers)), key=lambda i: -cost(trainers[i])):
+def balanced(costs: list[float], workers: int) -> list[list[int]]:
+    """Indices of `costs` in at most `workers` groups of about equal work per step: the most
+    expensive first, each to the group with the least so far."""
+    groups: list[list[int]] = [[] for _ in range(max(1, min(workers, len(costs))))]
+    load = [0.0] * len(groups)
+    for i in sorted(range(len(costs)), key=lambda i: -costs[i]):
         g = load.index(min(load))
         groups[g].append(i)
-        load[g] += cost(trainers[i])
+        load[g] += costs[i]
     return [sorted(g) for g in groups]
 
 
 class JobManager:
-    """Shared by every session: starts each job's thread and caps the training threads.
+    """Shared by every session: identifies runs, starts each job's thread, caps the slots.
 
-    A job takes one slot per configuration, at most all of them: on 2 slots, two one-network
-    jobs train side by side and a four-network job uses both slots for its four networks.
+    On a CPU a slot is a core: a job takes one per torch thread it trains on, at most all of
+    them, so on 2 slots two one-network jobs train side by side and a four-network job uses both
+    slots for its four networks. On a GPU a slot is a job the GPU trains at the same time.
     """
 
-    def __init__(self, slots: int = 1,
-                 on_finish: Callable[[Job], None] | None = None,
-                 memory_budget: int | None = None):
+    def __init__(self, slots: int = 1, on_finish: Callable[[Ticket], None] | None = None,
+                 memory_budget: int | None = None, store: SharedRuns | None = None,
+                 device_type: str = "cpu", pace: Pace | None = None):
         self.slots = max(1, slots)
         self.memory_budget = memory_budget  # bytes a slot may use; None: no limit
+        self.store = store  # None: nothing is shared across requests once its job has ended
+        self.device_type = device_type
+        self.pace = pace or Pace()
         self._on_finish = on_finish
         self._cond = threading.Condition()
         self._queue: list[Job] = []
-        self._running = 0
-        self._busy = 0  # slots taken
+        self._running: list[Job] = []
+        self._live: dict[str, tuple[Job, int]] = {}  # run key -> the job training it, its index
+        self._owners: OrderedDict[str, Ticket] = OrderedDict()  # session id -> latest ticket
+        self._val_images: dict[str, int] = {}  # dataset -> validation images, once seen
 
-    def submit(self, specs: list[tuple[NetConfig, TrainConfig]],
-               on_finish: Callable[[Job], None] | None = None) -> Job:
-        """Queue a job; `budget.OverBudget` (one sentence) if it cannot fit in memory.
+    # --- asking for runs --------------------------------------------------------------------
 
-        `on_finish(job)` runs in the worker once the job has ended, whether or not any page is
-        still open to see it (a closed tab stops its job; this still files the runs away).
+    def submit(self, specs: Specs, on_finish: Callable[[Ticket], None] | None = None,
+               owner: str | None = None) -> Ticket:
+        """The runs of `specs`: finished ones at once, training ones followed, the rest trained.
+
+        `owner` (a session id) has one ticket at a time: while its ticket is active, that one is
+        returned. Raises `budget.OverBudget` (one sentence) if what must be trained cannot fit in
+        memory; nothing is queued then. `on_finish(ticket)` runs once every run of the ticket
+        has ended, whether or not a page is still open (it files the runs away).
         """
-        if self.memory_budget is not None:  # a job has the memory of the slots it takes
-            workers = min(len(specs), self.slots)
-            budget.check(specs, self.memory_budget * workers, workers)
-        job = Job(specs)
-        job._on_finish = on_finish
+        if not 1 <= len(specs) <= MAX_CONFIGS:
+            raise ValueError(f"a job trains 1 to {MAX_CONFIGS} configurations, not {len(specs)}")
         with self._cond:
-            self._queue.append(job)
-            self._renumber()
-        threading.Thread(target=self._work, args=(job,), daemon=True,
-                         name="resviz-train").start()
+            current = self._owners.get(owner) if owner else None
+            if current is not None and current.active:
+                return current
+        device = pick_device(specs[0][1].device)
+        sizes = [datasets.info(t.dataset).size for _, t in specs]
+        threads = plan_threads([step_macs(n, t.batch_size, s) for (n, t), s in zip(specs, sizes)],
+                               self.slots, device.type)
+        keys = [run_key(n, t, device_kind(device), th) for (n, t), th in zip(specs, threads)]
+        stored = {k: s for k in dict.fromkeys(keys) if self.store and (s := self.store.get(k))}
+        with self._cond:
+            todo = [k for k in dict.fromkeys(keys) if k not in stored and not self._training(k)]
+            job = self._new_job(todo, specs, keys, threads, sizes, device.type) if todo else None
+            parts = [Part(stored=stored[k]) if k in stored else Part(*self._live[k]) for k in keys]
+            ticket = Ticket(self, parts, on_finish)
+            for j in ticket.jobs():
+                j.tickets.append(ticket)
+            if owner:
+                self._owners[owner] = ticket
+                self._owners.move_to_end(owner)
+                while len(self._owners) > MAX_OWNERS:  # sessions long gone
+                    self._owners.popitem(last=False)
+            if job is not None:
+                threading.Thread(target=self._work, args=(job,), daemon=True,
+                                 name="resviz-job").start()
+        if not ticket.jobs():  # every run was finished: nothing to follow
+            ticket.settle()
+        return ticket
+
+    def _training(self, key: str) -> bool:
+        live = self._live.get(key)
+        return live is not None and not live[0].stopping
+
+    def _new_job(self, todo: list[str], specs: Specs, keys: list[str], threads: list[int],
+                 sizes: list[int], device_type: str) -> Job:
+        picked = [keys.index(k) for k in todo]
+        chosen = [specs[i] for i in picked]
+        chosen_threads = [threads[i] for i in picked]
+        workers = min(len(chosen), self.slots) if device_type == "cpu" else 1
+        need = slots_needed(chosen_threads, workers, device_type)
+        if self.memory_budget is not None:  # a job has the memory of the slots it takes
+            budget.check(chosen, self.memory_budget * need, workers)
+        seconds = [step_seconds(n, t, sizes[i], threads[i],
+                                self._val_images.get(t.dataset, 1000))
+                   for i, (n, t) in zip(picked, chosen)]
+        groups = balanced(seconds, workers)
+        plan = Plan(tuple(seconds), tuple(t.steps for _, t in chosen),
+                    tuple(tuple(g) for g in groups), min(need, self.slots))
+        job = Job(chosen, todo, chosen_threads, plan)
+        for j, key in enumerate(todo):
+            self._live[key] = (job, j)
+        self._queue.append(job)
+        self._renumber()
         return job
+
+    def ticket(self, owner: str) -> Ticket | None:
+        """The session's latest ticket, the one every tab of the session shows."""
+        with self._cond:
+            return self._owners.get(owner)
+
+    def release(self, ticket: Ticket) -> None:
+        """A ticket stops following its jobs: each job nobody follows any more stops. The runs
+        of jobs that go on for others are kept as they are now; the rest when their job ends."""
+        with self._cond:
+            for job in ticket.jobs():
+                others = [t for t in job.tickets if t is not ticket]
+                if others:
+                    job.tickets.remove(ticket)
+                    ticket.freeze(job)
+                else:
+                    job.stop()
+        if not ticket.jobs():
+            ticket.settle()
+
+    # --- the queue ----------------------------------------------------------------------------
 
     def _renumber(self) -> None:
         for i, job in enumerate(self._queue):
             job._set(position=i + 1)
 
     def _work(self, job: Job) -> None:
-        need = min(len(job.runs), self.slots)
+        need = job.plan.slots
         with self._cond:
-            while not job._stop.is_set() and (self._busy + need > self.slots
-                                              or self._queue[0] is not job):
+            while not job.stopping and (self._busy() + need > self.slots
+                                        or self._queue[0] is not job):
                 self._cond.wait(timeout=0.5)
             self._queue.remove(job)
             self._renumber()
             self._cond.notify_all()
-            stopped_in_queue = job._stop.is_set()
-            if not stopped_in_queue:
-                self._running += 1
-                self._busy += need
-        if stopped_in_queue:
+            if not job.stopping:
+                self._running.append(job)
+        if job.stopping:
             for r in job.runs:
                 r.status = "stopped"
             self._finished(job, state="stopped", position=None)
@@ -195,35 +310,76 @@ class JobManager:
         job._set(state="running", position=None)
         final = {"state": "failed", "message": "training was interrupted"}
         try:
-            job.train(workers=need)
-            final = {"state": "stopped" if job._stop.is_set() else "done"}
+            job.train(workers=len(job.plan.groups))
+            final = {"state": "stopped" if job.stopping else "done"}
         except Exception as e:  # noqa: BLE001 - a worker must report, never die silently
             final = {"state": "failed", "message": f"training failed: {e}"}
             with job._lock:
                 for r in job.runs:
                     r.status, r.message = "failed", final["message"]
         finally:
+            if (measured := job.measured_factor()) is not None:
+                self.pace.observe(measured[1], measured[0])
             with self._cond:
-                self._running -= 1
-                self._busy -= need
+                self._running.remove(job)
+                if job.val_images:
+                    self._val_images[job.runs[0].train.dataset] = job.val_images
                 self._cond.notify_all()
         self._finished(job, **final)
         _return_freed_memory()
 
+    def _busy(self) -> int:
+        return sum(j.plan.slots for j in self._running)
+
     def _finished(self, job: Job, **final) -> None:
-        """Run the callbacks (saving the runs), then publish the end: `done` means saved."""
-        for callback in (job._on_finish, self._on_finish):
-            if callback is not None:
+        """Keep the finished runs, settle the tickets (saving their runs), then publish the
+        end: a ticket that reads `done` has been saved."""
+        state = final["state"]
+        with self._cond:
+            for key in job.keys:
+                if self._live.get(key, (None,))[0] is job:
+                    del self._live[key]
+            tickets = list(job.tickets)
+        if self.store is not None and state != "failed":
+            for key, run, weights in zip(job.keys, job.snapshot().runs, job.weights):
                 try:
-                    callback(job)
-                except Exception as e:  # noqa: BLE001 - e.g. a full disk: the job still ended
-                    final["message"] = f"the finished runs could not be saved: {e}"
+                    if run.status in ("done", "diverged"):
+                        self.store.put(key, run, weights)
+                except OSError:
+                    pass  # not shared, but every ticket still gets its copy below
         job._set(**final)
+        for ticket in tickets:
+            ticket.settle()
+        if self._on_finish is not None:
+            for ticket in tickets:
+                self._on_finish(ticket)
+
+    # --- what the page shows -------------------------------------------------------------------
+
+    def etas(self) -> dict[Job, Eta]:
+        """Estimated start and finish of every queued and running job, from measured speed."""
+        with self._cond:
+            running, queued = list(self._running), list(self._queue)
+        factors = [m for j in running if (m := j.measured_factor()) and m[1] >= MEASURED_S]
+        factor = (sum(m[0] for m in factors) / sum(m[1] for m in factors)) if factors \
+            else self.pace.factor
+        etas = {}
+        slots = []
+        for job in running:
+            own = job.measured_factor()
+            pace = own[0] / own[1] if own and own[1] >= MEASURED_S else factor
+            left = job.plan.predicted(job.done_steps()) * pace
+            etas[job] = Eta(0.0, left)
+            slots.append(Slot(job.plan.slots, left))
+        for job, eta in zip(queued, schedule(self.slots, slots, [
+                (j.plan.slots, j.plan.predicted() * factor) for j in queued])):
+            etas[job] = eta
+        return etas
 
     @property
     def running(self) -> int:
         with self._cond:
-            return self._running
+            return len(self._running)
 
     @property
     def waiting(self) -> int:

@@ -1,4 +1,5 @@
-"""Where the work runs: device choice, CPU quota and thread count, environment facts.
+"""Where the work runs: device choice, CPU quota, training slots, torch threads per network,
+environment facts.
 
 Nothing here runs at import; entry points (app, command line) call `configure_threads()`.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -29,14 +31,59 @@ def cpu_quota() -> int:
 
 
 def configure_threads(threads: int = 1) -> int:
-    """Set torch's intra-op threads, process-wide: one unless asked for more.
+    """Set torch's intra-op threads for this thread and the threads it starts: one unless asked.
 
-    The networks trained here are small: on 2 cores ResNet-20 at width 8 trained at 1,223
-    images/s on one torch thread against 915 on two, and ResNet-56 at 449 against 403. The app
-    spends the other cores on other networks instead (`resviz.jobs`).
+    A training loop picks its own count (`plan_threads`); this is for everything else, such as a
+    page's figures, which run small forward passes that one thread does fastest.
     """
     torch.set_num_threads(threads)
     return threads
+
+
+# A training step of at least this many multiply-adds (forward, per image x batch) runs faster
+# on two torch threads than on one; smaller ones run slower, their convolutions too small to
+# share. Measured back to back on 2 cores: python -m scripts.bench_train --threads.
+PARALLEL_MACS = 1_000_000_000
+# Jobs one GPU trains at once when RESVIZ_GPU_JOBS does not say: small networks leave a GPU
+# mostly idle, so several jobs share it. Not measured here (no GPU was at hand);
+# python -m scripts.bench_train --concurrent measures it on the GPU it runs on.
+GPU_JOBS = 4
+
+
+def plan_threads(step_macs: list[int], slots: int, device_type: str = "cpu") -> list[int]:
+    """Torch threads for each network of a job that may use `slots` CPUs.
+
+    A job with at least as many networks as slots trains them side by side on one thread each
+    (faster than sharing threads: `resviz.jobs`). With fewer, a network large enough to use them
+    (`PARALLEL_MACS`) gets an equal share of the spare CPUs. Deterministic for a job and a
+    server, since the thread count changes a run's last digits (`resviz.cache`).
+    """
+    n = len(step_macs)
+    if device_type != "cpu" or n >= slots:
+        return [1] * n
+    share = slots // n
+    return [share if macs >= PARALLEL_MACS else 1 for macs in step_macs]
+
+
+def training_slots(device_type: str, env: Mapping[str, str] = os.environ) -> int:
+    """How many torch threads (CPU) or jobs (GPU) train at once on this server.
+
+    CPU: RESVIZ_TRAIN_SLOTS (a host with less memory than cores), else the CPU quota. GPU:
+    RESVIZ_GPU_JOBS, else `GPU_JOBS`.
+    """
+    name = "RESVIZ_TRAIN_SLOTS" if device_type == "cpu" else "RESVIZ_GPU_JOBS"
+    raw = env.get(name, "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return cpu_quota() if device_type == "cpu" else GPU_JOBS
+
+
+def slots_needed(threads: list[int], workers: int, device_type: str = "cpu") -> int:
+    """Slots a job takes: on a CPU its torch threads (one per worker thread, or a network's
+    share when each has a worker of its own); on a GPU one, since its networks step in turn."""
+    if device_type != "cpu":
+        return 1
+    return sum(threads) if workers == len(threads) else workers
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -22,7 +22,8 @@ from . import data as datasets
 from .config import ConfigError, NetConfig, TrainConfig
 from .models import build
 from .probes import Probe, weight_grad_norms
-from .runtime import pick_device
+from .pace import step_macs
+from .runtime import cpu_quota, pick_device, plan_threads
 
 _INIT_LOCK = threading.Lock()  # module init draws from torch's global RNG, shared by threads
 
@@ -83,13 +84,20 @@ def check_fits(net_cfg: NetConfig, info: datasets.DatasetInfo) -> None:
 
 
 class Trainer:
-    """Holds the network, optimiser and data of one run; `run()` trains and yields records."""
+    """Holds the network, optimiser and data of one run; `run()` trains and yields records.
 
-    def __init__(self, net_cfg: NetConfig, cfg: TrainConfig, data: datasets.Dataset | None = None):
+    `threads`: torch threads for this run's steps, set in the thread that runs it; by default
+    what a network training alone on this machine gets (`runtime.plan_threads`).
+    """
+
+    def __init__(self, net_cfg: NetConfig, cfg: TrainConfig, data: datasets.Dataset | None = None,
+                 threads: int | None = None):
         data = data or datasets.load(cfg.dataset)
         check_fits(net_cfg, data.info)
         self.net_cfg, self.cfg = net_cfg, cfg
         self.device = pick_device(cfg.device)
+        self.threads = threads or plan_threads(
+            [step_macs(net_cfg, cfg.batch_size, data.info.size)], cpu_quota(), self.device.type)[0]
         self.data = data.to(self.device)
         self.layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.net = build_seeded(net_cfg, cfg.seed).to(self.device, memory_format=self.layout)
@@ -109,6 +117,8 @@ class Trainer:
 
     def run(self, stop: threading.Event | None = None) -> Iterator[dict]:
         cfg, net, d = self.cfg, self.net, self.data
+        if self.device.type == "cpu":
+            torch.set_num_threads(self.threads)
         net.train()
         batches = self._batches()
         start = time.perf_counter()

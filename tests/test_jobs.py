@@ -6,11 +6,13 @@ import torch
 
 from resviz.config import NetConfig, TrainConfig
 from resviz.jobs import Job, JobManager, balanced
+from resviz.pace import step_seconds
 from resviz.presets import PRESETS
 from resviz.train import Trainer
 
 NET = NetConfig(depth=8, width=4)
 QUICK = TrainConfig(steps=6, batch_size=16, eval_every=3)
+LONG = TrainConfig(steps=10_000, batch_size=16)
 
 
 def _wait(job, states=("done", "stopped", "failed"), timeout=60):
@@ -30,16 +32,17 @@ def test_a_job_trains_its_configurations_in_lockstep():
     assert snap.state == "done" and finished == [job]
     assert [r.status for r in snap.runs] == ["done", "done"]
     assert [len(r.records) for r in snap.runs] == [6, 6]
-    assert snap.runs[0].env["torch"]
+    assert snap.runs[0].env["torch"] and snap.runs[0].env["threads"] == 1
 
 
 def test_the_degradation_preset_splits_into_two_threads_of_equal_work():
-    trainers = [Trainer(n, t) for n, t in PRESETS["degradation"].specs()]
-    assert [t.net_cfg.label for t in trainers] == ["plain-20", "ResNet-20", "plain-56", "ResNet-56"]
-    groups = balanced(trainers, 2)
-    assert [sorted(trainers[i].net_cfg.depth for i in g) for g in groups] == [[20, 56], [20, 56]]
-    assert sorted(balanced(trainers, 8)) == [[0], [1], [2], [3]]
-    assert balanced(trainers[:1], 2) == [[0]]
+    specs = PRESETS["degradation"].specs()
+    assert [n.label for n, _ in specs] == ["plain-20", "ResNet-20", "plain-56", "ResNet-56"]
+    costs = [step_seconds(n, t, 28) for n, t in specs]
+    groups = balanced(costs, 2)
+    assert [sorted(specs[i][0].depth for i in g) for g in groups] == [[20, 56], [20, 56]]
+    assert sorted(balanced(costs, 8)) == [[0], [1], [2], [3]]
+    assert balanced(costs[:1], 2) == [[0]]
 
 
 def test_side_by_side_training_gives_the_same_numbers_as_one_thread():
@@ -55,9 +58,8 @@ def test_side_by_side_training_gives_the_same_numbers_as_one_thread():
 
 def test_two_one_network_jobs_share_two_slots_and_a_four_network_job_waits():
     manager = JobManager(slots=2)
-    long = TrainConfig(steps=10_000, batch_size=16)
-    first, second = (manager.submit([(NET, long)]) for _ in range(2))
-    big = manager.submit([(NET, QUICK)] * 4)
+    first, second = (manager.submit([(NetConfig(depth=8, width=w), LONG)]) for w in (4, 5))
+    big = manager.submit([(NetConfig(depth=8, width=6), QUICK)] * 4)
     _wait(first, ("running",)), _wait(second, ("running",))
     time.sleep(0.3)
     assert big.snapshot().state == "queued" and big.snapshot().position == 1
@@ -65,10 +67,23 @@ def test_two_one_network_jobs_share_two_slots_and_a_four_network_job_waits():
     assert _wait(big).state == "done"
 
 
+def test_on_a_gpu_a_job_takes_one_slot_whatever_its_networks():
+    # The slot logic of a GPU, run on the CPU (no GPU here): its networks step in one thread,
+    # so two four-network jobs train at once on two slots and a third waits.
+    manager = JobManager(slots=2, device_type="cuda")
+    first, second = (manager.submit([(NetConfig(depth=8, width=w), LONG)] * 4) for w in (4, 5))
+    third = manager.submit([(NET, QUICK)])
+    _wait(first, ("running",)), _wait(second, ("running",))
+    time.sleep(0.3)
+    assert third.snapshot().state == "queued" and third.snapshot().position == 1
+    assert [len(j.plan.groups) for j in first.jobs()] == [1]
+    first.stop(), second.stop()
+    assert _wait(third).state == "done"
+
+
 def test_the_cap_queues_extra_jobs_with_their_position():
     manager = JobManager(slots=1)
-    long = TrainConfig(steps=10_000, batch_size=16)
-    first = manager.submit([(NET, long)])
+    first = manager.submit([(NET, LONG)])
     _wait(first, states=("running",))
     second = manager.submit([(NET, QUICK)])
     time.sleep(0.2)
@@ -80,7 +95,8 @@ def test_the_cap_queues_extra_jobs_with_their_position():
 
 def test_stop_ends_a_running_job_within_a_second():
     manager = JobManager()
-    job = manager.submit([(NET, TrainConfig(steps=100_000, batch_size=16))] * 4)
+    job = manager.submit([(NetConfig(depth=8, width=w), TrainConfig(steps=100_000, batch_size=16))
+                          for w in (4, 5, 6, 7)])
     _wait(job, states=("running",))
     while not job.snapshot().runs[0].records:
         time.sleep(0.02)
@@ -93,10 +109,11 @@ def test_stop_ends_a_running_job_within_a_second():
 
 def test_a_queued_job_can_be_stopped_before_it_starts():
     manager = JobManager(slots=1)
-    first = manager.submit([(NET, TrainConfig(steps=10_000, batch_size=16))])
+    first = manager.submit([(NET, LONG)])
     second = manager.submit([(NET, QUICK)])
     second.stop()
     assert _wait(second).state == "stopped"
+    assert manager.waiting == 0
     first.stop()
     _wait(first)
 

@@ -12,48 +12,49 @@ import streamlit as st
 
 from .. import budget
 from .. import data as datasets
-from ..jobs import Job, JobManager
+from ..cache import SharedRuns
+from ..jobs import JobManager
 from ..runs import Run, RunFileError, list_runs, load, loads, save, save_weights
-from ..runtime import configure_threads, cpu_quota, describe_device, fast_precision, pick_device
+from ..runtime import (configure_threads, describe_device, fast_precision, pick_device,
+                       training_slots)
+from ..tickets import Ticket
 from ..uploads import MAX_BYTES
 from .query import SESSION_KEY, session_id
 
 
 @dataclass(frozen=True)
 class Runtime:
-    slots: int       # training threads the server runs at once
+    slots: int       # CPU threads (or jobs on a GPU) the server trains at once
     device: str      # one line for the sidebar
     precision: str   # what training runs in here: "bf16" where the hardware has it
 
 
 @st.cache_resource
 def runtime() -> Runtime:
-    """Training slots, device and precision, set once per process from the CPU quota.
-
-    One torch thread, and one training thread per CPU: the small networks trained here ran
-    faster on one torch thread than on two (ResNet-20 at width 8: 1,223 against 915 images/s on
-    2 cores), so the cores go to networks side by side instead (`resviz.jobs`).
-    RESVIZ_TRAIN_SLOTS sets the training threads at once (a host with less memory than cores).
-    """
+    """Training slots, device and precision, set once per process (`runtime.training_slots`):
+    a CPU's quota or RESVIZ_TRAIN_SLOTS; on a GPU, RESVIZ_GPU_JOBS jobs at once. Each job picks
+    its torch threads (`runtime.plan_threads`); the script thread's figures run on one."""
     configure_threads()
     device = pick_device()
-    raw = os.environ.get("RESVIZ_TRAIN_SLOTS", "")
-    slots = int(raw) if raw.strip().isdigit() and int(raw) > 0 else cpu_quota()
-    return Runtime(slots, describe_device(device), fast_precision(device))
+    return Runtime(training_slots(device.type), describe_device(device), fast_precision(device))
 
 
 @st.cache_resource
 def manager() -> JobManager:
-    """One for the whole server: the cap on training threads, and the memory each slot may use
-    (a job gets that of the slots it takes)."""
+    """One for the whole server: the cap on training slots, the memory each slot may use (a job
+    gets that of the slots it takes), and the finished runs every session is served from."""
     slots = runtime().slots
-    return JobManager(slots=slots, memory_budget=budget.per_slot_bytes(slots))
+    return JobManager(slots=slots, memory_budget=budget.per_slot_bytes(slots),
+                      store=SharedRuns(runs_root() / SHARED), device_type=pick_device().type)
 
 
 @st.cache_resource(show_spinner=False)
 def dataset(name: str) -> datasets.Dataset:
     """Read-only tensors shared by every session (never trained on in place)."""
     return datasets.load(name)
+
+
+SHARED = "shared"  # the runs folder's store of finished runs; never a session id (not hex)
 
 
 def runs_root() -> Path:
@@ -76,12 +77,13 @@ class SessionWork:
     The folder's name is the session id the URL carries (`?session=...`), so a reload, a new tab
     or a restarted server finds the same history again.
     """
-    job: Job | None = None
+    job: Ticket | None = None
     folder: Path = field(default_factory=lambda: runs_root() / uuid.uuid4().hex)
     # Jobs whose runs are saved / whose end a page has seen; weak, so old jobs can be freed.
     saved: weakref.WeakSet = field(default_factory=weakref.WeakSet)
     shown: weakref.WeakSet = field(default_factory=weakref.WeakSet)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    tab: str = field(default_factory=lambda: uuid.uuid4().hex, repr=False)  # this browser tab
 
     @property
     def id(self) -> str:
@@ -91,17 +93,29 @@ class SessionWork:
     def busy(self) -> bool:
         return self.job is not None and self.job.active
 
-    def start(self, specs) -> Job:
-        """Submit a job, unless one is still training (a double click must not start two).
+    def start(self, specs) -> Ticket:
+        """Ask for runs, unless the session's are still training (a double click or another tab
+        must not start two): finished ones are shown at once, training ones followed
+        (`resviz.jobs`).
 
         Raises `budget.OverBudget` (one sentence) for a job too large for the server's memory;
         the session's current job and history are left as they were.
         """
         if not self.busy:
-            self.job = manager().submit(specs, on_finish=self._save)
+            self.follow(manager().submit(specs, on_finish=self._save, owner=self.id))
         return self.job
 
-    def _save(self, job: Job) -> None:
+    def follow(self, ticket: Ticket | None) -> None:
+        """Show the session's current ticket in this tab too: one job per session, not per tab.
+        The tab that asked for it files its runs away."""
+        if ticket is None or ticket is self.job:
+            return
+        self.job = ticket
+        ticket.follow(self.tab)
+        if getattr(ticket.on_finish, "__self__", None) is not self:
+            self.saved.add(ticket)
+
+    def _save(self, job: Ticket) -> None:
         """Write a finished job's runs (with final weights) into the folder, once.
 
         Called by the worker when the job ends, so runs are kept even if the tab was closed.
@@ -147,7 +161,7 @@ class SessionWork:
 
     def close(self) -> None:
         if self.job is not None:
-            self.job.stop()
+            self.job.unfollow(self.tab)  # the session's last tab stops following its job
 
 
 def _close_all(works: list[SessionWork]) -> None:
@@ -173,6 +187,7 @@ def work() -> SessionWork:
         st.session_state["session_note"] = note
         _closed_with_session().append(st.session_state["work"])
     w = st.session_state["work"]
+    w.follow(manager().ticket(w.id))
     if st.query_params.get(SESSION_KEY) != w.id:
         st.query_params[SESSION_KEY] = w.id  # the address to come back to
     return w

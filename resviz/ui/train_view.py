@@ -5,10 +5,11 @@ import streamlit as st
 
 from .. import data as datasets
 from ..config import ConfigError, NetConfig, TrainConfig
-from ..jobs import MAX_CONFIGS, Job
+from ..jobs import MAX_CONFIGS
 from ..plots.curves import error_curves, loss_curves
 from ..presets import PRESETS
-from ..runs import Run, dumps, slug, to_csv
+from ..runs import dumps, slug, to_csv
+from ..tickets import Snapshot, Ticket
 from .sidebar import Settings
 from .state import SessionWork, runtime
 
@@ -74,12 +75,30 @@ def custom_form(settings: Settings, busy: bool) -> Specs | None:
         return None
 
 
-def _status(snap_runs: list[Run], state: str, position: int | None) -> None:
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(5, 5 * round(seconds / 5)):.0f} s"
+    minutes, rest = divmod(10 * round(seconds / 10), 60)
+    return f"{minutes:.0f} min {rest:02.0f} s"
+
+
+def _status(snap: Snapshot) -> None:
+    snap_runs, state, eta = snap.runs, snap.state, snap.eta
     if state == "queued":
-        st.info(f"Waiting for a free trainer: you are number {position} in the queue.")
+        when = (f" Estimated start in about {_duration(eta.start_s)}, end in about "
+                f"{_duration(eta.finish_s)}, from this server's measured speed." if eta else "")
+        st.info(f"Waiting for a free trainer: you are number {snap.position} in the queue.{when}")
     total = max(r.train.steps for r in snap_runs)
     done = min((r.records[-1]["step"] if r.records else 0) for r in snap_runs)
     st.progress(done / total, text=f"{state}: step {done} of {total}")
+    if state == "running" and eta is not None:
+        st.caption(f"About {_duration(eta.finish_s)} to go, from the speed measured so far.")
+    if snap.recorded:
+        st.caption(f"A recorded run: these exact settings (networks, data, seed, engine) finished "
+                   f"on this server at {snap_runs[0].created.replace('T', ' ')}, so they are "
+                   "shown from their records instead of being trained again.")
+    if snap.followers > 1:
+        st.caption(f"{snap.followers} sessions follow this run: it is trained once for all.")
     cols = st.columns(len(snap_runs))
     for col, run in zip(cols, snap_runs):
         last = run.records[-1] if run.records else {}
@@ -100,15 +119,15 @@ def live(work: SessionWork) -> None:
         st.info("No run yet: click a preset, or fill in the form above.")
         return
 
-    drawn_as = job.state
+    drawn_as = job.snapshot().state
     every = {"running": REDRAW_S, "queued": QUEUED_REDRAW_S}.get(drawn_as)
 
     @st.fragment(run_every=every)
-    def view(job: Job = job) -> None:
+    def view(job: Ticket = job) -> None:
         snap = job.snapshot()
         if snap.state != drawn_as and snap.state == "running":
             st.rerun()  # from queued to running: redraw every REDRAW_S from now on
-        _status(snap.runs, snap.state, snap.position)
+        _status(snap)
         if snap.message:
             st.error(snap.message)
         if job.active and st.button("Stop", key="stop", icon=":material/stop_circle:"):

@@ -1,0 +1,161 @@
+"""How long training takes: a job's cost from its networks' shapes, scaled by the step times
+this server measures, and the queue's estimated start and finish times.
+
+A training step of one network costs, in seconds on one thread in fp32,
+
+    C_LAYER x weight layers + (C_ACT x activations + C_MAC x multiply-adds) x batch,
+
+(per-layer overhead, memory traffic, arithmetic) plus its share of the validation passes (a
+forward pass, a third of a training step per image, over the split every `eval_every` steps).
+The three constants were fitted to measured steps (python -m scripts.bench_train --pace). What
+this server really does (its CPU, its load, jobs side by side) is a factor learnt from the jobs
+it runs: measured seconds over predicted, on every job since the last started.
+"""
+from __future__ import annotations
+
+import functools
+import heapq
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .config import NetConfig, TrainConfig
+from .models import build
+
+# Fitted on 2 idle cores, fp32, one thread (python -m scripts.bench_train --pace).
+C_LAYER = 1.5e-4    # seconds per weight layer and step: dispatch, small kernels
+C_ACT = 2.0e-9      # seconds per activation value (memory traffic: BN, ReLU, copies)
+C_MAC = 1.5e-10     # seconds per multiply-add of the forward pass, backward included
+PARALLEL_GAIN = 0.58  # a second torch thread adds this much speed to a large network (measured)
+FORWARD_SHARE = 1 / 3  # an evaluation image costs a third of a training image (no backward)
+EVAL_BATCH = 250    # as resviz.train evaluates
+VAL_IMAGES = 1000   # validation split assumed before a job on the dataset has started
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Per image: weight layers, activation values and multiply-adds of one forward pass."""
+    layers: int
+    activations: int
+    macs: int
+
+
+@functools.lru_cache(maxsize=256)
+def shape(net_cfg: NetConfig, size: int) -> Shape:
+    """Counted on PyTorch's meta device: shapes only, no memory, no arithmetic."""
+    with torch.device("meta"):
+        net = build(net_cfg)
+        x = torch.empty(1, net_cfg.in_channels, size, size)
+    counts = [0, 0, 0]
+
+    def hook(m: nn.Module, _inp, out: torch.Tensor) -> None:
+        counts[1] += out.numel()
+        if isinstance(m, nn.Conv2d):
+            counts[0] += 1
+            counts[2] += out.numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+        elif isinstance(m, nn.Linear):
+            counts[0] += 1
+            counts[2] += m.in_features * m.out_features
+
+    hooks = [m.register_forward_hook(hook) for m in net.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            net(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return Shape(*counts)
+
+
+def step_macs(net_cfg: NetConfig, batch: int, size: int) -> int:
+    """Forward multiply-adds of one training step: what decides if a second thread helps."""
+    return shape(net_cfg, size).macs * batch
+
+
+def step_seconds(net_cfg: NetConfig, train: TrainConfig, size: int, threads: int = 1,
+                 val_images: int = VAL_IMAGES) -> float:
+    """Predicted seconds per step of one network, its validation passes included."""
+    s = shape(net_cfg, size)
+    per_image = C_ACT * s.activations + C_MAC * s.macs
+    step = C_LAYER * s.layers + per_image * train.batch_size / (1 + PARALLEL_GAIN * (threads - 1))
+    passes = -(-val_images // EVAL_BATCH)
+    evaluation = C_LAYER * s.layers * passes + per_image * FORWARD_SHARE * val_images
+    return step + evaluation / train.eval_every
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A job as the queue sees it: its runs' predicted seconds per step and steps, in groups
+    that train side by side (each group steps its runs in turn), and the slots it takes."""
+    seconds: tuple[float, ...]
+    steps: tuple[int, ...]
+    groups: tuple[tuple[int, ...], ...]
+    slots: int
+
+    def predicted(self, done: Sequence[int] | None = None) -> float:
+        """Predicted seconds for the steps after `done` (each run's steps so far; None: all)."""
+        done = done or [0] * len(self.steps)
+        return max(sum(self.seconds[i] * max(0, self.steps[i] - done[i]) for i in g)
+                   for g in self.groups)
+
+    def work_done(self, done: Sequence[int]) -> float:
+        return self.predicted() - self.predicted(done)
+
+
+@dataclass(frozen=True)
+class Eta:
+    """Seconds from now until a job starts (0 once it has) and until it ends."""
+    start_s: float
+    finish_s: float
+
+
+class Pace:
+    """The server's measured speed against the prediction: one factor, learnt as jobs train."""
+
+    def __init__(self, factor: float = 1.0):
+        self._factor = factor
+        self._lock = threading.Lock()
+
+    @property
+    def factor(self) -> float:
+        with self._lock:
+            return self._factor
+
+    def observe(self, predicted_s: float, measured_s: float) -> None:
+        """A job's measured seconds for work predicted to take `predicted_s`: the latest
+        measurement counts most (the server's load changes), weighted by how much it covers."""
+        if predicted_s <= 0 or measured_s <= 0:
+            return
+        with self._lock:
+            weight = min(1.0, predicted_s / (predicted_s + 5 * self._factor))
+            self._factor += weight * (measured_s / predicted_s - self._factor)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A running job for the schedule: its slots and seconds left."""
+    slots: int
+    left_s: float
+
+
+def schedule(slots: int, running: Sequence[Slot], queued: Sequence[tuple[int, float]]
+             ) -> list[Eta]:
+    """Start and finish of each queued job (slots, seconds), first come first served: a job
+    starts once the jobs before it have started and enough slots are free, as `JobManager`
+    does."""
+    ends = [(r.left_s, r.slots) for r in running]
+    heapq.heapify(ends)
+    free = slots - sum(r.slots for r in running)
+    now, etas = 0.0, []
+    for need, seconds in queued:
+        need = min(need, slots)
+        while free < need and ends:
+            t, freed = heapq.heappop(ends)
+            now, free = max(now, t), free + freed
+        etas.append(Eta(now, now + seconds))
+        free -= need
+        heapq.heappush(ends, (now + seconds, need))
+    return etas

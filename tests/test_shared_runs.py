@@ -1,0 +1,168 @@
+"""Shared runs: a run asked for twice is trained once; a finished one is served from the store; a
+job nobody follows stops; one ticket per session; the queue's estimates come from measured
+step times."""
+import ast
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from resviz import cache, jobs
+from resviz.cache import SharedRuns, run_key
+from resviz.config import NetConfig, TrainConfig
+from resviz.jobs import Job, JobManager
+from resviz.pace import Eta, Plan, Slot, schedule
+from resviz.train import Trainer
+
+PLAIN, RES = NetConfig(depth=8, width=4, residual=False), NetConfig(depth=8, width=4)
+SHORT = TrainConfig(steps=30, batch_size=16, eval_every=10)
+LONG = TrainConfig(steps=100_000, batch_size=16)
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    """The labels of every network a job builds a Trainer for, in order."""
+    made = []
+
+    class Counting(Trainer):
+        def __init__(self, net_cfg, cfg, *args, **kwargs):
+            made.append(net_cfg.label)
+            super().__init__(net_cfg, cfg, *args, **kwargs)
+    monkeypatch.setattr(jobs, "Trainer", Counting)
+    return made
+
+
+def _ended(ticket, timeout=120):
+    end = time.monotonic() + timeout
+    while ticket.active:
+        assert time.monotonic() < end, "the ticket did not end"
+        time.sleep(0.02)
+    return ticket.snapshot()
+
+
+def _steps(snap):
+    return [[(r["step"], r["train_loss"]) for r in run.records] for run in snap.runs]
+
+
+def test_a_run_asked_for_while_it_trains_is_followed_and_then_served_finished(tmp_path, trained):
+    manager = JobManager(slots=2, store=SharedRuns(tmp_path))
+    first = manager.submit([(PLAIN, SHORT), (RES, SHORT)], owner="a" * 32)
+    second = manager.submit([(PLAIN, SHORT), (RES, SHORT)], owner="b" * 32)
+    assert first.jobs() == second.jobs() and second.snapshot().followers == 2
+    a, b = _ended(first), _ended(second)
+    assert trained == ["plain-8", "ResNet-8"]  # trained once for both sessions
+    assert a.state == b.state == "done" and _steps(a) == _steps(b)
+    assert not a.recorded and not b.recorded
+    later = manager.submit([(RES, SHORT), (PLAIN, SHORT)], owner="c" * 32)
+    snap = later.snapshot()
+    assert not later.active and snap.recorded and snap.state == "done"  # at once, no queue
+    assert _steps(snap) == _steps(a)[::-1] and trained == ["plain-8", "ResNet-8"]
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".json", ".pt", ".pt"]
+
+
+def test_only_the_runs_not_yet_trained_are_trained(tmp_path, trained):
+    manager = JobManager(slots=2, store=SharedRuns(tmp_path))
+    _ended(manager.submit([(PLAIN, SHORT), (RES, SHORT)]))
+    deeper = NetConfig(depth=14, width=4, residual=False)
+    mixed = manager.submit([(deeper, SHORT), (PLAIN, SHORT), (RES, SHORT)])
+    snap = _ended(mixed)
+    assert trained == ["plain-8", "ResNet-8", "plain-14"]
+    assert [r.net.label for r in snap.runs] == ["plain-14", "plain-8", "ResNet-8"]
+    assert [r.status for r in snap.runs] == ["done"] * 3 and not snap.recorded
+
+
+def test_a_changed_engine_or_seed_is_trained_again(tmp_path, trained, monkeypatch):
+    manager = JobManager(store=SharedRuns(tmp_path))
+    _ended(manager.submit([(RES, SHORT)]))
+    _ended(manager.submit([(RES, TrainConfig(steps=30, batch_size=16, eval_every=10, seed=1))]))
+    assert trained == ["ResNet-8"] * 2
+    monkeypatch.setattr(cache, "engine_version", lambda: "a changed engine")
+    snap = _ended(manager.submit([(RES, SHORT)]))
+    assert trained == ["ResNet-8"] * 3 and not snap.recorded
+
+
+def test_the_key_covers_what_decides_the_numbers():
+    key = run_key(RES, SHORT, "cpu:x86_64:AVX2", 1)
+    assert key != run_key(PLAIN, SHORT, "cpu:x86_64:AVX2", 1)
+    assert key != run_key(RES, SHORT, "cpu:x86_64:AVX512", 1)
+    assert key != run_key(RES, SHORT, "cpu:x86_64:AVX2", 2)  # threads sum in another order
+    for change in ({"seed": 1}, {"precision": "bf16"}, {"dataset": "shapes"}, {"lr": 0.05}):
+        assert key != run_key(RES, TrainConfig(**{**SHORT.to_dict(), **change}), "cpu:x86_64:AVX2", 1)
+    # "auto" and "cpu" train on the same device: the device kind decides, not its spelling.
+    assert key == run_key(RES, TrainConfig(**{**SHORT.to_dict(), "device": "cpu"}),
+                          "cpu:x86_64:AVX2", 1)
+
+
+def test_the_engine_version_covers_every_module_training_imports():
+    # Every resviz module that resviz.train reaches, except those choosing the device and the
+    # thread count (which the key holds itself), is hashed into the engine's version.
+    root = Path(cache.__file__).parent
+    seen, todo = set(), ["train"]
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        tree = ast.parse((root / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found = [node.module] if node.module else [a.name for a in node.names]
+                todo += [m for m in found if m not in seen and m not in ("runtime", "pace")]
+    assert seen == set(cache.NUMERIC_MODULES)
+
+
+def test_a_job_stops_when_nobody_follows_it_and_keeps_what_it_trained(tmp_path):
+    manager = JobManager(store=SharedRuns(tmp_path))
+    first = manager.submit([(RES, LONG)], owner="a" * 32)
+    second = manager.submit([(RES, LONG)], owner="b" * 32)
+    (job,) = first.jobs()
+    while len(job.runs[0].records) < 3:
+        time.sleep(0.02)
+    first.stop()  # the other session still follows: the job goes on
+    left = first.snapshot()
+    assert left.state == "stopped" and left.runs[0].status == "stopped"
+    at = len(left.runs[0].records)
+    while len(job.runs[0].records) < at + 3:
+        time.sleep(0.02)
+    assert job.state == "running" and len(first.snapshot().runs[0].records) == at
+    second.stop()  # nobody follows it now
+    snap = _ended(second, timeout=10)
+    assert snap.state == "stopped" and len(snap.runs[0].records) > at
+    assert list(tmp_path.iterdir()) == []  # a stopped run is kept by its sessions, not served
+
+
+def test_a_session_has_one_ticket_whatever_it_asks_or_however_many_tabs(tmp_path):
+    manager = JobManager(store=SharedRuns(tmp_path))
+    owner = "c" * 32
+    ticket = manager.submit([(RES, LONG)], owner=owner)
+    assert manager.submit([(PLAIN, SHORT)], owner=owner) is ticket
+    assert manager.ticket(owner) is ticket
+    ticket.follow("tab 1"), ticket.follow("tab 2")
+    ticket.unfollow("tab 1")
+    assert ticket.active and ticket.jobs()[0].state in ("queued", "running")
+    ticket.unfollow("tab 2")  # the session's last tab closed
+    assert _ended(ticket, timeout=10).state == "stopped"
+    assert manager.submit([(PLAIN, SHORT)], owner=owner) is not ticket  # ended: a new one
+
+
+def test_a_waiting_jobs_eta_comes_from_the_running_jobs_measured_step_times(monkeypatch):
+    clock = SimpleNamespace(monotonic=lambda: 104.0)
+    monkeypatch.setattr(jobs, "time", clock)
+    manager = JobManager(slots=1)
+    running = Job([(RES, TrainConfig(steps=100))], plan=Plan((0.1,), (100,), ((0,),), 1))
+    running.runs[0].records = [{"step": s} for s in range(1, 13)]
+    running._warm = (100.0, [2])  # then 10 steps in 4 s: 0.4 s a step, 4x the prediction
+    waiting = Job([(PLAIN, TrainConfig(steps=200))], plan=Plan((0.05,), (200,), ((0,),), 1))
+    manager._running.append(running)
+    manager._queue.append(waiting)
+    etas = manager.etas()
+    assert etas[running] == Eta(0.0, pytest.approx(88 * 0.4))
+    assert etas[waiting] == Eta(pytest.approx(88 * 0.4), pytest.approx(88 * 0.4 + 200 * 0.05 * 4))
+
+
+def test_the_queue_is_first_come_first_served():
+    # Two slots, busy for 10 s and 30 s: a job needing both waits for 30 s, and the one-slot job
+    # behind it does not overtake it although a slot is free at 10 s.
+    etas = schedule(2, [Slot(1, 10.0), Slot(1, 30.0)], [(2, 5.0), (1, 5.0)])
+    assert etas == [Eta(30.0, 35.0), Eta(35.0, 40.0)]
+    assert schedule(2, [], [(1, 5.0), (1, 7.0), (1, 1.0)]) == [
+        Eta(0.0, 5.0), Eta(0.0, 7.0), Eta(5.0, 6.0)]
