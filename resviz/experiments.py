@@ -167,7 +167,8 @@ def mixed_note(found: list[Group]) -> str:
         values: dict[object, list[str]] = {}
         for g in found:
             values.setdefault(g.settings[i], []).extend(f"{g.kind}-{p.depth}" for p in g.points)
-        listed = "; ".join(f"{says(v)}: {', '.join(labels)}" for v, labels in values.items())
+        listed = "; ".join(f"{says(v)}: {', '.join(dict.fromkeys(labels))}"
+                           for v, labels in values.items())
         parts.append(f"{TITLES.get(field, field)} ({listed})")
     return ("These runs differ in more than depth: " + ", and ".join(parts) + ". A line joins "
             "only runs that differ in depth alone, and nothing is compared across lines.")
@@ -188,8 +189,7 @@ class Noise:
     """The standard error of a difference between two errors, and where it comes from."""
 
     stderr: float  # as a fraction, like the errors
-    source: str    # "the spread of 3 seeds", "sampling 1,000 images a network"
-    seeds: bool    # measured over seeds; else sampling alone, without what a seed changes
+    images: tuple[int, ...] = ()  # sampling alone: the images behind each error; () from seeds
 
     @property
     def threshold(self) -> float:
@@ -207,7 +207,7 @@ def noise(a: Point, b: Point, measure: int, val_images: Mapping[str, int]) -> No
     va, vb = a.values(measure), b.values(measure)
     if len(va) > 1 and len(vb) > 1:
         se = math.sqrt(statistics.variance(va) / len(va) + statistics.variance(vb) / len(vb))
-        return Noise(se, f"the spread of {min(len(va), len(vb))} seeds", True)
+        return Noise(se)
     held_out = val_images.get(a.runs[0].train.dataset)
     images = (a.training_images(), b.training_images()) if measure == 0 \
         else (held_out, held_out)
@@ -215,8 +215,7 @@ def noise(a: Point, b: Point, measure: int, val_images: Mapping[str, int]) -> No
         return None
     se = math.sqrt(sum(p * (1 - p) / n for p, n in zip((a.mean(measure), b.mean(measure)),
                                                          images)))
-    counts = " and ".join(f"{n:,}" for n in dict.fromkeys(images))
-    return Noise(se, f"sampling {counts} images a network", False)
+    return Noise(se, images)
 
 
 # eq=False: its group and points compare by identity.
@@ -297,13 +296,27 @@ def depth_trend(found: list[Group], val_images: Mapping[str, int]) -> str:
         lines.append(f"- {g.name}, {mine[0].shallow.depth} → {mine[0].deep.depth} layers"
                      f"{seeds}: {', '.join(c.text for c in mine)}.")
     judged = [c for c in said if c.noise]
-    sources = dict.fromkeys(f"{c.noise.source} ({MEASURES[c.measure]})" for c in judged)
     tail = (f"Within noise: a change no larger than {RULES.noise_factor:g} standard errors of "
-            f"the difference, and at least {100 * RULES.min_gap:g} points. The standard errors "
-            f"come from {'; '.join(sources)}." if sources else
-            "No noise level: the size of the validation set is not known here.")
-    if any(not c.noise.seeds for c in judged):
-        tail += " With one seed a network, what another seed would change is not in them."
+            f"the difference, and at least {100 * RULES.min_gap:g} points. " +
+            (_noise_sources(judged) if judged else
+             "No noise level here: the size of the validation set is not known."))
+    return "\n".join(lines) + "\n\n" + tail
+
+
+def _noise_sources(judged: list[Change]) -> str:
+    """Where the standard errors come from: seeds where a configuration has several, else
+    sampling alone, with the numbers of images."""
+    sampled = [c for c in judged if c.noise.images]
+    parts = ["the spread between seeds"] if len(sampled) < len(judged) else []
+    if sampled:
+        counts = []
+        for m, what in ((1, "validation images"), (0, "images of the training batches averaged")):
+            n = sorted({i for c in sampled if c.measure == m for i in c.noise.images})
+            if n:
+                counts.append(f"{n[0]:,}{f' to {n[-1]:,}' if len(n) > 1 else ''} {what}")
+        parts.append(f"sampling alone{' where there is one seed' if parts else ''} ("
+                     f"{' and '.join(counts)}), which leaves out what another seed would change")
+    return f"The standard errors come from {', and from '.join(parts)}."
     return "\n".join(lines) + "\n\n" + tail
 
 

@@ -14,6 +14,7 @@ from resviz.sweep import final_errors
 from resviz.train import evaluate
 from resviz.ui.state import dataset
 from resviz.ui.experiments_view import REFERENCE
+from resviz.ui.query import literal
 from tests.figures import figures, plotly_array
 
 
@@ -81,9 +82,9 @@ def test_lines_join_only_runs_that_differ_in_depth_alone():
             assert len(settings) == 1, trace["name"]  # every point of a line: one configuration
     assert mixed_note(found) == (
         "These runs differ in more than depth: batch norm (BN: plain-20, plain-56, ResNet-20, "
-        "ResNet-110, ResNet-20, ResNet-56; no BN: plain-56), and steps (180 steps: plain-20, "
-        "plain-56, plain-56, ResNet-20, ResNet-56; 50 steps: ResNet-20, ResNet-110). A line "
-        "joins only runs that differ in depth alone, and nothing is compared across lines.")
+        "ResNet-110, ResNet-56; no BN: plain-56), and steps (180 steps: plain-20, plain-56, "
+        "ResNet-20, ResNet-56; 50 steps: ResNet-20, ResNet-110). A line joins only runs that "
+        "differ in depth alone, and nothing is compared across lines.")
     trend = depth_trend(found, {"mnist-5k": 1000})
     assert "ResNet, 50 steps, 20 → 110 layers" in trend
     assert "ResNet, 180 steps, 20 → 56 layers" in trend
@@ -146,6 +147,8 @@ def test_seeds_of_one_configuration_are_a_mean_with_a_band_and_error_bars():
         "- ResNet, 20 → 56 layers (mean ± spread of 3 seeds): training error 4.00 ± 2.00% → "
         "2.00 ± 1.00% (within noise, ±2.6 points), validation error 4.0 ± 2.0% → 2.0 ± 1.0% "
         "(within noise, ±2.6 points).")
+    assert depth_trend(found, {}).endswith("The standard errors come from the spread between "
+                                           "seeds.")
 
 
 def test_the_depth_trend_judges_each_change_against_sampling_noise_with_one_seed():
@@ -162,9 +165,9 @@ def test_the_depth_trend_judges_each_change_against_sampling_noise_with_one_seed
         "- ResNet, 20 → 56 layers: training error 4.00% → 4.00% (within noise, ±6.9 points), "
         "validation error 2.0% → 2.7% (within noise, ±1.4 points).\n\n"
         "Within noise: a change no larger than 2 standard errors of the difference, and at "
-        "least 0.5 points. The standard errors come from sampling 64 images a network "
-        "(training error); sampling 1,000 images a network (validation error). With one seed "
-        "a network, what another seed would change is not in them.")
+        "least 0.5 points. The standard errors come from sampling alone (1,000 validation "
+        "images and 64 images of the training batches averaged), which leaves out what another "
+        "seed would change.")
     assert depth_trend(groups(runs[2:3]), {}) == ""  # one depth: no trend
 
 
@@ -226,8 +229,8 @@ def test_uploaded_sweep_files_are_drawn_and_a_bad_one_gets_a_sentence(open_page)
         [(f"{r.label}.json", dumps(r).encode(), "application/json") for r in runs]
         + [("broken.json", b"{not json", "application/json")])
     at.run()
-    assert at.error[0].value == ("broken.json: this file is not valid JSON, so it is not a "
-                                 "ResViz run file.")
+    assert at.error[0].value == literal("broken.json: this file is not valid JSON, so it is "
+                                        "not a ResViz run file.")
     names = {t["name"] for t in figures(at)["fig6"]["data"]}
     assert names == {f"{r.label} {p}" for r in runs for p in ("train", "validation")}
     assert not any("panel stays empty" in c.value for c in at.caption)

@@ -84,7 +84,11 @@ def figure6(found: list[Group]) -> go.Figure:
                             line=dict(color=c, width=4, dash=dash[g]), row=1, col=col)
     fig.update_xaxes(title_text="iteration (training step)")
     fig.update_yaxes(title_text="error (%)", col=1)
-    fig.update_layout(height=440, legend=dict(orientation="h", yanchor="top", y=-0.2),
+    # Taller with every second legend entry (about one legend row at 1024 px), so the plot
+    # keeps its height and the legend stays below the axis titles.
+    entries = sum(len(g.points) for g in found)
+    fig.update_layout(height=340 + 24 * -(-entries // 2),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2),
                       margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified")
     return fig
 
