@@ -1,7 +1,10 @@
 """The Train page under AppTest: presets on offer; a custom run trains and its curves are drawn."""
 import json
+import statistics
 import time
 import tomllib
+
+from resviz.claims import percent
 
 from tests.conftest import ROOT
 from tests.figures import figures
@@ -26,7 +29,14 @@ def test_a_custom_run_trains_and_draws_thin_train_and_bold_validation(open_page,
     live, history = ({t["name"]: t["line"]["color"] for t in f["data"]} for key in
                      ("live-errors", "history-errors") for i, f in charts.items() if key in i)
     assert history == live
-
+    # When the job ends, one computed line a run says what it did: no pair of plain networks
+    # of different depths here, so each run's own errors.
+    shown = [m.value for m in at.markdown]
+    for run in at.session_state["work"].job.snapshot().runs:
+        mean = statistics.fmean(r["train_error"] for r in run.records)  # all 20 steps
+        val = run.records[-1]["val_error"]
+        assert (f"**{run.label}**: training error {percent(mean)} (mean of steps 1-20), "
+                f"validation error {percent(val)} at step 20.") in shown
 
 
 def test_the_form_shows_as_many_networks_as_the_slider_says(open_page):

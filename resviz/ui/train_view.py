@@ -4,12 +4,15 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import data as datasets
+from ..claims import HELP
+from ..comparisons import ending
 from ..config import ConfigError, NetConfig, TrainConfig
 from ..jobs import MAX_CONFIGS
 from ..plots.curves import error_curves, loss_curves
 from ..presets import PRESETS
-from ..runs import dumps, slug, to_csv
+from ..runs import FILE_RECORDS, SESSION, dumps, slug, to_csv
 from ..tickets import Snapshot, Ticket
+from .query import literal
 from .sidebar import Settings
 from .state import SessionWork, runtime
 
@@ -135,6 +138,9 @@ def live(work: SessionWork) -> None:
         left, right = st.columns([3, 2])
         left.plotly_chart(error_curves(snap.runs), key="live-errors")
         right.plotly_chart(loss_curves(snap.runs), key="live-loss")
+        if snap.state not in ("queued", "running"):  # what the finished runs show
+            for line in ending(snap.runs):
+                st.markdown(line, help=HELP)
         if work.collect():
             st.rerun()
 
@@ -146,14 +152,17 @@ def history(work: SessionWork) -> None:
     st.subheader("History")
     upload = st.file_uploader("Compare a run file", type=["json"], key="upload_run",
                               help="A .json run file downloaded from ResViz or written by "
-                                   "`python -m resviz train`.")
+                                   f"`python -m resviz train`, of at most 5 MB and "
+                                   f"{FILE_RECORDS:,} records. A session keeps {SESSION}.")
     if upload is not None and st.session_state.get("uploaded") != upload.file_id:
         problem = work.add_upload(upload.name, upload.getvalue())
         if problem:
-            st.error(problem)
+            st.error(literal(problem))
         else:
             st.session_state["uploaded"] = upload.file_id
     runs = work.history()
+    for note in work.notes:  # files skipped, runs past the quota or not saved
+        st.warning(literal(note))
     if not runs:
         st.caption("Finished runs appear here.")
         return
@@ -167,7 +176,7 @@ def history(work: SessionWork) -> None:
     for i in chosen:
         run = runs[i]
         c1, c2, c3 = st.columns([3, 1, 1])
-        c1.write(labels[i])
+        c1.markdown(literal(labels[i]))
         name = slug(f"{run.created}-{run.label}")
         c2.download_button("JSON", dumps(run), f"{name}.json", "application/json", key=f"json{i}")
         c3.download_button("CSV", to_csv(run), f"{name}.csv", "text/csv", key=f"csv{i}")
