@@ -1,26 +1,30 @@
-"""The paper's two claims on MNIST-5k, measured: prints a table, asserts nothing.
+"""Degradation on MNIST-5k, measured: training error against depth, and the gradients behind it.
 
-1. Degradation (with batch norm): with the same budget and seeds, plain-56 ends with a higher
-   training error than plain-20, while ResNet-56 stays close to ResNet-20.
-2. Vanishing gradients (without batch norm), at initialisation: the gradient reaching the first
-   block of plain-56 against ResNet-56's, on one batch of real digits.
+1. Training error on the whole training split after the budget, with batch norm, for plain and
+   residual networks of 20 and 56 layers and several seeds, and what the claims' rule says of
+   each pair (does the deeper network train worse, or better, beyond the seeds' spread?).
+2. The gradient rule's verdict (resviz.claims) on each network at initialisation, per element,
+   with and without batch norm, on one batch of real digits.
+3. What training does to the plain network's gradient explosion at initialisation: the Residual
+   block page's measurement, and how long it takes.
+
+Prints tables, asserts nothing.
 
     python -m scripts.degradation [--seeds 3] [--steps 200] [--batch 64] [--width 8] [--precision bf16]
 """
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 
-import torch
-import torch.nn.functional as F
-
+from resviz import block_demo
 from resviz import data as datasets
+from resviz.claims import Kind, claim, factor, say, spread
 from resviz.config import NetConfig, TrainConfig
-from resviz.probes import Probe
 from resviz.runtime import configure_threads
-from resviz.train import Trainer, build_seeded, evaluate
+from resviz.train import Trainer, evaluate
 
 
 def train_error(depth: int, residual: bool, seed: int, args, data) -> float:
@@ -34,12 +38,17 @@ def train_error(depth: int, residual: bool, seed: int, args, data) -> float:
     return evaluate(trainer.net, trainer.data.x_train, trainer.data.y_train)[1]
 
 
-def first_block_gradient(residual: bool, x: torch.Tensor, y: torch.Tensor) -> float:
-    net = build_seeded(NetConfig(depth=56, residual=residual, batch_norm=False), seed=0)
-    with Probe(net) as probe:
-        F.cross_entropy(net(x), y).backward()
-    grads = probe.block_grad_norms()
-    return grads["stage1.block1"], grads["stage3.block9"]
+def depth_claim(name: str, deep: list[float], shallow: list[float]) -> str:
+    """Deeper worse (degradation) or better, by the claims' rule on the seeds' means."""
+    noise = math.hypot(*(statistics.stdev(e) / math.sqrt(len(e)) if len(e) > 1 else math.inf
+                         for e in (deep, shallow)))
+    d, s = statistics.fmean(deep), statistics.fmean(shallow)
+    numbers = {"deep": d, "shallow": s, "noise": noise}
+    kind = Kind.DEGRADATION if d > s else Kind.DEEPER_WINS
+    verb = "worse" if d > s else "better"
+    return say([claim(kind, f"{name}-56 trains {verb} than {name}-20: {d:.1%} against {s:.1%}",
+                      numbers, instead=f"{name}-56 and {name}-20 are within the seeds' noise: "
+                                       f"{d:.1%} against {s:.1%}")])[0]
 
 
 def main() -> None:
@@ -52,22 +61,32 @@ def main() -> None:
     args = p.parse_args()
     configure_threads()
     data = datasets.load("mnist-5k")
-    print(f"Degradation, with batch norm: training error after {args.steps} steps, "
+    print(f"1. Training error (whole training split) after {args.steps} steps, with batch norm, "
           f"width {args.width}, batch {args.batch}, {args.precision}, seeds 0..{args.seeds - 1}")
+    errors = {}
     for depth in (20, 56):
         for residual in (False, True):
             t0 = time.perf_counter()
             errs = [train_error(depth, residual, s, args, data) for s in range(args.seeds)]
+            errors[residual, depth] = errs
             name = f"{'ResNet' if residual else 'plain'}-{depth}"
             print(f"  {name:<10} mean {statistics.mean(errs):6.1%}   per seed "
                   f"{'  '.join(f'{e:6.1%}' for e in errs)}   ({time.perf_counter() - t0:.0f} s)")
-    x, y = data.x_train[:128], data.y_train[:128]
-    print("\nVanishing gradients, without batch norm, at initialisation (||dL/dx|| into a block):")
-    grads = {r: first_block_gradient(r, x, y) for r in (False, True)}
-    for r, (first, last) in grads.items():
-        print(f"  {'ResNet' if r else 'plain'}-56   first block {first:.3g}   last block {last:.3g}"
-              f"   first/last {first / last:.3g}")
-    print(f"  ResNet-56 / plain-56 at the first block: {grads[True][0] / grads[False][0]:.3g}x")
+    for residual, name in ((False, "plain"), (True, "ResNet")):
+        print(f"  {depth_claim(name, errors[residual, 56], errors[residual, 20])}")
+
+    print("\n2. The gradient rule at initialisation (RMS of dL/dx per element into each block, "
+          "one batch of 16 digits, width 8):")
+    profile = block_demo.gradient_profile(data, 56)
+    for verdict in block_demo.verdicts(profile).values():
+        print(f"  {verdict.sentence.replace('**', '')}")
+
+    print("\n3. What training does to plain-56's explosion (batch norm, largest over smallest "
+          "block):")
+    settled = block_demo.settling(data, 56)
+    print("  " + ", ".join(f"{factor(spread(c))}x ({c.kind}) after {s} steps"
+                           for s, c in settled.after.items()))
+    print(f"  {settled.seconds:.1f} s to train and measure it")
 
 
 if __name__ == "__main__":
