@@ -83,8 +83,7 @@ def degradation_claim(deep: Run, shallow: Run, step: int) -> Claim | None:
     said = (f"**{deep.label}** trains worse than **{shallow.label}** ({_bn(deep)}): training "
             f"error {percent(d.mean)} against {percent(s.mean)} (mean of {steps})")
     return claim(
-        Kind.DEGRADATION, said + ". That is the paper's *degradation* problem: the deeper "
-        "network fits its own training data worse.", numbers,
+        Kind.DEGRADATION, said + ": the deeper network fits its own training data worse.", numbers,
         runs=(deep.label, shallow.label), step=step,
         instead=(f"At step {step} **{deep.label}**'s training error ({percent(d.mean)}, mean of "
                  f"{steps}) is not clearly above **{shallow.label}**'s ({percent(s.mean)}): these "
@@ -106,13 +105,13 @@ def diagnosis_claims(runs: Sequence[Run], step: int) -> list[Claim]:
             out += [degraded] if degraded else []
         elif grad.kind == Kind.VANISHING:
             out.append(replace(degraded, also=(grad,), sentence=degraded.sentence + (
-                f" Its gradient also vanishes at step {step}, so here the failure cannot be told "
+                f" Its gradient also vanishes at step {step}, so here degradation cannot be told "
                 f"apart from vanishing gradients.")))
         else:
             out.append(replace(degraded, also=(grad,), sentence=degraded.sentence + (
-                f" Its gradient does not vanish at step {step} ({KIND_WORDS[grad.kind]}), so "
-                f"this is an optimisation difficulty, not vanishing gradients (He et al. 2016, "
-                f"Sec. 4.1).")))
+                f" That is the paper's *degradation* problem: its gradient does not vanish at "
+                f"step {step} ({KIND_WORDS[grad.kind]}), so it is an optimisation difficulty, "
+                f"not vanishing gradients (He et al. 2016, Sec. 4.1).")))
     return out
 
 
@@ -189,7 +188,7 @@ def response_claims(runs: Sequence[Run], step: int) -> list[Claim]:
                 continue
             numbers = dict(plain=plain, residual=res)
             said = (f"At step {step} the median std of **{q.label}**'s layer responses is "
-                    f"{res:.3g}, **{p.label}**'s {plain:.3g}")
+                    f"{res:.2f}, **{p.label}**'s {plain:.2f}")
             out.append(claim(
                 Kind.WEAKER_RESPONSES, said + ": the residual functions respond more weakly, "
                 "as in the paper's Fig. 7, so each block only nudges its input.", numbers,

@@ -1,19 +1,22 @@
 """Claims: the gradient rule against autograd, each kind's rule, and no false claim on a grid of
 real runs (tests/claims_grid.py recorded them)."""
+import functools
 import math
 import re
+import statistics
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from resviz import claims
-from resviz.claims import Kind, claim, holds, say
+from resviz import claims, comparisons
+from resviz.claims import Claim, Kind, claim, holds, say
 from resviz.config import NetConfig, TrainConfig
-from resviz.gradients import element_counts, rms_matrix
+from resviz.gradients import element_counts, probe_steps, rms_matrix
 from resviz.models import blocks, build, weight_layers
 from resviz.probes import Probe, weight_grad_norms
 from resviz.runs import Run
+from tests import claims_grid
 
 
 def _probed_run(cfg: NetConfig, batch: int = 6, size: int = 28) -> tuple[Run, dict, dict]:
@@ -126,3 +129,139 @@ def test_weaker_responses_need_the_margin():
 def test_the_help_text_quotes_the_thresholds():
     assert "within 10x" in claims.HELP and "last 20 training batches" in claims.HELP
     assert re.search(r"at least 10% below", claims.HELP)
+
+
+# No false claim on a grid of real runs ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def grid() -> list[Run]:
+    if not claims_grid.PATH.exists():
+        pytest.fail("record the grid first: python -m tests.claims_grid")
+    return claims_grid.runs()
+
+
+def _selections(runs: list[Run]) -> list[list[Run]]:
+    """What a learner might pick on Gradient flow: one setting's six runs, and a seed's all."""
+    by_setting, by_seed = {}, {}
+    for r in runs:
+        by_setting.setdefault((r.train.seed, r.train.lr, r.net.batch_norm), []).append(r)
+        by_seed.setdefault(r.train.seed, []).append(r)
+    return list(by_setting.values()) + list(by_seed.values())
+
+
+@functools.cache
+def _sizes(cfg: NetConfig, batch: int) -> dict[str, dict[str, int]]:
+    """Elements of each block's input in a real forward of a batch, and of each 3x3 weight."""
+    net, inputs = build(cfg), {}
+    hooks = [b.register_forward_pre_hook(lambda _m, i, n=n: inputs.__setitem__(n, i[0].numel()))
+             for n, b in blocks(net)]
+    with torch.no_grad():
+        net(torch.zeros(batch, cfg.in_channels, 28, 28))
+    for h in hooks:
+        h.remove()
+    weights = {n: m.weight.numel() for n, m in weight_layers(net) if re.search(r"conv[12]$", n)}
+    return {"block_grad_norms": inputs, "grad_norms": weights}
+
+
+def _oracle_rms(run: Run, step: int, key: str) -> dict[str, float]:
+    """Per-element RMS from the record and a real forward's tensor sizes."""
+    rec = next(r for r in run.records if r["step"] == step)
+    sizes = _sizes(run.net, run.train.batch_size)[key]
+    return {n: rec[key][n] / math.sqrt(count) for n, count in sizes.items()}
+
+
+def _factor_in(sentence: str) -> float:
+    text = re.search(r"([\d.,]+(?: × 10[⁰¹²³⁴⁵⁶⁷⁸⁹]+)?)x", sentence).group(1)
+    if "×" in text:
+        mantissa, power = text.split(" × 10")
+        return float(mantissa) * 10 ** int(power.translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")))
+    return float(text.replace(",", ""))
+
+
+def _check_gradient(c: Claim, run: Run, step: int, key: str) -> None:
+    values = list(_oracle_rms(run, step, key).values())
+    hi, lo = max(values), min(values)
+    assert holds(c) and c.step == step
+    assert c["largest"] == pytest.approx(hi, rel=1e-6) and c["smallest"] == pytest.approx(lo, rel=1e-6)
+    within = hi <= 10 * lo
+    first_small = values.index(lo) < values.index(hi)
+    assert (c.kind == Kind.HEALTHY) == within
+    if not within:
+        assert (c.kind == Kind.VANISHING) == first_small
+        assert c.kind != Kind.RESIDUAL_GROWTH or run.net.residual
+    assert _factor_in(c.sentence) == pytest.approx(hi / lo, rel=0.05, abs=0.05)
+    assert f"**{run.label}** at step {step}" in c.sentence
+
+
+def _window(run: Run, step: int) -> list[float]:
+    return [r["train_error"] for r in run.records
+            if step - 20 < r["step"] <= step and r.get("train_error") is not None]
+
+
+def _percents(sentence: str) -> list[float]:
+    return [float(p) / 100 for p in re.findall(r"([\d.]+)%", sentence)]
+
+
+def _check_degradation(c: Claim, runs: list[Run], step: int) -> None:
+    deep, shallow = (next(r for r in runs if r.label == label and not r.net.residual)
+                     for label in c.runs)
+    d, s = _window(deep, step), _window(shallow, step)
+    assert c["deep"] == pytest.approx(statistics.fmean(d)) and deep.net.depth > shallow.net.depth
+    noise = math.hypot(*(statistics.stdev(e) / math.sqrt(len(e)) if len(e) > 1 else math.inf
+                         for e in (d, s)))
+    worse = statistics.fmean(d) - statistics.fmean(s) > max(0.005, 2 * noise)
+    assert holds(c) == worse
+    shown = say([c])
+    if worse:
+        said = _percents(shown[0])
+        assert said[:2] == pytest.approx([statistics.fmean(d), statistics.fmean(s)], abs=0.006)
+        grad = claims.gradient_claim(deep, step)
+        if "does not vanish" in shown[0]:
+            assert grad.kind != Kind.VANISHING
+        if "also vanishes" in shown[0]:
+            assert grad.kind == Kind.VANISHING
+    else:
+        assert shown == [c.instead] and "no degradation" in c.instead
+
+
+def test_no_false_claim_on_a_grid_of_real_runs(grid):
+    checked = {k: 0 for k in ("gradient", "jump", "degradation", "fit", "responses")}
+    for runs in _selections(grid):
+        for step in probe_steps(runs):
+            for run in runs:
+                for key in ("block_grad_norms", "grad_norms"):
+                    if (c := claims.gradient_claim(run, step, key)) is not None:
+                        _check_gradient(c, run, step, key)
+                        checked["gradient"] += 1
+            for c in comparisons.diagnosis_claims(runs, step):
+                _check_degradation(c, runs, step)
+                checked["degradation"] += 1
+            for c in comparisons.response_claims(runs, step):
+                plain, res = (statistics.median(next(r for r in run.records if r["step"] == step)
+                                                ["act_std"].values())
+                              for run in (next(r for r in runs if r.label == c.runs[1]),
+                                          next(r for r in runs if r.label == c.runs[0])))
+                assert (c["plain"], c["residual"]) == (plain, res)
+                assert f"is {res:.2f}, **{c.runs[1]}**'s {plain:.2f}" in say([c])[0]
+                assert holds(c) == (res <= 0.9 * plain)
+                checked["responses"] += 1
+        for run in runs:
+            if (far := claims.strongest(run)) is not None:
+                assert holds(far) and far.kind != Kind.HEALTHY
+                others = [claims.gradient_claim(run, s) for s in probe_steps([run])]
+                assert claims.spread(far) == max(claims.spread(o) for o in others if o)
+                checked["jump"] += 1
+        for c in comparisons.fit_claims(runs):
+            deep, shallow = (next(r for r in runs if r.label == label and not r.net.residual)
+                             for label in c.runs)
+            if holds(c):
+                gap = ((c["deep_val"] - c["deep_train"]) - (c["shallow_val"] - c["shallow_train"]))
+                assert gap <= 0.05 and holds(c.also[0])
+                assert "it fails to fit, it does not overfit" in say([c])[0]
+            checked["fit"] += 1
+    assert min(checked.values()) > 0, checked
+
+
+def test_the_grid_meets_every_gradient_verdict(grid):
+    kinds = {claims.gradient_claim(r, s).kind for r in grid for s in probe_steps([r])}
+    assert kinds == set(claims.GRADIENT_KINDS)
