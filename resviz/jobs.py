@@ -26,9 +26,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import torch
+
 from . import budget
 from . import data as datasets
-from .cache import SharedRuns, device_kind, run_key
+from .cache import SharedRuns, Stored, device_kind, run_key
 from .config import NetConfig, TrainConfig
 from .pace import Eta, Pace, Plan, Slot, schedule, step_macs, step_seconds
 from .runs import Run
@@ -215,11 +217,7 @@ class JobManager:
             current = self._owners.get(owner) if owner else None
             if current is not None and current.active:
                 return current
-        device = pick_device(specs[0][1].device)
-        sizes = [datasets.info(t.dataset).size for _, t in specs]
-        threads = plan_threads([step_macs(n, t.batch_size, s) for (n, t), s in zip(specs, sizes)],
-                               self.slots, device.type)
-        keys = [run_key(n, t, device_kind(device), th) for (n, t), th in zip(specs, threads)]
+        device, sizes, threads, keys = self._identify(specs)
         stored = {k: s for k in dict.fromkeys(keys) if self.store and (s := self.store.get(k))}
         with self._cond:
             todo = [k for k in dict.fromkeys(keys) if k not in stored and not self._training(k)]
@@ -239,6 +237,20 @@ class JobManager:
         if not ticket.jobs():  # every run was finished: nothing to follow
             ticket.settle()
         return ticket
+
+    def _identify(self, specs: Specs) -> tuple[torch.device, list[int], list[int], list[str]]:
+        """The device, image sizes, torch threads and run keys a request's runs would have."""
+        device = pick_device(specs[0][1].device)
+        sizes = [datasets.info(t.dataset).size for _, t in specs]
+        threads = plan_threads([step_macs(n, t.batch_size, s) for (n, t), s in zip(specs, sizes)],
+                               self.slots, device.type)
+        keys = [run_key(n, t, device_kind(device), th) for (n, t), th in zip(specs, threads)]
+        return device, sizes, threads, keys
+
+    def finished(self, specs: Specs) -> list[Stored | None]:
+        """Each run of `specs` as the store has it finished, or None: nothing is trained."""
+        keys = self._identify(specs)[3]
+        return [self.store.get(k) if self.store else None for k in keys]
 
     def _training(self, key: str) -> bool:
         live = self._live.get(key)

@@ -3,6 +3,9 @@ data, batch and augmentation, in fp32 and in bf16 + channels_last, with the FLOP
 against this machine's matrix-multiply peak measured in the same run. Prints a table.
 
     python -m scripts.bench_train [--steps 30] [--batch-size 128] [--repeats 2]
+    python -m scripts.bench_train --threads      # one torch thread against two, by network size
+    python -m scripts.bench_train --pace         # fits resviz.pace's step-time constants
+    python -m scripts.bench_train --concurrent   # jobs at once that maximise total images/s
 
 Each figure is the best of `repeats` timed windows after a warm-up, so a busy neighbour process
 does not decide the ratio. FLOPs per training image: about 6 x the forward multiply-adds
@@ -23,6 +26,7 @@ from resviz.models import build
 from resviz.runtime import configure_threads, describe_device, pick_device
 from resviz.summary import summarize, totals
 from resviz.train import Trainer
+from scripts import bench_threads
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
@@ -57,6 +61,7 @@ def bare_loop(trainer: Trainer, steps: int) -> float:
 
 
 def engine_loop(trainer: Trainer, steps: int) -> float:
+    """Images per second of the engine's own loop, on the trainer's torch threads."""
     return steps * trainer.cfg.batch_size / _timed(lambda: list(zip(range(steps), trainer.run())))
 
 
@@ -70,9 +75,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="for --threads, --pace and --concurrent")
+    for name, fn in SECTIONS.items():
+        p.add_argument(f"--{name}", action="store_true", help=fn.__doc__.splitlines()[0])
     args = p.parse_args(argv)
     configure_threads()
     data = datasets.load("mnist-5k")
+    chosen = [fn for name, fn in SECTIONS.items() if getattr(args, name)]
+    for fn in chosen:
+        fn(args, data)
+    if chosen:
+        return
     peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     print(f"mnist-5k, batch {args.batch_size}, {describe_device(pick_device())}, one torch thread "
           f"(as each network trains in the app); matmul peak on that thread: "
@@ -91,11 +105,15 @@ def main(argv: list[str] | None = None) -> None:
         flops = 6 * totals(summarize(build(net_cfg), (1, 28, 28)))["macs"]
         bare = None
         for name, fn, cfg in loops:
-            ips = best(fn, Trainer(net_cfg, cfg, data), args.steps, args.repeats)
+            ips = best(fn, Trainer(net_cfg, cfg, data, threads=1), args.steps, args.repeats)
             bare = bare or ips
             gflops = ips * flops / 1e9
             print(f"{net_cfg.label:<12}{name:<30}{ips:>8,.0f}{ips / bare:>8.2f}{gflops:>9.0f}"
                   f"{gflops / peak[cfg.precision]:>9.0%}")
+
+
+SECTIONS = {"threads": bench_threads.threads, "pace": bench_threads.pace,
+            "concurrent": bench_threads.concurrent}
 
 
 if __name__ == "__main__":

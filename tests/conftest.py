@@ -1,11 +1,15 @@
 """Shared fixtures: the app under Streamlit's AppTest, with timeouts sized for torch."""
 import os
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as app.py does, before torch loads
+# The app's runs (sessions' folders and the shared store) go to a folder of this test process:
+# a run finished by an earlier test process is never served to this one.
+os.environ.setdefault("RESVIZ_RUNS", tempfile.mkdtemp(prefix="resviz-test-runs-"))
 
 from streamlit.testing.v1 import AppTest
 

@@ -2,6 +2,7 @@
 page, what each control changes, and uploads."""
 import base64
 import io
+import time
 
 import numpy as np
 import pytest
@@ -30,8 +31,13 @@ def preset_page(open_page):
     """The page with the Shapes preset trained for 10 steps (once per test process)."""
     at = open_page(PAGE)
     at.number_input(key="inside_steps").set_value(10).run()
-    if at.button:  # not trained yet in this process: train it, as a learner would
+    if at.button:  # not trained yet: train it in the queue, as a learner would, and wait
         at.button(key="inside_train").click().run()
+        end = time.monotonic() + 120
+        while not at.get("plotly_chart"):
+            assert time.monotonic() < end, "the preset did not train in 2 minutes"
+            time.sleep(0.5)
+            at.run()
     assert not at.exception, at.exception
     return at
 

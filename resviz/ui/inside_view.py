@@ -10,16 +10,18 @@ import torch
 from torch import nn
 
 from .. import attribution, features
+from ..budget import OverBudget
 from ..config import NetConfig
 from ..data import Dataset, DatasetUnavailable
 from ..plots import inside as plots
 from ..receptive import Field, crop, fields
 from ..runs import load_weights
+from ..tickets import Ticket
 from ..train import build_seeded
 from ..uploads import FORMATS, UploadError, read_image
-from .computed import cached, store
+from .computed import cached
 from .sidebar import Settings
-from .state import SessionWork, dataset, runtime
+from .state import SessionWork, dataset, manager, runtime
 
 GROUP = 6  # channels per figure: rows a screen can show
 PATCHES = 6  # strongest dataset patches per channel
@@ -58,7 +60,7 @@ def pick(settings: Settings, work: SessionWork) -> Picked | None:
                 for n in dict.fromkeys([*PRESET_DATASETS, settings.dataset])}
     kind, which = st.selectbox("Network", list(options), format_func=options.get, key="inside_net")
     if kind == "preset":
-        return _preset(which, settings.classroom)
+        return _preset(which, settings.classroom, work)
     run, path = trained[which]
     data = _dataset(run.train.dataset)
     if data is None:
@@ -67,7 +69,9 @@ def pick(settings: Settings, work: SessionWork) -> Picked | None:
     return Picked(str(path), run.net, run.train.seed, data, features.from_state(run.net, state))
 
 
-def _preset(name: str, classroom: bool) -> Picked | None:
+def _preset(name: str, classroom: bool, work: SessionWork) -> Picked | None:
+    """The preset network, once trained: through the job queue and the memory budget like any
+    run, and shared, so a network trained for one visitor is there for every other."""
     data = _dataset(name)
     if data is None:
         return None
@@ -75,19 +79,55 @@ def _preset(name: str, classroom: bool) -> Picked | None:
         "Training steps", 10, 3000, 300, step=50, key="inside_steps",
         help="More steps: sharper filters and channels, a longer wait."))
     net_cfg, cfg = features.preset(data.info, steps, precision=runtime().precision)
-    key = f"preset:{name}:{steps}"
-    if not store().has(("weights", key)):
-        offer = st.empty()  # cleared once training starts: the progress bar takes its place
-        with offer.container():
-            st.info(f"{net_cfg.label} (width {net_cfg.width}) is not trained on {name} yet: "
-                    f"{steps} steps of batch {cfg.batch_size} take about {steps / 6:.0f} s on a "
-                    "2-core CPU, once for every visitor. Stay on this page while it trains.")
-            if not st.button("Train it now", key="inside_train", type="primary"):
-                return None
-        offer.empty()
-    state = cached(("weights", key), lambda on_step: features.train_weights(
-        net_cfg, cfg, data, on_step), f"Training {net_cfg.label} on {name}...", steps=True)
-    return Picked(key, net_cfg, cfg.seed, data, features.from_state(net_cfg, state))
+    specs = [(net_cfg, cfg)]
+    (stored,) = manager().finished(specs)
+    if stored is None:
+        _train_preset(specs, name, work)
+        return None
+    state = cached(("weights", str(stored.path)), lambda: load_weights(stored.path),
+                   "Loading the weights...")
+    return Picked(f"preset:{stored.path.stem}", net_cfg, cfg.seed, data,
+                  features.from_state(net_cfg, state))
+
+
+def _train_preset(specs, name: str, work: SessionWork) -> None:
+    """Offer to train the preset, or follow it while the session's job trains it."""
+    job = work.job
+    if job is not None and [(r.net, r.train) for r in job.runs] == specs:
+        if job.active:
+            _follow(job)
+            return
+        if (message := job.snapshot().message):  # it failed: say why, and offer it again
+            st.error(message)
+    net_cfg, cfg = specs[0]
+    st.info(f"{net_cfg.label} (width {net_cfg.width}) is not trained on {name} yet: "
+            f"{cfg.steps} steps of batch {cfg.batch_size} take about {cfg.steps / 6:.0f} s on a "
+            "2-core CPU, once for every visitor. It trains in the queue like any run.")
+    if work.busy:
+        st.caption("Your session's run is still training (see the Train page): this one can "
+                   "start when it ends or is stopped.")
+    if st.button("Train it now", key="inside_train", type="primary", disabled=work.busy):
+        try:
+            work.start(specs)
+        except OverBudget as err:  # refused before it starts
+            st.error(str(err))
+            return
+        st.rerun()
+
+
+@st.fragment(run_every=2.0)
+def _follow(job: Ticket) -> None:
+    """The preset's training: its place in the queue or its progress; the page once it ends."""
+    snap = job.snapshot()
+    if not job.active:
+        st.rerun()
+    (run,) = snap.runs
+    done = run.records[-1]["step"] if run.records else 0
+    if snap.state == "queued":
+        st.info(f"Waiting for a free trainer: number {snap.position} in the queue.")
+    st.progress(done / run.train.steps,
+                text=f"Training {run.label} on {run.train.dataset}: step {done} of "
+                     f"{run.train.steps}")
 
 
 def _layer_label(p: Picked, name: str) -> str:
