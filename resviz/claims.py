@@ -94,6 +94,7 @@ class Claim:
 
 def claim(kind: Kind, sentence: str, numbers: Mapping[str, float], *, runs: Iterable[str] = (),
           step: int | None = None, instead: str = "", also: Iterable[Claim] = ()) -> Claim:
+    """A claim of `kind`; raises ValueError when `numbers` lacks one its rule reads."""
     missing = [n for n in NEEDS[kind] if n not in numbers]
     if missing:
         raise ValueError(f"a {kind} claim needs the numbers {', '.join(missing)}")
@@ -130,7 +131,7 @@ def holds(c: Claim, rules: Rules = RULES) -> bool:
     elif c.kind == Kind.NOT_OVERFITTING:
         extra = (n["deep_val"] - n["deep_train"]) - (n["shallow_val"] - n["shallow_train"])
         ok = extra <= rules.overfit_gap
-    else:
+    else:  # Kind.WEAKER_RESPONSES
         ok = n["residual"] <= (1 - rules.response_margin) * n["plain"]
     return ok and all(holds(a, rules) for a in c.also)
 
@@ -171,7 +172,7 @@ def percent(error: float) -> str:
 _SIGNAL = {"block_grad_norms": ("dL/dx per element", "block"),
            "grad_norms": ("dL/dW per parameter", "layer")}
 KIND_WORDS = {Kind.HEALTHY: "healthy", Kind.EXPLODING: "it explodes",
-               Kind.RESIDUAL_GROWTH: "it grows as the skip paths add up"}
+              Kind.RESIDUAL_GROWTH: "it grows as the skip paths add up"}
 
 
 def profile_claim(label: str, values: Sequence[float], residual: bool, step: int | None,
@@ -236,7 +237,7 @@ def spread(c: Claim) -> float:
 def strongest(run: Run, key: str = "block_grad_norms") -> Claim | None:
     """The probed step whose profile is furthest from healthy (largest spread), if any is not
     healthy."""
-    steps = rms_matrix(run, key)
-    found = [c for s in (steps.steps if steps else []) if (c := gradient_claim(run, s, key))]
+    m = rms_matrix(run, key)
+    found = [c for s in (m.steps if m else []) if (c := gradient_claim(run, s, key))]
     found = [c for c in found if c.kind != Kind.HEALTHY]
     return max(found, key=spread) if found else None

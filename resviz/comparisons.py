@@ -1,10 +1,11 @@
 """Claims that compare runs: training and validation errors, depth, and layer responses.
 
 Every builder reads its numbers out of runs and returns `resviz.claims.Claim`s, judged by the
-rules there: `degradation_claims` (a deeper plain network trains worse), `diagnosis_claims`
-(the same, with what the deeper network's gradient does), `overfitting_claims` (it fails to fit,
-it does not overfit), `response_claims` (the paper's Fig. 7) and `ending` (what a finished job
-shows). `error_window` and `validation_at` are the errors they quote.
+rules there: `degradation_claim` (a deeper plain network trains worse than a shallower one
+trained alike), `diagnosis_claims` (each such pair among runs, with what the deeper network's
+gradient does), `fit_claims` (it fails to fit, it does not overfit), `response_claims` (the
+paper's Fig. 7) and `ending` (what a finished job shows). `error_window` and `validation_at` are
+the errors they quote.
 """
 from __future__ import annotations
 
@@ -83,16 +84,12 @@ def degradation_claim(deep: Run, shallow: Run, step: int) -> Claim | None:
     said = (f"**{deep.label}** trains worse than **{shallow.label}** ({_bn(deep)}): training "
             f"error {percent(d.mean)} against {percent(s.mean)} (mean of {steps})")
     return claim(
-        Kind.DEGRADATION, said + ": the deeper network fits its own training data worse.", numbers,
+        Kind.DEGRADATION, said + ", so the deeper network fits its own training data worse.",
+        numbers,
         runs=(deep.label, shallow.label), step=step,
         instead=(f"At step {step} **{deep.label}**'s training error ({percent(d.mean)}, mean of "
                  f"{steps}) is not clearly above **{shallow.label}**'s ({percent(s.mean)}): these "
                  f"runs show no degradation here."))
-
-
-def degradation_claims(runs: Sequence[Run], step: int) -> list[Claim]:
-    return [c for deep, shallow in _depth_pairs(runs)
-            if (c := degradation_claim(deep, shallow, step))]
 
 
 def diagnosis_claims(runs: Sequence[Run], step: int) -> list[Claim]:
@@ -159,11 +156,6 @@ def _errors(run: Run) -> str:
     steps = f"steps {w.first}-{w.last}" if w.first < w.last else f"step {w.last}"
     val = f", validation error {percent(v[1])} at step {v[0]}" if v else ""
     return f"**{run.label}**: training error {percent(w.mean)} (mean of {steps}){val}."
-
-
-def overfitting_claims(runs: Sequence[Run], step: int) -> list[Claim]:
-    return [c for deep, shallow in _depth_pairs(runs)
-            if (c := overfitting_claim(deep, shallow, step))]
 
 
 # Responses (Fig. 7) ---------------------------------------------------------------------------
