@@ -1,8 +1,13 @@
-"""Reading the Build page's network from a URL: what a shared link may hold, and what it may not."""
+"""Reading the Build page's network from a URL: what a shared link may hold, and what it may not;
+the session id in every page's address; text from a URL or a file shown literally."""
+import re
+
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from resviz.config import NetConfig
-from resviz.ui.query import parse, to_params
+from resviz.ui.query import literal, parse, to_params
+from tests.conftest import ROOT, TIMEOUT
 
 DEFAULT = NetConfig()
 
@@ -50,3 +55,57 @@ def test_unknown_settings_and_markdown_are_named_not_rendered():
     assert cfg == DEFAULT
     assert notes[0].startswith("Ignored `dpeth`: the builder reads only family, depth")
     assert notes[1].startswith("Ignored `depth=**56**`")
+
+
+HOSTILE = ["# heading", "![img](http://e.x/i.png)", "[link](http://e.x)", "<img src=x>",
+           "**bold** _it_ `code`", "$x^2$", ":red[red] :material/home:", "www.e.x a@b.c",
+           "a\nb\r\n- item", "1. list", "> quote", "back\\slash", "| table |", "~~gone~~"]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_literal_text_escapes_every_mark_markdown_could_read(text):
+    shown = literal(text)
+    assert "\n" not in shown and "\r" not in shown
+    # Every ASCII punctuation mark is escaped (CommonMark shows "\X" as X), so nothing is syntax.
+    assert re.fullmatch(r"(?:\\[!-/:-@\[-`{-~]|[^!-/:-@\[-`{-~])*", shown)
+    unescaped = re.sub(r"\\(.)", r"\1", shown)
+    assert unescaped == " ".join(text.splitlines())
+
+
+def _app_with_session(page: str) -> tuple[AppTest, str]:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    sid = at.session_state["work"].id
+    at.switch_page(page)
+    return at, sid
+
+
+def _session_param(at: AppTest) -> str:
+    value = at.query_params["session"]
+    return value[0] if isinstance(value, list) else value
+
+
+@pytest.mark.parametrize("page", ["pages/convolutions.py", "pages/residual_block.py",
+                                  "pages/build.py", "pages/train.py", "pages/gradient_flow.py",
+                                  "pages/inside.py", "pages/experiments.py", "pages/home.py"])
+def test_every_page_puts_the_session_back_in_the_address(page):
+    at, sid = _app_with_session(page)
+    at.query_params.clear()  # what the browser does when another page opens
+    at.run()
+    assert not at.exception
+    assert _session_param(at) == sid and at.session_state["work"].id == sid
+
+
+def test_build_writes_its_network_and_keeps_the_session_and_a_reload_finds_it():
+    at, sid = _app_with_session("pages/build.py")
+    at.query_params.clear()
+    at.query_params["depth"] = "56"
+    at.run()
+    params = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    assert params == {**to_params(NetConfig(depth=56)), "session": sid}
+    reload = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    reload.query_params.update(params)  # the same address, a new browser session
+    reload.run()
+    reload.switch_page("pages/train.py")
+    reload.run()
+    assert reload.session_state["work"].id == sid

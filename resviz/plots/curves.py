@@ -11,6 +11,12 @@ PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#0
 MAX_POINTS = 400  # past this, average neighbouring steps: the browser gets ~16 bytes a point
 
 
+def plain(text: str) -> str:
+    """Text for a trace name or title, shown as typed: Plotly reads <a href>, <b> and <br> in
+    them (a run name from an uploaded file could add a link); entities show as the characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
@@ -53,12 +59,12 @@ def error_curves(runs: list[Run]) -> go.Figure:
         xs, ys = smooth(steps, err, train_window(len(err)))
         # One legend entry a run (its bold line; the title says thin is training): eight rows
         # of legend left the plot a sliver in a narrow column.
-        fig.add_scatter(x=xs, y=[100 * y for y in ys], mode="lines", name=f"{run.label} train",
-                        legendgroup=str(i), showlegend=False,
+        fig.add_scatter(x=xs, y=[100 * y for y in ys], mode="lines",
+                        name=plain(f"{run.label} train"), legendgroup=str(i), showlegend=False,
                         line=dict(color=colour(i), width=1.2))
         vs, verr = series(run, "val_error")
         fig.add_scatter(x=vs, y=[100 * v for v in verr], mode="lines+markers",
-                        name=f"{run.label} validation", legendgroup=str(i),
+                        name=plain(f"{run.label} validation"), legendgroup=str(i),
                         line=dict(color=colour(i), width=4), marker=dict(size=7))
     return _layout(fig, "Error: training thin, validation bold", "error (%)")
 
@@ -68,7 +74,8 @@ def loss_curves(runs: list[Run]) -> go.Figure:
     for i, run in enumerate(runs):
         steps, loss = series(run, "train_loss")
         xs, ys = smooth(steps, loss, train_window(len(loss)))
-        fig.add_scatter(x=xs, y=ys, mode="lines", name=run.label, line=dict(color=colour(i)))
+        fig.add_scatter(x=xs, y=ys, mode="lines", name=plain(run.label),
+                        line=dict(color=colour(i)))
     return _layout(fig, "Training loss", "cross-entropy")
 
 

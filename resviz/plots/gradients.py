@@ -6,7 +6,7 @@ import math
 import plotly.graph_objects as go
 
 from ..gradients import Matrix
-from .curves import colour
+from .curves import colour, plain
 
 
 def profile(profiles: list[tuple[str, list[str], list[float | None]]], y_title: str,
@@ -15,7 +15,8 @@ def profile(profiles: list[tuple[str, list[str], list[float | None]]], y_title: 
     fig = go.Figure()
     for i, (label, layers, values) in enumerate(profiles):
         fig.add_scatter(x=list(range(1, len(values) + 1)), y=values, customdata=layers,
-                        mode="lines+markers", name=label, line=dict(color=colour(i), width=2.5),
+                        mode="lines+markers", name=plain(label),
+                        line=dict(color=colour(i), width=2.5),
                         hovertemplate="%{customdata}: %{y:.3g}<extra></extra>")
     yaxis = dict(title=y_title, type="log", dtick=1, exponentformat="power") if log else \
         dict(title=y_title)  # log: one tick per decade, as 10^-3, so factors of 10 read at once
@@ -34,7 +35,8 @@ def heatmap(m: Matrix, title: str) -> go.Figure:
         z=logs, x=m.steps, y=m.layers, customdata=m.values, colorscale="Viridis",
         zmin=lo, zmax=hi, colorbar=dict(tickvals=ticks, ticktext=[f"1e{t}" for t in ticks]),
         hovertemplate="%{y}<br>step %{x}: %{customdata:.3g}<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="training step", height=max(360, 9 * len(m.layers)),
+    fig.update_layout(title=plain(title), xaxis_title="training step",
+                      height=max(360, 9 * len(m.layers)),
                       yaxis=dict(autorange="reversed", showticklabels=len(m.layers) <= 40),
                       margin=dict(l=10, r=10, t=40, b=10))
     return fig

@@ -14,8 +14,9 @@ from ..experiments import (NOISE_HELP, PAPER_COLUMN, Group, against_paper, chang
 from ..paper import CIFAR10, IMAGENET
 from ..plots import landscape as landscape_plots
 from ..plots.experiments import error_vs_depth, figure6
-from ..runs import Run, RunFileError, list_runs, load, load_weights, loads
+from ..runs import BATCH, Run, list_runs, load, load_weights
 from .computed import cached, store
+from .query import literal
 from .state import SessionWork, dataset
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -65,13 +66,11 @@ def choose(work: SessionWork) -> tuple[list[Run], str]:
         return sweep_runs(work.history()), "this session's runs"
     files = st.file_uploader("Run files of a sweep", type=["json"], accept_multiple_files=True,
                              key="exp_upload",
-                             help="The folder written by `python -m resviz sweep --out DIR`.")
-    runs = []
-    for f in files or []:
-        try:
-            runs.append(loads(f.getvalue()))
-        except RunFileError as e:
-            st.error(f"{f.name}: {e}.")
+                             help="The folder written by `python -m resviz sweep --out DIR`; "
+                                  f"one upload reads {BATCH}.")
+    runs, problems = work.read_batch([(f.name, f.getvalue()) for f in files or []])
+    for problem in problems:
+        st.error(literal(problem))
     return sweep_runs(runs), "your uploaded runs"
 
 

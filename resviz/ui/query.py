@@ -1,8 +1,10 @@
 """The Build page's network in the URL, so a teacher can share it: /builder?depth=56&arch=plain.
 
 `parse` is pure (testable without Streamlit): every value it cannot use falls back to the
-default and leaves one sentence saying what was ignored and why. The pages with runs also carry
-`?session=<hex id>`, the folder of this session's runs; `session_id` checks it.
+default and leaves one sentence saying what was ignored and why. Every page also carries
+`?session=<hex id>`, the folder of this session's runs; `session_id` checks it, and `write`
+keeps it. Text from a URL, a file name or a run file is shown with `literal`: as typed, never
+as markdown.
 """
 from __future__ import annotations
 
@@ -70,6 +72,16 @@ def _int(raw: str | None) -> int | None:
     return int(raw) if raw and raw.strip().isdigit() else None
 
 
+# CommonMark shows a backslash-escaped ASCII punctuation mark as the mark itself.
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def literal(text: str) -> str:
+    """`text` for st.markdown, st.error and the like, shown as typed: no link, image, heading,
+    emphasis, HTML, formula or colour (each mark backslash-escaped, newlines made spaces)."""
+    return _PUNCTUATION.sub(r"\\\1", " ".join(text.splitlines()))
+
+
 def _shown(key: str, raw: str | None = None) -> str:
     # Inside backticks, so markdown in a hand-typed URL is shown, not rendered; kept short.
     text = key if raw is None else f"{key}={raw}"
@@ -102,8 +114,11 @@ def read() -> tuple[NetConfig, list[str]]:
 def write(cfg: NetConfig) -> None:
     """Put `cfg` in the address bar, so copying the URL shares this exact network.
 
-    Only the network: a session id would hand the sharer's runs to whoever opens the link.
+    The session id stays (a reload keeps the session's runs and job); anyone given the whole
+    address shares that session, as with any page's address.
     """
     params = to_params(cfg)
+    if (session := st.query_params.get(SESSION_KEY)) is not None:
+        params[SESSION_KEY] = session
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)

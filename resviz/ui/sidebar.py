@@ -1,4 +1,4 @@
-"""The shared sidebar: dataset, device in use, classroom mode."""
+"""The shared sidebar: dataset, device in use, classroom mode; and the session in the address."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from .. import data as datasets
-from .state import runtime
+from .state import runtime, work
 
 # Streamlit sizes text in rem: a larger root font scales every element, metrics included.
 CLASSROOM_CSS = "<style>html { font-size: 21px; }</style>"
@@ -19,7 +19,13 @@ class Settings:
 
 
 def sidebar() -> Settings:
-    """Draw the sidebar and return what it selects."""
+    """Draw the sidebar and return what it selects.
+
+    The router calls it before every page, so every page puts `?session=` back in the address
+    (Streamlit clears a page's query parameters when another page opens): a reload anywhere
+    keeps the session's runs and its job.
+    """
+    work()
     rt = runtime()
     names = list(datasets.DATASETS)
     with st.sidebar:
