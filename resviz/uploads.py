@@ -3,11 +3,19 @@
 Every failure raises `UploadError` whose message is a single sentence the page shows as it is.
 Pillow only warns for images up to twice `Image.MAX_IMAGE_PIXELS` (a 24 KB PNG can claim 200
 megapixels), so the pixel count is checked from the header before anything is decoded.
+
+An upload is decoded once: the page reruns on every kernel edit, and a 56 KB PNG of 4,000 x
+4,000 pixels took 3.5 s and 335 MB each time. The small grey result (or the refusal) is kept
+by the file's content, for every session; the decode itself stays in 8-bit grey until the
+image is shrunk (about 100 MB at its peak for that PNG).
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import threading
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -17,6 +25,10 @@ MAX_BYTES = 5 * 2**20  # matches server.maxUploadSize in .streamlit/config.toml
 MAX_PIXELS = 16_000_000  # decoded size limit, checked before decoding
 MAX_SIDE = 128  # the convolution lesson needs pixels you can see, not megapixels
 MIN_SIDE = 8  # a 3x3 convolution then 2x2 pooling still leaves a few pixels
+KEPT = 64  # decoded uploads kept: at most 128 x 128 float32 each (64 KB), 4 MB in all
+
+_decoded: OrderedDict[tuple, np.ndarray | str] = OrderedDict()  # content -> grey, or why not
+_lock = threading.Lock()
 
 
 class UploadError(ValueError):
@@ -25,12 +37,33 @@ class UploadError(ValueError):
 
 def read_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS,
                max_side: int = MAX_SIDE) -> np.ndarray:
-    """The first frame of an uploaded image as grayscale (H, W) float32 in [0, 1], downsized."""
+    """The first frame of an uploaded image as grayscale (H, W) float32 in [0, 1], downsized:
+    decoded the first time this content is seen, then a copy of what was kept."""
     if not data:
         raise UploadError("The uploaded file is empty; please choose an image file.")
     if len(data) > max_bytes:
         raise UploadError(f"The file is {len(data) / 2**20:.1f} MB; please upload an image of "
                           f"at most {max_bytes / 2**20:.0f} MB.")
+    key = (hashlib.blake2b(data, digest_size=16).digest(), max_pixels, max_side)
+    with _lock:
+        kept = _decoded.get(key)
+        if kept is not None:
+            _decoded.move_to_end(key)
+    if kept is None:
+        try:
+            kept = _decode(data, max_pixels, max_side)
+        except UploadError as err:
+            kept = str(err)
+        with _lock:
+            _decoded[key] = kept
+            while len(_decoded) > KEPT:
+                _decoded.popitem(last=False)
+    if isinstance(kept, str):
+        raise UploadError(kept)
+    return kept.copy()  # the caller may change it; the kept one stays as decoded
+
+
+def _decode(data: bytes, max_pixels: int, max_side: int) -> np.ndarray:
     try:
         # The bomb warning becomes an error; catch_warnings is local to this call.
         with warnings.catch_warnings():
@@ -64,16 +97,21 @@ def _check_size(size: tuple[int, int], max_pixels: int) -> None:
 
 def to_grayscale(img: Image.Image, max_side: int = MAX_SIDE) -> np.ndarray:
     """Any Pillow mode -> (H, W) float32 in [0, 1], shrunk so its longer side is <= max_side."""
-    gray = Image.fromarray(_luminance(img))  # float32 -> mode "F"
+    gray = _luminance(img)
     gray.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # keeps the aspect ratio
-    return np.clip(np.asarray(gray, dtype=np.float32), 0.0, 1.0)
+    scale = 255 if gray.mode == "L" else 1  # 8-bit grey, or 16-bit already scaled to [0, 1]
+    return np.clip(np.asarray(gray, dtype=np.float32) / scale, 0.0, 1.0)
 
 
-def _luminance(img: Image.Image) -> np.ndarray:
+def _luminance(img: Image.Image) -> Image.Image:
+    """Grey at full size: 8-bit ("L"), or float ("F") for 16-bit images."""
     if img.mode.startswith("I") or img.mode == "F":
         # 16-bit PNGs: convert("L") would clip everything above 255 to white.
-        return np.asarray(img, dtype=np.float32) / 65535
-    rgba = img.convert("RGBA")  # CMYK, palette, bilevel, with or without transparency
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    # Transparent pixels show the page's white background, as in the browser.
-    return np.asarray(Image.alpha_composite(white, rgba).convert("L"), dtype=np.float32) / 255
+        return Image.fromarray(np.asarray(img, dtype=np.float32) / 65535)
+    if "A" in img.getbands() or "transparency" in img.info:
+        # Transparent pixels show the page's white background, as in the browser.
+        rgba = img.convert("RGBA")
+        white = Image.new("RGB", rgba.size, (255, 255, 255))
+        white.paste(rgba, mask=rgba.getchannel("A"))
+        return white.convert("L")
+    return img.convert("L")  # RGB, CMYK, palette, bilevel

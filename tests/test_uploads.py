@@ -96,3 +96,26 @@ def test_large_image_is_downsized_keeping_aspect():
     got = read_image(encode(Image.new("RGB", (1000, 500), (255, 255, 255))), max_side=100)
     assert got.shape == (50, 100)
     assert got.min() == pytest.approx(1, abs=1e-3)
+
+
+def test_an_upload_is_decoded_once_for_every_rerun(monkeypatch):
+    import resviz.uploads as uploads
+    calls = []
+    real = uploads._decode
+    monkeypatch.setattr(uploads, "_decode", lambda *a: calls.append(1) or real(*a))
+    data = encode(Image.effect_noise((300, 200), 40).convert("L"))
+    first = read_image(data)
+    first[:] = 0  # the page's copy; the kept image stays as decoded
+    again = read_image(data)
+    assert again.shape == (85, 128) and again.max() > 0
+    for _ in range(2):  # a refusal is kept too: the same sentence, no second decode
+        with pytest.raises(UploadError, match="damaged or truncated"):
+            read_image(data[:400])
+    assert len(calls) == 2
+
+
+def test_a_huge_image_is_read_as_its_grey():
+    # 4,000 x 4,000 red: the 56 KB PNG took 335 MB as float32 at full size.
+    got = read_image(encode(Image.new("RGB", (4000, 4000), (200, 30, 30))))
+    assert got.shape == (128, 128)
+    assert got.mean() == pytest.approx((0.299 * 200 + 0.587 * 30 + 0.114 * 30) / 255, abs=1 / 255)
