@@ -13,7 +13,7 @@ from .architecture import variant
 from .config import ConfigError, NetConfig, TrainConfig
 from .models import build
 from .paper import paper_network, published_cost
-from .runs import Run, load, save
+from .runs import Run, check_writable, dumps, load, save, write_problem
 from .runtime import configure_threads, environment, pick_device
 from .summary import summarize, totals
 from .train import train
@@ -103,12 +103,26 @@ def _progress(rec: dict, steps: int) -> None:
     sys.stderr.flush()
 
 
+def _run_file(out: str) -> Path:
+    """--out, checked before anything trains (a bad path once failed only after training)."""
+    path = Path(out)
+    if path.is_dir() or out.endswith(("/", "\\")):
+        raise ConfigError(f"--out {out} is a folder; give the run file's name, such as "
+                          f"{path / 'run.json'}")
+    try:
+        check_writable(path.parent)
+    except OSError as e:
+        raise ConfigError(f"cannot write the run file {out} ({write_problem(e)})") from None
+    return path
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     net_cfg = net_config(args)
     cfg = TrainConfig(dataset=args.dataset, steps=args.steps, batch_size=args.batch_size,
                       lr=args.lr, seed=args.seed, eval_every=args.eval_every,
                       probe_every=args.probe_every, device=args.device,
                       precision=args.precision)
+    out = _run_file(args.out)
     run = Run(net=net_cfg, train=cfg, env=environment(pick_device(cfg.device)))
     for rec in train(net_cfg, cfg):
         run.records.append(rec)
@@ -116,9 +130,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     last = run.records[-1]
     run.status = "diverged" if last.get("diverged") else "done"
     run.message = last.get("message", "")
-    out = Path(args.out)
-    path = save(run, out.parent, out.stem)
     sys.stderr.write("\n")
+    try:
+        path = save(run, out.parent, out.stem)
+    except OSError as e:  # the disk filled while training: the run is not lost
+        sys.stderr.write(f"resviz: could not write {out} ({write_problem(e)}); the run file "
+                         f"follows on standard output\n")
+        print(dumps(run))
+        return 1
     summary = run.message or (f"validation error {last['val_error']:.2%}, "
                               f"training error {last['train_error']:.2%}")
     print(f"{run.label}: {summary}; wrote {path}")

@@ -223,11 +223,14 @@ def check_writable(folder: str | Path) -> None:
     os.unlink(probe)
 
 
-_WRITE_PROBLEMS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
-                   errno.EROFS: "the disk is read-only", errno.EACCES: "writing there is not "
-                   "allowed", errno.EPERM: "writing there is not allowed",
-                   errno.ENOTDIR: "part of the path is a file, not a folder",
-                   errno.EISDIR: "a folder has that name", errno.EEXIST: "a file has that name"}
+_WRITE_PROBLEMS = {
+    errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the disk is read-only", errno.EACCES: "writing there is not allowed",
+    errno.EPERM: "writing there is not allowed",
+    errno.ENOTDIR: "part of the path is a file, not a folder",
+    errno.EISDIR: "a folder has that name",
+    errno.EEXIST: "a file stands where the folder should be",
+}
 
 
 def write_problem(err: OSError) -> str:

@@ -205,3 +205,45 @@ def test_no_run_name_leaves_the_runs_folder(tmp_path, name):
     from resviz.runs import save
     path = save(RUN, tmp_path / "runs", name)
     assert path.parent == tmp_path / "runs" and path.resolve().is_relative_to(tmp_path / "runs")
+
+
+# --- writes: checked before the work, atomic, and no finished run lost -------------------------
+
+def _no_training(monkeypatch):
+    import resviz.__main__ as cli
+
+    def refuse(*_a, **_k):
+        raise AssertionError("training started before --out was checked")
+    monkeypatch.setattr(cli, "train", refuse)
+    return cli
+
+
+@pytest.mark.parametrize("out, why", [
+    ("{tmp}/file/run.json", "cannot write the run file {tmp}/file/run.json (a file stands where "
+                            "the folder should be)"),
+    ("{tmp}/", "--out {tmp}/ is a folder; give the run file's name, such as {tmp}/run.json"),
+])
+def test_train_checks_its_output_before_it_trains(tmp_path, monkeypatch, capsys, out, why):
+    cli = _no_training(monkeypatch)
+    (tmp_path / "file").write_text("x")
+    out = out.format(tmp=tmp_path)
+    assert cli.main(["train", "--depth", "8", "--steps", "100000", "--out", out]) == 2
+    assert capsys.readouterr().err == f"resviz: {why.format(tmp=tmp_path)}\n"
+
+
+def test_a_run_the_disk_refuses_at_the_end_goes_to_standard_output(tmp_path, monkeypatch,
+                                                                   capsys):
+    import errno
+
+    import resviz.__main__ as cli
+    from resviz.runs import loads
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(cli, "save", full)
+    assert cli.main(["train", "--depth", "8", "--width", "4", "--steps", "2",
+                     "--out", str(tmp_path / "r.json")]) == 1
+    out, err = capsys.readouterr()
+    assert err.endswith(f"resviz: could not write {tmp_path / 'r.json'} (the disk is full); the "
+                        f"run file follows on standard output\n")
+    assert [r["step"] for r in loads(out).records] == [1, 2]  # the whole run, readable

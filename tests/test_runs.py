@@ -150,7 +150,7 @@ def test_an_output_folder_is_checked_before_any_work(tmp_path):
     assert write_problem(err.value) == "part of the path is a file, not a folder"
     with pytest.raises(OSError) as err:
         check_writable(tmp_path / "file")
-    assert write_problem(err.value) == "a file has that name"
+    assert write_problem(err.value) == "a file stands where the folder should be"
     if os.geteuid() != 0:  # root may write anywhere
         (tmp_path / "ro").mkdir(mode=0o500)
         with pytest.raises(OSError) as err:
