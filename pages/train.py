@@ -16,7 +16,7 @@ if note := state.session_note():
     st.warning(note)
 st.write("Each configuration trains on the same data in the same order from the same seed; "
          "only the architecture differs. Training error is thin, validation error bold.")
-specs = train_view.preset_buttons(settings, busy)
+specs = train_view.preset_buttons(settings, busy) or train_view.linked(settings, work)
 if busy:
     st.caption("A run is in progress: a new one can start when it ends or is stopped.")
 with st.expander("What the presets scale down from the paper"):
@@ -32,4 +32,6 @@ if specs:
     except OverBudget as err:  # refused before it starts; the current run and history stay
         st.error(str(err))
 train_view.live(work)
+if settings.classroom:
+    train_view.invite(settings, work)
 train_view.history(work)

@@ -23,6 +23,8 @@ DEPTH_RULE = {"cifar": "6n+2: ", "imagenet": ""}
 MAX_WIDTH = 512  # NetConfig refuses wider networks
 KEYS = ("family", "depth", "width", "arch", "bn", "shortcut")
 SESSION_KEY = "session"
+CLASSROOM_KEY = "classroom"  # classroom=1: the projector's layout, kept by a reload
+PRESET_KEY = "preset"  # a teacher's link: /training?preset=degradation runs or follows it
 # 32 hex digits: 128 random bits, so a session's runs cannot be found by guessing its address.
 # Only hex is accepted, so the id can never name a path outside the runs folder.
 _SESSION_ID = re.compile(r"[0-9a-f]{12,32}")
@@ -36,7 +38,7 @@ _SWITCHES = {  # URL text -> value, the default, and why anything else is refuse
 def parse(params: Mapping[str, str]) -> tuple[NetConfig, list[str]]:
     """The network a query string describes, and one note per value that was ignored."""
     notes = [f"Ignored {_shown(k)}: the builder reads only {', '.join(KEYS)}."
-             for k in params if k not in (*KEYS, SESSION_KEY)]
+             for k in params if k not in (*KEYS, SESSION_KEY, CLASSROOM_KEY)]
     # A bare ?depth=34 can only mean the ImageNet-style network.
     bare_imagenet = "family" not in params and _int(params.get("depth")) in DEPTHS["imagenet"]
     family = _checked(params, "family", {f: f for f in DEPTHS},
@@ -118,7 +120,8 @@ def write(cfg: NetConfig) -> None:
     address shares that session, as with any page's address.
     """
     params = to_params(cfg)
-    if (session := st.query_params.get(SESSION_KEY)) is not None:
-        params[SESSION_KEY] = session
+    for key in (SESSION_KEY, CLASSROOM_KEY):
+        if (value := st.query_params.get(key)) is not None:
+            params[key] = value
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)

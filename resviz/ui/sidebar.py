@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from .. import data as datasets
+from .query import CLASSROOM_KEY
 from .state import runtime, work
 
 # Streamlit sizes text in rem: a larger root font scales every element, metrics included.
@@ -32,12 +33,19 @@ def sidebar() -> Settings:
         name = st.selectbox("Dataset", names, key="dataset",
                             format_func=lambda n: datasets.DATASETS[n].title,
                             help="MNIST-5k and Shapes work offline; the others download once.")
+        if "classroom" not in st.session_state:  # a reload or a teacher's link keeps the mode
+            st.session_state["classroom"] = st.query_params.get(CLASSROOM_KEY) == "1"
         classroom = st.toggle("Classroom mode", key="classroom",
                               help="Larger text, fewer controls, presets first: for a projector.")
         st.caption(f"Running on **{rt.device}**, training in {rt.precision}"
                    + (f" · {rt.slots} networks train at once" if rt.slots > 1 else ""))
     if classroom:
         st.markdown(CLASSROOM_CSS, unsafe_allow_html=True)
+    if classroom != (st.query_params.get(CLASSROOM_KEY) == "1"):
+        if classroom:
+            st.query_params[CLASSROOM_KEY] = "1"
+        else:
+            del st.query_params[CLASSROOM_KEY]
     return Settings(dataset=name, classroom=classroom)
 
 

@@ -12,7 +12,7 @@ from ..plots.curves import error_curves, loss_curves
 from ..presets import PRESETS
 from ..runs import FILE_RECORDS, SESSION, dumps, slug, to_csv
 from ..tickets import Snapshot, Ticket
-from .query import literal
+from .query import CLASSROOM_KEY, PRESET_KEY, literal
 from .sidebar import Settings
 from .state import SessionWork, runtime
 
@@ -28,16 +28,54 @@ QUEUED_REDRAW_S = 5.0  # a queued job only waits: its position changes rarely
 
 def preset_buttons(settings: Settings, busy: bool, key: str = "preset") -> Specs | None:
     """One button per preset; returns its configurations for the current dataset when clicked."""
-    info = datasets.info(settings.dataset)
     chosen = None
     for col, preset in zip(st.columns(len(PRESETS)), PRESETS.values()):
         with col:
             st.markdown(f"**{preset.title}**")
             st.caption(preset.lesson)
             if st.button("Run", key=f"{key}-{preset.key}", disabled=busy, type="primary"):
-                chosen = preset.specs(info.channels, info.num_classes, settings.dataset,
-                                      runtime().precision)
+                chosen = _preset_specs(preset, settings)
     return chosen
+
+
+def linked(settings: Settings, work: SessionWork) -> Specs | None:
+    """The preset a teacher's link names (`/training?preset=degradation`), once per tab: its
+    configurations, unless the session already shows them or is busy with another run."""
+    raw = st.query_params.get(PRESET_KEY)
+    if raw is None or st.session_state.get("linked") == raw:
+        return None
+    st.session_state["linked"] = raw
+    preset = PRESETS.get(raw.strip().lower())
+    if preset is None:
+        st.warning(f"Ignored the link's preset {literal(raw[:30])}: the presets are "
+                   f"{', '.join(PRESETS)}.")
+        return None
+    specs = _preset_specs(preset, settings)
+    if work.job is not None and [(r.net, r.train) for r in work.job.runs] == specs:
+        return None  # a reload: the session follows it already
+    if work.busy:
+        st.info(f"The link's preset, {preset.title}, waits: your session's run is still "
+                "training. Start it with its button once the run ends.")
+        return None
+    return specs
+
+
+def invite(settings: Settings, work: SessionWork) -> None:
+    """In classroom mode: the address students open to follow the projected preset."""
+    if work.job is None:
+        return
+    shown = [(r.net, r.train) for r in work.job.runs]
+    for preset in PRESETS.values():
+        if shown == _preset_specs(preset, settings):
+            page = (st.context.url or "/training").split("?")[0]  # unknown outside a browser
+            st.caption("Students follow this run, trained once for the whole class, at:")
+            st.code(f"{page}?{PRESET_KEY}={preset.key}&{CLASSROOM_KEY}=1", language=None)
+            return
+
+
+def _preset_specs(preset, settings: Settings) -> Specs:
+    info = datasets.info(settings.dataset)
+    return preset.specs(info.channels, info.num_classes, settings.dataset, runtime().precision)
 
 
 def custom_form(settings: Settings, busy: bool) -> Specs | None:
