@@ -50,6 +50,23 @@ def dashes(found: list[Group]) -> dict[Group, str]:
     return style
 
 
+PLOT_PX, AXIS_TITLE_PX, LEGEND_ROW_PX = 300, 60, 30
+LEGEND_PX = 480  # the legend's width where the figure is narrowest (the column at 1024 px)
+
+
+def _legend_rows(names: list[str]) -> int:
+    """Rows a horizontal legend of these entries takes at LEGEND_PX (about 6 px a character and
+    45 px for the line sample and gap, measured in Chromium): rather one too many than one
+    that runs into the axis titles."""
+    rows, used = 1, 0
+    for name in names:
+        width = 45 + 6 * len(name)
+        if used and used + width > LEGEND_PX:
+            rows, used = rows + 1, 0
+        used += width
+    return rows
+
+
 def mean_series(runs: tuple[Run, ...], key: str) -> tuple[list[int], list[float], list[float]]:
     """(steps, mean, standard deviation) of a record field over runs, at the steps all share."""
     per_run = [dict(zip(*series(r, key))) for r in runs]
@@ -84,12 +101,14 @@ def figure6(found: list[Group]) -> go.Figure:
                             line=dict(color=c, width=4, dash=dash[g]), row=1, col=col)
     fig.update_xaxes(title_text="iteration (training step)")
     fig.update_yaxes(title_text="error (%)", col=1)
-    # Taller with every second legend entry (about one legend row at 1024 px), so the plot
-    # keeps its height and the legend stays below the axis titles.
-    entries = sum(len(g.points) for g in found)
-    fig.update_layout(height=340 + 24 * -(-entries // 2),
-                      legend=dict(orientation="h", yanchor="top", y=-0.2),
-                      margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified")
+    # A bottom margin that holds the whole legend: left to plotly, the margin grew by
+    # shrinking the plot, and a long legend (placed relative to the plot) rose over the axis
+    # titles.
+    legend = _legend_rows([t.name for t in fig.data if t.showlegend is not False])
+    bottom = AXIS_TITLE_PX + LEGEND_ROW_PX * legend
+    fig.update_layout(height=40 + PLOT_PX + bottom,
+                      legend=dict(orientation="h", yanchor="top", y=-AXIS_TITLE_PX / PLOT_PX),
+                      margin=dict(l=10, r=10, t=40, b=bottom), hovermode="x unified")
     return fig
 
 
