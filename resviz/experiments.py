@@ -21,7 +21,8 @@ MEASURES = ("training error", "validation error")
 DECIMALS = (2, 1)  # a mean of batch errors to 0.01%, one validation error to 0.1% (the table's)
 
 
-def _dataset(name: str) -> str:
+def dataset_title(name: str) -> str:
+    """'MNIST-5k' for 'mnist-5k'; a name the registry does not know, as it is."""
     return datasets.DATASETS[name].short if name in datasets.DATASETS else name
 
 
@@ -35,7 +36,7 @@ SETTINGS: dict[tuple[str, str], Callable[[object], str]] = {
     ("net", "shortcut"): lambda v: f"option-{v} shortcuts",
     ("net", "in_channels"): lambda v: f"{v} input channel{'s' * (v != 1)}",
     ("net", "num_classes"): lambda v: f"{v} classes",
-    ("train", "dataset"): _dataset,
+    ("train", "dataset"): dataset_title,
     ("train", "steps"): lambda v: f"{v:,} steps",
     ("train", "batch_size"): lambda v: f"batch {v}",
     ("train", "lr"): lambda v: f"learning rate {v:g}",
@@ -93,8 +94,9 @@ class Point:
         """Images behind one seed's final training error: the kept batches of its last tenth."""
         run = self.runs[0]
         steps = [r["step"] for r in run.records if r.get("train_error") is not None]
-        return sum(s > steps[-1] * (1 - TAIL) for s in steps) * run.train.batch_size if steps \
-            else 0
+        if not steps:
+            return 0
+        return sum(s > steps[-1] * (1 - TAIL) for s in steps) * run.train.batch_size
 
 
 @dataclass(frozen=True, eq=False)
@@ -317,7 +319,6 @@ def _noise_sources(judged: list[Change]) -> str:
         parts.append(f"sampling alone{' where there is one seed' if parts else ''} ("
                      f"{' and '.join(counts)}), which leaves out what another seed would change")
     return f"The standard errors come from {', and from '.join(parts)}."
-    return "\n".join(lines) + "\n\n" + tail
 
 
 def paper_cell(net: NetConfig) -> str:

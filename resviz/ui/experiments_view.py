@@ -10,7 +10,8 @@ from .. import data as datasets
 from .. import landscape, shattering
 from ..features import from_state
 from ..experiments import (NOISE_HELP, PAPER_COLUMN, Group, against_paper, changes,
-                           comparison, depth_trend, groups, mixed_note, sweep_runs)
+                           comparison, dataset_title, depth_trend, groups, mixed_note,
+                           sweep_runs)
 from ..paper import CIFAR10, IMAGENET
 from ..plots import landscape as landscape_plots
 from ..plots.experiments import error_vs_depth, figure6
@@ -44,10 +45,6 @@ def _demoted(markdown: str) -> str:
     return re.sub(r"^(#+) ", r"###\1 ", markdown, flags=re.MULTILINE)
 
 
-def _short(name: str) -> str:
-    return datasets.DATASETS[name].short if name in datasets.DATASETS else name
-
-
 def choose(work: SessionWork) -> tuple[list[Run], str]:
     """The runs to show (reference, this session's, or uploaded) and where they came from."""
     source = st.radio("Runs", ("Reference runs", "This session's runs", "Upload run files"),
@@ -56,12 +53,13 @@ def choose(work: SessionWork) -> tuple[list[Run], str]:
     if source == "Reference runs":
         sweeps = reference_sweeps()
         name = sweeps[0] if len(sweeps) == 1 else st.radio(
-            "Reference sweep", sweeps, horizontal=True, key="exp_sweep", format_func=_short)
+            "Reference sweep", sweeps, horizontal=True, key="exp_sweep",
+            format_func=dataset_title)
         runs, manifest = reference_runs(name)
         if manifest:
             with st.expander("How the reference runs were made"):
                 st.markdown(_demoted(manifest))
-        return sweep_runs(runs), f"{_short(name)} (reference sweep)"
+        return sweep_runs(runs), f"{dataset_title(name)} (reference sweep)"
     if source == "This session's runs":
         return sweep_runs(work.history()), "this session's runs"
     files = st.file_uploader("Run files of a sweep", type=["json"], accept_multiple_files=True,
@@ -124,7 +122,7 @@ def figures(runs: list[Run], source: str, val_images: dict[str, int]) -> list[Gr
     if said := depth_trend(found, val_images):
         st.markdown(said, help=NOISE_HELP)
     names = {r.train.dataset for r in runs}
-    data = _short(names.pop()) if len(names) == 1 else "several datasets"
+    data = dataset_title(names.pop()) if len(names) == 1 else "several datasets"
     # Short headers (a 1024 px projector cut longer ones), their meaning in the help; fixed
     # decimals: a mean of batch errors to 0.01%, a validation error to 0.1%.
     columns = {f"training, {data}": ("%.2f%%", "Final training error: the mean error of the "
