@@ -8,8 +8,8 @@ work.collect()
 st.title("Experiments")
 st.write("Does a deeper plain network train worse, and a deeper ResNet not? The paper's Fig. 6 "
          "answers with 20- to 110-layer networks on CIFAR-10. The reference runs here are "
-         "networks of the same design, 20 to 56 layers at half the paper's width, trained on "
-         "handwritten digits by ResViz's own sweep; the paper's numbers are beside them.")
+         "networks of the same design at a smaller width, trained on small offline datasets by "
+         "ResViz's own sweep (how, in the expander below); the paper's numbers are beside them.")
 runs, source = experiments_view.choose(work)
 held_out = experiments_view.validation_images(runs)
 shown = experiments_view.figures(runs, source, held_out)
