@@ -159,11 +159,10 @@ def describe(profile: GradientProfile, settled: Settling | None = None) -> list[
     """What the figure shows, computed: each network's verdict, then the comparisons."""
     said = verdicts(profile)
     plain, residual = (profile.curves[_label(profile.depth, r, False)] for r in (False, True))
-    ratio = plain[0] / residual[0]
     lines = say(said.values())
-    lines.append(f"Without batch norm, at block 1 the plain network's gradient is "
-                 f"{factor(ratio)}x {'smaller' if ratio < 1 else 'larger'} than the residual "
-                 f"network's.")
+    lines.append(f"Without batch norm the plain network's gradient is "
+                 f"{_than(plain[-1] / residual[-1])} the residual network's at block "
+                 f"{len(plain)} and {_than(plain[0] / residual[0])} at block 1.")
     bn = said[_label(profile.depth, False, True)]
     if bn.kind == Kind.EXPLODING:
         lines.append(_explosion(bn, settled))
@@ -185,19 +184,18 @@ def _explosion(bn: Claim, settled: Settling | None) -> str:
     if settled is None:
         return text
     steps = sorted(s for s in settled.after if s)
-    grows = [f"{factor(spread(settled.after[s]))}x after {s} step{'s' if s > 1 else ''}"
-             for s in steps]
-    last = settled.after[steps[-1]]
-    verb = "shrinks" if spread(last) < spread(settled.after[0]) else "does not shrink"
-    return text + (f" Training {verb} it: largest over smallest block {', '.join(grows)} "
-                   f"of training at batch {settled.train.batch_size} and learning rate "
-                   f"{settled.train.lr}, measured on the same {settled.images} images): "
-                   f"{_kind_words(last)} by step {steps[-1]}.")
+    each = [f"after {s} step{'s' if s > 1 else ''} {settled.after[s].kind.value}, "
+            f"{factor(spread(settled.after[s]))}x" for s in steps]
+    gone = next((s for s in steps if settled.after[s].kind != Kind.EXPLODING), None)
+    end = (f"The explosion is gone after {gone} step{'s' if gone > 1 else ''}." if gone else
+           f"It still explodes after {steps[-1]} steps.")
+    return text + (f" A few steps of training (batch {settled.train.batch_size}, learning rate "
+                   f"{settled.train.lr}; measured on the same {settled.images} images): "
+                   f"{'; '.join(each)}. {end}")
 
 
-def _kind_words(c: Claim) -> str:
-    return {Kind.HEALTHY: "healthy", Kind.EXPLODING: "still exploding",
-            Kind.VANISHING: "vanishing"}.get(c.kind, c.kind.value)
+def _than(ratio: float) -> str:
+    return f"{factor(ratio)}x {'smaller than' if ratio < 1 else 'larger than'}"
 
 
 def _label(depth: int, residual: bool, batch_norm: bool) -> str:

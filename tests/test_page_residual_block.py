@@ -45,7 +45,8 @@ def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion
         max(want.curves["plain-56"]) / min(want.curves["plain-56"]), rel=5e-3)
     for steps, claim in settled.after.items():
         if steps:
-            assert f"{claims.factor(claims.spread(claim))}x after {steps} step" in explosion
+            assert f"after {steps} step{'s' if steps > 1 else ''} {claim.kind.value}, " \
+                   f"{claims.factor(claims.spread(claim))}x" in explosion
 
 
 def test_at_depth_20_batch_norm_keeps_the_plain_gradient_healthy(open_page):
