@@ -41,7 +41,7 @@ from .train import Trainer
 MAX_CONFIGS = 4
 MAX_OWNERS = 1000  # sessions whose latest ticket is kept (a reload finds it)
 WARM_STEPS = 2  # a job's first steps build kernels and caches: its pace is measured after them
-MEASURED_S = 1.0  # a job's own pace counts once it covers this much predicted work
+MEASURED_STEPS = 3  # a job's own pace counts once it has trained this many steps after those
 
 Specs = list[tuple[NetConfig, TrainConfig]]
 
@@ -103,13 +103,17 @@ class Job:
         with self._lock:
             return [r.train.steps if r.status != "running" else len(r.records) for r in self.runs]
 
-    def measured_factor(self) -> tuple[float, float] | None:
-        """(seconds taken, seconds predicted) since its first steps, or None before."""
+    def measured_factor(self) -> float | None:
+        """Its seconds per predicted second since its first steps, or None before it has
+        trained MEASURED_STEPS more."""
         if self.plan is None or self._warm is None:
             return None
         t0, done0 = self._warm
-        predicted = self.plan.predicted(done0) - self.plan.predicted(self.done_steps())
-        return (time.monotonic() - t0, predicted) if predicted > 0 else None
+        done = self.done_steps()
+        if min(d - d0 for d, d0 in zip(done, done0)) < MEASURED_STEPS and self.active:
+            return None
+        predicted = self.plan.predicted(done0) - self.plan.predicted(done)
+        return (time.monotonic() - t0) / predicted if predicted > 0 else None
 
     def train(self, workers: int = 1) -> None:
         """Run every configuration to its end (or the stop flag), on up to `workers` threads
@@ -331,7 +335,7 @@ class JobManager:
                     r.status, r.message = "failed", final["message"]
         finally:
             if (measured := job.measured_factor()) is not None:
-                self.pace.observe(measured[1], measured[0])
+                self.pace.observe(measured)
             with self._cond:
                 self._running.remove(job)
                 if job.val_images:
@@ -372,15 +376,12 @@ class JobManager:
         """Estimated start and finish of every queued and running job, from measured speed."""
         with self._cond:
             running, queued = list(self._running), list(self._queue)
-        factors = [m for j in running if (m := j.measured_factor()) and m[1] >= MEASURED_S]
-        factor = (sum(m[0] for m in factors) / sum(m[1] for m in factors)) if factors \
-            else self.pace.factor
+        factors = [m for j in running if (m := j.measured_factor()) is not None]
+        factor = sum(factors) / len(factors) if factors else self.pace.factor
         etas = {}
         slots = []
         for job in running:
-            own = job.measured_factor()
-            pace = own[0] / own[1] if own and own[1] >= MEASURED_S else factor
-            left = job.plan.predicted(job.done_steps()) * pace
+            left = job.plan.predicted(job.done_steps()) * (job.measured_factor() or factor)
             etas[job] = Eta(0.0, left)
             slots.append(Slot(job.plan.slots, left))
         for job, eta in zip(queued, schedule(self.slots, slots, [

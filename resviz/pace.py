@@ -9,7 +9,7 @@ A training step of one network costs, in seconds on one thread in fp32,
 forward pass, a third of a training step per image, over the split every `eval_every` steps).
 The three constants were fitted to measured steps (python -m scripts.bench_train --pace). What
 this server really does (its CPU, its load, jobs side by side) is a factor learnt from the jobs
-it runs: measured seconds over predicted, on every job since the last started.
+it runs: measured seconds over predicted, from the jobs training now, else the last ones.
 """
 from __future__ import annotations
 
@@ -113,25 +113,25 @@ class Eta:
 
 
 class Pace:
-    """The server's measured speed against the prediction: one factor, learnt as jobs train."""
+    """The server's measured speed against the prediction: one factor, learnt as jobs train
+    (1 until the first job has been measured)."""
 
-    def __init__(self, factor: float = 1.0):
-        self._factor = factor
+    def __init__(self):
+        self._factor: float | None = None
         self._lock = threading.Lock()
 
     @property
     def factor(self) -> float:
         with self._lock:
-            return self._factor
+            return self._factor or 1.0
 
-    def observe(self, predicted_s: float, measured_s: float) -> None:
-        """A job's measured seconds for work predicted to take `predicted_s`: the latest
-        measurement counts most (the server's load changes), weighted by how much it covers."""
-        if predicted_s <= 0 or measured_s <= 0:
-            return
-        with self._lock:
-            weight = min(1.0, predicted_s / (predicted_s + 5 * self._factor))
-            self._factor += weight * (measured_s / predicted_s - self._factor)
+    def observe(self, factor: float) -> None:
+        """A finished job's measured seconds per predicted second: the first sets the factor,
+        each later one half of it, since the server's load changes and the latest job says
+        most about the next."""
+        if factor > 0:
+            with self._lock:
+                self._factor = factor if self._factor is None else (self._factor + factor) / 2
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,20 @@
-"""A classroom at once: N browser sessions on one server, each starting a run; prints figures.
+"""A classroom at once: N sessions on one server, each starting or joining a run; prints figures.
 
     python -m scripts.load                       # 8 sessions, each clicks a preset on Home
-    python -m scripts.load --sessions 3 --steps 20 --timeout 300   # a tiny custom run each
+    python -m scripts.load --sessions 8 --steps 100 --timeout 600  # 8 different custom runs
+    python -m scripts.load --link --sessions 30 --browsers 4       # a class opens the teacher's link
 
 One Chromium, one browser context per session (separate cookies and websockets: separate
-Streamlit sessions). All sessions click at the same moment, so on a 2-core host (a preset's four
-networks take both training slots: one preset at a time) the others wait in the queue. While they
-train, each session times in-app page changes (Train -> Build -> Train: a script run under load).
-Checks: every job finishes or showed its queue position; each session's history holds only its own
+Streamlit sessions). With --link, every session opens /training?preset=...&classroom=1 at a
+random moment within --spread seconds: --browsers of them in Chromium, the others through
+Streamlit's own websocket protocol (scripts/wsclient.py: the same messages, nothing drawn), so
+that thirty sessions fit on 2 cores beside the app. Otherwise all click at the same moment: a
+preset on Home (every session asks for the same runs: trained once, followed by all), or with
+--steps one ResNet-20 from the Train form, each session a different width (a job each: on 2
+cores two train side by side and the others wait in the queue, shown their place and an
+estimated start, compared here with when training really started). While they train, browser
+sessions time in-app page changes (Train -> Build -> Train: a script run under load). Checks:
+every job finishes or showed its queue position; each session's history holds only its own
 runs; the server's memory after all tabs close, against a server that has trained once. With
 --close-one, session 1 closes its tab mid-run: its job must stop.
 """
@@ -17,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import statistics
 import tempfile
@@ -26,11 +34,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from scripts.appserver import CHROMIUM, FLAGS, READY, app_server
+from scripts.wsclient import Tab
 
 PRESETS = ("degradation", "vanishing", "paper-figure")
 TRAIN_TITLE, BUILD_TITLE = "Train plain and residual networks", "Build a network"
 ENDED = re.compile(r"(done|stopped|failed): step (\d+) of (\d+)")
 QUEUED = re.compile(r"number (\d+) in the queue")
+ETA = re.compile(r"Estimated start in about ((?:\d+ min )?\d+ s), end in about ((?:\d+ min )?\d+ s)")
+RUNNING = re.compile(r"running: step \d+")
 SUBMIT = ".st-key-FormSubmitter-custom-Train button"  # the Train form's button
 
 
@@ -45,6 +56,17 @@ class Session:
     seconds: float = 0.0       # click to end
     history: int = -1          # runs its History lists (chips in the compare box)
     closed: bool = False
+    via: str = "browser"       # or "websocket"
+    clicked: float = 0.0       # time.time() of its click, or of opening the link
+    eta: tuple[float, float] | None = None  # first estimate shown: start, end (s after click)
+    eta_last: tuple[float, float] | None = None  # the last one shown before it started
+    shown_running: float = 0.0  # seconds after the click when its page first showed it training
+
+
+def seconds(text: str) -> float:
+    """ "1 min 05 s" or "35 s" as seconds."""
+    minutes = re.search(r"(\d+) min", text)
+    return 60 * int(minutes[1] if minutes else 0) + int(re.search(r"(\d+) s", text)[1])
 
 
 def rss_mb(pid: int, field_name: str = "VmRSS:") -> float:
@@ -73,6 +95,7 @@ async def _goto_page(page, link: str, title: str) -> float:
 
 
 async def _fill_custom(page, steps: int, width: int) -> None:
+    """One ResNet-20 in the Train form, of this many steps and this width."""
     await page.get_by_text("Your own configurations").click()
     await page.locator(".st-key-n_configs").get_by_role("slider").press("Home")  # 1 network
     for key, value in (("steps", steps), ("width", width)):
@@ -87,14 +110,45 @@ async def run_session(s: Session, browser, url: str, args, go: asyncio.Event,
     page = await ctx.new_page()
     await _open(page, url + ("/training" if s.how == "custom" else "/"))
     if s.how == "custom":
-        await _fill_custom(page, args.steps, args.width)
+        await _fill_custom(page, args.steps, args.width + s.index - 1)  # a different run each
         button = page.locator(SUBMIT)
     else:
         button = page.locator(f".st-key-home-{s.how} button")
     ready.append(s.index)
     await go.wait()
-    t0 = time.perf_counter()
+    t0, s.clicked = time.perf_counter(), time.time()
     await button.click()
+    await _follow(s, ctx, page, t0, args)
+
+
+async def run_link(s: Session, browser, url: str, args, go: asyncio.Event, delay: float) -> None:
+    """Open the teacher's link `delay` seconds after the start, follow the run to its end."""
+    link = f"training?preset={s.how}&classroom=1"
+    await go.wait()
+    await asyncio.sleep(delay)
+    t0, s.clicked = time.perf_counter(), time.time()
+    if s.via == "websocket":
+        tab = Tab(url, *link.split("?"))
+        await tab.run(ENDED, args.timeout)
+        s.sid = parse_qs(tab.query).get("session", [""])[0]
+        s.positions = {int(m[1]) for _, text in tab.seen for m in [QUEUED.search(text)] if m}
+        etas = [(t - tab.opened, m) for t, text in tab.seen if (m := ETA.search(text))]
+        if etas:
+            s.eta, s.eta_last = ((t + seconds(m[1]), t + seconds(m[2])) for t, m in
+                                 (etas[0], etas[-1]))
+        if (end := tab.first(ENDED)) is not None:
+            s.ended, s.seconds = end[1][0], end[0] - tab.opened
+        if (start := tab.first(RUNNING)) is not None:
+            s.shown_running = start[0] - tab.opened
+        return
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await ctx.new_page()
+    await page.goto(f"{url}/{link}")
+    await _follow(s, ctx, page, t0, args)
+
+
+async def _follow(s: Session, ctx, page, t0: float, args) -> None:
+    """Watch the Train page until the run ends: its queue place, estimate, start and end."""
     await page.get_by_role("heading", name=TRAIN_TITLE).first.wait_for(timeout=120_000)
     s.sid = parse_qs(urlparse(page.url).query).get("session", [""])[0]
     deadline = t0 + args.timeout
@@ -105,6 +159,12 @@ async def run_session(s: Session, browser, url: str, args, go: asyncio.Event,
     while time.perf_counter() < deadline:
         text = await page.locator("[data-testid='stMain']").inner_text()
         s.positions |= {int(p) for p in QUEUED.findall(text)}
+        if (m := ETA.search(text)):
+            now = time.perf_counter() - t0
+            s.eta_last = (now + seconds(m[1]), now + seconds(m[2]))
+            s.eta = s.eta or s.eta_last
+        if not s.shown_running and RUNNING.search(text):
+            s.shown_running = time.perf_counter() - t0
         if (m := ENDED.search(text)):
             s.ended, s.seconds = m[0], time.perf_counter() - t0
             break
@@ -112,7 +172,9 @@ async def run_session(s: Session, browser, url: str, args, go: asyncio.Event,
             s.closed = True  # a closed tab: its session ends, its job must stop
             await ctx.close()
             return
-        if not closing and time.perf_counter() - last_render > args.render_every:
+        # Page changes once it trains: while it waits, the page watches for its start.
+        if not closing and s.shown_running and \
+                time.perf_counter() - last_render > args.render_every:
             s.renders.append(await _goto_page(page, "Build", BUILD_TITLE))
             s.renders.append(await _goto_page(page, "Train", TRAIN_TITLE))
             last_render = time.perf_counter()
@@ -126,7 +188,11 @@ async def run_session(s: Session, browser, url: str, args, go: asyncio.Event,
 
 
 def folder_runs(runs: Path, sid: str) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((runs / sid).glob("*.json"))] if sid else []
+    """The session's run files, oldest first, each with the time it was written ("saved")."""
+    if not sid:
+        return []
+    paths = sorted((runs / sid).glob("*.json"), key=lambda p: p.stat().st_mtime)
+    return [{**json.loads(p.read_text()), "saved": p.stat().st_mtime} for p in paths]
 
 
 async def main_async(args) -> dict:
@@ -135,7 +201,9 @@ async def main_async(args) -> dict:
     runs = Path(args.runs or tempfile.mkdtemp(prefix="resviz-load-"))
     hows = ["custom"] * args.sessions if args.steps else \
         [args.preset if args.preset != "rotate" else PRESETS[i % 3] for i in range(args.sessions)]
-    sessions = [Session(i + 1, how) for i, how in enumerate(hows)]
+    sessions = [Session(i + 1, how, via="browser" if not args.link or i < args.browsers
+                        else "websocket") for i, how in enumerate(hows)]
+    delays = random.Random(0).sample(range(1000), len(sessions))  # spread over --spread seconds
     with app_server(runs) as app:
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -152,8 +220,14 @@ async def main_async(args) -> dict:
             await asyncio.sleep(3)
             baseline = rss_mb(app.pid)
             go, ready, peak = asyncio.Event(), [], [baseline]
-            tasks = [asyncio.create_task(run_session(s, browser, app.url, args, go, ready))
-                     for s in sessions]
+            if args.link:
+                ready = [s.index for s in sessions]  # nothing to prepare: each opens the link
+                tasks = [asyncio.create_task(run_link(s, browser, app.url, args, go,
+                                                      d * args.spread / 1000))
+                         for s, d in zip(sessions, delays)]
+            else:
+                tasks = [asyncio.create_task(run_session(s, browser, app.url, args, go, ready))
+                         for s in sessions]
 
             async def sample():
                 while True:
@@ -195,6 +269,43 @@ def report(r: dict, out=print) -> None:
         f"{r['baseline']:,.0f} MB, peak {r['peak']:,.0f} MB, after all tabs closed "
         f"{r['after']:,.0f} MB")
     out(f"sessions with distinct run folders: {len({s.sid for s in ss if s.sid})} of {len(ss)}")
+    ended = [s.seconds for s in ss if s.ended.startswith("done")]
+    if ended:
+        out(f"sessions showing their final curves: {len(ended)} of {len(ss)} "
+            f"({sum(s.via == 'websocket' for s in ss)} through the websocket protocol), "
+            f"{min(ended):.0f}-{max(ended):.0f} s after their click or link, median "
+            f"{statistics.median(ended):.0f} s")
+    estimates(r, out)
+
+
+def estimates(r: dict, out=print) -> None:
+    """Each waiting session's first estimate against when its job really started: the start of
+    training as its run file records it (the file's time less the run's elapsed seconds)."""
+    rows = [(s, started) for s in r["sessions"] if s.eta is not None
+            and (started := _started(r["runs"][s.index], s.clicked)) is not None]
+    if not rows:
+        return
+    out(f"{'session':>7} {'position':>8} {'first estimate':>14} {'error':>6} {'last estimate':>13} "
+        f"{'error':>6} {'real start':>10} {'shown running':>13}")
+    first, last = [], []
+    for s, started in rows:
+        first.append(abs(s.eta[0] - started) / max(started, 1.0))
+        last.append(abs(s.eta_last[0] - started) / max(started, 1.0))
+        out(f"{s.index:>7} {min(s.positions or {0}):>8} {s.eta[0]:>13.0f}s {first[-1]:>6.0%} "
+            f"{s.eta_last[0]:>12.0f}s {last[-1]:>6.0%} {started:>9.0f}s "
+            f"{s.shown_running:>12.0f}s")
+    out(f"estimated starts (seconds after the click) against the real start: the first shown "
+        f"within {max(first):.0%} ({sum(e <= 0.3 for e in first)} of {len(first)} within 30%), "
+        f"the last within {max(last):.0%} ({sum(e <= 0.3 for e in last)} within 30%)")
+
+
+def _started(runs: list[dict], clicked: float) -> float | None:
+    """Seconds from the click to the start of training, from the newest run file's records."""
+    done = [r for r in runs if r["records"] and r["records"][-1].get("elapsed")]
+    if not done:
+        return None
+    run = done[-1]
+    return run["saved"] - run["records"][-1]["elapsed"] - clicked
 
 
 def main() -> None:
@@ -212,6 +323,12 @@ def main() -> None:
                    help="seconds to wait after closing before measuring memory (Streamlit keeps "
                         "a closed tab's session 120 s for a reconnect)")
     p.add_argument("--close-one", action="store_true", help="session 1 closes its tab mid-run")
+    p.add_argument("--link", action="store_true",
+                   help="each session opens the teacher's link to --preset instead of clicking")
+    p.add_argument("--browsers", type=int, default=4,
+                   help="with --link: sessions in Chromium; the others use the websocket protocol")
+    p.add_argument("--spread", type=float, default=10.0,
+                   help="with --link: the sessions open it within this many seconds")
     p.add_argument("--runs", help="runs folder (default: a new temporary folder)")
     args = p.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
