@@ -174,7 +174,8 @@ def _factor_in(sentence: str) -> float:
     text = re.search(r"([\d.,]+(?: × 10[⁰¹²³⁴⁵⁶⁷⁸⁹]+)?)x", sentence).group(1)
     if "×" in text:
         mantissa, power = text.split(" × 10")
-        return float(mantissa) * 10 ** int(power.translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")))
+        digits = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+        return float(mantissa) * 10 ** int(power.translate(digits))
     return float(text.replace(",", ""))
 
 
@@ -182,7 +183,8 @@ def _check_gradient(c: Claim, run: Run, step: int, key: str) -> None:
     values = list(_oracle_rms(run, step, key).values())
     hi, lo = max(values), min(values)
     assert holds(c) and c.step == step
-    assert c["largest"] == pytest.approx(hi, rel=1e-6) and c["smallest"] == pytest.approx(lo, rel=1e-6)
+    assert c["largest"] == pytest.approx(hi, rel=1e-6)
+    assert c["smallest"] == pytest.approx(lo, rel=1e-6)
     within = hi <= 10 * lo
     first_small = values.index(lo) < values.index(hi)
     assert (c.kind == Kind.HEALTHY) == within

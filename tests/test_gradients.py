@@ -27,7 +27,8 @@ def test_per_element_divides_each_norm_by_its_batch_s_element_count():
     assert element_counts(NetConfig(depth=20, width=8), 28)["block_grad_norms"]["stage3.block3"] \
         == 32 * 7 * 7
     m = rms_matrix(_run(2.0, 2.0), "block_grad_norms")
-    assert m.at(10) == pytest.approx([2 / math.sqrt(4 * 8 * 28 * 28), 2 / math.sqrt(4 * 32 * 7 * 7)])
+    assert m.at(10) == pytest.approx([2 / math.sqrt(4 * 8 * 28 * 28),
+                                      2 / math.sqrt(4 * 32 * 7 * 7)])
 
 
 def test_a_dataset_unknown_here_has_no_per_element_matrix():
