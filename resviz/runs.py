@@ -144,10 +144,18 @@ def dumps(run: Run) -> str:
 
 
 def loads(text: str | bytes, max_records: int = schema.MAX_STEPS) -> Run:
-    """A run from a file's text. The records are counted before they are checked, so a file of
-    half a million tiny records is refused without building them all (`max_records`)."""
+    """A run from a file's text. The records are counted before anything is parsed, so a file of
+    half a million tiny records costs a count, not 100 MB of dicts (`max_records`)."""
     if len(text) > MAX_FILE_BYTES:
         raise RunFileError(f"this run file is larger than {MAX_FILE_BYTES // 1_000_000} MB")
+    raw = text.encode() if isinstance(text, str) else text
+    # Each record has one "step" and at most four objects (itself and three probes).
+    if (steps := raw.count(b'"step"')) > max_records:
+        raise RunFileError(f"this run file has {steps:,} records; at most {max_records:,} can "
+                           f"be read here")
+    if raw.count(b"{") + raw.count(b"[") > 4 * max_records + 1000:
+        raise RunFileError(f"this file holds more JSON objects and lists than a run file of "
+                           f"{max_records:,} records can, so it is not read")
     try:
         d = json.loads(text, parse_constant=lambda c: None)  # NaN/Infinity -> null
     except RecursionError:

@@ -141,8 +141,14 @@ BAD_RUN_FILES = {  # row -> (name, content, exact sentence)
         f"l{i}": 1.0 for i in range(600)}}]).encode(), "x.json: this run file is invalid (record "
                                                         "1's grad_norms has more than 512 "
                                                         "entries)."),
-    "nested too deeply": ("x.json", b"[" * 100_000 + b"]" * 100_000,
+    "nested too deeply": ("x.json", b"[" * 5_000 + b"]" * 5_000,
                           "x.json: this file is nested too deeply to be a ResViz run file."),
+    "445,000 tiny records (4.9 MB)": ("x.json", _run_text(records=[{"step": 1}] * 445_000)
+                                      .encode(), "x.json: this run file has 445,000 records; at "
+                                                 "most 20,000 can be read here."),
+    "a million empty objects": ("x.json", b'{"schema":1,"x":[' + b"{}," * 1_000_000 + b"{}]}",
+                                "x.json: this file holds more JSON objects and lists than a run "
+                                "file of 20,000 records can, so it is not read."),
     "huge file": ("big.json", b" " * (6 * 2**20), "big.json: this run file is 6.0 MB; run files "
                                                    "of at most 5 MB can be uploaded."),
 }

@@ -166,3 +166,21 @@ def test_runs_a_full_disk_refused_stay_to_download_and_are_saved_later(tmp_path,
     work.collect()  # the next page view tries again
     assert work.notes == [] and [p.suffix for p in sorted((tmp_path / "s").iterdir())] == \
         [".json", ".pt"]
+
+
+def test_sixteen_files_of_half_a_million_records_cost_a_count_each(tmp_path, monkeypatch):
+    """The hardening issue's Experiments upload: 16 run files of 4.9 MB, 445,000 tiny records
+    each. Each is refused from a count of its records, never parsed, and the batch stops at its
+    bytes."""
+    monkeypatch.setattr(json, "loads", None)  # nothing may be parsed
+    head = _records_file(0).decode().replace('"steps":1,', '"steps":500000,')
+    tiny = ",".join(['{"step":1}'] * 445_000)  # the old check let steps repeat
+    content = head.replace('"records":[]', f'"records":[{tiny}]').encode()
+    assert 4_800_000 < len(content) < 5 * 2**20  # 4.9 MB, under the upload limit
+    runs_read, problems = SessionWork(folder=tmp_path / "s").read_batch(
+        [(f"{i}.json", content) for i in range(16)])
+    assert runs_read == [] and problems == [
+        "0.json: this run file has 445,000 records; at most 20,000 can be read here.",
+        "1.json: this run file has 445,000 records; at most 20,000 can be read here.",
+        "14 of the 16 files were not read, from 2.json on: one upload reads at most 16 run "
+        "files, 10 MB and 30,000 records."]

@@ -201,19 +201,22 @@ class SessionWork:
             if (problem := _too_big(name, content)) is not None:
                 problems.append(problem)
                 continue
-            try:
-                key = digest(content)
-                run = parse(content, FILE_RECORDS, key)
-            except RunFileError as e:
-                problems.append(f"{name}: {e}.")
-                continue
-            if not BATCH.admits(len(runs) + 1, size + len(content), records + len(run.records)):
-                problems.append(f"{len(files) - i} of the {len(files)} files were not read, "
-                                f"from {name} on: one upload reads {BATCH}.")
-                break
-            runs.append(run)
-            held[key] = run
-            size, records = size + len(content), records + len(run.records)
+            if BATCH.admits(len(runs) + 1, size + len(content), records):
+                size += len(content)  # read, whether or not it is a run file
+                try:
+                    key = digest(content)
+                    run = parse(content, FILE_RECORDS, key)
+                except RunFileError as e:
+                    problems.append(f"{name}: {e}.")
+                    continue
+                if records + len(run.records) <= BATCH.records:
+                    runs.append(run)
+                    held[key] = run
+                    records += len(run.records)
+                    continue
+            problems.append(f"{len(files) - i} of the {len(files)} files were not read, "
+                            f"from {name} on: one upload reads {BATCH}.")
+            break
         self._batch = held
         return runs, problems
 
