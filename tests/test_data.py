@@ -9,8 +9,9 @@ import torch
 import torchvision.datasets
 
 from resviz import data
+from resviz.synthetic import SCENE_FILLS
 
-OFFLINE = ("mnist-5k", "shapes")
+OFFLINE = ("mnist-5k", "shapes", "scenes")
 DOWNLOADED = ("mnist", "fashion-mnist", "cifar10")
 
 
@@ -64,16 +65,18 @@ def assert_one_learner_sentence(message: str) -> None:
 # --- registry ---------------------------------------------------------------------------------
 
 def test_registry_describes_every_dataset():
-    assert list(data.DATASETS) == ["mnist-5k", "shapes", "mnist", "fashion-mnist", "cifar10"]
+    assert list(data.DATASETS) == ["mnist-5k", "shapes", "scenes", "mnist", "fashion-mnist",
+                                   "cifar10"]
     assert all(data.info(n).offline for n in OFFLINE)
     assert not any(data.info(n).offline for n in DOWNLOADED)
     assert not data.info("mnist-5k").flip and not data.info("mnist").flip
-    assert data.info("shapes").flip and data.info("cifar10").flip
+    assert data.info("shapes").flip and data.info("cifar10").flip and data.info("scenes").flip
+    assert data.info("scenes").num_classes == len(data.SCENE_CLASSES) == 30
 
 
 def test_unknown_name_lists_the_choices():
     with pytest.raises(ValueError, match="unknown dataset 'foo'; choose one of: mnist-5k, shapes, "
-                                         "mnist, fashion-mnist, cifar10"):
+                                         "scenes, mnist, fashion-mnist, cifar10"):
         data.load("foo")
 
 
@@ -186,6 +189,63 @@ def test_load_shapes():
     assert d.classes == data.SHAPE_CLASSES and len(d.mean) == len(d.std) == 3
     assert torch.allclose(d.x_train.mean((0, 2, 3)), torch.zeros(3), atol=1e-4)
     assert torch.equal(d.y_val, data.load("shapes").y_val)
+
+
+# --- scenes -------------------------------------------------------------------------------------
+
+def test_scenes_are_deterministic_balanced_and_in_range():
+    x, y = data.make_scenes(120, seed=1)
+    x2, y2 = data.make_scenes(120, seed=1)
+    x3, _ = data.make_scenes(120, seed=2)
+    assert torch.equal(x, x2) and torch.equal(y, y2) and not torch.equal(x, x3)
+    assert x.shape == (120, 3, 32, 32) and x.dtype == torch.float32 and y.dtype == torch.int64
+    assert x.min() >= 0 and x.max() <= 1
+    assert torch.bincount(y).tolist() == [4] * 30
+    assert data.make_scenes(30, seed=1, size=16)[0].shape == (30, 3, 16, 16)
+
+
+def test_scene_classes_are_every_outline_with_every_fill():
+    assert len(set(data.SCENE_CLASSES)) == 30
+    assert data.SCENE_CLASSES[:6] == ("circle, solid", "circle, horizontal stripes",
+                                      "circle, vertical stripes", "circle, checkerboard",
+                                      "circle, dots", "ring, solid")
+    assert data.SCENE_CLASSES[-1] == "star, dots"
+
+
+def test_scene_fills_run_the_way_their_class_says():
+    # Oracle on the pixels: horizontal stripes change along y, vertical along x; solid fills
+    # change least. Distractors, the bar and the noise blur it, so compare class means.
+    x, y = data.make_scenes(600, seed=3)
+    along_y = (x[:, :, 1:] - x[:, :, :-1]).abs().sum(1).mean((1, 2))
+    along_x = (x[..., 1:] - x[..., :-1]).abs().sum(1).mean((1, 2))
+    fill = y % len(SCENE_FILLS)
+    lean = {f: (along_y - along_x)[fill == i].mean().item() for i, f in enumerate(SCENE_FILLS)}
+    roughness = {f: (along_y + along_x)[fill == i].mean().item()
+                 for i, f in enumerate(SCENE_FILLS)}
+    assert lean["horizontal stripes"] > 0.05 > -0.05 > lean["vertical stripes"]
+    assert roughness["solid"] == min(roughness.values())
+
+
+def test_scenes_class_is_not_in_the_mean_colour():
+    def mean_rgb(seed):
+        x, y = data.make_scenes(1500, seed)
+        return x.mean((2, 3)), y
+    f_train, y_train = mean_rgb(0)
+    f_test, y_test = mean_rgb(1)
+    centroids = torch.stack([f_train[y_train == c].mean(0) for c in range(30)])
+    accuracy = (torch.cdist(f_test, centroids).argmin(1) == y_test).float().mean().item()
+    assert accuracy < 0.1  # chance is 1/30
+
+
+def test_load_scenes(monkeypatch):
+    monkeypatch.setattr(data, "SCENES_TRAIN", 300)
+    monkeypatch.setattr(data, "SCENES_VAL", 60)
+    d = data.load("scenes")
+    assert d.x_train.shape == (300, 3, 32, 32) and d.x_val.shape == (60, 3, 32, 32)
+    assert d.classes == data.SCENE_CLASSES and d.info.num_classes == 30
+    assert torch.allclose(d.x_train.mean((0, 2, 3)), torch.zeros(3), atol=1e-4)
+    _, y_val = data.make_scenes(60, data.SCENES_SEED + 1)
+    assert torch.equal(d.y_val, y_val)
 
 
 # --- torchvision datasets without internet ----------------------------------------------------
