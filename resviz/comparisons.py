@@ -163,31 +163,36 @@ def _errors(run: Run) -> str:
 PICK_A_PAIR = ("The paper's Fig. 7 compares a plain and a residual network of one depth, with "
                "batch norm, trained alike: pick such a pair to compare their responses.")
 
-def _median_response(run: Run, step: int) -> float | None:
+
+def _responses(run: Run, step: int) -> dict[str, float]:
     rec = next((r for r in run.records if r["step"] == step and r.get("act_std")), None)
-    values = [v for v in rec["act_std"].values() if v is not None] if rec else []
-    return statistics.median(values) if values else None
+    return {k: v for k, v in rec["act_std"].items() if v is not None} if rec else {}
 
 
 def response_claims(runs: Sequence[Run], step: int) -> list[Claim]:
     """Plain and residual runs with batch norm, of one depth, trained alike: median std of their
-    3x3 layers' responses (the paper's Fig. 7 measures networks with batch norm)."""
+    3x3 layers' responses (the paper's Fig. 7 measures networks with batch norm), and the layer
+    where they differ most."""
     out = []
     for p in (r for r in runs if not r.net.residual and r.net.batch_norm):
         for q in (r for r in runs if r.net.residual and r.net.depth == p.net.depth and alike(p, r)):
-            plain, res = _median_response(p, step), _median_response(q, step)
-            if plain is None or res is None:
+            ps, qs = _responses(p, step), _responses(q, step)
+            both = [k for k in ps if k in qs]
+            if not both:
                 continue
-            numbers = dict(plain=plain, residual=res)
+            plain, res = statistics.median(ps.values()), statistics.median(qs.values())
+            most = max(both, key=lambda k: abs(ps[k] - qs[k]))
             said = (f"At step {step} the median std of **{q.label}**'s layer responses is "
                     f"{res:.2f}, **{p.label}**'s {plain:.2f}")
+            apart = (f" They differ most at {most}: {qs[most]:.2f} against {ps[most]:.2f}.")
             out.append(claim(
                 Kind.WEAKER_RESPONSES, said + ": the residual functions respond more weakly, "
-                "as in the paper's Fig. 7, so each block only nudges its input.", numbers,
-                runs=(q.label, p.label), step=step,
+                "as in the paper's Fig. 7, so each block only nudges its input." + apart,
+                {"plain": plain, "residual": res}, runs=(q.label, p.label), step=step,
                 instead=said + f" ({res / plain:.0%} of it): not the "
                                f"{RULES.response_margin:.0%} or more weaker that would show the "
-                               f"paper's Fig. 7 finding (residual functions respond more weakly)."))
+                               f"paper's Fig. 7 finding (residual functions respond more "
+                               f"weakly)." + apart))
     return out
 
 

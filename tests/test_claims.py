@@ -141,12 +141,14 @@ def grid() -> list[Run]:
 
 
 def _selections(runs: list[Run]) -> list[list[Run]]:
-    """What a learner might pick on Gradient flow: one setting's six runs, and a seed's all."""
-    by_setting, by_seed = {}, {}
+    """What a learner might pick on Gradient flow: one setting's six runs, and a seed's runs
+    with and without batch norm at one learning rate (labels stay unique, as claims name runs
+    by label)."""
+    by_setting, by_lr = {}, {}
     for r in runs:
         by_setting.setdefault((r.train.seed, r.train.lr, r.net.batch_norm), []).append(r)
-        by_seed.setdefault(r.train.seed, []).append(r)
-    return list(by_setting.values()) + list(by_seed.values())
+        by_lr.setdefault((r.train.seed, r.train.lr), []).append(r)
+    return list(by_setting.values()) + [s for s in by_lr.values() if len(s) > 6]
 
 
 @functools.cache
@@ -226,6 +228,13 @@ def _check_degradation(c: Claim, runs: list[Run], step: int) -> None:
         assert shown == [c.instead] and "no degradation" in c.instead
 
 
+def _pair_responses(runs: list[Run], c: Claim, step: int) -> list[tuple[str, float, float]]:
+    """(layer, plain std, residual std) of a response claim's pair at `step`."""
+    res, plain = (next(r for r in runs if r.label == label).records for label in c.runs)
+    p, q = (next(r for r in recs if r["step"] == step)["act_std"] for recs in (plain, res))
+    return [(k, p[k], q[k]) for k in p]
+
+
 def test_no_false_claim_on_a_grid_of_real_runs(grid):
     checked = {k: 0 for k in ("gradient", "jump", "degradation", "fit", "responses")}
     for runs in _selections(grid):
@@ -245,6 +254,9 @@ def test_no_false_claim_on_a_grid_of_real_runs(grid):
                                           next(r for r in runs if r.label == c.runs[0])))
                 assert (c["plain"], c["residual"]) == (plain, res)
                 assert f"is {res:.2f}, **{c.runs[1]}**'s {plain:.2f}" in say([c])[0]
+                layer = re.search(r"differ most at (\S+):", say([c])[0]).group(1)
+                gaps = {k: abs(v - q) for k, v, q in _pair_responses(runs, c, step)}
+                assert gaps[layer] == max(gaps.values())
                 assert holds(c) == (res <= 0.9 * plain)
                 checked["responses"] += 1
         for run in runs:
