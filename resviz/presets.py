@@ -1,65 +1,375 @@
-"""One-click experiments, scaled down from the paper so each shows its effect within a minute
-on a 2-core CPU. Each says what was scaled down."""
+"""One-click experiments, scaled down from the paper so each shows its effect in a few minutes on
+a 2-core CPU. What each shows is not typed: `python -m scripts.presets` trains every preset for
+seeds 0, 1 and 2 and stores the figures the sentences rest on (`figures`) in MEASURED; each
+sentence (a `Finding`) is said only where its claim (`resviz.claims`) holds for every seed, and
+otherwise says what the figures show instead. Figures measured for other settings are not used.
+"""
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+from .claims import RULES, Claim, Kind, claim, factor, holds, percent, profile_claim, spread
+from .comparisons import error_window, last_step, validation_at
 from .config import NetConfig, TrainConfig
+from .gradients import rms_matrix
+from .paper import CIFAR10, IMAGENET, Published
+from .runs import Run
+
+MEASURED = Path(__file__).resolve().parent.parent / "assets" / "presets" / "measured.json"
+SEEDS = (0, 1, 2)
+DATASET = "mnist-5k"  # what the figures were measured on (the sentences say so)
+DATA_WORDS = "the 5,000 MNIST digits"
 
 
 @dataclass(frozen=True)
 class Preset:
     key: str
     title: str
-    lesson: str       # what the learner should see
-    scaled_down: str  # what differs from the paper
     nets: tuple[NetConfig, ...]
     train: TrainConfig
+    lesson: str = ""       # what the learner should see, from the measured figures
+    scaled_down: str = ""  # what differs from the paper, with what that does to the figures
 
-    def specs(self, in_channels: int = 1, num_classes: int = 10, dataset: str = "mnist-5k",
-              precision: str = "fp32"):
+    def specs(self, in_channels: int = 1, num_classes: int = 10, dataset: str = DATASET,
+              precision: str = "fp32") -> list[tuple[NetConfig, TrainConfig]]:
         """(NetConfig, TrainConfig) pairs for a dataset's image channels and classes."""
         t = replace(self.train, dataset=dataset, precision=precision)
-        return [(replace(n, in_channels=in_channels, num_classes=num_classes), t) for n in self.nets]
+        return [(replace(n, in_channels=in_channels, num_classes=num_classes), t)
+                for n in self.nets]
+
+    def fingerprint(self) -> list[dict]:
+        """What decides the measured figures, but the seed and the precision (which the file
+        records beside them): a preset whose fingerprint changed has no measured figures."""
+        return [{"net": n.to_dict(), "train": {**t.to_dict(), "seed": None, "precision": None}}
+                for n, t in self.specs()]
 
 
-def _pair(depths, bn: bool, family: str = "cifar", width: int = 8):
+def _pair(depths: tuple[int, ...], bn: bool, family: str = "cifar",
+          width: int = 8) -> tuple[NetConfig, ...]:
     return tuple(NetConfig(family=family, depth=d, residual=r, batch_norm=bn, width=width)
                  for d in depths for r in (False, True))
-
-
-# Measured with all four networks in one job on 2 CPU cores (python -m scripts.presets):
-# Degradation 26-27 s, Vanishing 33-34 s, the paper's figure 16-21 s, seeds 0-2.
-QUICK = TrainConfig(steps=180, batch_size=32, lr=0.05, eval_every=36)
-_RUN = (f"{QUICK.steps} steps of batch {QUICK.batch_size} (learning rate {QUICK.lr}) on 5,000 "
-        f"MNIST digits")
-_SCALE = (f"The paper trains 64,000 steps of batch 128 on CIFAR-10 at width 16; here: {_RUN} at "
-          f"width 8, so the gaps are smaller but the ordering is the same.")
 
 
 def _plain(depth: int, bn: bool = True) -> NetConfig:
     return NetConfig(depth=depth, residual=False, batch_norm=bn, width=8)
 
 
-PRESETS = {p.key: p for p in (
-    Preset("degradation", "Degradation (with batch norm)",
-           "Plain-56 ends far above plain-20 although its gradients look healthy; ResNet-56 "
-           "trains as well as ResNet-20.",
-           _SCALE,
-           _pair((20, 56), bn=True), QUICK),
+QUICK = TrainConfig(steps=180, batch_size=32, lr=0.05, eval_every=36)
+
+DEFINED = (
+    Preset("degradation", "Degradation (with batch norm)", _pair((20, 56), bn=True), QUICK),
     Preset("vanishing", "Vanishing gradients vs degradation",
-           "Without batch norm plain-56's gradient fades on its way back (the first block gets "
-           "hundreds to thousands of times less than the last) and it learns nothing. With "
-           "batch norm its gradients are healthy, yet it trains worse than plain-20: that is "
-           "degradation. ResNet-56 trains. See the Gradient flow page.",
-           _SCALE,
            (_plain(56, bn=False), _plain(20), _plain(56),
             NetConfig(depth=56, residual=True, width=8)), QUICK),
     Preset("paper-figure", "The paper's figure (18 vs 34 layers)",
-           "Plain-34 trains worse than plain-18. In the paper ResNet-34 then beats ResNet-18; "
-           "in this short run they end level, so look at the gap to plain-34.",
-           "The paper trains ImageNet at 224 px with 64-512 channels for 600,000 steps; here: "
-           "the same 18- and 34-layer networks with a small-image stem, 8-64 channels, "
-           f"{_RUN}.",
            _pair((18, 34), bn=True, family="imagenet"), QUICK),
-)}
+)
+
+
+# Measured figures ------------------------------------------------------------------------------
+
+def _sig(x: float | None) -> float | None:
+    """Four significant digits: the figures' noise is far larger, and the file stays readable."""
+    return None if x is None or not math.isfinite(x) else float(f"{x:.4g}")
+
+
+def figures(run: Run) -> dict:
+    """What the sentences rest on, from one finished run: its training error as the app judges it
+    (mean and standard error over the last batches), its last validation error, and its gradient
+    (RMS of dL/dx per element, each block) and response spread (std of each 3x3 layer's
+    response) as initialised and at the end."""
+    step = last_step(run)
+    w, val = error_window(run, step), validation_at(run, step)
+    grads, acts = rms_matrix(run, "block_grad_norms"), rms_matrix(run, "act_std")
+    ends = (grads.steps[0], grads.steps[-1])
+    return {"label": run.label, "status": run.status, "step": step,
+            "train_error": _sig(w.mean), "train_noise": _sig(w.stderr), "window": [w.first, w.last],
+            "val_error": _sig(val[1]), "val_step": val[0],
+            "grad": {str(s): [_sig(v) for v in grads.at(s)] for s in ends},
+            "act": {str(s): [_sig(v) for v in acts.at(s)] for s in ends}}
+
+
+def load_measured(path: Path = MEASURED) -> dict:
+    """The measured figures file, or an empty one where it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def measured_runs(preset: Preset, measured: dict) -> list[list[dict]] | None:
+    """Each seed's figures (one dict per network, in the preset's order), or None when the file
+    has none for the preset as it is defined now (stale, missing or incomplete)."""
+    entry = measured.get("presets", {}).get(preset.key)
+    if not entry or entry.get("fingerprint") != preset.fingerprint():
+        return None
+    seeds = entry.get("seeds", {})
+    if any(str(s) not in seeds for s in SEEDS):
+        return None
+    runs = [seeds[str(s)]["runs"] for s in SEEDS]
+    labels = [n.label for n in preset.nets]
+    return runs if all([r["label"] for r in rs] == labels for rs in runs) else None
+
+
+# Sentences -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Finding:
+    """One sentence about a preset's runs with a claim for each seed's figures: the sentence is
+    said when every seed's claim holds, `instead` (what the figures do show) otherwise. A
+    sentence without claims only quotes figures (`figures`, one mapping a seed)."""
+    sentence: str
+    instead: str = ""
+    claims: tuple[Claim, ...] = ()
+    figures: tuple[tuple[tuple[str, float], ...], ...] = ()
+
+    @property
+    def holds(self) -> bool:
+        return all(holds(c) for c in self.claims)
+
+    @property
+    def text(self) -> str:
+        return self.sentence if self.holds else self.instead
+
+    def evidence(self) -> list[str]:
+        """Each seed's numbers, with its claim's kind and whether its rule holds."""
+        if not self.claims:
+            return [_numbers(f) for f in self.figures]
+        return [f"{c.kind} {'holds' if holds(c) else 'does not hold'}: {_numbers(c.numbers)}"
+                for c in self.claims]
+
+
+def _numbers(pairs: tuple[tuple[str, float], ...]) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in pairs)
+
+
+def _span(values: Sequence[float], fmt: Callable[[float], str]) -> str:
+    """'58-71%' from the seeds' figures, or one figure where they all read alike."""
+    lo, hi = fmt(min(values)), fmt(max(values))
+    if lo == hi:
+        return lo
+    return f"{lo.removesuffix('%') if hi.endswith('%') else lo}-{hi}"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _all_same(values: Sequence[float]) -> bool:
+    return len(set(values)) == 1
+
+
+_GRADIENT = {  # verb, then how its blocks compare per element: "{lead} {ratio}x {compared}"
+    Kind.VANISHING: ("vanishes", "its smallest block gets", "less than its largest"),
+    Kind.EXPLODING: ("explodes", "its largest block gets", "more than its smallest"),
+    Kind.RESIDUAL_GROWTH: ("grows towards the input as its skip paths add up",
+                           "its largest block gets", "more than its smallest"),
+    Kind.HEALTHY: ("is healthy", "its blocks stay within", "of each other"),
+}
+
+
+def _when(step: int) -> str:
+    return "as initialised" if step == 1 else f"at step {step}"
+
+
+def _seeds(seeds: Sequence[int]) -> str:
+    listed = [str(s) for s in seeds]
+    return f"seed {listed[0]}" if len(listed) == 1 else \
+        f"seeds {', '.join(listed[:-1])} and {listed[-1]}"
+
+
+def _verdicts(name: str, judged: Sequence[Claim], step: int) -> str:
+    """'At step 180 the gradient of plain-56 is vanishing for seeds 0 and 1, healthy for seed 2
+    (its blocks 6.8-17x apart'."""
+    kinds: dict[Kind, list[int]] = {}
+    for seed, c in zip(SEEDS, judged):
+        kinds.setdefault(c.kind, []).append(seed)
+    said = ", ".join(f"{k} for {_seeds(ss)}" for k, ss in kinds.items())
+    apart = _span([spread(c) for c in judged], factor)
+    return f"{_cap(_when(step))} the gradient of {name} is {said} (its blocks {apart}x apart"
+
+
+def gradient_finding(name: str, label: str, seeds: Sequence[dict], steps: Sequence[int],
+                     residual: bool, expect: Kind) -> Finding:
+    """'The gradient of {name} vanishes: per element its smallest block gets 14-17x less than its
+    largest as initialised, 1,400-9,200x at step 180', judged by the gradient rule on each
+    seed's profile (RMS of dL/dx per element, every block) at each of `steps`: the last step's
+    claim needs the others' (`also`)."""
+    judged = {step: [profile_claim(label, f["grad"][str(step)], residual, step) for f in seeds]
+              for step in steps}
+    expected = {step: [claim(expect, c.sentence, dict(c.numbers), runs=c.runs, step=step)
+                       for c in cs] for step, cs in judged.items()}
+    *before, last = steps
+    claims = tuple(replace(c, also=tuple(expected[s][i] for s in before))
+                   for i, c in enumerate(expected[last]))
+    lo, hi = ([c[k] for c in claims] for k in ("smallest_at", "largest_at"))
+    named = (lo, hi) if expect == Kind.VANISHING else (hi, lo)  # in the sentence's order
+    where = (f" (block {named[0][0]:.0f} against block {named[1][0]:.0f})"
+             if _all_same(lo) and _all_same(hi) else "")
+    verb, lead, compared = _GRADIENT[expect]
+    ratios = [f"{_span([spread(c) for c in expected[s]], factor)}x {_when(s)}" for s in steps]
+    ratios[0] = ratios[0].replace("x ", f"x {compared} ", 1)
+    said = f"The gradient of {name} {verb}: per element {lead} {', '.join(ratios)}{where}."
+    rule = f"; the rule calls {RULES.band:.0f}x or less healthy)."
+    return Finding(said, "). ".join(_verdicts(name, judged[s], s) for s in steps) + rule, claims)
+
+
+def _compare(kind: Kind, deep: dict, shallow: dict) -> Claim:
+    noise = math.hypot(deep["train_noise"], shallow["train_noise"])
+    numbers = {"deep": deep["train_error"], "shallow": shallow["train_error"], "noise": noise}
+    return claim(kind, "", numbers, runs=(deep["label"], shallow["label"]), step=deep["step"])
+
+
+def _errors(figs: Sequence[dict], key: str = "train_error") -> str:
+    return _span([f[key] for f in figs], percent)
+
+
+def depth_finding(kind: Kind, deep: Sequence[dict], shallow: Sequence[dict]) -> Finding:
+    """A deeper network trains worse (degradation) or better (deeper wins) than a shallower one
+    trained alike, on every seed: training error over the last batches, beyond their noise."""
+    claims = tuple(_compare(kind, d, s) for d, s in zip(deep, shallow))
+    d, s = _cap(deep[0]["label"]), shallow[0]["label"]
+    errors = f"training error {_errors(deep)} against {_errors(shallow)}"
+    if kind == Kind.DEGRADATION:
+        return Finding(f"{d} trains worse than {s}: {errors}.",
+                       f"{d}'s training error is not clearly above {s}'s for every seed: "
+                       f"{errors}.", claims)
+    return Finding(f"{d} trains better than {s}: {errors}.",
+                   f"{d} does not clearly beat {s} for every seed: {errors}.", claims)
+
+
+def fit_finding(deep: Sequence[dict], shallow: Sequence[dict]) -> Finding:
+    """The deeper network fails to fit rather than overfits: its validation error is no further
+    above its training error than the shallower one's, give or take the rule's margin."""
+    claims = tuple(claim(Kind.NOT_OVERFITTING, "", dict(
+        deep_train=d["train_error"], deep_val=d["val_error"], shallow_train=s["train_error"],
+        shallow_val=s["val_error"]), runs=(d["label"], s["label"]), step=d["step"],
+        also=(_compare(Kind.DEGRADATION, d, s),)) for d, s in zip(deep, shallow))
+    d, s = deep[0]["label"], shallow[0]["label"]
+    vals = f"{_errors(deep, 'val_error')} against {_errors(shallow, 'val_error')}"
+    degraded = all(holds(c.also[0]) for c in claims)
+    return Finding(
+        f"{_cap(d)} fails to fit, it does not overfit: validation error {vals}, no further above "
+        f"its training error than {s}'s (within {RULES.overfit_gap * 100:.0f} points).",
+        f"Part of {d}'s deficit is overfitting for some seed: validation error {vals}."
+        if degraded else "", claims)
+
+
+def error_figures(*named: tuple[str, Sequence[dict]]) -> Finding:
+    """'ResNet-56 ends at a training error of 5.2-10%, ResNet-20 at 6.7-17%'."""
+    said = ", ".join(f"{who} {'ends at a training error of ' if i == 0 else 'at '}{_errors(figs)}"
+                     for i, (who, figs) in enumerate(named))
+    return Finding(said + ".", figures=tuple(
+        tuple((f"{who} train_error", figs[i]["train_error"]) for who, figs in named)
+        for i in range(len(SEEDS))))
+
+
+def spread_figures(name: str, step: int, *named: tuple[str, Sequence[dict]]) -> Finding:
+    """How far apart each network's largest and smallest blocks' gradients are at `step`."""
+    spreads = [(who, [spread(profile_claim(f["label"], f["grad"][str(step)], False, step))
+                      for f in figs]) for who, figs in named]
+    said = ", ".join(f"{_span(r, factor)}x {who}" for who, r in spreads)
+    return Finding(f"{_cap(_when(step))} {name}'s largest and smallest block gradients differ "
+                   f"{said}.",
+                   figures=tuple(tuple((f"{who} spread", r[i]) for who, r in spreads)
+                                 for i in range(len(SEEDS))))
+
+
+def response_figures(who: str, figs: Sequence[dict]) -> Finding:
+    """The spread of the first and the last 3x3 layer's responses, as initialised: how much of
+    the image's signal reaches the classifier."""
+    first, last = ([f["act"]["1"][i] for f in figs] for i in (0, -1))
+    fmt = "{:.2g}".format
+    return Finding(f"As initialised, the std of {who} first 3x3 layer's response is "
+                   f"{_span(first, fmt)}, of the last {_span(last, fmt)}.",
+                   figures=tuple((("first", a), ("last", b)) for a, b in zip(first, last)))
+
+
+def _paper(table: tuple[Published, ...], label: str) -> str:
+    return next(p for p in table if p.label == label).text
+
+
+_RUN = (f"{QUICK.steps} steps of batch {QUICK.batch_size} (learning rate {QUICK.lr}) on "
+        f"{DATA_WORDS}")
+_CIFAR = (f"The paper trains 64,000 steps of batch 128 on CIFAR-10 at width 16; here: {_RUN} at "
+          f"width 8.")
+
+
+def _degradation(f: dict[str, list[dict]]) -> tuple[list[Finding], list[Finding]]:
+    p20, p56, r20, r56 = f["plain-20"], f["plain-56"], f["ResNet-20"], f["ResNet-56"]
+    end = p56[0]["step"]
+    return ([depth_finding(Kind.DEGRADATION, p56, p20), fit_finding(p56, p20),
+             gradient_finding("plain-56", "plain-56", p56, [1], False, Kind.EXPLODING),
+             gradient_finding("plain-56", "plain-56", p56, [end], False, Kind.HEALTHY),
+             error_figures(("ResNet-56", r56), ("ResNet-20", r20))],
+            [depth_finding(Kind.DEEPER_WINS, r56, r20)])
+
+
+def _vanishing(f: dict[str, list[dict]]) -> tuple[list[Finding], list[Finding]]:
+    bare, p20, p56, r56 = f["plain-56, no BN"], f["plain-20"], f["plain-56"], f["ResNet-56"]
+    end = bare[0]["step"]
+    return ([error_figures(("Without batch norm, plain-56", bare)),
+             gradient_finding("plain-56 without batch norm", bare[0]["label"], bare, [1, end],
+                              False, Kind.VANISHING),
+             response_figures("its", bare),
+             gradient_finding("plain-56 with batch norm", "plain-56", p56, [1], False,
+                              Kind.EXPLODING),
+             spread_figures("plain-56", end, ("with batch norm", p56), ("without", bare)),
+             depth_finding(Kind.DEGRADATION, p56, p20), error_figures(("ResNet-56", r56))],
+            [])
+
+
+def _imagenet(f: dict[str, list[dict]]) -> tuple[list[Finding], list[Finding]]:
+    p18, p34, r18, r34 = f["plain-18"], f["plain-34"], f["ResNet-18"], f["ResNet-34"]
+    end = p34[0]["step"]
+    return ([depth_finding(Kind.DEGRADATION, p34, p18), fit_finding(p34, p18),
+             gradient_finding("plain-34", "plain-34", p34, [1], False, Kind.EXPLODING),
+             gradient_finding("plain-34", "plain-34", p34, [end], False, Kind.HEALTHY),
+             error_figures(("ResNet-34", r34), ("ResNet-18", r18))],
+            [depth_finding(Kind.DEEPER_WINS, r34, r18)])
+
+
+FINDINGS = {"degradation": _degradation, "vanishing": _vanishing, "paper-figure": _imagenet}
+SCALE = {
+    "degradation": _CIFAR + " In the paper ResNet-56 beats ResNet-20 (Table 6, CIFAR-10 test "
+                   f"error: {_paper(CIFAR10, 'ResNet-56')} against "
+                   f"{_paper(CIFAR10, 'ResNet-20')}).",
+    "vanishing": _CIFAR,
+    "paper-figure": "The paper trains ImageNet at 224 px with 64-512 channels for 600,000 steps; "
+                    "here: the same 18- and 34-layer networks with a small-image stem, 8-64 "
+                    f"channels, {_RUN}. In the paper ResNet-34 beats ResNet-18 (Table 2, ImageNet "
+                    f"top-1 validation error: {_paper(IMAGENET, 'ResNet-34')} against "
+                    f"{_paper(IMAGENET, 'ResNet-18')}).",
+}
+UNMEASURED = "What this preset shows has not been measured for its current settings yet."
+
+
+def findings(preset: Preset, measured: dict) -> tuple[list[Finding], list[Finding]]:
+    """The preset's lesson and scale findings from the measured figures ([] where none)."""
+    seeds = measured_runs(preset, measured)
+    if seeds is None:
+        return [], []
+    by_label = {n.label: [runs[i] for runs in seeds] for i, n in enumerate(preset.nets)}
+    return FINDINGS[preset.key](by_label)
+
+
+def _text(found: list[Finding]) -> str:
+    return " ".join(t for f in found if (t := f.text))
+
+
+def build(measured: dict) -> dict[str, Preset]:
+    """The presets with their sentences made from `measured` figures."""
+    out = {}
+    for p in DEFINED:
+        lesson, scale = findings(p, measured)
+        seeds = f" (Ranges: seeds {_seeds(SEEDS).removeprefix('seeds ')}, on {DATA_WORDS}.)"
+        out[p.key] = replace(p, lesson=_text(lesson) + seeds if lesson else UNMEASURED,
+                             scaled_down=" ".join([SCALE[p.key], _text(scale)]).strip())
+    return out
+
+
+PRESETS = build(load_measured())
