@@ -19,9 +19,9 @@ st.write("Each configuration trains on the same data in the same order from the 
 specs = train_view.preset_buttons(settings, busy) or train_view.linked(settings, work)
 if busy:
     st.caption("A run is in progress: a new one can start when it ends or is stopped.")
-with st.expander("What the presets scale down from the paper"):
+with st.expander("What else the presets measured, and what they scale down from the paper"):
     for p in PRESETS.values():
-        st.markdown(f"**{p.title}.** {p.scaled_down}")
+        st.markdown(f"**{p.title}.** {p.details} {p.scaled_down}")
 if not settings.classroom:
     with st.expander("Your own configurations", expanded=False):
         specs = train_view.custom_form(settings, busy) or specs

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from .claims import RULES, Claim, Kind, claim, factor, holds, percent, profile_claim, spread
 from .comparisons import error_window, last_step, validation_at
@@ -32,6 +33,7 @@ class Preset:
     nets: tuple[NetConfig, ...]
     train: TrainConfig
     lesson: str = ""       # what the learner should see, from the measured figures
+    details: str = ""      # what else the runs measured
     scaled_down: str = ""  # what differs from the paper, with what that does to the figures
 
     def specs(self, in_channels: int = 1, num_classes: int = 10, dataset: str = DATASET,
@@ -279,13 +281,13 @@ def spread_figures(name: str, step: int, *named: tuple[str, Sequence[dict]]) -> 
                                  for i in range(len(SEEDS))))
 
 
-def response_figures(who: str, figs: Sequence[dict]) -> Finding:
+def response_figures(name: str, figs: Sequence[dict]) -> Finding:
     """The spread of the first and the last 3x3 layer's responses, as initialised: how much of
     the image's signal reaches the classifier."""
     first, last = ([f["act"]["1"][i] for f in figs] for i in (0, -1))
     fmt = "{:.2g}".format
-    return Finding(f"As initialised, the std of {who} first 3x3 layer's response is "
-                   f"{_span(first, fmt)}, of the last {_span(last, fmt)}.",
+    return Finding(f"As initialised, the responses of {name} have a std of {_span(first, fmt)} "
+                   f"at its first 3x3 layer and {_span(last, fmt)} at its last.",
                    figures=tuple((("first", a), ("last", b)) for a, b in zip(first, last)))
 
 
@@ -299,38 +301,49 @@ _CIFAR = (f"The paper trains 64,000 steps of batch 128 on CIFAR-10 at width 16; 
           f"width 8.")
 
 
-def _degradation(f: dict[str, list[dict]]) -> tuple[list[Finding], list[Finding]]:
+class Findings(NamedTuple):
+    lesson: list[Finding]   # the preset's headline, under its button
+    details: list[Finding]  # what else the runs measured, beside what was scaled down
+    scale: list[Finding]    # what the scaled-down runs show of the paper's claims
+
+
+def _degradation(f: dict[str, list[dict]]) -> Findings:
     p20, p56, r20, r56 = f["plain-20"], f["plain-56"], f["ResNet-20"], f["ResNet-56"]
     end = p56[0]["step"]
-    return ([depth_finding(Kind.DEGRADATION, p56, p20), fit_finding(p56, p20),
-             gradient_finding("plain-56", "plain-56", p56, [1], False, Kind.EXPLODING),
-             gradient_finding("plain-56", "plain-56", p56, [end], False, Kind.HEALTHY),
-             error_figures(("ResNet-56", r56), ("ResNet-20", r20))],
-            [depth_finding(Kind.DEEPER_WINS, r56, r20)])
+    return Findings(
+        [depth_finding(Kind.DEGRADATION, p56, p20), fit_finding(p56, p20),
+         error_figures(("ResNet-56", r56), ("ResNet-20", r20))],
+        [gradient_finding("plain-56", "plain-56", p56, [1], False, Kind.EXPLODING),
+         gradient_finding("plain-56", "plain-56", p56, [end], False, Kind.HEALTHY)],
+        [depth_finding(Kind.DEEPER_WINS, r56, r20)])
 
 
-def _vanishing(f: dict[str, list[dict]]) -> tuple[list[Finding], list[Finding]]:
+def _vanishing(f: dict[str, list[dict]]) -> Findings:
     bare, p20, p56, r56 = f["plain-56, no BN"], f["plain-20"], f["plain-56"], f["ResNet-56"]
     end = bare[0]["step"]
-    return ([error_figures(("Without batch norm, plain-56", bare)),
-             gradient_finding("plain-56 without batch norm", bare[0]["label"], bare, [1, end],
-                              False, Kind.VANISHING),
-             response_figures("its", bare),
-             gradient_finding("plain-56 with batch norm", "plain-56", p56, [1], False,
-                              Kind.EXPLODING),
-             spread_figures("plain-56", end, ("with batch norm", p56), ("without", bare)),
-             depth_finding(Kind.DEGRADATION, p56, p20), error_figures(("ResNet-56", r56))],
-            [])
+    return Findings(
+        [error_figures(("Without batch norm, plain-56", bare)),
+         gradient_finding("plain-56 without batch norm", bare[0]["label"], bare, [1, end], False,
+                          Kind.VANISHING),
+         depth_finding(Kind.DEGRADATION, p56, p20), error_figures(("ResNet-56", r56))],
+        [response_figures("plain-56 without batch norm", bare),
+         gradient_finding("plain-56 with batch norm", "plain-56", p56, [1], False,
+                          Kind.EXPLODING),
+         spread_figures("plain-56", end, ("with batch norm", p56), ("without", bare)),
+         fit_finding(p56, p20)],
+        [])
 
 
-def _imagenet(f: dict[str, list[dict]]) -> tuple[list[Finding], list[Finding]]:
+def _imagenet(f: dict[str, list[dict]]) -> Findings:
     p18, p34, r18, r34 = f["plain-18"], f["plain-34"], f["ResNet-18"], f["ResNet-34"]
     end = p34[0]["step"]
-    return ([depth_finding(Kind.DEGRADATION, p34, p18), fit_finding(p34, p18),
-             gradient_finding("plain-34", "plain-34", p34, [1], False, Kind.EXPLODING),
-             gradient_finding("plain-34", "plain-34", p34, [end], False, Kind.HEALTHY),
-             error_figures(("ResNet-34", r34), ("ResNet-18", r18))],
-            [depth_finding(Kind.DEEPER_WINS, r34, r18)])
+    return Findings(
+        [depth_finding(Kind.DEGRADATION, p34, p18),
+         gradient_finding("plain-34", "plain-34", p34, [end], False, Kind.HEALTHY),
+         error_figures(("ResNet-34", r34), ("ResNet-18", r18))],
+        [gradient_finding("plain-34", "plain-34", p34, [1], False, Kind.EXPLODING),
+         fit_finding(p34, p18)],
+        [depth_finding(Kind.DEEPER_WINS, r34, r18)])
 
 
 FINDINGS = {"degradation": _degradation, "vanishing": _vanishing, "paper-figure": _imagenet}
@@ -348,11 +361,11 @@ SCALE = {
 UNMEASURED = "What this preset shows has not been measured for its current settings yet."
 
 
-def findings(preset: Preset, measured: dict) -> tuple[list[Finding], list[Finding]]:
-    """The preset's lesson and scale findings from the measured figures ([] where none)."""
+def findings(preset: Preset, measured: dict) -> Findings:
+    """The preset's findings from the measured figures (none where it has no figures)."""
     seeds = measured_runs(preset, measured)
     if seeds is None:
-        return [], []
+        return Findings([], [], [])
     by_label = {n.label: [runs[i] for runs in seeds] for i, n in enumerate(preset.nets)}
     return FINDINGS[preset.key](by_label)
 
@@ -364,11 +377,12 @@ def _text(found: list[Finding]) -> str:
 def build(measured: dict) -> dict[str, Preset]:
     """The presets with their sentences made from `measured` figures."""
     out = {}
+    ranges = f"(Ranges: seeds {_seeds(SEEDS).removeprefix('seeds ')}, on {DATA_WORDS}.)"
     for p in DEFINED:
-        lesson, scale = findings(p, measured)
-        seeds = f" (Ranges: seeds {_seeds(SEEDS).removeprefix('seeds ')}, on {DATA_WORDS}.)"
-        out[p.key] = replace(p, lesson=_text(lesson) + seeds if lesson else UNMEASURED,
-                             scaled_down=" ".join([SCALE[p.key], _text(scale)]).strip())
+        found = findings(p, measured)
+        out[p.key] = replace(
+            p, lesson=f"{_text(found.lesson)} {ranges}" if found.lesson else UNMEASURED,
+            details=_text(found.details), scaled_down=f"{SCALE[p.key]} {_text(found.scale)}".strip())
     return out
 
 

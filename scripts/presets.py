@@ -81,14 +81,14 @@ def show(measured: dict) -> None:
         entry = measured.get("presets", {}).get(preset.key, {})
         walls = [s["wall_s"] for s in entry.get("seeds", {}).values()]
         print(f"\n## {preset.title}" + (f"  ({min(walls)}-{max(walls)} s a seed)" if walls else ""))
-        lesson, scale = presets.findings(preset, measured)
-        for finding in lesson + scale:
+        for finding in [f for group in presets.findings(preset, measured) for f in group]:
             print(f"\n{'SAID' if finding.holds else 'NOT SAID'}: {finding.sentence}")
             if not finding.holds:
                 print(f"INSTEAD: {finding.instead}")
             for seed, numbers in zip(presets.SEEDS, finding.evidence()):
                 print(f"  seed {seed}: {numbers}")
-        print(f"\nScaled down: {preset.scaled_down}")
+        print(f"\nShown under its button: {preset.lesson}\nBeside it: {preset.details}\n"
+              f"Scaled down: {preset.scaled_down}")
 
 
 def main() -> None:
