@@ -24,7 +24,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -131,17 +130,24 @@ class Job:
             costs = [step_macs(t.net_cfg, t.cfg.batch_size, t.data.info.size) for t in trainers]
             groups = balanced(costs, workers if device.type == "cpu" else 1)
         failed = threading.Event()
+        errors: list[BaseException] = []
 
         def work(group: list[int]) -> None:
             try:
                 self._train_in_turn({i: trainers[i].run(self._stop) for i in group}, failed)
-            except BaseException:
+            except BaseException as e:  # noqa: BLE001 - re-raised below, in the job's thread
+                errors.append(e)
                 failed.set()  # the other threads stop too: the job fails as one
-                raise
 
-        with ThreadPoolExecutor(len(groups), thread_name_prefix="resviz-train") as pool:
-            for done in [pool.submit(work, g) for g in groups]:
-                done.result()  # re-raises a worker's exception here
+        # Daemon threads: a server that is told to stop does not wait for a job to end.
+        pool = [threading.Thread(target=work, args=(g,), daemon=True, name="resviz-train")
+                for g in groups]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        if errors:
+            raise errors[0]
         with self._lock:
             for r in self.runs:
                 if r.status == "running":
@@ -388,6 +394,12 @@ class JobManager:
                 (j.plan.slots, j.plan.predicted() * factor) for j in queued])):
             etas[job] = eta
         return etas
+
+    def viewers(self) -> int:
+        """Tabs following a queued or training job: each redraws its live view."""
+        with self._cond:
+            tickets = {id(t): t for j in self._running + self._queue for t in j.tickets}
+        return sum(max(1, len(t.tabs)) for t in tickets.values())
 
     @property
     def running(self) -> int:

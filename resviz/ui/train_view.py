@@ -1,6 +1,10 @@
 """The Train page's parts: presets, the custom form, the live view, history."""
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
+import plotly.graph_objects as go
 import streamlit as st
 
 from .. import data as datasets
@@ -10,11 +14,11 @@ from ..config import ConfigError, NetConfig, TrainConfig
 from ..jobs import MAX_CONFIGS
 from ..plots.curves import error_curves, loss_curves
 from ..presets import PRESETS
-from ..runs import FILE_RECORDS, SESSION, dumps, slug, to_csv
+from ..runs import FILE_RECORDS, SESSION, Run, dumps, slug, to_csv
 from ..tickets import Snapshot, Ticket
 from .query import CLASSROOM_KEY, PRESET_KEY, literal
 from .sidebar import Settings
-from .state import SessionWork, runtime
+from .state import SessionWork, manager, runtime
 
 Specs = list[tuple[NetConfig, TrainConfig]]
 # Each redraw reruns the fragment in the script thread, which takes CPU and the GIL from the
@@ -24,6 +28,9 @@ Specs = list[tuple[NetConfig, TrainConfig]]
 # measured while Streamlit still ran a full garbage collection after every redraw.
 REDRAW_S = 2.0
 QUEUED_REDRAW_S = 5.0  # a queued job only waits: its position changes rarely
+# Redraws a second that all live views together may take from training: a class of 30 following
+# one run redraws each view every 7.5 s, not 15 views a second in all (scripts/load.py --link).
+REDRAWS_PER_S = 4.0
 
 
 def preset_buttons(settings: Settings, busy: bool, key: str = "preset") -> Specs | None:
@@ -161,21 +168,24 @@ def live(work: SessionWork) -> None:
         return
 
     drawn_as = job.snapshot().state
-    every = {"running": REDRAW_S, "queued": QUEUED_REDRAW_S}.get(drawn_as)
+    every = _interval(drawn_as)
 
     @st.fragment(run_every=every)
     def view(job: Ticket = job) -> None:
         snap = job.snapshot()
-        if snap.state != drawn_as and snap.state == "running":
-            st.rerun()  # from queued to running: redraw every REDRAW_S from now on
+        target = _interval(snap.state)
+        if (snap.state != drawn_as and snap.state == "running") or \
+                (target and every and not 2 / 3 < target / every < 3 / 2):
+            st.rerun()  # drawn again with the interval for its state and the server's viewers
         _status(snap)
         if snap.message:
             st.error(snap.message)
         if job.active and st.button("Stop", key="stop", icon=":material/stop_circle:"):
             job.stop()
         left, right = st.columns([3, 2])
-        left.plotly_chart(error_curves(snap.runs), key="live-errors")
-        right.plotly_chart(loss_curves(snap.runs), key="live-loss")
+        errors, losses = _curves(snap.runs)
+        left.plotly_chart(errors, key="live-errors")
+        right.plotly_chart(losses, key="live-loss")
         if snap.state not in ("queued", "running"):  # what the finished runs show
             for line in ending(snap.runs):
                 st.markdown(line, help=HELP)
@@ -183,6 +193,32 @@ def live(work: SessionWork) -> None:
             st.rerun()
 
     view()
+
+
+def _interval(state: str) -> float | None:
+    """Seconds between redraws of a live view: REDRAW_S while training (QUEUED_REDRAW_S while
+    waiting), longer when so many tabs watch that they would take more than REDRAWS_PER_S."""
+    base = {"running": REDRAW_S, "queued": QUEUED_REDRAW_S}.get(state)
+    return None if base is None else max(base, manager().viewers() / REDRAWS_PER_S)
+
+
+_FIGURES: OrderedDict[tuple, tuple[go.Figure, go.Figure]] = OrderedDict()
+_FIGURES_LOCK = threading.Lock()
+
+
+def _curves(runs: list[Run]) -> tuple[go.Figure, go.Figure]:
+    """The live view's two figures, built once for every session that follows the same runs at
+    the same step (they are only read afterwards)."""
+    key = tuple((r.created, r.net, r.train, r.status, len(r.records)) for r in runs)
+    with _FIGURES_LOCK:
+        if key in _FIGURES:
+            return _FIGURES[key]
+    figures = error_curves(runs), loss_curves(runs)
+    with _FIGURES_LOCK:
+        _FIGURES[key] = figures
+        while len(_FIGURES) > 16:
+            _FIGURES.popitem(last=False)
+    return figures
 
 
 def history(work: SessionWork) -> None:
