@@ -10,7 +10,8 @@
 
 Prints tables, asserts nothing.
 
-    python -m scripts.degradation [--seeds 3] [--steps 200] [--batch 64] [--width 8] [--precision bf16]
+    python -m scripts.degradation [--seeds 3] [--steps 200] [--batch 64] [--width 8]
+                                  [--precision bf16]
 """
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ def main() -> None:
     print("\n3. What training does to plain-56's explosion (batch norm, largest over smallest "
           "block):")
     settled = block_demo.settling(data, 56)
-    print("  " + ", ".join(f"{factor(spread(c))}x ({c.kind}) after {s} steps"
+    print("  " + ", ".join(f"{factor(spread(c))}x ({c.kind}) "
+                           + (f"after {s} step{'s' if s > 1 else ''}" if s else "as initialised")
                            for s, c in settled.after.items()))
     print(f"  {settled.seconds:.1f} s to train and measure it")
 
