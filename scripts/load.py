@@ -16,12 +16,18 @@ estimated start, compared here with when training really started). While they tr
 sessions time in-app page changes (Train -> Build -> Train: a script run under load). Checks:
 every job finishes or showed its queue position; each session's history holds only its own
 runs; the server's memory after all tabs close, against a server that has trained once. With
---close-one, session 1 closes its tab mid-run: its job must stop.
+--close-one, session 1 closes its tab mid-run: its job must stop. With --hostile, each browser
+session first makes the uploads of the hardening issue, files of its own: a 56 KB PNG of
+4,000 x 4,000 pixels on Convolutions (then two kernel edits, each a rerun), sixteen 4.9 MB run
+files of 445,000 tiny records on Experiments, and the 1e999-step "brick" in Train's History.
+
+    nice -n 10 python -m scripts.load --hostile    # the memory figures of docs/BAD_INPUT.md
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import random
@@ -33,11 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from scripts.appserver import CHROMIUM, FLAGS, READY, app_server
+from scripts.appserver import CHROMIUM, FLAGS, READY, ROOT, app_server
 from scripts.wsclient import Tab
 
 PRESETS = ("degradation", "vanishing", "paper-figure")
 TRAIN_TITLE, BUILD_TITLE = "Train plain and residual networks", "Build a network"
+HOME_TITLE = "Why residual networks work"
+REF = ROOT / "assets" / "reference" / "mnist-5k" / "plain-20-85308218.json"
 ENDED = re.compile(r"(done|stopped|failed): step (\d+) of (\d+)")
 QUEUED = re.compile(r"number (\d+) in the queue")
 ETA = re.compile(r"Estimated start in about ((?:\d+ min )?\d+ s), end in about ((?:\d+ min )?\d+ s)")
@@ -56,6 +64,7 @@ class Session:
     seconds: float = 0.0       # click to end
     history: int = -1          # runs its History lists (chips in the compare box)
     closed: bool = False
+    refusals: list = field(default_factory=list)  # with --hostile: the sentences it was shown
     via: str = "browser"       # or "websocket"
     clicked: float = 0.0       # time.time() of its click, or of opening the link
     eta: tuple[float, float] | None = None  # first estimate shown: start, end (s after click)
@@ -104,11 +113,74 @@ async def _fill_custom(page, steps: int, width: int) -> None:
         await box.press("Tab")  # Enter would submit the form before the next field is set
 
 
+def hostile_files(folder: Path, index: int) -> tuple[Path, list[Path], Path]:
+    """Session `index`'s own copies of the issue's uploads (its own, so no cache of another
+    session's helps): the PNG, sixteen run files of 445,000 records, the brick."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    png = folder / f"big-{index}.png"
+    buf = io.BytesIO()
+    Image.new("RGB", (4000, 4000), (200, 30, index % 256)).save(buf, "PNG", optimize=True)
+    png.write_bytes(buf.getvalue())
+    ref = REF.read_text()
+    head, tail = ref[:ref.index('"records":[')], "]}"
+    tiny = ",".join(['{"step":1}'] * 445_000)
+    runs = []
+    for k in range(16):
+        path = folder / f"tiny-{index}-{k}.json"
+        path.write_text(head.replace('"name":""', f'"name":"tiny {index}.{k}"')
+                        + f'"records":[{tiny}' + tail)
+        runs.append(path)
+    brick = folder / f"brick-{index}.json"
+    brick.write_text(ref.replace('"step":1,', '"step":1e999,', 1)
+                     .replace('"name":""', f'"name":"brick {index}"'))
+    return png, runs, brick
+
+
+async def _upload(page, key: str, files) -> None:
+    await page.locator(f".st-key-{key} input[type='file']").set_input_files(files)
+    await page.wait_for_timeout(1000)  # the upload, then the rerun it starts
+    await _ready(page, timeout=300_000)
+
+
+async def _alerts(page) -> list[str]:
+    return await page.locator("[data-testid='stAlertContentError'], "
+                              "[data-testid='stAlertContentWarning']").all_inner_texts()
+
+
+async def _hostile(s: Session, page, url: str, files: tuple[Path, list[Path], Path]) -> None:
+    png, runs, brick = files
+    await _open(page, url + "/conv")
+    await page.locator(".st-key-conv_source").get_by_text("Upload", exact=True).click()
+    await _ready(page)
+    await _upload(page, "conv_upload", png)
+    for value in ("2", "3"):  # kernel edits: each reruns the page with the image
+        box = page.locator(".st-key-kernel_0 input")
+        await box.fill(value)
+        await box.press("Enter")
+        await page.wait_for_timeout(500)
+        await _ready(page)
+    await _goto_page(page, "Experiments", "Experiments")
+    await page.locator(".st-key-exp_source").get_by_text("Upload run files", exact=True).click()
+    await _ready(page)
+    await _upload(page, "exp_upload", runs)
+    s.refusals += await _alerts(page)
+    await _goto_page(page, "Train", TRAIN_TITLE)
+    await _upload(page, "upload_run", brick)
+    s.refusals += await _alerts(page)
+
+
 async def run_session(s: Session, browser, url: str, args, go: asyncio.Event,
                       ready: list) -> None:
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await ctx.new_page()
-    await _open(page, url + ("/training" if s.how == "custom" else "/"))
+    if args.hostile:  # then on to its run in the same session
+        await _hostile(s, page, url, hostile_files(args.hostile_dir, s.index))
+        await _goto_page(page, *(("Train", TRAIN_TITLE) if s.how == "custom"
+                                 else ("Home", HOME_TITLE)))
+    else:
+        await _open(page, url + ("/training" if s.how == "custom" else "/"))
     if s.how == "custom":
         await _fill_custom(page, args.steps, args.width + s.index - 1)  # a different run each
         button = page.locator(SUBMIT)
@@ -271,6 +343,11 @@ def report(r: dict, out=print) -> None:
         f"{r['baseline']:,.0f} MB, peak {r['peak']:,.0f} MB, after all tabs closed "
         f"{r['after']:,.0f} MB")
     out(f"sessions with distinct run folders: {len({s.sid for s in ss if s.sid})} of {len(ss)}")
+    if (shown := [s for s in ss if s.refusals]):
+        out(f"hostile uploads refused: {sum(len(s.refusals) for s in shown)} sentences in "
+            f"{len(shown)} sessions; session {shown[0].index}'s:")
+        for sentence in shown[0].refusals:
+            out(f"  {sentence}")
     ended = [s.seconds for s in ss if s.ended.startswith("done")]
     if ended:
         out(f"sessions showing their final curves: {len(ended)} of {len(ss)} "
@@ -331,10 +408,14 @@ def main() -> None:
                    help="with --link: sessions in Chromium; the others use the websocket protocol")
     p.add_argument("--spread", type=float, default=10.0,
                    help="with --link: the sessions open it within this many seconds")
+    p.add_argument("--hostile", action="store_true",
+                   help="each browser session first uploads the hardening issue's files")
     p.add_argument("--runs", help="runs folder (default: a new temporary folder)")
     args = p.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    report(asyncio.run(main_async(args)))
+    with tempfile.TemporaryDirectory(prefix="resviz-hostile-") as folder:  # 80 MB a session
+        args.hostile_dir = Path(folder)
+        report(asyncio.run(main_async(args)))
 
 
 if __name__ == "__main__":

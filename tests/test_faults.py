@@ -247,3 +247,33 @@ def test_a_run_the_disk_refuses_at_the_end_goes_to_standard_output(tmp_path, mon
     assert err.endswith(f"resviz: could not write {tmp_path / 'r.json'} (the disk is full); the "
                         f"run file follows on standard output\n")
     assert [r["step"] for r in loads(out).records] == [1, 2]  # the whole run, readable
+
+
+def test_a_closed_tabs_uploads_leave_memory_once_it_cannot_reconnect(monkeypatch):
+    """Streamlit never shuts down a session whose tab closed, so its uploaded files stayed in
+    memory for good; the session-scoped release removes them after the reconnect window."""
+    from resviz.ui import state
+
+    class Server:
+        removed: list = []
+
+        def is_active_session(self, sid):
+            return sid == "back"  # a tab that reconnected keeps its files
+
+        class uploaded_file_mgr:  # noqa: N801 - Streamlit's attribute name
+            @staticmethod
+            def remove_session_files(sid):
+                Server.removed.append(sid)
+    monkeypatch.setattr(state.streamlit_runtime, "exists", lambda: True)
+    monkeypatch.setattr(state.streamlit_runtime, "get_instance", Server)
+    monkeypatch.setattr(state.st, "get_option", lambda name: 0)
+    monkeypatch.setattr(state, "RECONNECT_MARGIN_S", 0.05)
+    state._drop_uploads("gone")
+    state._drop_uploads("back")
+    end = time.monotonic() + 10
+    while not Server.removed and time.monotonic() < end:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert Server.removed == ["gone"]
+    fn = state._uploads_of_session
+    assert fn._info.scope == "session" and fn._info.on_release is state._drop_uploads

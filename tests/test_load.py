@@ -27,7 +27,7 @@ def classroom(tmp_path_factory):
     mp.setenv("RESVIZ_TRAIN_SLOTS", "1")  # one job at a time, on any CI runner
     args = argparse.Namespace(sessions=4, preset="degradation", steps=STEPS, width=4, timeout=300,
                               render_every=8.0, settle=2.0, close_one=True, link=False,
-                              browsers=0, spread=0.0,
+                              browsers=0, spread=0.0, hostile=False,
                               runs=str(tmp_path_factory.mktemp("runs")))
     try:
         result = asyncio.run(main_async(args))

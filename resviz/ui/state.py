@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
+from streamlit import runtime as streamlit_runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from .. import budget
 from .. import data as datasets
 from ..cache import SharedRuns
-from ..jobs import JobManager
+from ..jobs import JobManager, _return_freed_memory
 from ..runs import (BATCH, FILE_RECORDS, SESSION, Run, RunFileError, RunFolder, digest, parse,
                     save, save_weights, write_problem)
 from ..runtime import (configure_threads, describe_device, fast_precision, pick_device,
@@ -261,6 +263,36 @@ def _closed_with_session() -> list[SessionWork]:
     return []
 
 
+RECONNECT_MARGIN_S = 5  # past Streamlit's reconnect window before a closed tab's files go
+
+
+def _drop_uploads(session_id: str) -> None:
+    """Remove a closed tab's uploaded files once it can no longer reconnect.
+
+    Streamlit keeps a session's uploads until it shuts the session down, and a session whose
+    tab closed is only dropped from its store, never shut down: every upload stayed in the
+    server's memory for good (157 MB after two sessions of the hardening issue's uploads, with
+    no session left).
+    """
+    def drop() -> None:
+        if streamlit_runtime.exists():
+            server = streamlit_runtime.get_instance()
+            if not server.is_active_session(session_id):  # not reconnected meanwhile
+                server.uploaded_file_mgr.remove_session_files(session_id)
+                _return_freed_memory()
+    timer = threading.Timer(st.get_option("server.disconnectedSessionTTL") + RECONNECT_MARGIN_S,
+                            drop)
+    timer.daemon = True
+    timer.start()
+
+
+@st.cache_resource(scope="session", on_release=_drop_uploads, show_spinner=False)
+def _uploads_of_session() -> str:
+    """This session's id, released when its tab closes (`_drop_uploads`)."""
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else ""
+
+
 def work() -> SessionWork:
     """This session's work (in `st.session_state`), created on first use.
 
@@ -273,6 +305,7 @@ def work() -> SessionWork:
         st.session_state["session_note"] = note
         _closed_with_session().append(st.session_state["work"])
     w = st.session_state["work"]
+    _uploads_of_session()
     w.follow(manager().ticket(w.id))
     if st.query_params.get(SESSION_KEY) != w.id:
         st.query_params[SESSION_KEY] = w.id  # the address to come back to
