@@ -10,7 +10,9 @@ from pathlib import Path
 from . import data as datasets
 from . import sweep
 from .architecture import variant
+from .claims import gradient_claim, say
 from .config import ConfigError, NetConfig, TrainConfig
+from .gradients import probe_steps
 from .models import build
 from .paper import paper_network, published_cost
 from .runs import Run, check_writable, dumps, load, save, write_problem
@@ -141,7 +143,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = run.message or (f"validation error {last['val_error']:.2%}, "
                               f"training error {last['train_error']:.2%}")
     print(f"{run.label}: {summary}; wrote {path}")
+    for line in gradient_verdicts(run):
+        print(line.replace("**", ""))
     return 0
+
+
+def gradient_verdicts(run: Run) -> list[str]:
+    """The claims' gradient rule as initialised and at the last probed step."""
+    steps = probe_steps([run])
+    judged = [gradient_claim(run, s) for s in dict.fromkeys(steps[:1] + steps[-1:])]
+    return say(c for c in judged if c is not None)
 
 
 def cmd_summary(args: argparse.Namespace) -> int:

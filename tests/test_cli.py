@@ -7,6 +7,8 @@ import pytest
 import torchvision
 
 from resviz.__main__ import main
+from resviz.claims import gradient_claim, holds
+from resviz.runs import load
 
 
 @pytest.mark.parametrize("args, words", [
@@ -33,7 +35,11 @@ def test_train_writes_a_run_file_with_the_records_curves_need(tmp_path, capsys):
     assert [r["step"] for r in rec] == [1, 2, 3, 4]
     assert [r["val_error"] is None for r in rec] == [True, False, True, False]
     assert set(rec[1]["grad_norms"]) >= {"stem.conv", "fc"}
-    assert "plain-8: validation error" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "plain-8: validation error" in printed
+    for step in (1, 4):  # as initialised and at the end, each by the claims' gradient rule
+        verdict = gradient_claim(load(out), step)
+        assert holds(verdict) and verdict.sentence.replace("**", "") in printed
 
 
 def test_summary_json_totals_match_the_paper(capsys):
