@@ -204,6 +204,7 @@ def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     then renamed over `path`; on any failure the temporary file is removed."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide a run file from its other readers
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

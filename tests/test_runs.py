@@ -34,6 +34,7 @@ def test_round_trip_keeps_configs_and_records(tmp_path):
     assert back.records[1]["train_loss"] is None  # NaN stored as null: strict JSON
     json.loads(path.read_text())  # parses as strict JSON
     assert list_runs(tmp_path) == [path]
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by others, as a plain write was
 
 
 def test_a_name_with_dots_and_slashes_stays_in_the_folder(tmp_path):

@@ -76,12 +76,16 @@ def _int(raw: str | None) -> int | None:
 
 # CommonMark shows a backslash-escaped ASCII punctuation mark as the mark itself.
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# GitHub-style autolinks are found in the text after escapes are undone: a word joiner (U+2060,
+# invisible) after "www", inside "://" and before "@" keeps them from matching.
+_AUTOLINK = re.compile(r"(?i)(www)(?=\.)|(?<=:)(?=//)|(?=@)")
 
 
 def literal(text: str) -> str:
     """`text` for st.markdown, st.error and the like, shown as typed: no link, image, heading,
     emphasis, HTML, formula or colour (each mark backslash-escaped, newlines made spaces)."""
-    return _PUNCTUATION.sub(r"\\\1", " ".join(text.splitlines()))
+    text = _AUTOLINK.sub(lambda m: (m[1] or "") + "\u2060", " ".join(text.splitlines()))
+    return _PUNCTUATION.sub(r"\\\1", text)
 
 
 def _shown(key: str, raw: str | None = None) -> str:

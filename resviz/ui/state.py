@@ -188,7 +188,7 @@ class SessionWork:
                     f"MB, {records:,} records) and keeps {SESSION}, so this file was not "
                     f"added.")
         try:
-            save(run, self.folder, f"uploaded-{name}")
+            save(run, self.folder, f"uploaded-{Path(name).stem}")
         except OSError as e:
             return f"{name}: the file could not be saved on the server ({write_problem(e)})."
         self.shelf.read()  # holds the run parsed here: the history does not parse it again
