@@ -2,7 +2,6 @@
 import os
 import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,7 @@ os.environ.setdefault("RESVIZ_RUNS", tempfile.mkdtemp(prefix="resviz-test-runs-"
 
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 60  # seconds: the 3 s default is too short for anything that touches torch
+from tests.helpers import ROOT, TIMEOUT
 
 
 @pytest.fixture
@@ -43,7 +41,8 @@ def train_custom():
         for i, depth in enumerate(depths):
             at.selectbox(key=f"depth{i}").set_value(depth)
             at.checkbox(key=f"bn{i}").set_value(bn)
-        at.button(key="FormSubmitter:custom-Train").click()
+        (train,) = [b for b in at.button if b.label == "Train"]  # the form's submit button
+        train.click()
         at.run()
         end = time.monotonic() + 120
         while not any(f"done: step {steps} of {steps}" in str(p.proto) for p in at.get("progress")):

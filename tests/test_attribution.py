@@ -7,7 +7,7 @@ from torch import nn
 
 from resviz import attribution
 from resviz.data import Dataset, DatasetInfo
-from tests.nets import trained_like
+from tests.helpers import trained_like
 
 PIXEL = (0, 5, 7)  # channel, row, column the hand-built network reads
 

@@ -11,14 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from resviz.config import NetConfig, TrainConfig
+from resviz.config import NetConfig
 from resviz.data import DATASETS
-from resviz.runs import Run, dumps
+from resviz.runs import dumps
 from resviz.ui.query import literal, parse, session_id
 from resviz.ui.state import SessionWork
 from resviz.uploads import UploadError, read_image
-from tests.conftest import ROOT, TIMEOUT
-from tests.images import encode, png_chunk
+from tests.helpers import ROOT, RUN, TIMEOUT, encode, png_chunk
 
 
 # --- generated bad inputs -----------------------------------------------------------------------
@@ -85,10 +84,6 @@ ODD_IMAGES = {  # row -> (file, what the learner sees in grey: left half, right 
     "CMYK": (_cmyk(), (0.0, 1.0)),
     "animated GIF": (_gif(), (0.0, 0.0)),       # the first (black) frame
 }
-
-RUN = Run(net=NetConfig(depth=8, width=4), train=TrainConfig(steps=2), status="done",
-          records=[{"step": 1, "train_loss": 2.3, "train_error": 0.9},
-                   {"step": 2, "train_loss": 2.1, "train_error": 0.8, "val_error": 0.85}])
 
 
 def _run_text(*drop: str, **changes) -> str:

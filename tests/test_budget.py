@@ -20,7 +20,7 @@ from resviz.config import NetConfig, TrainConfig
 from resviz.jobs import JobManager
 from resviz.models import build
 from resviz.presets import PRESETS
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 GB = 10**9
 SENTENCE = re.compile(r"ResNet-110 at batch 512 needs about (\d+\.\d) GB to train; this server "

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from resviz.config import NetConfig, TrainConfig
 from resviz.runs import Run, dumps
-from tests.conftest import ROOT, TIMEOUT
+from tests.helpers import ROOT, TIMEOUT
 
 DEGRADATION = ["plain-20", "ResNet-20", "plain-56", "ResNet-56"]
 

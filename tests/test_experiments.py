@@ -15,7 +15,7 @@ from resviz.train import evaluate
 from resviz.ui.state import dataset
 from resviz.ui.experiments_view import REFERENCE
 from resviz.ui.query import literal
-from tests.figures import figures, plotly_array
+from tests.helpers import figures, plotly_array
 
 
 def run_of(depth: int, residual: bool, train: list[float], val: dict[int, float],

@@ -5,13 +5,13 @@ import time
 from pathlib import Path
 
 import pytest
+import streamlit as st
 
 from resviz import data as datasets
 from resviz.config import ConfigError, NetConfig, TrainConfig
 from resviz.jobs import JobManager
 from resviz.ui.state import SessionWork
-from tests.conftest import ROOT, TIMEOUT
-from tests.test_bad_input import RUN
+from tests.helpers import ROOT, RUN, TIMEOUT
 
 # --- configurations -----------------------------------------------------------------------------
 
@@ -146,10 +146,15 @@ def test_a_closed_tab_stops_its_job_and_keeps_its_runs(tmp_path):
     assert run.status == "stopped" and len(run.records) >= 1
 
 
-def test_on_release_is_wired_to_the_session_scoped_cache():
+def test_releasing_the_session_s_resources_closes_its_work(open_page, monkeypatch):
+    """Streamlit releases a session's resources when its tab closes; releasing them all (the
+    public st.cache_resource.clear) does the same."""
     from resviz.ui import state
-    fn = state._closed_with_session
-    assert fn._info.scope == "session" and fn._info.on_release is state._close_all
+    closed = []
+    monkeypatch.setattr(state.SessionWork, "close", lambda self: closed.append(self))
+    at = open_page("pages/home.py")
+    st.cache_resource.clear()
+    assert at.session_state["work"] in closed
 
 
 def test_after_a_restart_the_session_address_brings_the_runs_back(tmp_path, monkeypatch,
@@ -249,31 +254,51 @@ def test_a_run_the_disk_refuses_at_the_end_goes_to_standard_output(tmp_path, mon
     assert [r["step"] for r in loads(out).records] == [1, 2]  # the whole run, readable
 
 
-def test_a_closed_tabs_uploads_leave_memory_once_it_cannot_reconnect(monkeypatch):
+@pytest.fixture
+def fake_server(monkeypatch):
+    """fake_server() -> the sessions whose uploads a fake Streamlit server was then asked to
+    remove (at once: no reconnect window); a session called "back" has reconnected."""
+    from resviz.ui import state
+
+    def install() -> list[str]:
+        removed: list[str] = []
+
+        class Server:
+            def is_active_session(self, sid):
+                return sid == "back"
+
+            class uploaded_file_mgr:  # noqa: N801 - Streamlit's attribute name
+                @staticmethod
+                def remove_session_files(sid):
+                    removed.append(sid)
+        monkeypatch.setattr(state.streamlit_runtime, "exists", lambda: True)
+        monkeypatch.setattr(state.streamlit_runtime, "get_instance", Server)
+        monkeypatch.setattr(state.st, "get_option", lambda name: 0)
+        monkeypatch.setattr(state, "RECONNECT_MARGIN_S", 0.05)
+        return removed
+    return install
+
+
+def _settled(removed: list[str]) -> list[str]:
+    end = time.monotonic() + 10
+    while not removed and time.monotonic() < end:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    return removed
+
+
+def test_a_closed_tabs_uploads_leave_memory_once_it_cannot_reconnect(fake_server):
     """Streamlit never shuts down a session whose tab closed, so its uploaded files stayed in
     memory for good; the session-scoped release removes them after the reconnect window."""
     from resviz.ui import state
-
-    class Server:
-        removed: list = []
-
-        def is_active_session(self, sid):
-            return sid == "back"  # a tab that reconnected keeps its files
-
-        class uploaded_file_mgr:  # noqa: N801 - Streamlit's attribute name
-            @staticmethod
-            def remove_session_files(sid):
-                Server.removed.append(sid)
-    monkeypatch.setattr(state.streamlit_runtime, "exists", lambda: True)
-    monkeypatch.setattr(state.streamlit_runtime, "get_instance", Server)
-    monkeypatch.setattr(state.st, "get_option", lambda name: 0)
-    monkeypatch.setattr(state, "RECONNECT_MARGIN_S", 0.05)
+    removed = fake_server()
     state._drop_uploads("gone")
     state._drop_uploads("back")
-    end = time.monotonic() + 10
-    while not Server.removed and time.monotonic() < end:
-        time.sleep(0.05)
-    time.sleep(0.2)
-    assert Server.removed == ["gone"]
-    fn = state._uploads_of_session
-    assert fn._info.scope == "session" and fn._info.on_release is state._drop_uploads
+    assert _settled(removed) == ["gone"]
+
+
+def test_releasing_the_session_s_resources_drops_its_uploads(open_page, fake_server):
+    open_page("pages/home.py")
+    removed = fake_server()
+    st.cache_resource.clear()
+    assert len(_settled(removed)) == 1  # the one open session's files

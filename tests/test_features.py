@@ -1,5 +1,7 @@
 """Receptive fields, filters, top patches, activation maximisation and the two measurements,
 each against an independent computation (autograd, a hand-made kernel, a closed form)."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ from resviz.config import NetConfig
 from resviz.data import Dataset, DatasetInfo
 from resviz.models import build
 from resviz.receptive import Field, crop, fields
-from tests.nets import trained_like
+from tests.helpers import trained_like
 
 
 def _dataset(n: int = 120, size: int = 16, seed: int = 0) -> Dataset:
@@ -120,25 +122,54 @@ def test_activation_maximisation_finds_the_known_optimum_of_a_first_layer_unit()
     # A stem unit before its ReLU is BN(conv(x)) = a * (w . patch) + b with a > 0: within the
     # valid pixel range the best patch puts every pixel at its bound, on the side of sign(w).
     net, data = trained_like(), _dataset()
-    x = features.activation_maximisation(net, "stem", [0, 3], data, steps=96)
+    x = features.activation_maximisation(net, "stem", [0, 3], data, steps=96, robust=False)
     lo, hi = -0.5 / 0.25, 0.5 / 0.25  # pixel values 0 and 1 after the toy normalisation
     assert x.shape == (2, 3, 16, 16) and lo - 1e-6 <= x.min() and x.max() <= hi + 1e-6
     w = net.stem.conv.weight.detach()[[0, 3]]  # (2, 3, 3, 3)
     patch = x[:, :, 7:10, 7:10]  # the 3x3 field of the centre unit (8, 8)
     assert torch.allclose(patch, torch.where(w > 0, hi, lo), atol=0.05)
-    assert torch.equal(x, features.activation_maximisation(net, "stem", [0, 3], data, steps=96))
+    assert torch.equal(x, features.activation_maximisation(net, "stem", [0, 3], data, steps=96,
+                                                           robust=False))
+
+
+def _centre_units(net, layer: str, x: torch.Tensor, channels: list[int]) -> torch.Tensor:
+    """Each image's own channel's centre unit before the last ReLU, for images channel-major."""
+    unit = features.last_relu(net, layer)
+    with torch.no_grad():
+        out = features.outputs(features.eval_copy(net), x, [unit], inputs=True)[unit]
+    per = len(x) // len(channels)
+    row, col = features.centre(out.shape[-2:])
+    return out[torch.arange(len(x)), torch.tensor(channels).repeat_interleave(per), row, col]
 
 
 def test_activation_maximisation_raises_a_deeper_unit_even_from_silence():
     net, data = trained_like(), _dataset()
-    unit = features.last_relu(net, "stage2.block1")
-    assert unit == "stage2.block1.relu2"
-    x = features.activation_maximisation(net, "stage2.block1", [0, 1, 2], data, steps=48)
-    start = 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))  # its start
-    with torch.no_grad():  # the centre unit (4, 4) of each channel, before the ReLU
-        before, after = (features.outputs(features.eval_copy(net), v, [unit], inputs=True)[unit]
-                         [[0, 1, 2], [0, 1, 2], 4, 4] for v in (start, x))
+    assert features.last_relu(net, "stage2.block1") == "stage2.block1.relu2"
+    start, x = (features.activation_maximisation(net, "stage2.block1", [0, 1, 2], data, steps=s)
+                for s in (0, 48))
+    before, after = (_centre_units(net, "stage2.block1", v, [0, 1, 2]) for v in (start, x))
     assert (after > before + 0.2).all() and (after > 0).all(), (before, after)
+    pixels = data.images(x)
+    assert pixels.min() >= 0 and pixels.max() <= 1  # the sigmoid keeps them valid
+
+
+def _high_frequency_share(x: torch.Tensor) -> float:
+    """The share of the images' energy (mean removed) above half the highest frequency."""
+    power = torch.fft.rfft2(x - x.mean((2, 3), keepdim=True)).abs() ** 2
+    fy, fx = torch.fft.fftfreq(x.shape[-2]).abs()[:, None], torch.fft.rfftfreq(x.shape[-1])
+    return (power[..., (fy > 0.25) | (fx > 0.25)].sum() / power.sum()).item()
+
+
+def test_regularised_images_are_smoother_than_plain_ascent_and_diverse_per_channel():
+    net, data = trained_like(), _dataset()
+    kw = dict(net=net, layer="stage3.block1", channels=[0, 1], data=data, steps=64)
+    plain = features.activation_maximisation(**kw, robust=False)
+    robust = features.activation_maximisation(**kw, per_channel=3)
+    assert _high_frequency_share(robust) < 0.5 * _high_frequency_share(plain)
+    assert _centre_units(net, "stage3.block1", robust, [0, 1]).min() > 0  # still excited
+    for c in range(2):  # three different images of one channel, not one image thrice
+        same = robust[3 * c:3 * c + 3].flatten(1)
+        assert torch.pdist(same).min() > 0.1 * same.norm(dim=1).mean()  # all three pairs
 
 
 def test_no_analysis_changes_the_network_it_reads():
@@ -171,3 +202,41 @@ def test_layers_and_the_preset():
     assert state.keys() == build(net_cfg).state_dict().keys()
     assert all(v.device.type == "cpu" for v in state.values())
     assert not features.from_state(net_cfg, state).training
+
+
+def _shipped_copy(tmp_path, monkeypatch) -> features.Shipped:
+    monkeypatch.setattr(features, "SHIPPED_DIR", tmp_path)
+    return features.shipped()[0]
+
+
+def test_a_shipped_network_round_trips_through_safetensors(tmp_path, monkeypatch):
+    item = _shipped_copy(tmp_path, monkeypatch)
+    state = trained_like(depth=20, width=8).state_dict()
+    features.save_shipped(item, state, {"steps_run": "300"})
+    assert item.path.read_bytes()[8:9] == b"{"  # a JSON header, then raw tensors: no pickle
+    loaded, meta = features.load_shipped(item)
+    assert loaded.keys() == state.keys() and all(torch.equal(loaded[k], state[k]) for k in state)
+    assert meta["steps_run"] == "300" and json.loads(meta["net"]) == item.net.to_dict()
+
+
+def test_a_damaged_or_different_shipped_file_is_refused_in_one_sentence(tmp_path, monkeypatch):
+    item = _shipped_copy(tmp_path, monkeypatch)
+    with pytest.raises(features.ShippedError, match=r"^The shipped network shapes-resnet20"
+                                                    r"\.safetensors is missing; python -m"):
+        features.load_shipped(item)
+    features.save_shipped(item, trained_like(depth=20, width=8).state_dict(), {})
+    good = item.path.read_bytes()
+    flipped = bytearray(good)
+    flipped[-3] ^= 1  # one bit of one weight
+    for bad, why in ((good[:len(good) // 2], "could not be read"), (b"\x00" * 12, "could not be"),
+                     (bytes(flipped), "not the ones it was saved with")):
+        item.path.write_bytes(bad)
+        with pytest.raises(features.ShippedError, match=why):
+            features.load_shipped(item)
+    features.save_shipped(item, trained_like(depth=14, width=8).state_dict(), {})
+    with pytest.raises(features.ShippedError, match="does not have the weights of ResNet-20"):
+        features.load_shipped(item)  # the right configuration in its metadata, other weights
+    other = features.shipped()[1]
+    item.path.write_bytes(good)
+    with pytest.raises(features.ShippedError, match="holds another network than ResNet-18"):
+        features.load_shipped(other, item.path)

@@ -11,7 +11,7 @@ from resviz import landscape
 from resviz.data import load
 from resviz.landscape import Landscape
 from resviz.plots import landscape as plots
-from tests.nets import trained_like
+from tests.helpers import trained_like
 
 
 @pytest.fixture(scope="module")

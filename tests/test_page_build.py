@@ -5,7 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from resviz.config import NetConfig
 from resviz.models import build, count_params
-from tests.figures import figures
+from tests.helpers import figures
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 

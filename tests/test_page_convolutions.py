@@ -10,7 +10,7 @@ from resviz import conv_demo
 from resviz.data import load
 from resviz.models import AlexNet, count_params
 from resviz.uploads import MAX_SIDE
-from tests.figures import figures, plotly_array
+from tests.helpers import figures, plotly_array
 
 PAGE = "pages/convolutions.py"
 

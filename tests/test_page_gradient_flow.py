@@ -8,7 +8,7 @@ from resviz.claims import Kind
 from resviz.gradients import probe_steps, rms_matrix
 from resviz.runs import save
 from tests import claims_grid
-from tests.figures import figures, plotly_array
+from tests.helpers import figures, plotly_array
 
 
 def test_without_runs_it_points_to_the_presets(open_page):

@@ -1,17 +1,34 @@
 """Home: the five steps link to their pages; the correction (degradation, not overfitting) with
 the learner's own runs as evidence; a preset starts a run and opens the Train page."""
+import os
 import re
+
+import torch
 
 from resviz.config import NetConfig, TrainConfig
 from resviz.models import AlexNet
 from resviz.runs import Run, save
+from resviz.runtime import cpu_quota, fast_precision, training_slots
 
 
 def test_the_lesson_links_every_step_to_its_page(open_page):
     at = open_page("pages/home.py")
     links = [el.proto.page for el in at.get("page_link")]
     assert links == ["conv", "block", "builder", "training", "gradients"]  # the pages' url paths
-    assert "CPU" in at.sidebar.caption[0].value or "GPU" in at.sidebar.caption[0].value
+
+
+def test_the_sidebar_names_the_device_its_cores_and_the_precision(open_page):
+    at = open_page("pages/home.py")
+    line = at.sidebar.caption[0].value
+    if torch.cuda.is_available():
+        assert line.startswith(f"Running on **GPU: {torch.cuda.get_device_name()}**, training in ")
+        return
+    cores = cpu_quota()  # this process's affinity and cgroup quota, not the host's count
+    assert cores <= os.cpu_count()
+    precision = fast_precision(torch.device("cpu"))  # bf16 only where the CPU computes it
+    slots = training_slots("cpu")
+    assert line == (f"Running on **CPU, {cores} core{'s' * (cores > 1)}**, training in {precision}"
+                    + (f" · {slots} networks train at once" if slots > 1 else ""))
 
 
 def test_a_preset_starts_training_and_switches_to_the_train_page(open_page):

@@ -14,7 +14,7 @@ from resviz import features
 from resviz.plots import inside
 from resviz.runs import load_weights
 from resviz.runtime import fast_precision
-from tests.figures import figures, plotly_array
+from tests.helpers import figures, plotly_array
 
 PAGE = "pages/inside.py"
 SECTIONS = ["inside_filters", "inside_maps", "inside_channels", "inside_probes", "inside_attr"]

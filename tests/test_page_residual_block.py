@@ -6,7 +6,7 @@ import pytest
 
 from resviz import block_demo, claims
 from resviz.data import load
-from tests.figures import figures, plotly_array
+from tests.helpers import figures, plotly_array
 
 PAGE = "pages/residual_block.py"
 

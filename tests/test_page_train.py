@@ -6,8 +6,7 @@ import tomllib
 
 from resviz.claims import percent
 
-from tests.conftest import ROOT
-from tests.figures import figures
+from tests.helpers import ROOT, figures
 
 
 def test_default_render_offers_presets_and_no_run(open_page):

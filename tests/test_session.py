@@ -16,7 +16,7 @@ from resviz.models import build
 from resviz.runs import BATCH, FILE_RECORDS, SESSION, Run, dumps, load_weights, loads, save
 from resviz.ui.query import literal
 from resviz.ui.state import SessionWork
-from tests.conftest import ROOT, TIMEOUT
+from tests.helpers import ROOT, TIMEOUT
 
 
 def test_a_good_upload_joins_the_history_and_a_bad_one_gets_a_sentence(tmp_path):

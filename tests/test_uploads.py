@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from resviz.uploads import UploadError, read_image
-from tests.images import encode, png_chunk
+from tests.helpers import encode, png_chunk
 
 
 

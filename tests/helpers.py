@@ -1,0 +1,65 @@
+"""What the tests share: the app's paths and timeouts, plotly figures read back out of an AppTest,
+image files written in memory (including deliberately broken ones), small networks with trained
+batch-norm statistics, and a finished run record."""
+import base64
+import io
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+from torch import nn
+
+from resviz.config import NetConfig, TrainConfig
+from resviz.models import build
+from resviz.runs import Run
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 60  # seconds: AppTest's 3 s default is too short for anything that touches torch
+
+RUN = Run(net=NetConfig(depth=8, width=4), train=TrainConfig(steps=2), status="done",
+          records=[{"step": 1, "train_loss": 2.3, "train_error": 0.9},
+                   {"step": 2, "train_loss": 2.1, "train_error": 0.8, "val_error": 0.85}])
+
+
+def figures(at: AppTest) -> dict[str, dict]:
+    """Every plotly figure on the page, by its chart's key, in page order."""
+    return {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def plotly_array(value) -> np.ndarray:
+    """A figure's data array as sent: plotly 7 sends numpy arrays as base64 typed arrays."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = [int(n) for n in str(value.get("shape", len(flat))).split(",")]
+        return flat.reshape(shape).astype(float)
+    return np.asarray(value, dtype=float)
+
+
+def encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
+    """The bytes of `img` saved in `fmt`, as a learner's file would arrive."""
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk with a valid CRC: for files that lie about themselves in their header."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def trained_like(depth: int = 8, width: int = 4, channels: int = 3) -> nn.Module:
+    """A seeded network whose BN running statistics are not the 0/1 defaults, so a test can tell
+    whether an analysis changed them."""
+    torch.manual_seed(0)
+    net = build(NetConfig(depth=depth, width=width, in_channels=channels))
+    g = torch.Generator().manual_seed(1)
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.3, generator=g)
+            m.running_var.uniform_(0.5, 2.0, generator=g)
+    return net
