@@ -12,7 +12,7 @@ import pytest
 from scripts.appserver import CHROMIUM, FLAGS, PAGES, READY, ROOT, app_server
 from scripts.appserver import open_page as _open
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = Path(os.environ.get("RESVIZ_SCREENSHOTS", ROOT / "screenshots"))
 
 

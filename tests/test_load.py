@@ -12,7 +12,7 @@ import pytest
 from scripts.appserver import CHROMIUM
 from scripts.load import main_async, report
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 STEPS = 150  # long enough that a closed tab stops its job before it ends (2 s redraws)
 
 
