@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Annotated, Literal
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
@@ -43,7 +44,23 @@ def _measure(low: float, high: float = math.inf) -> object:
 
 Share = _measure(0.0, 1.0)   # an error rate
 Amount = _measure(0.0)       # a loss, a rate, seconds, a norm
-Text = Annotated[StrictStr, Field(max_length=100, pattern=_PRINTABLE)]
+_NAME = re.compile(r"[\w .,()+='/#%?;-]*")  # no markup: no [ ] < > ! * ` : @ $ ~ | \ { }
+
+
+def _name(value: object) -> str:
+    """A run's name is shown in sentences, legends and lists: plain words only, so that no page
+    can render it as a link, an image, HTML or emphasis (the pages show it literally too)."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "must be text")
+    if len(value) > 100:
+        raise PydanticCustomError("name_length", "is longer than 100 characters")
+    if not _NAME.fullmatch(value) or "www." in value.lower():
+        raise PydanticCustomError("name_characters", "may hold only letters, digits, spaces "
+                                  "and - _ . , ( ) + = ' / # % ? ; (no web address)")
+    return value
+
+
+Name = Annotated[str, PlainValidator(_name)]
 Key = Annotated[StrictStr, Field(max_length=40, pattern=_PRINTABLE)]
 
 
@@ -96,7 +113,7 @@ class RunFile(BaseModel):
     """A whole run file; `net` and `train` are checked again by NetConfig and TrainConfig."""
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     version: Literal[1] = Field(alias="schema")
-    name: Text = ""
+    name: Name = ""
     created: Annotated[StrictStr, Field(max_length=40, pattern=r"^[0-9A-Za-z:. +-]*$")] = ""
     status: Literal[STATUSES] = "done"
     message: Annotated[StrictStr, Field(max_length=500, pattern=_PRINTABLE)] = ""

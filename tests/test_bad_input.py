@@ -130,8 +130,9 @@ BAD_RUN_FILES = {  # row -> (name, content, exact sentence)
                            "x.json: this run file's dataset 'imagenet' is not one ResViz knows "
                            f"({', '.join(DATASETS)})."),
     "markdown in the name": ("x.json", _run_text(name="# ![x](http://e.x/i.png)\n").encode(),
-                             "x.json: this run file is invalid (name holds characters that are "
-                             "not allowed, not '# ![x](http://e.x/i.png)\\n')."),
+                             "x.json: this run file is invalid (name may hold only letters, "
+                             "digits, spaces and - _ . , ( ) + = ' / # % ? ; (no web address), "
+                             "not '# ![x](http://e.x/i.png)\\n')."),
     "a probe of 600 layers": ("x.json", _run_text(records=[{"step": 1, "grad_norms": {
         f"l{i}": 1.0 for i in range(600)}}]).encode(), "x.json: this run file is invalid (record "
                                                         "1's grad_norms has more than 512 "

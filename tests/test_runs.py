@@ -70,9 +70,14 @@ def test_a_name_with_dots_and_slashes_stays_in_the_folder(tmp_path):
      "allowed, not '<a href=x>')"),
     (_file(records=[{"step": 1, "colour": "red"}]), "this run file is invalid (record 1 has an "
                                                     "unknown field 'colour')"),
-    (_file(name="a\n# heading"), "this run file is invalid (name holds characters that are not "
-                                 "allowed, not 'a\\n# heading')"),
-    (_file(name="x" * 101), "this run file is invalid (name is longer than 100 characters)"),
+    (_file(name="a\n# heading"), "this run file is invalid (name may hold only letters, digits, "
+                                 "spaces and - _ . , ( ) + = ' / # % ? ; (no web address), not "
+                                 "'a\\n# heading')"),
+    (_file(name="[x](http://e.x)"), "this run file is invalid (name may hold only letters, "
+                                    "digits, spaces and - _ . , ( ) + = ' / # % ? ; (no web "
+                                    "address), not '[x](http://e.x)')"),
+    (_file(name="x" * 101), "this run file is invalid (name is longer than 100 characters, not "
+                            "'xxxxxxxxxxxxxxxxxxxxxxxxxxxx…)"),
     (_file(train={"dataset": "imagenet-22k"}), "this run file's dataset 'imagenet-22k' is not "
                                                f"one ResViz knows ({', '.join(DATASETS)})"),
     (_file(env={str(i): i for i in range(33)}), "this run file is invalid (env has more than 32 "
