@@ -9,8 +9,8 @@ work.collect()
 st.title("Inside the network")
 st.markdown("What has a trained network learned? Its first layer looks for **edges and colours**, "
             "middle layers combine them into **corners and shapes**, the last layers respond to "
-            "**whole classes**. Pick a network you trained, or let the page train one on the "
-            "synthetic Shapes, then look layer by layer, and ask which pixels made it decide.")
+            "**whole classes**. Start with a network trained in advance, or pick one you trained, "
+            "then look layer by layer, and ask which pixels made it decide.")
 picked = inside_view.pick(settings, work)
 if picked is None:
     st.stop()

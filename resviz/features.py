@@ -8,16 +8,21 @@ updates them, hooks go on the copy (and are removed), and the caller's network i
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 from .config import NetConfig, TrainConfig
-from .data import Dataset, DatasetInfo
+from .data import DATASETS, Dataset, DatasetInfo
 from .models import blocks, build
 from .receptive import fields
 from .train import Trainer
@@ -129,13 +134,6 @@ def top_units(net: nn.Module, x: torch.Tensor, layer: str, n: int = 8, pool: int
     return TopUnits(*arrays, grid=(h, w))
 
 
-def _blur(x: torch.Tensor) -> torch.Tensor:
-    """3x3 binomial (Gaussian-like) blur of every channel, reflecting at the border."""
-    k = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype)
-    k = (k[:, None] * k[None, :] / 16).expand(x.shape[1], 1, 3, 3)
-    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), k, groups=x.shape[1])
-
-
 def last_relu(net: nn.Module, layer: str) -> str:
     """The name of the layer's last ReLU: its input is the unit before clipping at zero."""
     inner = [n for n, m in net.get_submodule(layer).named_modules() if isinstance(m, nn.ReLU)]
@@ -147,49 +145,101 @@ def centre(grid: tuple[int, int]) -> tuple[int, int]:
     return grid[0] // 2, grid[1] // 2
 
 
-def activation_maximisation(net: nn.Module, layer: str, channels: Sequence[int], data: Dataset,
-                            steps: int = 256, seed: int = 0, lr: float = 0.05,
-                            on_step: Progress | None = None) -> torch.Tensor:
-    """One normalised image per channel (B, C, H, W) that makes the channel's centre unit
-    respond as strongly as it can, found by gradient ascent on the pixels. Only the unit's
-    receptive field gets gradients: crop it (`receptive.crop` at `centre(...)`) for display.
-    The ascent climbs the unit's value before its last ReLU, which has a gradient even where
-    the ReLU outputs 0 (from noise, many units start silent and would never move).
+def _colour_root(data: Dataset, n: int = 500) -> torch.Tensor:
+    """(C, C) square root of the normalised pixels' colour covariance: white noise times it has
+    the colour correlations of the data (Olah et al. 2017's decorrelated colour space)."""
+    x = data.x_train[:n].float().transpose(0, 1).flatten(1)  # (C, pixels)
+    values, vectors = torch.linalg.eigh(torch.atleast_2d(torch.cov(x)))  # grey: (1, 1)
+    return vectors @ torch.diag(values.clamp(min=1e-6).sqrt()) @ vectors.T
 
-    Regularised as in Yosinski et al. 2015 ("Understanding neural networks through deep
-    visualization"): a random shift each step (the image must work wherever the unit sits),
-    a blur every 4 steps (the high frequencies no photo has fade), and pixels kept inside the
-    valid [0, 1] range of each colour channel. Shift and blur grow with the unit's receptive
-    field: a 3x3 first-layer unit shifted by 2 px would see other pixels each step and only a
-    flat colour would survive, so small fields get neither.
+
+def _fourier_scale(size: int, decay: float = 1.0) -> torch.Tensor:
+    """1 / frequency for each rfft2 coefficient: equal steps in these coordinates change coarse
+    and fine patterns equally, where pixel steps favour fine noise."""
+    fy = torch.fft.fftfreq(size)[:, None]
+    fx = torch.fft.rfftfreq(size)[None, :]
+    return 1 / (fy**2 + fx**2).sqrt().clamp(min=1 / size) ** decay
+
+
+def _transform(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Tensor:
+    """One random rotation (up to 8 degrees), scale (0.9 to 1.1) and shift (up to `shift` px)
+    about the image centre: the image must excite the unit under all of them."""
+    size = x.shape[-1]
+    angle, scale = (torch.rand(2, generator=gen) * 2 - 1) * torch.tensor([np.pi / 22.5, 0.1])
+    dy, dx = torch.randint(-shift, shift + 1, (2,), generator=gen).tolist()
+    cos, sin = torch.cos(angle) / (1 + scale), torch.sin(angle) / (1 + scale)
+    theta = torch.tensor([[cos, -sin, 2 * dx / size], [sin, cos, 2 * dy / size]],
+                         dtype=x.dtype)[None].expand(len(x), 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, padding_mode="reflection", align_corners=False)
+
+
+def activation_maximisation(net: nn.Module, layer: str, channels: Sequence[int], data: Dataset,
+                            steps: int = 128, seed: int = 0, lr: float = 0.05, per_channel: int = 1,
+                            robust: bool = True, diversity: float = 0.5,
+                            on_step: Progress | None = None) -> torch.Tensor:
+    """`per_channel` images for each channel (channel-major: (len(channels) * per_channel, C, H,
+    W), normalised) that make the channel's centre unit respond as strongly as it can, found by
+    gradient ascent. Only the unit's receptive field matters: crop it (`receptive.crop` at
+    `centre(...)`) for display. The ascent climbs the unit's value before its last ReLU, which
+    has a gradient even where the ReLU outputs 0 (from noise many units start silent).
+
+    `robust` follows Olah et al. 2017 ("Feature visualization", Distill): the image is
+    parametrised by its Fourier coefficients scaled by 1 / frequency, in a decorrelated colour
+    space, through a sigmoid (so pixels stay in [0, 1]); each step sees it randomly rotated,
+    scaled and shifted. The shift grows with the unit's field: a 3x3 unit shifted by 2 px would
+    see other pixels each step. `diversity` pushes a channel's images apart (the cosine
+    similarity of their maps of the layer, subtracted): different ways to excite one unit.
+    Without `robust`: plain ascent on the pixels, clipped to [0, 1], whose images are mostly
+    high-frequency noise.
     """
     net = eval_copy(net)
     shift = min(2, fields(net)[layer].size // 8)  # 3 and 7 px: 0; 11 px: 1; 21 px and more: 2
     unit = last_relu(net, layer)
     gen = torch.Generator().manual_seed(seed)
     mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (data.mean, data.std))
-    lo, hi = -mean / std, (1 - mean) / std  # pixel values 0 and 1, normalised
-    shape = (len(channels), data.info.channels, data.info.size, data.info.size)
-    x = (0.1 * torch.randn(shape, generator=gen)).requires_grad_()
-    opt = torch.optim.Adam([x], lr=lr)
-    rows, picked = torch.arange(len(channels)), torch.tensor(list(channels))
+    n, c, size = len(channels) * per_channel, data.info.channels, data.info.size
+    if robust:
+        root, scale = _colour_root(data), _fourier_scale(size)
+        param = (0.01 * torch.randn(n, c, size, size // 2 + 1, 2, generator=gen)).requires_grad_()
+
+        def image() -> torch.Tensor:  # normalised pixels
+            spectrum = torch.view_as_complex(param) * scale
+            x = torch.fft.irfft2(spectrum, s=(size, size), norm="ortho")
+            x = torch.einsum("dc,nchw->ndhw", root, x)  # correlated colours, normalised units
+            return (torch.sigmoid(x * std + mean - 0.5) - mean) / std  # pixels in [0, 1]
+    else:
+        param = (0.1 * torch.randn(n, c, size, size, generator=gen)).requires_grad_()
+        lo, hi = -mean / std, (1 - mean) / std  # pixel values 0 and 1, normalised
+
+        def image() -> torch.Tensor:
+            return param
+
+    opt = torch.optim.Adam([param], lr=lr)
+    rows = torch.arange(n)
+    picked = torch.tensor(list(channels)).repeat_interleave(per_channel)
     for step in range(steps):
-        polish = step >= 3 * steps // 4  # last quarter: no shift, for this unit's exact place
-        dy, dx = torch.randint(-shift, shift + 1, (2,), generator=gen).tolist() if not polish \
-            else (0, 0)
-        out = outputs(net, torch.roll(x, (dy, dx), (2, 3)), [unit], inputs=True)[unit]
+        x = image()
+        if robust and step < 3 * steps // 4:  # the last quarter: this unit's exact place
+            x = _transform(x, shift, gen)
+        out = outputs(net, x, [unit], inputs=True)[unit]
         row, col = centre(out.shape[-2:])
         loss = -out[rows, picked, row, col].sum()  # each image its own channel's centre unit
+        if per_channel > 1 and diversity:
+            maps = F.normalize(out.flatten(1), dim=1).view(len(channels), per_channel, -1)
+            similar = maps @ maps.transpose(1, 2)  # (channels, k, k) cosine similarities
+            off = similar.sum() - similar.diagonal(dim1=1, dim2=2).sum()
+            loss = loss + diversity * out.detach().abs().mean() * off * n / per_channel
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        with torch.no_grad():
-            if shift and step % 4 == 3:
-                x.copy_(_blur(x))
-            x.copy_(torch.maximum(torch.minimum(x, hi), lo))
+        if not robust:
+            with torch.no_grad():
+                param.copy_(torch.maximum(torch.minimum(param, hi), lo))
         if on_step is not None:
             on_step((step + 1) / steps)
-    return x.detach()
+    with torch.no_grad():
+        return image().detach()
 
 
 def edge_fit(weights: np.ndarray) -> np.ndarray:
@@ -242,6 +292,96 @@ def preset(dataset: DatasetInfo, steps: int = 300, seed: int = 0,
             TrainConfig(dataset=dataset.name, steps=steps, batch_size=64, seed=seed,
                         eval_every=steps, probe_every=steps,  # no probes: nobody plots them
                         precision=precision))
+
+
+def large_kernel(dataset: DatasetInfo, steps: int = 1500, seed: int = 0) -> tuple[NetConfig,
+                                                                                TrainConfig]:
+    """A network whose first layer sees 7x7 pixels (the ImageNet stem: 7x7 stride 2, then max
+    pooling), so its trained kernels are large enough to read as oriented edges and colour
+    blobs (Krizhevsky et al. 2012, Fig. 3). ResNet-18 at width 16 (16, 32, 64, 128 channels)."""
+    return (NetConfig(family="imagenet", depth=18, width=16, small_input=False,
+                      in_channels=dataset.channels, num_classes=dataset.num_classes),
+            TrainConfig(dataset=dataset.name, steps=steps, batch_size=64, seed=seed,
+                        eval_every=steps, probe_every=steps))
+
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "assets" / "inside"
+
+
+class ShippedError(ValueError):
+    """A shipped network that cannot be used; the message is one sentence for the page."""
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """A network trained ahead of time and shipped in assets/inside as safetensors."""
+
+    name: str  # the file's stem
+    title: str  # what the network picker says
+    net: NetConfig
+    train: TrainConfig
+
+    @property
+    def path(self) -> Path:
+        return SHIPPED_DIR / f"{self.name}.safetensors"
+
+
+def shipped() -> list[Shipped]:
+    """The shipped networks, the page's default first: what `scripts.make_inside` writes."""
+    shapes, digits = DATASETS["shapes"], DATASETS["mnist-5k"]
+    return [Shipped("shapes-resnet20", "ResNet-20 on Shapes (3x3 first layer)",
+                    *preset(shapes, 300)),
+            Shipped("shapes-stem7", "ResNet-18 on Shapes (7x7 first layer)",
+                    *large_kernel(shapes)),
+            Shipped("digits-resnet20", "ResNet-20 on MNIST-5k digits", *preset(digits, 300))]
+
+
+def save_shipped(item: Shipped, state: dict[str, torch.Tensor], facts: dict[str, str],
+                 path: Path | None = None) -> None:
+    """Weights as safetensors, with the configurations (and `facts`: how the run went) as text
+    metadata, so a loader can check the file is the network it expects."""
+    state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    meta = {"net": json.dumps(item.net.to_dict()), "train": json.dumps(item.train.to_dict()),
+            "digest": _digest(state), **facts}
+    save_file(state, str(path or item.path), meta)
+
+
+def _digest(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of every tensor's name and bytes: safetensors itself checks only the header."""
+    h = hashlib.sha256()
+    for k in sorted(state):
+        h.update(k.encode())
+        h.update(state[k].numpy().tobytes())
+    return h.hexdigest()
+
+
+def load_shipped(item: Shipped, path: Path | None = None) -> tuple[dict[str, torch.Tensor],
+                                                                  dict[str, str]]:
+    """The shipped network's state dict and metadata, read without pickle; a missing, corrupt
+    or different network raises `ShippedError`."""
+    path = path or item.path
+    name = f"The shipped network {path.name}"
+    if not path.is_file():
+        raise ShippedError(f"{name} is missing; python -m scripts.make_inside makes it.")
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError):  # a bad header, or tensors past the end of the file
+        raise ShippedError(f"{name} is damaged and could not be read.") from None
+    if meta.get("net") != json.dumps(item.net.to_dict()):
+        raise ShippedError(f"{name} holds another network than {item.net.label} at width "
+                           f"{item.net.width}.")
+    want = {k: v.shape for k, v in build(item.net).state_dict().items()}
+    if {k: v.shape for k, v in state.items()} != want:
+        raise ShippedError(f"{name} does not have the weights of {item.net.label}.")
+    if meta.get("digest") != _digest(state):
+        raise ShippedError(f"{name} is damaged: its weights are not the ones it was saved with.")
+    if not all(v.isfinite().all() for v in state.values() if v.is_floating_point()):
+        raise ShippedError(f"{name} holds weights that are not finite numbers.")
+    for v in state.values():
+        v.requires_grad_(False)
+    return state, meta
 
 
 def train_weights(net_cfg: NetConfig, cfg: TrainConfig, data: Dataset,

@@ -115,3 +115,16 @@ def _luminance(img: Image.Image) -> Image.Image:
         white.paste(rgba, mask=rgba.getchannel("A"))
         return white.convert("L")
     return img.convert("L")  # RGB, CMYK, palette, bilevel
+
+
+def read_colour(data: bytes, max_side: int = MAX_SIDE) -> np.ndarray:
+    """An upload as RGB (H, W, 3) float32 in [0, 1], shrunk like `read_image`, for colour
+    networks; checked by `read_image` first, so a refused file is never decoded here."""
+    read_image(data, max_side=max_side)
+    with Image.open(io.BytesIO(data), formats=FORMATS) as img:
+        img.seek(0)
+        rgba = img.convert("RGBA")  # transparent pixels show the page's white, as in the browser
+    rgb = Image.new("RGB", rgba.size, (255, 255, 255))
+    rgb.paste(rgba, mask=rgba.getchannel("A"))
+    rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return np.asarray(rgb, dtype=np.float32) / 255

@@ -1,5 +1,5 @@
-"""The Inside-the-network page under AppTest: the preset trained on demand, a run from the Train
-page, what each control changes, and uploads."""
+"""The Inside-the-network page under AppTest: the shipped network drawn at once, the preset
+trained on demand, a run from the Train page, what each control changes, and uploads."""
 import base64
 import io
 import time
@@ -11,8 +11,11 @@ from PIL import Image
 
 from resviz import data as datasets
 from resviz import features
+from resviz.config import NetConfig, TrainConfig
 from resviz.plots import inside
-from resviz.runs import load_weights
+from resviz.runs import Run, load_weights
+from resviz.train import build_seeded
+from resviz.ui.inside_view import ran
 from resviz.runtime import fast_precision
 from tests.helpers import figures, plotly_array
 
@@ -30,6 +33,7 @@ def _png(trace: dict) -> np.ndarray:
 def preset_page(open_page):
     """The page with the Shapes preset trained for 10 steps (once per test process)."""
     at = open_page(PAGE)
+    at.selectbox(key="inside_net").set_value(("preset", "shapes")).run()
     at.number_input(key="inside_steps").set_value(10).run()
     if at.button:  # not trained yet: train it in the queue, as a learner would, and wait
         at.button(key="inside_train").click().run()
@@ -42,8 +46,47 @@ def preset_page(open_page):
     return at
 
 
+def test_the_page_opens_on_the_shipped_network_with_every_figure_and_no_click(open_page):
+    at = open_page(PAGE)
+    assert at.selectbox(key="inside_net").value == ("shipped", 0)
+    figs = figures(at)
+    assert list(figs) == SECTIONS and not at.button
+    item = features.shipped()[0]
+    state, meta = features.load_shipped(item)
+    after = features.first_layer_filters(features.from_state(item.net, state))
+    before = features.first_layer_filters(build_seeded(item.net, item.train.seed))
+    want = inside.filters(before, after, ("", ""))
+    assert [t["source"] for t in figs["inside_filters"]["data"]] == [t.source for t in want.data]
+    steps, error = meta["steps_run"], float(meta["val_error"])
+    assert any(f"{steps} steps of batch 64" in c.value and f"{error:.1%}" in c.value
+               for c in at.caption)
+
+
+def test_a_damaged_shipped_file_gets_one_sentence_and_the_page_still_works(open_page, tmp_path,
+                                                                          monkeypatch):
+    good = features.shipped()[0].path.read_bytes()
+    monkeypatch.setattr(features, "SHIPPED_DIR", tmp_path)
+    (tmp_path / "shapes-resnet20.safetensors").write_bytes(good[:len(good) // 2])
+    at = open_page(PAGE)
+    assert [w.value for w in at.warning] == [
+        "The shipped network shapes-resnet20.safetensors is damaged and could not be read. "
+        "Pick another network above, or train one here."]
+    assert not at.get("plotly_chart") and not at.exception
+    at.selectbox(key="inside_net").set_value(("preset", "shapes")).run()
+    assert "is not trained on shapes yet" in at.info[0].value
+
+
+def test_runs_are_labelled_with_the_steps_they_ran():
+    net, cfg = NetConfig(), TrainConfig(steps=180)
+    records = [{"step": s} for s in (1, 2, 57)]
+    assert ran(Run(net, cfg, records, status="stopped")) == "stopped at step 57 of 180"
+    assert ran(Run(net, cfg, records + [{"step": 180}], status="done")) == "180 steps"
+    assert ran(Run(net, cfg, records, status="diverged")) == "diverged at step 57 of 180"
+
+
 def test_without_a_trained_network_it_offers_to_train_the_preset(open_page):
     at = open_page(PAGE)
+    at.selectbox(key="inside_net").set_value(("preset", "shapes")).run()
     assert "is not trained on shapes yet" in at.info[0].value
     assert at.button(key="inside_train").label == "Train it now"
     assert not at.get("plotly_chart")
@@ -90,22 +133,51 @@ def test_each_control_changes_its_own_figure(preset_page):
     assert any("Sundararajan" in c.value for c in at.caption)
 
 
-def test_a_bad_upload_gets_one_sentence_and_a_good_one_is_explained(preset_page):
-    at = preset_page
+def _png_bytes(pixels: np.ndarray) -> bytes:
+    """(H, W) or (H, W, 3) in [0, 1] as PNG bytes."""
+    buf = io.BytesIO()
+    Image.fromarray((pixels * 255).round().astype(np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _upload(at, name: str, content: bytes):
+    at.file_uploader(key="inside_upload").set_value((name, content, "image/png"))
+    return at.run()
+
+
+def test_a_bad_upload_gets_one_sentence_and_a_colour_photo_stays_colour(open_page):
+    at = open_page(PAGE)  # the shipped Shapes network: a colour one
     at.radio(key="inside_attr_source").set_value("Upload").run()
-    at.file_uploader(key="inside_upload").set_value(("notes.png", b"not a picture", "image/png"))
-    at.run()
+    _upload(at, "notes.png", b"not a picture")
     assert not at.exception, at.exception
     assert [w.value for w in at.warning] == ["This file is not an image in a supported format "
                                              "(PNG, JPEG, GIF, BMP, WEBP). Showing a validation "
                                              "image instead."]
-    buf = io.BytesIO()
-    Image.new("L", (48, 40), 255).save(buf, "PNG")
-    at.file_uploader(key="inside_upload").set_value(("white.png", buf.getvalue(), "image/png"))
-    at.run()
+    photo = np.zeros((40, 48, 3))
+    photo[..., 0], photo[10:30, 12:36, 2] = 0.9, 0.8  # a blue square on red
+    _upload(at, "photo.png", _png_bytes(photo))
     assert not at.warning and not at.exception
-    assert any("true class: **unknown (your image, read in grey)**" in m.value
-               for m in at.markdown)
+    assert any("true class: **unknown (your image, in colour)**" in m.value for m in at.markdown)
+    assert not at.checkbox  # nothing to invert, nothing about digits
+    drawn = _png(figures(at)["inside_attr"]["data"][0]).astype(float)  # the image, as the net sees
+    assert drawn[0, 0, 0] > 200 and drawn[0, 0, 2] < 30  # red border
+    assert drawn[16, 16, 2] > 150  # blue middle: still colour
+
+
+@pytest.mark.parametrize("ink", ["dark", "light"])
+def test_a_digits_polarity_is_read_from_its_border(open_page, ink):
+    data = datasets.load("mnist-5k")
+    three = data.images(data.x_val[data.y_val == 3][0])[0].numpy()  # white on black
+    drawn = np.kron(1 - three if ink == "dark" else three, np.ones((3, 3)))  # 84 px
+    at = open_page(PAGE)
+    at.radio(key="inside_attr_source").set_value("Upload").run()
+    _upload(at, "three.png", _png_bytes(drawn))
+    at.selectbox(key="inside_net").set_value(("shipped", 2)).run()  # the digits network
+    assert not at.exception, at.exception
+    (box,) = at.checkbox
+    assert box.label == "Invert the colours" and box.value == (ink == "dark")
+    assert any(f"{ink} marks on a" in c.value for c in at.caption)
+    assert any(m.value.startswith("Predicted **3**") for m in at.markdown)
 
 
 def test_a_run_from_the_train_page_is_analysed(open_page, train_custom):
@@ -113,7 +185,10 @@ def test_a_run_from_the_train_page_is_analysed(open_page, train_custom):
     at.switch_page(PAGE)
     at.run()
     assert not at.exception, at.exception
-    assert at.selectbox(key="inside_net").value == ("run", 0)
+    options = at.selectbox(key="inside_net").options
+    assert options[0] == "ResNet-20 on Shapes (3x3 first layer): trained in advance"
+    assert "Your run: ResNet-8 on mnist-5k, 20 steps" in options
+    at.selectbox(key="inside_net").set_value(("run", 0)).run()
     figs = figures(at)
     assert list(figs) == SECTIONS
     run, path = at.session_state["work"].trained()[0]  # the drawn kernels are the run's own

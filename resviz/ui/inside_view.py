@@ -2,6 +2,7 @@
 reruns only its own section."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,10 +16,10 @@ from ..config import NetConfig
 from ..data import Dataset, DatasetUnavailable
 from ..plots import inside as plots
 from ..receptive import Field, crop, fields
-from ..runs import load_weights
+from ..runs import Run, load_weights
 from ..tickets import Ticket
 from ..train import build_seeded
-from ..uploads import FORMATS, UploadError, read_image
+from ..uploads import FORMATS, UploadError, read_colour, read_image
 from .computed import cached
 from .sidebar import Settings
 from .state import SessionWork, dataset, manager, runtime
@@ -51,14 +52,28 @@ def _dataset(name: str) -> Dataset | None:
         return None
 
 
+def ran(run: Run) -> str:
+    """The steps a run really trained: a stopped run is not labelled with its plan."""
+    done = run.records[-1]["step"] if run.records else 0
+    if run.status == "done" and done == run.train.steps:
+        return f"{done} steps"
+    verb = {"diverged": "diverged", "failed": "failed"}.get(run.status, "stopped")
+    return f"{verb} at step {done} of {run.train.steps}"
+
+
 def pick(settings: Settings, work: SessionWork) -> Picked | None:
-    """A finished run of this session, or a preset trained here on demand (None until ready)."""
+    """A shipped network (the default: figures at once), a finished run of this session, or a
+    preset trained here on demand (None until ready, or when it cannot be used)."""
     trained = work.trained()
-    options = {("run", i): f"Your run: {r.label} on {r.train.dataset}, {r.train.steps} steps"
-               for i, (r, _) in enumerate(trained)}
-    options |= {("preset", n): f"Preset: ResNet-20 on {n}, trained here"
+    options = {("shipped", i): f"{s.title}: trained in advance"
+               for i, s in enumerate(features.shipped())}
+    options |= {("run", i): f"Your run: {r.label} on {r.train.dataset}, {ran(r)}"
+                for i, (r, _) in enumerate(trained)}
+    options |= {("preset", n): f"ResNet-20 on {n}: train it here"
                 for n in dict.fromkeys([*PRESET_DATASETS, settings.dataset])}
     kind, which = st.selectbox("Network", list(options), format_func=options.get, key="inside_net")
+    if kind == "shipped":
+        return _shipped(features.shipped()[which])
     if kind == "preset":
         return _preset(which, settings.classroom, work)
     run, path = trained[which]
@@ -67,6 +82,25 @@ def pick(settings: Settings, work: SessionWork) -> Picked | None:
         return None
     state = cached(("weights", str(path)), lambda: load_weights(path), "Loading the weights...")
     return Picked(str(path), run.net, run.train.seed, data, features.from_state(run.net, state))
+
+
+def _shipped(item: features.Shipped) -> Picked | None:
+    """A network trained in advance (assets/inside), checked against its configuration."""
+    try:
+        state, meta = cached(("shipped", str(item.path)), lambda: features.load_shipped(item),
+                             "Loading the weights...")
+    except features.ShippedError as err:
+        st.warning(f"{err} Pick another network above, or train one here.")
+        return None
+    data = _dataset(item.train.dataset)
+    if data is None:
+        return None
+    st.caption(f"{item.net.label} at width {item.net.width}, trained in advance for "
+               f"{meta['steps_run']} steps of batch {item.train.batch_size} on "
+               f"{data.info.title}: validation error {float(meta['val_error']):.1%} "
+               "(assets/inside/MANIFEST.md says how).")
+    return Picked(f"shipped:{meta['digest']}", item.net, item.train.seed, data,
+                  features.from_state(item.net, state))
 
 
 def _preset(name: str, classroom: bool, work: SessionWork) -> Picked | None:
@@ -247,16 +281,31 @@ def probes(p: Picked) -> None:
                  "train it longer."))
 
 
+def _upload(p: Picked, content: bytes) -> tuple[torch.Tensor, str]:
+    """An upload as the network's input: in colour for a colour network; for a grey one, its
+    polarity read from the border, with a checkbox (one per network and image) to overrule it."""
+    digest = hashlib.blake2b(content, digest_size=8).hexdigest()
+    if p.data.info.channels == 3:
+        image = cached(("colour", digest), lambda: read_colour(content), "Reading the image...")
+        return attribution.prepare_upload(image, p.data), "unknown (your image, in colour)"
+    gray = read_image(content)
+    dark = attribution.dark_ink(gray)
+    invert = st.checkbox("Invert the colours", value=dark, key=f"inside_invert:{p.key}:{digest}",
+                         help="This network learned light marks on a dark background (MNIST's "
+                              "white digits on black). Ticked at first when the image's border "
+                              "is light, as for ink on paper.")
+    seen = "dark marks on a light border" if dark else "light marks on a dark border"
+    st.caption(f"Read in grey: {seen}" + (", inverted." if invert else ", as it is."))
+    return attribution.prepare_upload(gray, p.data, invert), "unknown (your image, read in grey)"
+
+
 def _attribution_image(p: Picked, source: str) -> tuple[torch.Tensor, str]:
     if source == "Upload":
         upload = st.file_uploader("Your image", type=[f.lower() for f in FORMATS] + ["jpg"],
                                   key="inside_upload")
-        invert = st.checkbox("Invert (the digits are white on black)", key="inside_invert",
-                             value=p.data.info.channels == 1)
         if upload is not None:
             try:
-                image = attribution.prepare_upload(read_image(upload.getvalue()), p.data, invert)
-                return image, "unknown (your image, read in grey)"
+                return _upload(p, upload.getvalue())
             except UploadError as err:
                 st.warning(f"{err} Showing a validation image instead.")
     index = _image_number(p, "inside_attr_image")
