@@ -1,7 +1,7 @@
 """Gradient flow: per-layer gradient and activation statistics of this session's runs."""
 import streamlit as st
 
-from resviz.ui import gradient_view, state
+from resviz.ui import gradient_view, nav, state
 
 work = state.work()
 work.collect()
@@ -14,7 +14,7 @@ if not runs:
     st.info("No runs yet. Train a preset first (**Degradation**, or **Vanishing gradients**): "
             "this page then says, from each run's own numbers, whether its gradient vanishes, "
             "explodes or stays healthy, and at which step.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/play_circle:")
+    st.page_link(nav.page("train.py"), label="Go to Train", icon=":material/play_circle:")
     st.stop()
 picked = gradient_view.choose(runs)
 if picked:

@@ -4,22 +4,22 @@ import streamlit as st
 from resviz.budget import OverBudget
 from resviz.claims import HELP, holds
 from resviz.comparisons import fit_claims
-from resviz.ui import state, train_view
+from resviz.ui import nav, state, train_view
 from resviz.ui.sidebar import current
 
 STEPS = [
-    ("pages/convolutions.py", "The building block",
+    ("convolutions.py", "The building block",
      "Convolution, activation, max pooling: AlexNet won ImageNet 2012 with five convolutions "
      "and three max-pooling layers."),
-    ("pages/residual_block.py", "The residual block",
+    ("residual_block.py", "The residual block",
      "Add the input back: F(x) + x. The skip connection has no parameters, and the gradient "
      "flows through it."),
-    ("pages/build.py", "Build a network",
+    ("build.py", "Build a network",
      "Plain or residual, 8 to 110 layers: see its shape, parameters and every skip connection."),
-    ("pages/train.py", "Train and compare",
+    ("train.py", "Train and compare",
      "Stacking more layers helps until it hurts: in the paper deeper plain networks train "
      "worse and deeper residual networks better. Train them and see what yours do."),
-    ("pages/gradient_flow.py", "Look at the gradients",
+    ("gradient_flow.py", "Look at the gradients",
      "Does each layer's gradient vanish, explode or stay healthy? Judged from your runs' own "
      "numbers, step by step."),
 ]
@@ -30,7 +30,7 @@ st.write("A hands-on version of *Deep Residual Learning for Image Recognition* (
          "Everything here is computed as you watch, on real data.")
 for i, (page, title, text) in enumerate(STEPS, 1):
     c1, c2 = st.columns([2, 3], vertical_alignment="center")  # room for the link at 1024 px
-    c1.page_link(page, label=f"{i}. {title}")
+    c1.page_link(nav.page(page), label=f"{i}. {title}")
     c2.write(text)
 
 work = state.work()
@@ -57,7 +57,7 @@ specs = train_view.preset_buttons(settings, busy, key="home")
 if specs:
     try:
         work.start(specs)
-        st.switch_page("pages/train.py")
+        st.switch_page(nav.page("train.py"))
     except OverBudget as err:  # refused before it starts: nothing else changes
         st.error(str(err))
 if busy:
