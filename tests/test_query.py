@@ -5,7 +5,9 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resviz.config import NetConfig
+from resviz.config import NetConfig, TrainConfig
+from resviz.plots.curves import error_curves, loss_curves
+from resviz.runs import Run
 from resviz.ui.query import literal, parse, to_params
 from tests.helpers import ROOT, TIMEOUT
 
@@ -112,3 +114,11 @@ def test_build_writes_its_network_and_keeps_the_session_and_a_reload_finds_it():
     reload.switch_page("pages/train.py")
     reload.run()
     assert reload.session_state["work"].id == sid
+
+
+def test_a_legend_shows_a_run_name_as_typed_not_as_plotly_markup():
+    run = Run(net=NetConfig(depth=8), train=TrainConfig(steps=1), name="<a href='x'>a & b</a>",
+              records=[{"step": 1, "train_loss": 2.0, "train_error": 0.5, "val_error": 0.4}])
+    names = [t.name for fig in (error_curves([run]), loss_curves([run])) for t in fig.data]
+    escaped = "&lt;a href='x'&gt;a &amp; b&lt;/a&gt;"  # Plotly shows entities as the characters
+    assert names == [f"{escaped} train", f"{escaped} validation", escaped]

@@ -68,6 +68,9 @@ def test_a_name_with_dots_and_slashes_stays_in_the_folder(tmp_path):
     (_file(records=[{"step": 1, "act_std": {"<a href=x>": 1}}]),
      "this run file is invalid (a name in record 1's act_std holds characters that are not "
      "allowed, not '<a href=x>')"),
+    (_file(records=[{"step": 1, "grad_norms": {"stage9.block1.conv1": 0.5}}]),
+     "this run file is invalid (record 1's grad_norms names a layer 'stage9.block1.conv1' that "
+     "ResNet-8 does not have)"),
     (_file(records=[{"step": 1, "colour": "red"}]), "this run file is invalid (record 1 has an "
                                                     "unknown field 'colour')"),
     (_file(name="a\n# heading"), "this run file is invalid (name may hold only letters, digits, "

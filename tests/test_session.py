@@ -184,3 +184,13 @@ def test_sixteen_files_of_half_a_million_records_cost_a_count_each(tmp_path, mon
         "1.json: this run file has 445,000 records; at most 20,000 can be read here.",
         "14 of the 16 files were not read, from 2.json on: one upload reads at most 16 run "
         "files, 10 MB and 30,000 records."]
+
+
+def test_an_upload_the_disk_refuses_gets_a_sentence_without_a_path(tmp_path, monkeypatch):
+    from resviz.ui import state
+
+    def read_only(*_a, **_k):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path))
+    monkeypatch.setattr(state, "save", read_only)
+    assert SessionWork(folder=tmp_path / "s").add_upload("a.json", _records_file(2)) == (
+        "a.json: the file could not be saved on the server (the disk is read-only).")
