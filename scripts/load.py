@@ -138,9 +138,15 @@ def hostile_files(folder: Path, index: int) -> tuple[Path, list[Path], Path]:
     return png, runs, brick
 
 
-async def _upload(page, key: str, files) -> None:
+async def _upload(page, key: str, files, shown: str | None = None) -> None:
+    """Upload and wait for the page's answer: `shown` (a refusal's words), else the file."""
     await page.locator(f".st-key-{key} input[type='file']").set_input_files(files)
-    await page.wait_for_timeout(1000)  # the upload, then the rerun it starts
+    if shown:
+        await page.get_by_text(shown).first.wait_for(timeout=300_000)
+    else:
+        await page.locator(f".st-key-{key} [data-testid='stFileUploaderFile']").first.wait_for(
+            timeout=300_000)
+    await page.wait_for_timeout(500)
     await _ready(page, timeout=300_000)
 
 
@@ -164,10 +170,10 @@ async def _hostile(s: Session, page, url: str, files: tuple[Path, list[Path], Pa
     await _goto_page(page, "Experiments", "Experiments")
     await page.locator(".st-key-exp_source").get_by_text("Upload run files", exact=True).click()
     await _ready(page)
-    await _upload(page, "exp_upload", runs)
+    await _upload(page, "exp_upload", runs, "one upload reads")
     s.refusals += await _alerts(page)
     await _goto_page(page, "Train", TRAIN_TITLE)
-    await _upload(page, "upload_run", brick)
+    await _upload(page, "upload_run", brick, f"{brick.name}: ")
     s.refusals += await _alerts(page)
 
 
