@@ -88,6 +88,10 @@ def _sweep_args(w: argparse.ArgumentParser) -> None:
     w.add_argument("--list", action="store_true", help="print the configurations' labels")
     w.add_argument("--keep-every", type=int, default=1,
                    help="keep every K-th training record (and every evaluation) in the files")
+    w.add_argument("--ray", metavar="ADDRESS",
+                   help="train on a Ray cluster (ray://head:10001, auto, or local for one on "
+                        "this machine): pip install -r requirements-cluster.txt")
+    w.add_argument("--workers", type=int, help="with --ray: configurations training at once")
 
 
 def net_config(args: argparse.Namespace) -> NetConfig:
@@ -209,6 +213,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise ConfigError(f"keep-every must be at least 1 (1 keeps every record), "
                           f"not {args.keep_every}")
     _sweep_folder(args.out)
+    if args.ray:
+        return _sweep_on_ray(args, entries)
     data = None  # loaded once, and only if something is left to train
     try:
         for i, entry in enumerate(entries, 1):
@@ -227,6 +233,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 130
     _sweep_table(args.out, entries)
     return 0
+
+
+def _sweep_on_ray(args: argparse.Namespace, entries: list[sweep.Entry]) -> int:
+    """The sweep's unfinished runs as Ray actors; 1 if a worker died (a rerun retrains them)."""
+    from . import cluster
+
+    left = [e for e in entries if not sweep.finished(Path(args.out) / f"{e.filename}.json")]
+    for e in entries:
+        if e not in left:
+            print(f"{e.name}: finished earlier, skipped")
+    outcomes = cluster.run_sweep(left, args.out, args.ray, args.keep_every, args.workers,
+                                 on_end=lambda e, outcome: print(f"{e.name}: {outcome}"))
+    _sweep_table(args.out, entries)
+    return int("failed" in outcomes.values())
 
 
 def _sweep_folder(out: str | None) -> None:

@@ -126,10 +126,13 @@ def mean_spread(values: list[float]) -> tuple[float, float]:
 
 def run_one(entry: Entry, folder: str | Path, keep_every: int = 1,
             data: datasets.Dataset | None = None,
-            on_record: Callable[[dict], None] | None = None) -> Path:
-    """Train one entry and write its run file (thinned, atomically) into `folder`."""
-    run = Run(net=entry.net, train=entry.train, env=environment(pick_device(entry.train.device)))
-    for rec in train(entry.net, entry.train, data):
+            on_record: Callable[[dict], None] | None = None,
+            records: Iterable[dict] | None = None, env: dict | None = None) -> Path:
+    """Train one entry and write its run file (thinned, atomically) into `folder`; `records`
+    and `env`, when given, come from where it trained instead (a Ray worker: resviz.cluster)."""
+    run = Run(net=entry.net, train=entry.train,
+              env=env or environment(pick_device(entry.train.device)))
+    for rec in train(entry.net, entry.train, data) if records is None else records:
         run.records.append(rec)
         if on_record:
             on_record(rec)
