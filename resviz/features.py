@@ -220,7 +220,7 @@ def activation_maximisation(net: nn.Module, layer: str, channels: Sequence[int],
     picked = torch.tensor(list(channels)).repeat_interleave(per_channel)
     for step in range(steps):
         x = image()
-        if robust and step < 3 * steps // 4:  # the last quarter: this unit's exact place
+        if robust:
             x = _transform(x, shift, gen)
         out = outputs(net, x, [unit], inputs=True)[unit]
         row, col = centre(out.shape[-2:])

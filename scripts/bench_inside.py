@@ -1,80 +1,147 @@
-"""The Inside-the-network page's costs and its edges -> shapes -> objects measurement, on the
-network the page trains on demand (ResNet-20, width 8, on Shapes). Prints two tables.
+"""The Inside-the-network page's costs and what its pictures show, on the networks it ships
+(assets/inside). Prints three tables.
 
-    python -m scripts.bench_inside [--steps 300] [--repeats 5] [--am-steps 128]
+    OMP_WAIT_POLICY=PASSIVE nice -n 10 python -m scripts.bench_inside [--repeats 3] [--am-steps 96]
+        [--browser 3]
 
-Each time is the median of `repeats` runs after one warm-up, on one image of the validation
-split; the edge fit and the linear probes compare the trained weights with the seeded initial
-ones they started from.
+1. Each attribution and the activation maximisation of one group of channels (the page's 6
+   channels x 3 images), regularised (Olah et al. 2017) and plain, with the mean centre-unit
+   value it reaches and the share of its energy at high frequencies (above half the highest).
+2. The edge fit and linear probes, trained against the seeded initial weights.
+3. With --browser N: a server is started, one Chromium visit warms it (every analysis of the
+   default network computed once), then N fresh visits time the first figure and the last.
+
+Each time is the median of `repeats` runs after one warm-up, on one validation image.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
+
+import torch
 
 from resviz import attribution, features
 from resviz import data as datasets
 from resviz.runtime import configure_threads, describe_device, pick_device
 from resviz.train import build_seeded
 
+AM_CHANNELS, AM_STARTS = 6, 3  # the page's group of channels and images per channel
 
-def median_ms(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up: allocator, oneDNN primitives
+
+def median_s(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+    """The median time of `repeats` calls after one warm-up (allocator, oneDNN primitives),
+    and the last call's result."""
+    fn()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        fn()
+        out = fn()
         times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
+    return statistics.median(times), out
 
 
-def timings(net, data, args) -> list[tuple[str, float]]:
+def high_frequency_share(x: torch.Tensor) -> float:
+    power = torch.fft.rfft2(x - x.mean((2, 3), keepdim=True)).abs() ** 2
+    fy, fx = torch.fft.fftfreq(x.shape[-2]).abs()[:, None], torch.fft.rfftfreq(x.shape[-1])
+    return (power[..., (fy > 0.25) | (fx > 0.25)].sum() / power.sum()).item()
+
+
+def centre_units(net, layer: str, x: torch.Tensor) -> float:
+    unit = features.last_relu(net, layer)
+    with torch.no_grad():
+        out = features.outputs(features.eval_copy(net), x, [unit], inputs=True)[unit]
+    row, col = features.centre(out.shape[-2:])
+    chans = torch.arange(AM_CHANNELS).repeat_interleave(len(x) // AM_CHANNELS)
+    return out[torch.arange(len(x)), chans, row, col].mean().item()
+
+
+def costs(item: features.Shipped, net, data, args) -> None:
     image, target = data.x_val[0], int(data.y_val[0])
-    rows = [(f"{method}" + (" (64 steps)" if method == "integrated gradients" else ""),
-             median_ms(lambda m=method: attribution.attribute(net, image, target, m),
-                       args.repeats)) for method in attribution.METHODS]
-    for layer in ("stage2.block1", "stage3.block3"):
-        rows.append((f"activation maximisation, 1 image, {args.am_steps} steps, {layer}",
-                     median_ms(lambda layer=layer: features.activation_maximisation(
-                         net, layer, [0], data, args.am_steps), max(1, args.repeats // 2))))
-    rows.append(("top patches, every channel of stage2.block1, 1000 images",
-                 median_ms(lambda: features.top_units(net, data.x_val, "stage2.block1"), 1)))
-    return rows
+    print(f"\n{item.title}, width {item.net.width}")
+    print(f"{'what':<66}{'s':>7}{'unit':>8}{'high f':>8}")
+    for method in attribution.METHODS:
+        s, _ = median_s(lambda m=method: attribution.attribute(net, image, target, m),
+                        args.repeats)
+        print(f"{method:<66}{s:>7.2f}")
+    marks = features.depth_labels(features.layer_names(net))
+    for layer in [n for n, m in marks.items() if m in ("early", "late")]:
+        for robust in (True, False):
+            per = AM_STARTS if robust else 1
+            s, x = median_s(partial(features.activation_maximisation, net, layer,
+                                    range(AM_CHANNELS), data, args.am_steps, per_channel=per,
+                                    robust=robust), 1)
+            what = (f"activation max., {layer}, {AM_CHANNELS}x{per} images, {args.am_steps} "
+                    f"steps, {'regularised' if robust else 'plain'}")
+            print(f"{what:<66}{s:>7.2f}{centre_units(net, layer, x):>8.2f}"
+                  f"{high_frequency_share(data.images(x)):>8.0%}")
+
+
+def measurements(item: features.Shipped, net, data) -> None:
+    initial = build_seeded(item.net, item.train.seed).eval()
+    before, after = (features.first_layer_filters(n) for n in (initial, net))
+    fit0, fit1 = features.edge_fit(before), features.edge_fit(after)
+    count, k = len(after), after.shape[-1]
+    print(f"edge fit of the first layer's {count} {k}x{k} kernels (random: "
+          f"{2 / (k * k - 1):.2f}): {fit0.mean():.2f} at initialisation, {fit1.mean():.2f} "
+          f"after training; {(fit1 > fit0.max()).sum()} trained kernels beat every initial one")
+    names = features.layer_names(net)
+    probe1, probe0 = (features.probe_accuracy(n, data, names) for n in (net, initial))
+    marks = features.depth_labels(names)
+    print(f"linear probe, validation accuracy (chance {1 / len(data.classes):.0%}): " +
+          ", ".join(f"{m} ({n}) {probe1[n]:.0%} (initial {probe0[n]:.0%})" for n, m in
+                    marks.items()))
+
+
+def browser(visits: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from scripts.appserver import CHROMIUM, FLAGS, PAGES, READY, app_server
+    chart = "[data-testid='stPlotlyChart'] .main-svg"
+    with tempfile.TemporaryDirectory() as runs, sync_playwright() as pw, app_server(runs) as app:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        url = f"{app.url}/{PAGES['inside']}"
+        firsts, lasts = [], []
+        for visit in range(visits + 1):  # the first visit warms the server
+            page = chromium.new_page(viewport={"width": 1280, "height": 800})
+            t0 = time.perf_counter()
+            page.goto(url)
+            page.wait_for_selector(chart, timeout=300_000)
+            first = time.perf_counter() - t0
+            page.wait_for_selector(READY, timeout=300_000)
+            last = time.perf_counter() - t0
+            page.close()
+            print(f"visit {visit} ({'warms the server' if visit == 0 else 'warm'}): first figure "
+                  f"{first:.1f} s, page finished {last:.1f} s", flush=True)
+            if visit:
+                firsts.append(first)
+                lasts.append(last)
+        print(f"warm server, median of {visits}: first figure {statistics.median(firsts):.1f} s, "
+              f"page finished {statistics.median(lasts):.1f} s")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--am-steps", type=int, default=128)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--am-steps", type=int, default=96)
+    p.add_argument("--browser", type=int, default=0, help="warm visits to time (0: none)")
+    p.add_argument("--skip-costs", action="store_true")
     args = p.parse_args()
     configure_threads()
-    data = datasets.load("shapes")
-    net_cfg, cfg = features.preset(data.info, args.steps)
-    t0 = time.perf_counter()
-    net = features.from_state(net_cfg, features.train_weights(net_cfg, cfg, data))
-    trained_s = time.perf_counter() - t0
-    initial = build_seeded(net_cfg, cfg.seed).eval()
-    print(f"{net_cfg.label} width {net_cfg.width} on Shapes, {args.steps} steps of batch "
-          f"{cfg.batch_size}: trained in {trained_s:.1f} s on {describe_device(pick_device())}")
-    print(f"\n{'what':<68}{'ms':>8}")
-    for what, ms in timings(net, data, args):
-        print(f"{what:<68}{ms:>8.1f}")
-
-    fit0, fit1 = (features.edge_fit(features.first_layer_filters(n)) for n in (initial, net))
-    print(f"\nedge fit of the first layer's {len(fit1)} kernels (random 3x3: 0.25): "
-          f"{fit0.mean():.2f} at initialisation, {fit1.mean():.2f} after training; "
-          f"{(fit1 > fit0.max()).sum()} trained kernels beat every initial one")
-    names = features.layer_names(net)
-    probe1, probe0 = (features.probe_accuracy(n, data, names) for n in (net, initial))
-    marks = features.depth_labels(names)
-    print(f"linear probe on channels averaged over the image, validation accuracy "
-          f"(chance {1 / len(data.classes):.0%}):")
-    print(f"{'layer':<16}{'':<8}{'trained':>9}{'initial':>9}")
-    for name in names:
-        print(f"{name:<16}{marks.get(name, ''):<8}{probe1[name]:>9.1%}{probe0[name]:>9.1%}")
+    print(f"on {describe_device(pick_device())}, {torch.get_num_threads()} torch threads, load "
+          f"average {os.getloadavg()[0]:.1f}")
+    if not args.skip_costs:
+        for item in features.shipped():
+            state, _ = features.load_shipped(item)
+            net, data = features.from_state(item.net, state), datasets.load(item.train.dataset)
+            costs(item, net, data, args)
+            measurements(item, net, data)
+    if args.browser:
+        browser(args.browser)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,13 @@ from resviz import features
 from resviz.config import NetConfig, TrainConfig
 from resviz.plots import inside
 from resviz.runs import Run, load_weights
+from resviz.runtime import fast_precision
 from resviz.train import build_seeded
 from resviz.ui.inside_view import ran
-from resviz.runtime import fast_precision
 from tests.helpers import figures, plotly_array
 
 PAGE = "pages/inside.py"
-SECTIONS = ["inside_filters", "inside_maps", "inside_channels", "inside_probes", "inside_attr"]
+SECTIONS = ["inside_filters", "inside_maps", "inside_channels", "inside_attr", "inside_probes"]
 
 
 def _png(trace: dict) -> np.ndarray:
@@ -57,6 +57,7 @@ def test_the_page_opens_on_the_shipped_network_with_every_figure_and_no_click(op
     before = features.first_layer_filters(build_seeded(item.net, item.train.seed))
     want = inside.filters(before, after, ("", ""))
     assert [t["source"] for t in figs["inside_filters"]["data"]] == [t.source for t in want.data]
+    assert any("with one best image: here they agree" in c.value for c in at.caption)  # stem
     steps, error = meta["steps_run"], float(meta["val_error"])
     assert any(f"{steps} steps of batch 64" in c.value and f"{error:.1%}" in c.value
                for c in at.caption)

@@ -50,12 +50,6 @@ def mosaic(tiles: Sequence[np.ndarray], cols: int, size: int, gap: int = 2) -> n
     return out
 
 
-def stretch(image: np.ndarray) -> np.ndarray:
-    """An image's values spread over [0, 1] (optimised images use a narrow range of colours)."""
-    lo, hi = float(image.min()), float(image.max())
-    return (image - lo) / (hi - lo) if hi > lo else np.full_like(image, 0.5)
-
-
 def _image_axes(fig: go.Figure, height: int, top: int = 30) -> go.Figure:
     # go.Image already gives each panel square pixels and row 0 at the top; a panel narrower
     # than its height leaves space below it, not above.
@@ -92,7 +86,9 @@ def filters(before: np.ndarray, after: np.ndarray, titles: tuple[str, str],
     for c, w in enumerate((before, after), 1):
         tiles = list(0.5 + 0.5 * _scaled(w)) if w.shape[1] == 3 else \
             [signed_rgb(k[0]) for k in _scaled(w)]
-        fig.add_trace(go.Image(source=png(mosaic(tiles, cols, 30, gap=6)), hoverinfo="skip"), 1, c)
+        size = w.shape[-1] * -(-30 // w.shape[-1])  # about 30 px, every weight the same size
+        fig.add_trace(go.Image(source=png(mosaic(tiles, cols, size, gap=6)), hoverinfo="skip"),
+                      1, c)
     return _image_axes(fig, height, top=40)
 
 
@@ -115,24 +111,27 @@ def feature_maps(maps: np.ndarray, cols: int = 8, height: int | None = None) -> 
     return fig
 
 
-def channels(rows: Sequence[tuple[np.ndarray, Sequence[np.ndarray]]], labels: Sequence[str],
-             size: int = 56, height_per_row: int = 78) -> go.Figure:
-    """One row per channel: its activation-maximisation image, then its top dataset patches.
+def channels(rows: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray]]],
+             labels: Sequence[str], size: int = 56, height_per_row: int = 78) -> go.Figure:
+    """One row per channel: its activation-maximisation images, then its top dataset patches.
 
-    rows: (image (C, s, s), patches [(C, s, s), ...]) in [0, 1]; labels: one per row.
+    rows: (images [(C, s, s), ...], patches [(C, s, s), ...]) in [0, 1]; labels: one per row.
     """
+    m = max(len(images) for images, _ in rows)
     n = max(len(p) for _, p in rows)
-    tiles = [t for image, patches in rows for t in (image, *patches)]
-    tiles += [np.full_like(tiles[0], GAP)] * (len(rows) * (n + 1) - len(tiles))
-    grid = mosaic(tiles, n + 1, size, gap=3)
+    blank = np.full_like(rows[0][0][0], GAP)
+    tiles = [t for images, patches in rows for t in
+             (*images, *[blank] * (m - len(images)), *patches, *[blank] * (n - len(patches)))]
+    grid = mosaic(tiles, m + n, size, gap=3)
     fig = go.Figure(go.Image(source=png(grid), hoverinfo="skip"))
     step = size + 3
     for r, label in enumerate(labels):
         fig.add_annotation(x=-6, y=r * step + size / 2, text=label, showarrow=False,
                            xanchor="right", font=dict(size=13))
-    for x, text in ((size / 2, "optimised"), (step + (n * step) / 2, "strongest in the data")):
+    for x, text in ((m * step / 2, "optimised"), (m * step + n * step / 2,
+                                                  "strongest in the data")):
         fig.add_annotation(x=x, y=-10, text=text, showarrow=False, font=dict(size=13))
-    fig.add_vline(x=step - 1.5, line=dict(color="black", width=2))
+    fig.add_vline(x=m * step - 1.5, line=dict(color="black", width=2))
     _image_axes(fig, height_per_row * len(rows) + 40, top=30)
     fig.update_layout(margin=dict(l=90, r=0, t=30, b=0))
     return fig

@@ -25,7 +25,9 @@ from .sidebar import Settings
 from .state import SessionWork, dataset, manager, runtime
 
 GROUP = 6  # channels per figure: rows a screen can show
-PATCHES = 6  # strongest dataset patches per channel
+PATCHES = 5  # strongest dataset patches per channel
+STARTS = 3  # optimised images per channel, pushed apart: different ways to excite it
+AM_STEPS = 96
 PRESET_DATASETS = ("shapes",)  # synthetic colour shapes: where edges -> shapes -> objects shows
 
 
@@ -214,13 +216,19 @@ def maps(p: Picked) -> None:
 
 def _optimised(p: Picked, layer: str, channels: list[int], steps: int, grid: tuple[int, int],
                on_step) -> np.ndarray:
-    """Activation-maximisation images cropped to the centre unit's field, contrast stretched."""
-    x = features.activation_maximisation(p.net, layer, channels, p.data, steps, on_step=on_step)
+    """Activation-maximisation images, STARTS per channel, cropped to the centre unit's field."""
+    x = features.activation_maximisation(p.net, layer, channels, p.data, steps,
+                                         per_channel=STARTS, on_step=on_step)
     row, col = features.centre(grid)
-    out = np.stack([plots.stretch(crop(im, fields(p.net)[layer], row, col))
-                    for im in p.data.images(x).numpy()])
+    out = np.stack([crop(im, fields(p.net)[layer], row, col) for im in p.data.images(x).numpy()])
     out.flags.writeable = False
     return out
+
+
+def _distinct(images: np.ndarray) -> bool:
+    """Whether one channel's optimised images differ visibly: some pair by more than 0.1 on
+    average over its pixels (values in [0, 1])."""
+    return any(np.abs(a - b).mean() > 0.1 for i, a in enumerate(images) for b in images[i + 1:])
 
 
 def _patches(p: Picked, top: features.TopUnits, channel: int, field: Field) -> list[np.ndarray]:
@@ -241,21 +249,29 @@ def channels(p: Picked, classroom: bool) -> None:
     k = top.value.shape[0]
     start = mid.selectbox("Channels", range(0, k, GROUP), key="inside_group",
                           format_func=lambda s: f"{s + 1} to {min(s + GROUP, k)} of {k}")
-    steps = 128 if classroom else int(right.number_input("Optimisation steps", 8, 1024, 128,
-                                                         step=32, key="inside_am_steps"))
+    steps = AM_STEPS if classroom else int(right.number_input(
+        "Optimisation steps", 8, 1024, AM_STEPS, step=32, key="inside_am_steps"))
     chans = list(range(start, min(start + GROUP, k)))
     images = cached(("am", p.key, layer, start, steps),
                      lambda on_step: _optimised(p, layer, chans, steps, top.grid, on_step),
                      "Optimising an image for each channel...", steps=True)
     field = fields(p.net)[layer]
-    rows = [(images[i], _patches(p, top, c, field)) for i, c in enumerate(chans)]
+    rows = [(images[STARTS * i:STARTS * (i + 1)], _patches(p, top, c, field))
+            for i, c in enumerate(chans)]
     st.plotly_chart(plots.channels(rows, [f"channel {c + 1}" for c in chans]),
                     key="inside_channels", config={"displayModeBar": False})
-    st.caption(f"Left: an image optimised from noise to excite the channel's centre unit "
-               f"({steps} steps; random shifts, blur and valid pixels as regularisers; contrast "
-               f"stretched). Right: the {PATCHES} validation images where the channel responds "
-               f"most, cropped to what one unit sees ({field.size}x{field.size} px, grey: "
-               "outside the image).")
+    apart = sum(_distinct(images[STARTS * i:STARTS * (i + 1)]) for i in range(len(chans)))
+    found = (f"{apart} of {len(chans)} channels found different ones" if apart else
+             "a first-layer unit is a weighted sum of its pixels, with one best image: here "
+             "they agree" if layer == p.names[0] else "here they agree")
+    st.caption(f"Left: {STARTS} images optimised from faint noise to excite the channel's centre "
+               f"unit, pushed apart to find different ways to do it ({found}; {steps} steps, "
+               "as in Olah et al. "
+               "2017: built from smooth patterns in the data's colours, and rotated, scaled and "
+               "shifted at random each step, so only what excites the unit robustly survives). "
+               f"Right: the {PATCHES} validation images where the channel responds most. Both "
+               f"cropped to what one unit sees ({field.size}x{field.size} px, grey: outside the "
+               "image).")
 
 
 @st.fragment
