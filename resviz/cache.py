@@ -28,7 +28,7 @@ from .runs import Run, RunFileError, load, save, save_weights
 
 # The modules whose code decides a run's records (tests/test_cache.py checks this list against
 # what resviz.train imports), and the packages whose versions do.
-NUMERIC_MODULES = ("config", "data", "models", "probes", "train")
+NUMERIC_MODULES = ("config", "data", "models", "probes", "synthetic", "train")
 PACKAGES = ("torch", "torchvision", "numpy", "mlxtend")
 FINISHED = ("done", "diverged")  # stopped or failed runs are not served: they are retrained
 

@@ -25,11 +25,14 @@ from torch import nn
 from .config import NetConfig, TrainConfig
 from .models import build
 
-# Fitted on 2 idle cores, fp32, one thread (python -m scripts.bench_train --pace).
-C_LAYER = 1.5e-4    # seconds per weight layer and step: dispatch, small kernels
-C_ACT = 2.0e-9      # seconds per activation value (memory traffic: BN, ReLU, copies)
-C_MAC = 1.5e-10     # seconds per multiply-add of the forward pass, backward included
-PARALLEL_GAIN = 0.58  # a second torch thread adds this much speed to a large network (measured)
+# Fitted with python -m scripts.bench_train --pace (fp32, one thread) on a 2-core machine other
+# people were using (load average about 10): ten networks' steps within -24% to +16% of the fit.
+# The server's own factor (Pace) takes care of its absolute speed; these set the proportions.
+C_LAYER = 2.7e-3    # seconds per weight layer and step: dispatch, small kernels
+C_ACT = 9.9e-9      # seconds per activation value (memory traffic: BN, ReLU, copies)
+C_MAC = 1.2e-10     # seconds per multiply-add of the forward pass, backward included
+PARALLEL_GAIN = 0.58  # a second torch thread's speed-up on a large network: ~1,410 against ~890
+# images/s (ResNet-20, width 16, batch 128, bf16, 2 cores; resviz.runtime.PARALLEL_MACS)
 FORWARD_SHARE = 1 / 3  # an evaluation image costs a third of a training image (no backward)
 EVAL_BATCH = 250    # as resviz.train evaluates
 VAL_IMAGES = 1000   # validation split assumed before a job on the dataset has started

@@ -366,7 +366,7 @@ def report(r: dict, out=print) -> None:
 def estimates(r: dict, out=print) -> None:
     """Each waiting session's first estimate against when its job really started: the start of
     training as its run file records it (the file's time less the run's elapsed seconds)."""
-    rows = [(s, started) for s in r["sessions"] if s.eta is not None
+    rows = [(s, started) for s in r["sessions"] if s.eta is not None and s.ended.startswith("done")
             and (started := _started(r["runs"][s.index], s.clicked)) is not None]
     if not rows:
         return
