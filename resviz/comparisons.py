@@ -14,8 +14,18 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .claims import (KIND_WORDS, RULES, Claim, Kind, Rules, claim, gradient_claim, holds,
-                     percent, say)
+from .claims import (
+    KIND_WORDS,
+    RULES,
+    Claim,
+    Kind,
+    Rules,
+    claim,
+    gradient_claim,
+    holds,
+    percent,
+    say,
+)
 from .runs import Run
 
 

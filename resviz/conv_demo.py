@@ -58,7 +58,10 @@ def sample_photo(name: str, max_side: int = MAX_SIDE) -> np.ndarray:
 
     Read straight from the package's folder: importing scikit-learn to load two JPEGs added
     142 MB to the server's memory (measured)."""
-    folder = Path(importlib.util.find_spec("sklearn").origin).parent / "datasets" / "images"
+    spec = importlib.util.find_spec("sklearn")  # installed with mlxtend (requirements.txt)
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("scikit-learn's sample photos need scikit-learn installed")
+    folder = Path(spec.origin).parent / "datasets" / "images"
     with Image.open(folder / name) as photo:
         return to_grayscale(photo, max_side)
 

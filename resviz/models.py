@@ -15,7 +15,8 @@ from .config import NetConfig
 
 
 class ZeroPadShortcut(nn.Module):
-    """Option A (paper, Sec. 4.2): subsample, then pad the new channels with zeros. No parameters."""
+    """Option A (paper, Sec. 4.2): subsample, then pad the new channels with zeros; no
+    parameters."""
 
     def __init__(self, in_ch: int, out_ch: int, stride: int):
         super().__init__()

@@ -382,7 +382,8 @@ def build(measured: dict) -> dict[str, Preset]:
         found = findings(p, measured)
         out[p.key] = replace(
             p, lesson=f"{_text(found.lesson)} {ranges}" if found.lesson else UNMEASURED,
-            details=_text(found.details), scaled_down=f"{SCALE[p.key]} {_text(found.scale)}".strip())
+            details=_text(found.details),
+            scaled_down=f"{SCALE[p.key]} {_text(found.scale)}".strip())
     return out
 
 

@@ -50,7 +50,7 @@ class Probe:
         self._act: dict[str, torch.Tensor] = {}
         self._grad: dict[str, torch.Tensor] = {}
 
-    def __enter__(self) -> "Probe":
+    def __enter__(self) -> Probe:
         for name, module in _responses(self.net):
             self._handles.append(module.register_forward_hook(self._store_std(name)))
         for name, block in blocks(self.net):

@@ -18,7 +18,6 @@ import numpy as np
 from torch import nn
 
 
-
 @dataclass(frozen=True)
 class Field:
     """The receptive field of every unit of one layer, in input pixels (pixel centres 0..W-1)."""
@@ -42,7 +41,8 @@ class Field:
 
 def _geometry(m: nn.Module) -> tuple[int, int, int] | None:
     if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-        k, s, p = (v if isinstance(v, int) else v[0] for v in (m.kernel_size, m.stride, m.padding))
+        k, s, p = (v if isinstance(v, int) else int(v[0])
+                   for v in (m.kernel_size, m.stride, m.padding))
         return k, s, p
     return None
 

@@ -159,9 +159,10 @@ def make_scenes(n: int, seed: int, size: int = SIZE) -> tuple[torch.Tensor, torc
 
     Each image holds three objects on a cluttered background: two small distractors of random
     class, then the labelled one over them (radius a quarter to three eighths of the image
-    against a tenth to a fifth), then a thin bar across the image that may cover part of it. The label is the largest object's outline and fill
-    (stripes, checks or dots in a second colour), so a network must find which object counts
-    and then combine its form with its texture. Colours are independent of the class.
+    against a tenth to a fifth), then a thin bar across the image that may cover part of it.
+    The label is the largest object's outline and fill (stripes, checks or dots in a second
+    colour), so a network must find which object counts and then combine its form with its
+    texture. Colours are independent of the class.
     """
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % len(SCENE_CLASSES))

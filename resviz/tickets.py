@@ -38,7 +38,10 @@ class Part:
     def run(self) -> Run:
         if self.job is not None:
             return self.job.copy_run(self.index)
-        return self.frozen if self.frozen is not None else self.stored.run
+        if self.frozen is not None:
+            return self.frozen
+        assert self.stored is not None, "a part is followed, stored or frozen"
+        return self.stored.run
 
 
 @dataclass

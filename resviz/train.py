@@ -21,8 +21,8 @@ from torch import nn
 from . import data as datasets
 from .config import ConfigError, NetConfig, TrainConfig
 from .models import build
-from .probes import Probe, weight_grad_norms
 from .pace import step_macs
+from .probes import Probe, weight_grad_norms
 from .runtime import cpu_quota, pick_device, plan_threads
 
 _INIT_LOCK = threading.Lock()  # module init draws from torch's global RNG, shared by threads

@@ -25,9 +25,16 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from resviz.presets import PRESETS
-from scripts.appserver import (CHROMIUM, FLAGS, PAGES, ROOT, app_server, cpu_seconds,
-                               descendants, open_page)
-
+from scripts.appserver import (
+    CHROMIUM,
+    FLAGS,
+    PAGES,
+    ROOT,
+    app_server,
+    cpu_seconds,
+    descendants,
+    open_page,
+)
 
 SERVER_CPUS, BROWSER_CPUS = {0}, {1}
 

@@ -119,13 +119,13 @@ def concurrent(args, data: datasets.Dataset) -> None:
             next(stream)
         barrier = threading.Barrier(k + 1)
 
-        def work(stream) -> None:
+        def work(stream, barrier: threading.Barrier) -> None:
             barrier.wait()
             for _ in range(args.steps):
                 next(stream)
             if device.type == "cuda":
                 torch.cuda.synchronize()
-        pool = [threading.Thread(target=work, args=(s,)) for s in streams]
+        pool = [threading.Thread(target=work, args=(s, barrier)) for s in streams]
         for th in pool:
             th.start()
         barrier.wait()

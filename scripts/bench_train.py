@@ -45,7 +45,8 @@ def _timed(fn) -> float:
 
 def bare_loop(trainer: Trainer, steps: int) -> float:
     """Images per second of the textbook fp32 loop: index, augment, forward, backward, step."""
-    net, opt, d, gen, b = trainer.net, trainer.opt, trainer.data, trainer.gen, trainer.cfg.batch_size
+    net, opt, d, gen = trainer.net, trainer.opt, trainer.data, trainer.gen
+    b = trainer.cfg.batch_size
     n = len(d.x_train)
 
     def run() -> None:

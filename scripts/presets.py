@@ -18,8 +18,13 @@ from pathlib import Path
 
 from resviz import presets
 from resviz.jobs import Job
-from resviz.runtime import (configure_threads, cpu_quota, describe_device, fast_precision,
-                            pick_device)
+from resviz.runtime import (
+    configure_threads,
+    cpu_quota,
+    describe_device,
+    fast_precision,
+    pick_device,
+)
 
 DEFINED = {p.key: p for p in presets.DEFINED}
 

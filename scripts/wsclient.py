@@ -52,7 +52,7 @@ class Tab:
                             if fid in timers:
                                 timers.pop(fid).cancel()
                             timers[fid] = asyncio.create_task(
-                                self._every(ws, every, fid, lambda: page_hash))
+                                self._every(ws, every, fid, lambda: page_hash))  # noqa: B023 - the latest page
                         elif kind == "stop_auto_rerun":
                             for fid in msg.stop_auto_rerun.fragment_ids:
                                 if fid in timers:

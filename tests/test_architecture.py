@@ -2,9 +2,19 @@
 import pytest
 import torch
 
-from resviz.architecture import (IDENTITY, PROJECTION, ZERO_PAD, comparison, comparison_note,
-                                 default_unfolded, describe, describe_config, param_note,
-                                 paper_configs, table)
+from resviz.architecture import (
+    IDENTITY,
+    PROJECTION,
+    ZERO_PAD,
+    comparison,
+    comparison_note,
+    default_unfolded,
+    describe,
+    describe_config,
+    paper_configs,
+    param_note,
+    table,
+)
 from resviz.config import NetConfig
 from resviz.models import build, count_params
 from resviz.plots.network import diagram, paper_figure

@@ -40,7 +40,8 @@ def test_integrated_gradients_add_up_to_the_change_in_the_score(target):
     with torch.no_grad():
         scores = net(torch.stack([x, torch.zeros_like(x)]))[:, target]
     change = (scores[0] - scores[1]).item()
-    total = attribution.attribute(trained_like(), x, target, "integrated gradients", steps=128).sum()
+    total = attribution.attribute(trained_like(), x, target, "integrated gradients",
+                                  steps=128).sum()
     assert total == pytest.approx(change, rel=0.005, abs=1e-6)
 
 

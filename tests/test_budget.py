@@ -90,9 +90,9 @@ def test_a_job_over_budget_gets_one_sentence_with_the_estimate():
 
 def test_a_job_of_several_networks_names_the_largest():
     specs = [(NetConfig(depth=d, width=16), TrainConfig(batch_size=512)) for d in (20, 110)]
-    with pytest.raises(OverBudget, match=r"^These 2 networks \(the largest is ResNet-110\) at batch "
-                                         r"512 need about \d+\.\d GB to train; this server "
-                                         r"allows 500 MB per run\."):
+    with pytest.raises(OverBudget, match=r"^These 2 networks \(the largest is ResNet-110\) at "
+                                         r"batch 512 need about \d+\.\d GB to train; this "
+                                         r"server allows 500 MB per run\."):
         budget.check(specs, 500 * 10**6)
 
 

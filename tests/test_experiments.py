@@ -3,18 +3,25 @@ import pytest
 
 from resviz.claims import Kind, holds
 from resviz.config import NetConfig, TrainConfig
+from resviz.experiments import (
+    PAPER_COLUMN,
+    changes,
+    depth_trend,
+    groups,
+    mixed_note,
+    paper_cell,
+    sweep_runs,
+)
 from resviz.features import from_state
-from resviz.experiments import (PAPER_COLUMN, changes, depth_trend, groups, mixed_note,
-                                paper_cell, sweep_runs)
 from resviz.paper import CIFAR10, IMAGENET, published
 from resviz.plots.curves import kind_colour
 from resviz.plots.experiments import error_vs_depth, figure6, shade
 from resviz.runs import Run, dumps, list_runs, load, load_weights
 from resviz.sweep import final_errors
 from resviz.train import evaluate
-from resviz.ui.state import dataset
 from resviz.ui.experiments_view import REFERENCE
 from resviz.ui.query import literal
+from resviz.ui.state import dataset
 from tests.helpers import figures, plotly_array
 
 

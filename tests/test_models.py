@@ -99,8 +99,9 @@ def test_residual_block_adds_its_input():
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    ({"depth": 21}, r"6n\+2"), ({"width": 0}, "width"), ({"family": "imagenet", "depth": 50}, "18 or 34"),
-    ({"shortcut": "C"}, "shortcut"), ({"in_channels": 2}, "channels"), ({"depth": "20"}, "whole number"),
+    ({"depth": 21}, r"6n\+2"), ({"width": 0}, "width"),
+    ({"family": "imagenet", "depth": 50}, "18 or 34"), ({"shortcut": "C"}, "shortcut"),
+    ({"in_channels": 2}, "channels"), ({"depth": "20"}, "whole number"),
 ])
 def test_bad_configs_say_what_is_allowed(kwargs, words):
     with pytest.raises(ConfigError, match=words):

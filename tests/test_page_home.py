@@ -37,7 +37,8 @@ def test_a_preset_starts_training_and_switches_to_the_train_page(open_page):
     at.run()
     assert at.title[0].value == "Train plain and residual networks"
     work = at.session_state["work"]
-    assert [r.net.label for r in work.job.runs] == ["plain-20", "ResNet-20", "plain-56", "ResNet-56"]
+    assert [r.net.label for r in work.job.runs] == ["plain-20", "ResNet-20", "plain-56",
+                                                    "ResNet-56"]
     work.job.stop()
 
 

@@ -5,7 +5,6 @@ import time
 import tomllib
 
 from resviz.claims import percent
-
 from tests.helpers import ROOT, figures
 
 

@@ -28,7 +28,8 @@ def test_a_good_upload_joins_the_history_and_a_bad_one_gets_a_sentence(tmp_path)
     assert work.history()[0].records == run.records
     problem = work.add_upload("x.json", b"{oops")
     assert problem == "x.json: this file is not valid JSON, so it is not a ResViz run file."
-    assert work.add_upload("y.json", json.dumps({"schema": 7}).encode()).startswith("y.json: this run file has schema version 7")
+    assert work.add_upload("y.json", json.dumps({"schema": 7}).encode()).startswith(
+        "y.json: this run file has schema version 7")
     assert len(work.history()) == 1
 
 

@@ -88,7 +88,8 @@ def test_the_key_covers_what_decides_the_numbers():
     assert key != run_key(RES, SHORT, "cpu:x86_64:AVX512", 1)
     assert key != run_key(RES, SHORT, "cpu:x86_64:AVX2", 2)  # threads sum in another order
     for change in ({"seed": 1}, {"precision": "bf16"}, {"dataset": "shapes"}, {"lr": 0.05}):
-        assert key != run_key(RES, TrainConfig(**{**SHORT.to_dict(), **change}), "cpu:x86_64:AVX2", 1)
+        changed = TrainConfig(**{**SHORT.to_dict(), **change})
+        assert key != run_key(RES, changed, "cpu:x86_64:AVX2", 1)
     # "auto" and "cpu" train on the same device: the device kind decides, not its spelling.
     assert key == run_key(RES, TrainConfig(**{**SHORT.to_dict(), "device": "cpu"}),
                           "cpu:x86_64:AVX2", 1)

@@ -11,8 +11,6 @@ from resviz.uploads import UploadError, read_image
 from tests.helpers import encode, png_chunk
 
 
-
-
 def _bomb_png(w: int = 100_000, h: int = 100_000) -> bytes:
     """A 60-byte PNG whose header claims w x h 8-bit gray pixels."""
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)

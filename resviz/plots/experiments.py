@@ -41,7 +41,8 @@ def depth_shades(found: list[Group]) -> dict[tuple[bool, int], str]:
 
 def dashes(found: list[Group]) -> dict[Group, str]:
     """Group -> its dash style: per kind, BN groups solid first, no-BN groups dashed first."""
-    style, used = {}, {}
+    style: dict[Group, str] = {}
+    used: dict[tuple[bool, bool], int] = {}
     for g in found:
         n = used.setdefault((g.residual, g.batch_norm), 0)
         styles = DASHES[g.batch_norm]

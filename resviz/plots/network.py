@@ -11,8 +11,16 @@ from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
 
-from ..architecture import (IDENTITY, PROJECTION, SKIP_TITLES, ZERO_PAD, Architecture,
-                            BlockView, StageView, shape_text)
+from ..architecture import (
+    IDENTITY,
+    PROJECTION,
+    SKIP_TITLES,
+    ZERO_PAD,
+    Architecture,
+    BlockView,
+    StageView,
+    shape_text,
+)
 from ..summary import LayerRow
 
 BOX_W, PITCH, BULGE = 1.2, 1.5, 0.18  # box width, lane spacing, how far an arc swings out

@@ -1,1 +1,2 @@
-"""The only Streamlit-aware package code: sidebar, forms returning configs, session state, caches."""
+"""The only Streamlit-aware package code: sidebar, forms returning configs, session state,
+caches."""

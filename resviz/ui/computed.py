@@ -16,7 +16,9 @@ class Store:
     """
 
     def __init__(self, size: int = 64):
-        self.size, self.items, self.locks = size, OrderedDict(), {}
+        self.size = size
+        self.items: OrderedDict[Hashable, object] = OrderedDict()
+        self.locks: dict[Hashable, threading.Lock] = {}
         self.lock = threading.Lock()
 
     def has(self, key: Hashable) -> bool:

@@ -8,10 +8,20 @@ import streamlit as st
 
 from .. import data as datasets
 from .. import landscape, shattering
+from ..experiments import (
+    NOISE_HELP,
+    PAPER_COLUMN,
+    Group,
+    against_paper,
+    changes,
+    comparison,
+    dataset_title,
+    depth_trend,
+    groups,
+    mixed_note,
+    sweep_runs,
+)
 from ..features import from_state
-from ..experiments import (NOISE_HELP, PAPER_COLUMN, Group, against_paper, changes,
-                           comparison, dataset_title, depth_trend, groups, mixed_note,
-                           sweep_runs)
 from ..paper import CIFAR10, IMAGENET
 from ..plots import landscape as landscape_plots
 from ..plots.experiments import error_vs_depth, figure6
