@@ -17,9 +17,6 @@ network alone gets the spare CPUs if it is large enough to use them (`runtime.pl
 from __future__ import annotations
 
 import copy
-import ctypes
-import ctypes.util
-import functools
 import threading
 import time
 from collections import OrderedDict
@@ -31,9 +28,9 @@ from . import budget
 from . import data as datasets
 from .cache import SharedRuns, Stored, device_kind, run_key
 from .config import NetConfig, TrainConfig
-from .pace import Eta, Pace, Plan, Slot, schedule, step_macs, step_seconds
+from .pace import Eta, Pace, Plan, Slot, balanced, schedule, step_macs, step_seconds
 from .runs import Run
-from .runtime import environment, pick_device, plan_threads, slots_needed
+from .runtime import environment, pick_device, plan_threads, return_freed_memory, slots_needed
 from .tickets import Part, Snapshot, Ticket
 from .train import Trainer
 
@@ -172,18 +169,6 @@ class Job:
                     if self._warm is None and all(len(r.records) >= WARM_STEPS or r.status != "running"
                                                   for r in self.runs):
                         self._warm = (time.monotonic(), [len(r.records) for r in self.runs])
-
-
-def balanced(costs: list[float], workers: int) -> list[list[int]]:
-    """Indices of `costs` in at most `workers` groups of about equal work per step: the most
-    expensive first, each to the group with the least so far."""
-    groups: list[list[int]] = [[] for _ in range(max(1, min(workers, len(costs))))]
-    load = [0.0] * len(groups)
-    for i in sorted(range(len(costs)), key=lambda i: -costs[i]):
-        g = load.index(min(load))
-        groups[g].append(i)
-        load[g] += costs[i]
-    return [sorted(g) for g in groups]
 
 
 class JobManager:
@@ -348,7 +333,7 @@ class JobManager:
                     self._val_images[job.runs[0].train.dataset] = job.val_images
                 self._cond.notify_all()
         self._finished(job, **final)
-        _return_freed_memory()
+        return_freed_memory()
 
     def _busy(self) -> int:
         return sum(j.plan.slots for j in self._running)
@@ -410,20 +395,3 @@ class JobManager:
     def waiting(self) -> int:
         with self._cond:
             return len(self._queue)
-
-
-@functools.lru_cache(maxsize=1)
-def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    return ctypes.CDLL(name) if name else None
-
-
-def _return_freed_memory() -> None:
-    """Hand the memory a finished job freed back to the system (glibc keeps it otherwise).
-
-    Measured: after a ResNet-110 step glibc's malloc held ~800 MB that training had freed, so a
-    server's RSS stayed at its peak after every job; malloc_trim releases it. A no-op elsewhere.
-    """
-    trim = getattr(_libc(), "malloc_trim", None)
-    if trim is not None:
-        trim(0)

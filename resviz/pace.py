@@ -89,6 +89,18 @@ def step_seconds(net_cfg: NetConfig, train: TrainConfig, size: int, threads: int
     return step + evaluation / train.eval_every
 
 
+def balanced(costs: list[float], workers: int) -> list[list[int]]:
+    """Indices of `costs` in at most `workers` groups of about equal work per step: the most
+    expensive first, each to the group with the least so far."""
+    groups: list[list[int]] = [[] for _ in range(max(1, min(workers, len(costs))))]
+    load = [0.0] * len(groups)
+    for i in sorted(range(len(costs)), key=lambda i: -costs[i]):
+        g = load.index(min(load))
+        groups[g].append(i)
+        load[g] += costs[i]
+    return [sorted(g) for g in groups]
+
+
 @dataclass(frozen=True)
 class Plan:
     """A job as the queue sees it: its runs' predicted seconds per step and steps, in groups

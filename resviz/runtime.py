@@ -5,6 +5,9 @@ Nothing here runs at import; entry points (app, command line) call `configure_th
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import math
 import os
 import platform
@@ -127,3 +130,20 @@ def environment(device: torch.device) -> dict:
     """Facts saved with every run, so a curve can be traced to where it was computed."""
     return {"device": describe_device(device), "torch": torch.__version__,
             "python": platform.python_version(), "threads": torch.get_num_threads()}
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name else None
+
+
+def return_freed_memory() -> None:
+    """Hand the memory a finished job freed back to the system (glibc keeps it otherwise).
+
+    Measured: after a ResNet-110 step glibc's malloc held ~800 MB that training had freed, so a
+    server's RSS stayed at its peak after every job; malloc_trim releases it. A no-op elsewhere.
+    """
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:
+        trim(0)

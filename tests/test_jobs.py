@@ -5,8 +5,8 @@ import time
 import torch
 
 from resviz.config import NetConfig, TrainConfig
-from resviz.jobs import Job, JobManager, balanced
-from resviz.pace import step_seconds
+from resviz.jobs import Job, JobManager
+from resviz.pace import balanced, step_seconds
 from resviz.presets import PRESETS
 from resviz.train import Trainer
 

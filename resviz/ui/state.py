@@ -15,11 +15,11 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from .. import budget
 from .. import data as datasets
 from ..cache import SharedRuns
-from ..jobs import JobManager, _return_freed_memory
+from ..jobs import JobManager
 from ..runs import (BATCH, FILE_RECORDS, SESSION, Run, RunFileError, RunFolder, digest, parse,
                     save, save_weights, write_problem)
 from ..runtime import (configure_threads, describe_device, fast_precision, pick_device,
-                       training_slots)
+                       return_freed_memory, training_slots)
 from ..tickets import Ticket
 from ..uploads import MAX_BYTES
 from .query import SESSION_KEY, session_id
@@ -279,7 +279,7 @@ def _drop_uploads(session_id: str) -> None:
             server = streamlit_runtime.get_instance()
             if not server.is_active_session(session_id):  # not reconnected meanwhile
                 server.uploaded_file_mgr.remove_session_files(session_id)
-                _return_freed_memory()
+                return_freed_memory()
     timer = threading.Timer(st.get_option("server.disconnectedSessionTTL") + RECONNECT_MARGIN_S,
                             drop)
     timer.daemon = True
