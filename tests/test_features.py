@@ -12,6 +12,7 @@ from resviz.config import NetConfig
 from resviz.data import Dataset, DatasetInfo
 from resviz.models import build
 from resviz.receptive import Field, crop, fields
+from resviz.train import build_seeded
 from tests.helpers import trained_like
 
 
@@ -240,3 +241,15 @@ def test_a_damaged_or_different_shipped_file_is_refused_in_one_sentence(tmp_path
     item.path.write_bytes(good)
     with pytest.raises(features.ShippedError, match="holds another network than ResNet-18"):
         features.load_shipped(other, item.path)
+
+
+def test_the_shipped_networks_load_and_learned_edges_beyond_their_initial_weights():
+    for item in features.shipped():
+        state, meta = features.load_shipped(item)
+        after = features.first_layer_filters(features.from_state(item.net, state))
+        before = features.first_layer_filters(build_seeded(item.net, item.train.seed))
+        assert meta["steps_run"] == str(item.train.steps)  # trained to the end of its plan
+        assert features.edge_fit(after).mean() > 2 * features.edge_fit(before).mean(), item.name
+    assert after.shape[1:] == (1, 3, 3)  # the digits network, the last shipped
+    state, _ = features.load_shipped(features.shipped()[1])
+    assert state["stem.conv.weight"].shape == (16, 3, 7, 7)  # the large-kernel colour stem
