@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .config import ConfigError
 from .synthetic import SCENE_CLASSES, SHAPE_CLASSES, make_scenes, make_shapes
 
 DIGITS = tuple(str(d) for d in range(10))
@@ -86,7 +87,7 @@ _TORCHVISION = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "C
 
 def info(name: str) -> DatasetInfo:
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+        raise ConfigError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     return DATASETS[name]
 
 

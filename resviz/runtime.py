@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from .config import ConfigError
+
 
 def cpu_quota() -> int:
     """CPUs this process may really use: affinity, capped by a cgroup v2 `cpu.max` quota.
@@ -101,9 +103,10 @@ def pick_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for, but no CUDA GPU is available here; use 'cpu'")
+        raise ConfigError("device 'cuda' was asked for, but no CUDA GPU is available here; "
+                          "use 'cpu'")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device 'mps' was asked for, but Apple's MPS is not available here")
+        raise ConfigError("device 'mps' was asked for, but Apple's MPS is not available here")
     return device
 
 

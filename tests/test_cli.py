@@ -17,12 +17,23 @@ from resviz.runs import load
     (["--dataset", "imagenet"], "unknown dataset 'imagenet'; choose one of: mnist-5k, shapes"),
     (["--lr", "-0.1"], "learning rate must be above 0"),
     (["--arch", "dense"], "invalid choice: 'dense'"),
+    (["--device", "mps"], "device 'mps' was asked for, but Apple's MPS is not available here"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, words, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "resviz", "train", "--out",
                            str(tmp_path / "r.json"), *args], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and words in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_bug_is_not_turned_into_a_one_line_message(monkeypatch):
+    import resviz.__main__ as cli
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("a bug in the engine")
+    monkeypatch.setattr(cli, "summarize", broken)
+    with pytest.raises(ValueError, match="a bug in the engine"):
+        main(["summary", "--depth", "20"])
 
 
 def test_train_writes_a_run_file_with_the_records_curves_need(tmp_path, capsys):
