@@ -20,7 +20,7 @@ import torch
 
 from resviz import data as datasets
 from resviz import features
-from resviz.train import Trainer, evaluate
+from resviz.train import Trainer, build_seeded, evaluate
 
 COMMAND = "nice -n 10 python -m scripts.make_inside"
 
@@ -50,18 +50,23 @@ def manifest() -> str:
              "Safetensors (no pickle): the configurations and a SHA-256 of the weights are in "
              "each file's metadata, and the page refuses a file whose configuration or digest "
              "differs. Regenerate all with:", "", f"    {COMMAND}", "",
-             "| file | network | dataset | steps | validation error | CPU time | date |",
-             "|---|---|---|---|---|---|---|"]
+             "| file | network | dataset | steps | validation error | first-layer edge fit "
+             "(initial, trained; random kernels) | wall time | date |",
+             "|---|---|---|---|---|---|---|---|"]
     for item in features.shipped():
         try:
-            _, meta = features.load_shipped(item)
+            state, meta = features.load_shipped(item)
         except features.ShippedError as err:
-            lines.append(f"| {item.path.name} | {err} | | | | | |")
+            lines.append(f"| {item.path.name} | {err} | | | | | | |")
             continue
         train = json.loads(meta["train"])
+        fit = [features.edge_fit(features.first_layer_filters(net)).mean() for net in
+               (build_seeded(item.net, item.train.seed), features.from_state(item.net, state))]
+        k = state["stem.conv.weight"].shape[-1]
         lines.append(f"| {item.path.name} | {item.title}, width {item.net.width} | "
                      f"{train['dataset']} | {meta['steps_run']} of {train['steps']}, batch "
-                     f"{train['batch_size']} | {float(meta['val_error']):.1%} | "
+                     f"{train['batch_size']} | {float(meta['val_error']):.1%} | {fit[0]:.2f}, "
+                     f"{fit[1]:.2f}; {2 / (k * k - 1):.2f} for {k}x{k} | "
                      f"{meta['train_seconds']} s on {meta['threads']} thread(s) | {meta['date']} |")
     machines = {features.load_shipped(i)[1]["machine"] for i in features.shipped()
                 if i.path.is_file()}
