@@ -9,7 +9,8 @@
    value it reaches and the share of its energy at high frequencies (above half the highest).
 2. The edge fit and linear probes, trained against the seeded initial weights.
 3. With --browser N: a server is started, one Chromium visit warms it (every analysis of the
-   default network computed once), then N fresh visits time the first figure and the last.
+   default network computed once), then N fresh visits time the title (the script has started
+   drawing), the first figure (plotly drawn) and the page's end.
 
 Each time is the median of `repeats` runs after one warm-up, on one validation image.
 """
@@ -110,13 +111,16 @@ def browser(visits: int) -> None:
             page = chromium.new_page(viewport={"width": 1280, "height": 800})
             t0 = time.perf_counter()
             page.goto(url)
+            page.wait_for_selector("h1", timeout=300_000)  # the page's title: the script runs
+            title = time.perf_counter() - t0
             page.wait_for_selector(chart, timeout=300_000)
             first = time.perf_counter() - t0
             page.wait_for_selector(READY, timeout=300_000)
             last = time.perf_counter() - t0
             page.close()
-            print(f"visit {visit} ({'warms the server' if visit == 0 else 'warm'}): first figure "
-                  f"{first:.1f} s, page finished {last:.1f} s", flush=True)
+            print(f"visit {visit} ({'warms the server' if visit == 0 else 'warm'}): title "
+                  f"{title:.1f} s, first figure {first:.1f} s, page finished {last:.1f} s, load "
+                  f"average {os.getloadavg()[0]:.1f}", flush=True)
             if visit:
                 firsts.append(first)
                 lasts.append(last)
