@@ -143,8 +143,8 @@ async def _upload(page, key: str, files, shown: str | None = None) -> None:
     await page.locator(f".st-key-{key} input[type='file']").set_input_files(files)
     if shown:
         await page.get_by_text(shown).first.wait_for(timeout=300_000)
-    else:
-        await page.locator(f".st-key-{key} [data-testid='stFileUploaderFile']").first.wait_for(
+    else:  # the file's name shown in the uploader
+        await page.locator(f".st-key-{key}").get_by_text(Path(files).name).wait_for(
             timeout=300_000)
     await page.wait_for_timeout(500)
     await _ready(page, timeout=300_000)
