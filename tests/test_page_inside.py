@@ -23,6 +23,12 @@ PAGE = "pages/inside.py"
 SECTIONS = ["inside_filters", "inside_maps", "inside_channels", "inside_attr", "inside_probes"]
 
 
+def _own(widgets, name: str):
+    """The shown network's own widget `name` (its key carries the network's tag)."""
+    (found,) = [w for w in widgets if w.key.startswith(f"{name}@")]
+    return found
+
+
 def _png(trace: dict) -> np.ndarray:
     """The pixels of a go.Image trace sent as a PNG data URI: (H, W, 3) uint8."""
     data = base64.b64decode(trace["source"].split(",", 1)[1])
@@ -93,6 +99,7 @@ def test_without_a_trained_network_it_offers_to_train_the_preset(open_page):
     assert not at.get("plotly_chart")
 
 
+@pytest.mark.slow
 def test_the_preset_shows_filters_maps_channels_probes_and_attributions(preset_page):
     at, figs = preset_page, figures(preset_page)
     assert list(figs) == SECTIONS
@@ -114,12 +121,13 @@ def test_the_preset_shows_filters_maps_channels_probes_and_attributions(preset_p
     assert any("A linear probe reads the class" in m.value for m in at.markdown)
 
 
+@pytest.mark.slow
 def test_each_control_changes_its_own_figure(preset_page):
     at = preset_page
     at.number_input(key="inside_am_steps").set_value(8).run()
     first = figures(at)
-    at.selectbox(key="inside_map_layer").set_value("stage3.block3").run()
-    at.radio(key="inside_depth").set_value("late").run()
+    _own(at.selectbox, "inside_map_layer").set_value("stage3.block3").run()
+    _own(at.radio, "inside_depth").set_value("late").run()
     at.radio(key="inside_method").set_value("integrated gradients").run()
     assert not at.exception, at.exception
     now = figures(at)
@@ -175,12 +183,15 @@ def test_a_digits_polarity_is_read_from_its_border(open_page, ink):
     _upload(at, "three.png", _png_bytes(drawn))
     at.selectbox(key="inside_net").set_value(("shipped", 2)).run()  # the digits network
     assert not at.exception, at.exception
+    assert _own(at.selectbox, "inside_target").options[4] == "3"  # its classes, not Shapes'
+
     (box,) = at.checkbox
     assert box.label == "Invert the colours" and box.value == (ink == "dark")
     assert any(f"{ink} marks on a" in c.value for c in at.caption)
     assert any(m.value.startswith("Predicted **3**") for m in at.markdown)
 
 
+@pytest.mark.slow
 def test_a_run_from_the_train_page_is_analysed(open_page, train_custom):
     at = train_custom(open_page("pages/train.py"))
     at.switch_page(PAGE)

@@ -45,6 +45,11 @@ class Picked:
     def names(self) -> list[str]:
         return features.layer_names(self.net)
 
+    def widget(self, name: str) -> str:
+        """A widget key of this network's own: its layers, channels and classes are not another
+        network's, and a shared key kept the other network's labels on screen."""
+        return f"{name}@{hashlib.blake2b(self.key.encode(), digest_size=4).hexdigest()}"
+
 
 def _dataset(name: str) -> Dataset | None:
     try:
@@ -174,7 +179,8 @@ def _layer_label(p: Picked, name: str) -> str:
 
 def _image_number(p: Picked, key: str) -> int:
     n = len(p.data.x_val)
-    return int(st.number_input(f"Validation image (0 to {n - 1})", 0, n - 1, 0, key=key))
+    return int(st.number_input(f"Validation image (0 to {n - 1})", 0, n - 1, 0,
+                               key=p.widget(key)))
 
 
 @st.fragment
@@ -203,7 +209,7 @@ def maps(p: Picked) -> None:
     with left:
         index = _image_number(p, "inside_map_image")
     layer = right.selectbox("Layer", p.names, format_func=lambda n: _layer_label(p, n),
-                            key="inside_map_layer")
+                            key=p.widget("inside_map_layer"))
     left, right = st.columns([1, 5])
     image = p.data.images(p.data.x_val[index]).numpy()
     left.image(plots.upscale(image, 120).transpose(1, 2, 0), width=120, clamp=True)  # crisp
@@ -240,14 +246,14 @@ def _patches(p: Picked, top: features.TopUnits, channel: int, field: Field) -> l
 def channels(p: Picked, classroom: bool) -> None:
     marks = {mark: name for name, mark in features.depth_labels(p.names).items()}
     left, mid, right = st.columns([2, 1, 1])
-    depth = left.radio("Layer", list(marks), horizontal=True, key="inside_depth",
+    depth = left.radio("Layer", list(marks), horizontal=True, key=p.widget("inside_depth"),
                        format_func=lambda d: _layer_label(p, marks[d]))
     layer = marks[depth]
     top = cached(("top", p.key, layer),
                   lambda: features.top_units(p.net, p.data.x_val, layer, PATCHES),
                   "Finding each channel's strongest images...")
     k = top.value.shape[0]
-    start = mid.selectbox("Channels", range(0, k, GROUP), key="inside_group",
+    start = mid.selectbox("Channels", range(0, k, GROUP), key=p.widget("inside_group"),
                           format_func=lambda s: f"{s + 1} to {min(s + GROUP, k)} of {k}")
     steps = AM_STEPS if classroom else int(right.number_input(
         "Optimisation steps", 8, 1024, AM_STEPS, step=32, key="inside_am_steps"))
@@ -306,7 +312,7 @@ def _upload(p: Picked, content: bytes) -> tuple[torch.Tensor, str]:
         return attribution.prepare_upload(image, p.data), "unknown (your image, in colour)"
     gray = read_image(content)
     dark = attribution.dark_ink(gray)
-    invert = st.checkbox("Invert the colours", value=dark, key=f"inside_invert:{p.key}:{digest}",
+    invert = st.checkbox("Invert the colours", value=dark, key=p.widget(f"inside_invert:{digest}"),
                          help="This network learned light marks on a dark background (MNIST's "
                               "white digits on black). Ticked at first when the image's border "
                               "is light, as for ink on paper.")
@@ -339,7 +345,7 @@ def attributions(p: Picked, classroom: bool) -> None:
         probs = attribution.predict(p.net, image)
         predicted = int(probs.argmax())
         target = st.selectbox("Explain the score of", range(-1, len(p.data.classes)),
-                              key="inside_target", format_func=lambda c: p.data.classes[c]
+                              key=p.widget("inside_target"), format_func=lambda c: p.data.classes[c]
                               if c >= 0 else f"predicted: {p.data.classes[predicted]}")
     target = predicted if target < 0 else target
     values = attribution.attribute(p.net, image, target, method)
