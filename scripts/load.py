@@ -370,13 +370,13 @@ def estimates(r: dict, out=print) -> None:
             and (started := _started(r["runs"][s.index], s.clicked)) is not None]
     if not rows:
         return
-    out(f"{'session':>7} {'position':>8} {'first estimate':>14} {'error':>6} {'last estimate':>13} "
+    out(f"{'session':>7} {'first in':>8} {'first estimate':>14} {'error':>6} {'last estimate':>13} "
         f"{'error':>6} {'real start':>10} {'shown running':>13}")
     first, last = [], []
     for s, started in rows:
         first.append(abs(s.eta[0] - started) / max(started, 1.0))
         last.append(abs(s.eta_last[0] - started) / max(started, 1.0))
-        out(f"{s.index:>7} {min(s.positions or {0}):>8} {s.eta[0]:>13.0f}s {first[-1]:>6.0%} "
+        out(f"{s.index:>7} {max(s.positions or {0}):>8} {s.eta[0]:>13.0f}s {first[-1]:>6.0%} "
             f"{s.eta_last[0]:>12.0f}s {last[-1]:>6.0%} {started:>9.0f}s "
             f"{s.shown_running:>12.0f}s")
     out(f"estimated starts (seconds after the click) against the real start: the first shown "

@@ -229,6 +229,7 @@ def trained_page(open_page, train_custom):
     return at
 
 
+@pytest.mark.slow
 def test_bad_run_files_in_the_app_show_their_sentence_and_keep_the_history(trained_page):
     at = trained_page
     for row in ("malformed JSON", "wrong schema version", "a field missing",

@@ -105,6 +105,7 @@ def test_the_manager_refuses_before_anything_is_queued_or_started():
     assert set(threading.enumerate()) == threads
 
 
+@pytest.mark.slow
 def test_the_train_page_refuses_a_job_too_large_and_keeps_the_history(open_page, train_custom):
     at = train_custom(open_page("pages/train.py"), steps=10, depths=(8,))
     work = at.session_state["work"]
@@ -179,6 +180,7 @@ def measure(nets: list[dict], train: dict, workers: int) -> tuple[int, int]:
     return budget.estimate(specs, workers).total, int(out.stdout.split()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
 @pytest.mark.parametrize("case", [0, 3], ids=["ResNet-20", "four networks on two threads"])
 def test_the_estimate_covers_the_measured_peak(case):
