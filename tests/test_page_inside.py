@@ -63,7 +63,8 @@ def test_the_page_opens_on_the_shipped_network_with_every_figure_and_no_click(op
     before = features.first_layer_filters(build_seeded(item.net, item.train.seed))
     want = inside.filters(before, after, ("", ""))
     assert [t["source"] for t in figs["inside_filters"]["data"]] == [t.source for t in want.data]
-    assert any("with one best image: here they agree" in c.value for c in at.caption)  # stem
+    assert any("so it has one best image: where the starts differ (0 of 6 channels)" in c.value
+               for c in at.caption)  # the 3x3 stem's three starts all reach its one optimum
     steps, error = meta["steps_run"], float(meta["val_error"])
     assert any(f"{steps} steps of batch 64" in c.value and f"{error:.1%}" in c.value
                for c in at.caption)

@@ -267,9 +267,11 @@ def channels(p: Picked, classroom: bool) -> None:
     st.plotly_chart(plots.channels(rows, [f"channel {c + 1}" for c in chans]),
                     key="inside_channels", config={"displayModeBar": False})
     apart = sum(_distinct(images[STARTS * i:STARTS * (i + 1)]) for i in range(len(chans)))
-    found = (f"{apart} of {len(chans)} channels found different ones" if apart else
-             "a first-layer unit is a weighted sum of its pixels, with one best image: here "
-             "they agree" if layer == p.names[0] else "here they agree")
+    found = f"{apart} of {len(chans)} channels found visibly different ones"
+    if layer == p.names[0]:
+        found = ("a first-layer unit is a weighted sum of its pixels, so it has one best image: "
+                 f"where the starts differ ({apart} of {len(chans)} channels), the ascent has "
+                 "not settled yet")
     st.caption(f"Left: {STARTS} images optimised from faint noise to excite the channel's centre "
                f"unit, pushed apart to find different ways to do it ({found}; {steps} steps, "
                "as in Olah et al. "
