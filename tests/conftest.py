@@ -12,7 +12,7 @@ os.environ.setdefault("RESVIZ_RUNS", tempfile.mkdtemp(prefix="resviz-test-runs-"
 
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import ROOT, TIMEOUT
+from tests.helpers import ROOT, TIMEOUT, train_button
 
 
 @pytest.fixture
@@ -41,8 +41,7 @@ def train_custom():
         for i, depth in enumerate(depths):
             at.selectbox(key=f"depth{i}").set_value(depth)
             at.checkbox(key=f"bn{i}").set_value(bn)
-        (train,) = [b for b in at.button if b.label == "Train"]  # the form's submit button
-        train.click()
+        train_button(at).click()
         at.run()
         end = time.monotonic() + 120
         while not any(f"done: step {steps} of {steps}" in str(p.proto) for p in at.get("progress")):

@@ -26,6 +26,12 @@ RUN = Run(net=NetConfig(depth=8, width=4), train=TrainConfig(steps=2), status="d
                    {"step": 2, "train_loss": 2.1, "train_error": 0.8, "val_error": 0.85}])
 
 
+def train_button(at: AppTest):
+    """The Train page's custom form's submit button, found by its label as a learner finds it."""
+    (button,) = [b for b in at.button if b.label == "Train"]
+    return button
+
+
 def figures(at: AppTest) -> dict[str, dict]:
     """Every plotly figure on the page, by its chart's key, in page order."""
     return {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}

@@ -110,6 +110,7 @@ def test_huge_ratios_read_as_powers_of_ten():
     assert "5 × 10¹⁰x smaller than at block 1" in lines[4]
 
 
+@pytest.mark.slow
 def test_training_starts_from_the_figure_s_network_and_measures_each_step(mnist):
     settled = block_demo.settling(mnist, 20, after=(0, 1, 3), width=4)
     start = block_demo.gradient_profile(mnist, 20, width=4).curves["plain-20"]

@@ -83,7 +83,7 @@ def test_a_live_run_grows_then_stops(server, browser):
         box = page.locator(f".st-key-{key} input")
         box.fill(value)
         box.press("Tab")  # Enter would submit the form before the next field is set
-    page.locator(".st-key-FormSubmitter-custom-Train button").click()
+    page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_function(_MORE_POINTS, arg=1, timeout=90_000)
     first = _points(page)
     page.wait_for_function(_MORE_POINTS, arg=first, timeout=60_000)  # a later poll drew more

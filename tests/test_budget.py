@@ -20,7 +20,7 @@ from resviz.config import NetConfig, TrainConfig
 from resviz.jobs import JobManager
 from resviz.models import build
 from resviz.presets import PRESETS
-from tests.helpers import ROOT
+from tests.helpers import ROOT, train_button
 
 GB = 10**9
 SENTENCE = re.compile(r"ResNet-110 at batch 512 needs about (\d+\.\d) GB to train; this server "
@@ -116,7 +116,7 @@ def test_the_train_page_refuses_a_job_too_large_and_keeps_the_history(open_page,
     at.selectbox(key="depth0").set_value(110)
     at.number_input(key="width").set_value(64)
     at.number_input(key="batch").set_value(512)
-    at.button(key="FormSubmitter:custom-Train").click()
+    train_button(at).click()
     at.run()
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and re.fullmatch(

@@ -3,11 +3,12 @@ students joining its run, sessions that share runs but never each other's histor
 Inside page training through the queue, one job per session."""
 import time
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from resviz.config import NetConfig, TrainConfig
 from resviz.runs import Run, dumps
-from tests.helpers import ROOT, TIMEOUT
+from tests.helpers import ROOT, TIMEOUT, train_button
 
 DEGRADATION = ["plain-20", "ResNet-20", "plain-56", "ResNet-56"]
 
@@ -36,6 +37,7 @@ def _idle(work, timeout=60):
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_a_teachers_link_runs_the_preset_and_students_join_the_same_run():
     link = {"preset": "degradation", "classroom": "1"}
     teacher = _open(link)
@@ -68,6 +70,7 @@ def test_a_link_to_no_preset_says_which_there_are():
     assert at.session_state["work"].job is None
 
 
+@pytest.mark.slow
 def test_sessions_share_a_run_but_not_their_histories(open_page, train_custom):
     first = train_custom(open_page("pages/train.py"), steps=10)
     mine = Run(net=NetConfig(depth=14, width=4), train=TrainConfig(steps=1), status="done",
@@ -82,11 +85,12 @@ def test_sessions_share_a_run_but_not_their_histories(open_page, train_custom):
     assert {p.parent for p in b.folder.iterdir()} == {b.folder} != {a.folder}
 
 
+@pytest.mark.slow
 def test_inside_trains_its_preset_through_the_queue_one_job_per_session(open_page):
     at = open_page("pages/train.py")
     at.number_input(key="steps").set_value(5000)
     at.number_input(key="width").set_value(4)
-    at.button(key="FormSubmitter:custom-Train").click()
+    train_button(at).click()
     at.run()
     work = at.session_state["work"]
     at.switch_page("pages/inside.py")

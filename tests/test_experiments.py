@@ -269,6 +269,7 @@ def test_shattering_is_measured_once_on_request(open_page):
     assert list(resnet["y"])[-1] > 0.5 > list(plain["y"])[-1]  # skips keep neighbours correlated
 
 
+@pytest.mark.slow
 def test_your_own_networks_landscape_passes_through_their_trained_loss(open_page, train_custom):
     at = train_custom(open_page("pages/train.py"), depths=(8, 8))
     at.switch_page("pages/experiments.py")

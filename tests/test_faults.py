@@ -157,6 +157,7 @@ def test_releasing_the_session_s_resources_closes_its_work(open_page, monkeypatc
     assert at.session_state["work"] in closed
 
 
+@pytest.mark.slow
 def test_after_a_restart_the_session_address_brings_the_runs_back(tmp_path, monkeypatch,
                                                                   open_page, train_custom):
     monkeypatch.setenv("RESVIZ_RUNS", str(tmp_path))

@@ -17,6 +17,7 @@ def test_without_runs_it_points_to_the_presets(open_page):
     assert not at.get("plotly_chart")
 
 
+@pytest.mark.slow
 def test_a_trained_run_shows_its_gradient_profiles_and_heatmap(open_page, train_custom):
     at = train_custom(open_page("pages/train.py"), bn=False)
     at.switch_page("pages/gradient_flow.py")

@@ -4,8 +4,10 @@ import statistics
 import time
 import tomllib
 
+import pytest
+
 from resviz.claims import percent
-from tests.helpers import ROOT, figures
+from tests.helpers import ROOT, figures, train_button
 
 
 def test_default_render_offers_presets_and_no_run(open_page):
@@ -14,6 +16,7 @@ def test_default_render_offers_presets_and_no_run(open_page):
     assert any("No run yet" in i.value for i in at.info)
 
 
+@pytest.mark.slow
 def test_a_custom_run_trains_and_draws_thin_train_and_bold_validation(open_page, train_custom):
     at = train_custom(open_page("pages/train.py"), depths=(8, 8))
     fig = next(f for f in figures(at).values() if "validation" in json.dumps(f["data"]))
@@ -49,19 +52,20 @@ def test_the_form_shows_as_many_networks_as_the_slider_says(open_page):
     assert pickers() == ["arch0"]
 
 
+@pytest.mark.slow
 def test_once_a_run_starts_the_buttons_are_off_at_once_and_say_why(open_page):
     # Drawn before the click was handled, the buttons used to stay on until the next full
     # rerun, and a click on one was then silently lost.
     at = open_page("pages/train.py")
     at.number_input(key="steps").set_value(5000)
     at.number_input(key="width").set_value(4)
-    at.button(key="FormSubmitter:custom-Train").click()
+    train_button(at).click()
     at.run()
     work = at.session_state["work"]
     try:
         assert work.busy
         assert all(b.disabled for b in at.button if b.key and b.key.startswith("preset-"))
-        assert at.button(key="FormSubmitter:custom-Train").disabled
+        assert train_button(at).disabled
         assert any("A run is in progress" in c.value for c in at.caption)
     finally:
         work.job.stop()

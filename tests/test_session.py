@@ -7,6 +7,7 @@ import os
 import time
 import weakref
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from resviz import runs
@@ -82,6 +83,7 @@ def test_older_runs_past_the_quota_are_left_out_with_a_note(tmp_path):
                           "files, 40 MB and 60,000 records."]
 
 
+@pytest.mark.slow
 def test_a_broken_file_on_disk_is_skipped_with_a_note_and_every_page_draws(open_page, tmp_path,
                                                                            monkeypatch):
     """The brick of the hardening issue, as an older ResViz saved it: step null."""

@@ -45,6 +45,7 @@ def _steps(snap):
     return [[(r["step"], r["train_loss"]) for r in run.records] for run in snap.runs]
 
 
+@pytest.mark.slow
 def test_a_run_asked_for_while_it_trains_is_followed_and_then_served_finished(tmp_path, trained):
     manager = JobManager(slots=2, store=SharedRuns(tmp_path))
     first = manager.submit([(PLAIN, SHORT), (RES, SHORT)], owner="a" * 32)
@@ -61,6 +62,7 @@ def test_a_run_asked_for_while_it_trains_is_followed_and_then_served_finished(tm
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".json", ".pt", ".pt"]
 
 
+@pytest.mark.slow
 def test_only_the_runs_not_yet_trained_are_trained(tmp_path, trained):
     manager = JobManager(slots=2, store=SharedRuns(tmp_path))
     _ended(manager.submit([(PLAIN, SHORT), (RES, SHORT)]))
@@ -72,6 +74,7 @@ def test_only_the_runs_not_yet_trained_are_trained(tmp_path, trained):
     assert [r.status for r in snap.runs] == ["done"] * 3 and not snap.recorded
 
 
+@pytest.mark.slow
 def test_a_changed_engine_or_seed_is_trained_again(tmp_path, trained, monkeypatch):
     manager = JobManager(store=SharedRuns(tmp_path))
     _ended(manager.submit([(RES, SHORT)]))

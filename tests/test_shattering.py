@@ -72,6 +72,7 @@ def test_a_linear_network_has_perfectly_correlated_gradients(mnist, residual):
     assert shattering.neighbour_correlation(grads) == pytest.approx(1.0, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_residual_gradients_shatter_less_than_plain_at_depth_56(mnist):
     # The paper's claim (Balduzzi et al. 2017, Sec. 3), at He initialisation with one seed.
     line = shattering.image_line(mnist.x_train[0], mnist.x_train[1], 256)

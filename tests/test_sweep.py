@@ -48,6 +48,7 @@ def records():
     return list(train(NetConfig(depth=8, width=4), cfg))
 
 
+@pytest.mark.slow
 def test_a_sweep_writes_one_file_per_configuration_named_from_it(tmp_path, trained, capsys):
     assert run_sweep(tmp_path) == 0
     assert trained == LABELS
@@ -58,6 +59,7 @@ def test_a_sweep_writes_one_file_per_configuration_named_from_it(tmp_path, train
     assert "[4/4] residual-14 seed 0: wrote" in out and "validation error" in out
 
 
+@pytest.mark.slow
 def test_a_rerun_skips_finished_runs_and_leaves_their_files_alone(tmp_path, trained, capsys):
     assert run_sweep(tmp_path) == 0
     before = contents(tmp_path)
@@ -70,6 +72,7 @@ def test_a_rerun_skips_finished_runs_and_leaves_their_files_alone(tmp_path, trai
     assert capsys.readouterr().out.count("finished earlier, skipped") == 4
 
 
+@pytest.mark.slow
 def test_partial_and_unfinished_files_are_redone(tmp_path, trained):
     assert run_sweep(tmp_path) == 0
     half, running = (tmp_path / n for n in sorted(contents(tmp_path))[:2])
@@ -83,6 +86,7 @@ def test_partial_and_unfinished_files_are_redone(tmp_path, trained):
     assert len(load(running).records) == 3
 
 
+@pytest.mark.slow
 def test_an_interrupted_sweep_leaves_no_file_for_the_run_it_stopped_and_resumes(
         tmp_path, monkeypatch, capsys):
     def interrupted(net, cfg, data=None, stop=None):
@@ -100,6 +104,7 @@ def test_an_interrupted_sweep_leaves_no_file_for_the_run_it_stopped_and_resumes(
     assert len(contents(tmp_path)) == 4
 
 
+@pytest.mark.slow
 def test_list_and_only_split_a_sweep_across_machines(tmp_path, capsys):
     assert main(["sweep", *TINY, "--list"]) == 0
     labels = capsys.readouterr().out.split()
@@ -113,6 +118,7 @@ def test_list_and_only_split_a_sweep_across_machines(tmp_path, capsys):
     assert losses(one) | losses(two) == losses(whole)  # the same runs, not only the same names
 
 
+@pytest.mark.slow
 def test_seeds_train_every_configuration_once_per_seed_seed_by_seed(tmp_path, trained, capsys):
     assert run_sweep(tmp_path, "--seeds", "0", "1") == 0
     assert trained == LABELS * 2

@@ -12,6 +12,7 @@ TINY_NET = NetConfig(depth=8, width=4)
 TINY = TrainConfig(steps=12, batch_size=32, eval_every=6, probe_every=4)
 
 
+@pytest.mark.slow
 def test_records_carry_what_the_curves_need():
     recs = list(train(TINY_NET, TINY))
     assert [r["step"] for r in recs] == list(range(1, 13))
@@ -38,6 +39,7 @@ def test_plain_and_residual_start_from_the_same_weights():
     assert all((plain[k] == res[k]).all() for k in plain)
 
 
+@pytest.mark.slow
 def test_training_learns_the_digits():
     recs = list(train(NetConfig(depth=8, width=8), TrainConfig(steps=120, eval_every=120)))
     assert recs[-1]["val_error"] < 0.3  # chance is 0.9
@@ -86,6 +88,7 @@ def test_bad_training_configs_say_what_is_allowed(kwargs, words):
         TrainConfig(**kwargs)
 
 
+@pytest.mark.slow
 def test_channels_last_and_bf16_keep_the_metrics():
     base = TrainConfig(steps=40, batch_size=32, eval_every=40, channels_last=False)
     runs = {name: list(train(NetConfig(depth=8, width=8), replace(base, **kw)))
