@@ -4,6 +4,7 @@ saves and reads back unchanged."""
 import json
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -99,6 +100,7 @@ def _drawable(run: Run) -> None:
     assert gradients.probe_steps([run]) == gradients.matrix(run, "block_grad_norms").steps
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile())
 def test_a_hostile_run_file_is_refused_in_one_sentence_or_drawn(text):

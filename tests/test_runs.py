@@ -119,6 +119,7 @@ def _save_many(folder: str, n: int) -> None:
         save(_run(), folder, "same")
 
 
+@pytest.mark.slow
 def test_concurrent_saves_of_one_name_never_leave_a_broken_file(tmp_path):
     # Two processes write one name; a reader must only ever see a whole file.
     ctx = multiprocessing.get_context("spawn")
