@@ -1,9 +1,9 @@
 """ResViz: the router. Page config, the shared sidebar, and the pages in the lesson's order."""
 import os
 
-# Before torch loads: OpenMP threads that sleep instead of spinning when idle. The app runs torch
-# in the script thread (a page's figure) and in a training worker at once; spinning teams on a
-# 2-core host made a one-image forward pass 10x slower (scripts/ measurements, README).
+# Before torch loads: OpenMP threads that sleep instead of spinning when idle, because the app runs
+# torch in the script thread (a page's figure) and in a training worker at once, and spinning
+# teams starve one another (docs/PERFORMANCE.md).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import streamlit as st  # noqa: E402

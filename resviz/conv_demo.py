@@ -56,8 +56,8 @@ def dataset_image(data: Dataset, index: int) -> np.ndarray:
 def sample_photo(name: str, max_side: int = MAX_SIDE) -> np.ndarray:
     """One of scikit-learn's sample photos as grayscale (H, W) in [0, 1], downsized.
 
-    Read straight from the package's folder: importing scikit-learn to load two JPEGs added
-    142 MB to the server's memory (measured)."""
+    Read straight from the package's folder: importing scikit-learn for two JPEGs would load all
+    of it into the server's memory (docs/PERFORMANCE.md)."""
     spec = importlib.util.find_spec("sklearn")  # installed with mlxtend (requirements.txt)
     if spec is None or spec.origin is None:
         raise FileNotFoundError("scikit-learn's sample photos need scikit-learn installed")

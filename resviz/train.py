@@ -59,9 +59,8 @@ def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = EVAL
              precision: str = "fp32") -> tuple[float, float]:
     """Mean loss and error rate over a whole split, in evaluation mode.
 
-    In chunks of 250 images: as fast as 1,000 at once on the CPU, and the Degradation preset's
-    peak memory grows by about 530 MB instead of 770 MB (the allocator keeps what a large pass
-    freed)."""
+    In chunks of 250 images: as fast as larger ones on the CPU, with a smaller peak, since the
+    allocator keeps what a large pass freed (docs/PERFORMANCE.md)."""
     was_training = net.training
     net.eval()
     loss = torch.zeros((), device=x.device)

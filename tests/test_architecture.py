@@ -25,7 +25,7 @@ CIFAR = dict(in_channels=1, num_classes=10)
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
-    # One image through a small net: a second thread only adds contention (NOTES.md, Torch).
+    # One image through a small net: a second thread only adds contention, no speed.
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -77,7 +77,6 @@ def test_once_a_run_starts_the_buttons_are_off_at_once_and_say_why(open_page):
 
 def test_redraws_do_not_run_a_full_garbage_collection():
     # Streamlit's default collects every generation after each script run, fragment redraws
-    # included: 250 ms holding the GIL with torch loaded, every 2 s, which slowed training with
-    # the live view open to 0.81x the command line (0.91x without; scripts/bench_app.py).
+    # included, holding the GIL while training runs (docs/PERFORMANCE.md).
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
