@@ -11,7 +11,7 @@ from . import data as datasets
 from . import sweep
 from .architecture import variant
 from .claims import gradient_claim, say
-from .config import ConfigError, NetConfig, TrainConfig
+from .config import SCHEDULES, ConfigError, NetConfig, TrainConfig
 from .gradients import probe_steps
 from .models import build
 from .paper import paper_network, published_cost
@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, default=0.1)
+    _schedule_args(t)
     t.add_argument("--eval-every", type=int, default=20)
     t.add_argument("--probe-every", type=int, default=10)
     t.add_argument("--device", default="auto")
@@ -65,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _schedule_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--schedule", choices=SCHEDULES, default="cosine",
+                   help="the learning rate after warm-up: cosine to 0, step (divided by 10 at "
+                        "50%% and 75%% of the steps, as the paper), or constant")
+    p.add_argument("--warmup-steps", type=int, default=0,
+                   help="raise the learning rate linearly over these first steps (the paper "
+                        "warms ResNet-110 up at 0.01)")
+
+
 def _sweep_args(w: argparse.ArgumentParser) -> None:
     w.add_argument("--out", help="folder for the run files (one per configuration)")
     w.add_argument("--depths", type=int, nargs="+", default=[20, 32, 44, 56])
@@ -76,9 +86,7 @@ def _sweep_args(w: argparse.ArgumentParser) -> None:
                    help="train every configuration once per seed (the table gives mean and "
                         "standard deviation)")
     w.add_argument("--lr", type=float, default=0.1)
-    w.add_argument("--warmup-steps", type=int, default=0,
-                   help="raise the learning rate linearly over these first steps (the paper "
-                        "warms ResNet-110 up at 0.01)")
+    _schedule_args(w)
     w.add_argument("--eval-every", type=int, default=20)
     w.add_argument("--no-bn", action="store_true", help="leave batch norm out")
     w.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
@@ -125,7 +133,8 @@ def _run_file(out: str) -> Path:
 def cmd_train(args: argparse.Namespace) -> int:
     net_cfg = net_config(args)
     cfg = TrainConfig(dataset=args.dataset, steps=args.steps, batch_size=args.batch_size,
-                      lr=args.lr, seed=args.seed, eval_every=args.eval_every,
+                      lr=args.lr, schedule=args.schedule, warmup_steps=args.warmup_steps,
+                      seed=args.seed, eval_every=args.eval_every,
                       probe_every=args.probe_every, device=args.device,
                       precision=args.precision)
     out = _run_file(args.out)
@@ -201,7 +210,8 @@ def cmd_datasets(_args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     info = datasets.info(args.dataset)
     cfg = TrainConfig(dataset=args.dataset, steps=args.steps, batch_size=args.batch_size,
-                      lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seeds[0],
+                      lr=args.lr, schedule=args.schedule, warmup_steps=args.warmup_steps,
+                      seed=args.seeds[0],
                       eval_every=args.eval_every, precision=args.precision)
     entries = sweep.select(sweep.plan(args.depths, args.arch, cfg, args.seeds, width=args.width,
                                       batch_norm=not args.no_bn, in_channels=info.channels,

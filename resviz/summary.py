@@ -1,7 +1,7 @@
 """A network's layer table: output shape, parameters and forward multiply-adds per layer."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -65,6 +65,3 @@ def summarize(net: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerRo
 def totals(rows: list[LayerRow]) -> dict[str, int]:
     return {"params": sum(r.params for r in rows), "macs": sum(r.macs for r in rows)}
 
-
-def as_dicts(rows: list[LayerRow]) -> list[dict]:
-    return [asdict(r) for r in rows]

@@ -26,6 +26,14 @@ def test_bad_arguments_exit_2_with_one_line(args, words, tmp_path):
     assert proc.stderr.count("\n") == 1 and words in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_train_takes_the_learning_rate_schedule_and_warm_up(tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["train", "--depth", "8", "--width", "4", "--steps", "4", "--schedule", "step",
+                 "--warmup-steps", "2", "--out", str(out)]) == 0
+    train = json.loads(out.read_text())["train"]
+    assert (train["schedule"], train["warmup_steps"]) == ("step", 2)
+
+
 def test_a_bug_is_not_turned_into_a_one_line_message(monkeypatch):
     import resviz.__main__ as cli
 
