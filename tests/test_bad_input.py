@@ -19,7 +19,6 @@ from resviz.ui.state import SessionWork
 from resviz.uploads import UploadError, read_image
 from tests.helpers import ROOT, RUN, TIMEOUT, encode, png_chunk
 
-
 # --- generated bad inputs -----------------------------------------------------------------------
 
 

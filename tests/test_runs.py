@@ -9,8 +9,18 @@ import torch
 
 from resviz.config import NetConfig, TrainConfig
 from resviz.data import DATASETS
-from resviz.runs import (Run, RunFileError, check_writable, dumps, list_runs, load, loads, save,
-                         save_weights, write_problem)
+from resviz.runs import (
+    Run,
+    RunFileError,
+    check_writable,
+    dumps,
+    list_runs,
+    load,
+    loads,
+    save,
+    save_weights,
+    write_problem,
+)
 
 
 def _run(**kw):
