@@ -258,6 +258,7 @@ def test_uploaded_sweep_files_are_drawn_and_a_bad_one_gets_a_sentence(open_page)
                for c in at.caption)
 
 
+@pytest.mark.slow
 def test_shattering_is_measured_once_on_request(open_page):
     at = open_page("pages/experiments.py")
     at.button(key="shatter_go").click()

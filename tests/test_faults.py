@@ -67,6 +67,7 @@ def test_a_dataset_that_cannot_be_downloaded_gets_its_sentence(offline):
     assert str(err.value) == _cifar_unavailable(offline)
 
 
+@pytest.mark.slow
 def test_in_the_app_the_offline_digits_are_used_instead(offline, open_page):
     at = open_page("pages/residual_block.py", dataset="cifar10")
     assert [w.value for w in at.warning] == [
