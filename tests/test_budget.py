@@ -63,9 +63,9 @@ def test_the_estimate_grows_with_batch_and_depth():
 
 
 @pytest.mark.parametrize("env, jobs, mb", [
-    ({}, 1, 1600),                              # Community Cloud: 2,700 MB less the app's 1,100
-    ({"RESVIZ_MEMORY_MB": "4700"}, 2, 1800),    # two jobs at once share what is left
-    ({"RESVIZ_MEMORY_MB": "lots"}, 1, 1600),    # garbage: the default
+    ({}, 1, 1200),                              # Community Cloud: 2,700 MB less the app's 1,500
+    ({"RESVIZ_MEMORY_MB": "4700"}, 2, 1600),    # two jobs at once share what is left
+    ({"RESVIZ_MEMORY_MB": "lots"}, 1, 1200),    # garbage: the default
     ({"RESVIZ_MEMORY_MB": "1000"}, 1, 0),       # less than the app itself: nothing trains
 ])
 def test_the_budget_comes_from_the_environment(env, jobs, mb):
