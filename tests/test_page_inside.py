@@ -110,7 +110,8 @@ def test_the_preset_shows_filters_maps_channels_probes_and_attributions(preset_p
     # The drawn maps are the network's: the same 10 seeded steps, retrained here, give them.
     data = datasets.load("shapes")
     # the page trains in the precision the app chose for this machine (bf16 where supported)
-    net_cfg, cfg = features.preset(data.info, steps=10, precision=fast_precision(torch.device("cpu")))
+    precision = fast_precision(torch.device("cpu"))
+    net_cfg, cfg = features.preset(data.info, steps=10, precision=precision)
     net = features.from_state(net_cfg, features.train_weights(net_cfg, cfg, data))
     want = features.feature_maps(net, data.x_val[0], "stem")  # (8, 32, 32)
     drawn = plotly_array(figs["inside_maps"]["data"][0]["z"])
