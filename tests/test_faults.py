@@ -189,8 +189,9 @@ def test_nothing_is_unpickled_except_weights_only_state_dicts():
     loads = []
     for path in _sources():
         text = path.read_text()
-        assert not re.search(r"\bpickle\b|\bdill\b|\bjoblib\b|np\.load\(.*allow_pickle=True",
-                             text), path
+        # Imports and calls, not the word: a docstring may say a file is read "without pickle".
+        assert not re.search(r"\b(import|from) (pickle|dill|joblib)\b|\b(pickle|dill|joblib)\.\w|"
+                             r"np\.load\(.*allow_pickle=True", text), path
         loads += [(path, call) for call in re.findall(r"torch\.load\([^)]*\)", text)]
     assert loads and all("weights_only=True" in call for _, call in loads), loads
 
