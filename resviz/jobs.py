@@ -77,8 +77,8 @@ class Job:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            return Snapshot(self.state, self.position, [self._copy(i) for i in range(len(self.runs))],
-                            self.message)
+            runs = [self._copy(i) for i in range(len(self.runs))]
+            return Snapshot(self.state, self.position, runs, self.message)
 
     def copy_run(self, i: int) -> Run:
         with self._lock:
@@ -166,8 +166,9 @@ class Job:
                     if rec.get("diverged"):
                         del streams[i]
                         self.runs[i].status, self.runs[i].message = "diverged", rec["message"]
-                    if self._warm is None and all(len(r.records) >= WARM_STEPS or r.status != "running"
-                                                  for r in self.runs):
+                    if self._warm is None and all(
+                            len(r.records) >= WARM_STEPS or r.status != "running"
+                            for r in self.runs):
                         self._warm = (time.monotonic(), [len(r.records) for r in self.runs])
 
 

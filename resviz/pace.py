@@ -58,7 +58,8 @@ def shape(net_cfg: NetConfig, size: int) -> Shape:
         counts[1] += out.numel()
         if isinstance(m, nn.Conv2d):
             counts[0] += 1
-            counts[2] += out.numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+            kh, kw = m.kernel_size
+            counts[2] += out.numel() * m.in_channels // m.groups * kh * kw
         elif isinstance(m, nn.Linear):
             counts[0] += 1
             counts[2] += m.in_features * m.out_features

@@ -95,10 +95,10 @@ def custom_form(settings: Settings, busy: bool) -> Specs | None:
         rows = []
         for i, col in enumerate(st.columns(MAX_CONFIGS)[:n]):
             with col:
-                rows.append((st.selectbox(f"#{i + 1} network", ("residual", "plain"), key=f"arch{i}",
-                                          index=i % 2),
-                             st.selectbox("depth", (8, 14, 20, 32, 44, 56, 110), index=2 + i // 2 * 3,
-                                          key=f"depth{i}"),
+                rows.append((st.selectbox(f"#{i + 1} network", ("residual", "plain"),
+                                          key=f"arch{i}", index=i % 2),
+                             st.selectbox("depth", (8, 14, 20, 32, 44, 56, 110),
+                                          index=2 + i // 2 * 3, key=f"depth{i}"),
                              st.checkbox("batch norm", True, key=f"bn{i}")))
         c1, c2, c3, c4, c5 = st.columns(5)
         width = c1.number_input("width", 1, 64, 8, key="width")
@@ -150,8 +150,8 @@ def _status(snap: Snapshot) -> None:
     cols = st.columns(len(snap_runs))
     for col, run in zip(cols, snap_runs):
         last = run.records[-1] if run.records else {}
-        val = next((r["val_error"] for r in reversed(run.records) if r.get("val_error") is not None),
-                   None)
+        val = next((r["val_error"] for r in reversed(run.records)
+                    if r.get("val_error") is not None), None)
         col.metric(run.label, "—" if val is None else f"{val:.1%}",
                    help="validation error at the last evaluation")
         if last.get("images_per_s"):
@@ -241,7 +241,8 @@ def history(work: SessionWork) -> None:
         st.caption("Finished runs appear here.")
         return
     labels = [f"{r.created} · {r.label} · {r.status}" for r in runs]
-    chosen = st.multiselect("Runs to compare", range(len(runs)), default=list(range(min(4, len(runs)))),
+    chosen = st.multiselect("Runs to compare", range(len(runs)),
+                            default=list(range(min(4, len(runs)))),
                             format_func=labels.__getitem__, key="compare")
     if chosen:
         # Oldest first, so a job's runs keep the colours (and order) they had while training.
