@@ -2,7 +2,7 @@
 
     python -m scripts.load                       # 8 sessions, each clicks a preset on Home
     python -m scripts.load --sessions 8 --steps 100 --timeout 600  # 8 different custom runs
-    python -m scripts.load --link --sessions 30 --browsers 4       # a class opens the teacher's link
+    python -m scripts.load --link --sessions 30 --browsers 4       # a class opens a teacher's link
 
 One Chromium, one browser context per session (separate cookies and websockets: separate
 Streamlit sessions). With --link, every session opens /training?preset=...&classroom=1 at a
@@ -48,7 +48,8 @@ HOME_TITLE = "Why residual networks work"
 REF = ROOT / "assets" / "reference" / "mnist-5k" / "plain-20-85308218.json"
 ENDED = re.compile(r"(done|stopped|failed): step (\d+) of (\d+)")
 QUEUED = re.compile(r"number (\d+) in the queue")
-ETA = re.compile(r"Estimated start in about ((?:\d+ min )?\d+ s), end in about ((?:\d+ min )?\d+ s)")
+DURATION = r"((?:\d+ min )?\d+ s)"
+ETA = re.compile(rf"Estimated start in about {DURATION}, end in about {DURATION}")
 RUNNING = re.compile(r"running: step \d+")
 SUBMIT = ".st-key-FormSubmitter-custom-Train button"  # the Train form's button
 
