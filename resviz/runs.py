@@ -72,7 +72,7 @@ class Run:
                 "records": _finite(self.records)}
 
     @classmethod
-    def from_dict(cls, d: object) -> "Run":
+    def from_dict(cls, d: object) -> Run:
         """A run from a run file's parsed JSON; `RunFileError` (one sentence) if it is not one."""
         try:
             v = schema.check(d)

@@ -1,4 +1,4 @@
-"""Caches and per-session state. Only immutable or thread-safe things are shared between sessions."""
+"""Caches and per-session state. Only immutable or thread-safe things are shared by sessions."""
 from __future__ import annotations
 
 import os
@@ -16,10 +16,27 @@ from .. import budget
 from .. import data as datasets
 from ..cache import SharedRuns
 from ..jobs import JobManager
-from ..runs import (BATCH, FILE_RECORDS, SESSION, Run, RunFileError, RunFolder, digest, parse,
-                    save, save_weights, write_problem)
-from ..runtime import (configure_threads, describe_device, fast_precision, pick_device,
-                       return_freed_memory, training_slots)
+from ..runs import (
+    BATCH,
+    FILE_RECORDS,
+    SESSION,
+    Run,
+    RunFileError,
+    RunFolder,
+    digest,
+    parse,
+    save,
+    save_weights,
+    write_problem,
+)
+from ..runtime import (
+    configure_threads,
+    describe_device,
+    fast_precision,
+    pick_device,
+    return_freed_memory,
+    training_slots,
+)
 from ..tickets import Ticket
 from ..uploads import MAX_BYTES
 from .query import SESSION_KEY, session_id
