@@ -32,6 +32,14 @@ def train_button(at: AppTest):
     return button
 
 
+def start_long_run(at: AppTest) -> None:
+    """Submit the Train page's custom form for a run long enough to outlast the test."""
+    at.number_input(key="steps").set_value(5000)
+    at.number_input(key="width").set_value(4)
+    train_button(at).click()
+    at.run()
+
+
 def figures(at: AppTest) -> dict[str, dict]:
     """Every plotly figure on the page, by its chart's key, in page order."""
     return {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}

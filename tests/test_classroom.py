@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from resviz.config import NetConfig, TrainConfig
 from resviz.runs import Run, dumps
-from tests.helpers import ROOT, TIMEOUT, train_button
+from tests.helpers import ROOT, TIMEOUT, start_long_run
 
 DEGRADATION = ["plain-20", "ResNet-20", "plain-56", "ResNet-56"]
 
@@ -88,10 +88,7 @@ def test_sessions_share_a_run_but_not_their_histories(open_page, train_custom):
 @pytest.mark.slow
 def test_inside_trains_its_preset_through_the_queue_one_job_per_session(open_page):
     at = open_page("pages/train.py")
-    at.number_input(key="steps").set_value(5000)
-    at.number_input(key="width").set_value(4)
-    train_button(at).click()
-    at.run()
+    start_long_run(at)
     work = at.session_state["work"]
     at.switch_page("pages/inside.py")
     at.run()

@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from resviz.claims import percent
-from tests.helpers import ROOT, figures, train_button
+from tests.helpers import ROOT, figures, start_long_run, train_button
 
 
 def test_default_render_offers_presets_and_no_run(open_page):
@@ -57,10 +57,7 @@ def test_once_a_run_starts_the_buttons_are_off_at_once_and_say_why(open_page):
     # Drawn before the click was handled, the buttons used to stay on until the next full
     # rerun, and a click on one was then silently lost.
     at = open_page("pages/train.py")
-    at.number_input(key="steps").set_value(5000)
-    at.number_input(key="width").set_value(4)
-    train_button(at).click()
-    at.run()
+    start_long_run(at)
     work = at.session_state["work"]
     try:
         assert work.busy
