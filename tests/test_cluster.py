@@ -12,6 +12,7 @@ from resviz.config import TrainConfig
 from resviz.runs import load
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow  # a local Ray node takes tens of seconds to start
 
 ENTRIES = sweep.plan((8, 14), sweep.ARCHS, TrainConfig(steps=12, batch_size=16, eval_every=6),
                      width=4)
