@@ -91,7 +91,8 @@ def test_inside_trains_its_preset_through_the_queue_one_job_per_session(open_pag
     start_long_run(at)
     work = at.session_state["work"]
     at.switch_page("pages/inside.py")
-    at.run()
+    at.run()  # it opens on a network trained in advance: pick the one trained here
+    at.selectbox(key="inside_net").set_value(("preset", "shapes")).run()
     at.number_input(key="inside_steps").set_value(20).run()
     assert at.button(key="inside_train").disabled  # the session's run trains: one at a time
     assert any("Your session's run is still training" in c.value for c in at.caption)
