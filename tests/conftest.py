@@ -15,6 +15,16 @@ from streamlit.testing.v1 import AppTest
 from tests.helpers import ROOT, TIMEOUT, train_button
 
 
+@pytest.fixture(autouse=True)
+def fresh_shared_runs(tmp_path, monkeypatch):
+    """Each test gets its own runs folder and job manager: a run finished by an earlier test
+    would otherwise be served to this one as a recorded run instead of being trained."""
+    from resviz.ui import state
+
+    monkeypatch.setenv("RESVIZ_RUNS", str(tmp_path / "runs"))
+    state.manager.clear()
+
+
 @pytest.fixture
 def open_page():
     """open_page("pages/train.py") -> an AppTest that has run the router and that page."""
