@@ -1,4 +1,5 @@
 """ResViz: the router. Page config, the shared sidebar, and the pages in the lesson's order."""
+
 import os
 
 # Before torch loads: OpenMP threads that sleep instead of spinning when idle, because the app runs
@@ -13,8 +14,9 @@ from resviz.ui.sidebar import sidebar  # noqa: E402
 
 
 def main() -> None:
-    st.set_page_config(page_title="ResViz: residual networks, live", page_icon=":material/hub:",
-                       layout="wide")
+    st.set_page_config(
+        page_title="ResViz: residual networks, live", page_icon=":material/hub:", layout="wide"
+    )
     page = st.navigation(pages())
     sidebar()
     page.run()

@@ -4,6 +4,7 @@ Community Cloud installs the requirements.txt next to the entrypoint first, so t
 file pins torch's CPU wheels (the default wheels pull about 2.5 GB of CUDA libraries, more than
 the host's disk and memory allow) while the root requirements.txt stays for everyone else.
 """
+
 import runpy
 import sys
 from pathlib import Path

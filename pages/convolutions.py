@@ -1,4 +1,5 @@
 """Convolutions: the CNN building block on a real image, then AlexNet's layer table."""
+
 import numpy as np
 import streamlit as st
 
@@ -24,9 +25,11 @@ def alexnet() -> list[LayerRow]:
 
 settings = sidebar.current()
 st.title("Convolutions")
-st.markdown("A convolution slides a small grid of weights (the **kernel**) over the image; each "
-            "output pixel is the weighted sum of the 3x3 patch under it. A CNN stacks "
-            "convolution, **ReLU** and **max pooling**, and learns the kernels.")
+st.markdown(
+    "A convolution slides a small grid of weights (the **kernel**) over the image; each "
+    "output pixel is the weighted sum of the 3x3 patch under it. A CNN stacks "
+    "convolution, **ReLU** and **max pooling**, and learns the kernels."
+)
 
 data = state.usable_dataset(settings.dataset)[1]
 
@@ -39,28 +42,39 @@ with left:
         photo = st.selectbox("Photo", conv_demo.SAMPLE_PHOTOS, key="conv_photo")
         image = conv_demo.sample_photo(photo)
     elif source == "Upload":
-        upload = st.file_uploader("Your image", type=[f.lower() for f in FORMATS] + ["jpg"],
-                                  key="conv_upload")
+        upload = st.file_uploader(
+            "Your image", type=[f.lower() for f in FORMATS] + ["jpg"], key="conv_upload"
+        )
         try:
             image = read_image(upload.getvalue()) if upload else None
         except UploadError as err:
             st.warning(f"{err} Showing a dataset image instead.")
     if image is None:
-        index = st.number_input(f"Image number (0 to {len(data.x_train) - 1:,})", 0,
-                                len(data.x_train) - 1, 0, key="conv_index")
+        index = st.number_input(
+            f"Image number (0 to {len(data.x_train) - 1:,})",
+            0,
+            len(data.x_train) - 1,
+            0,
+            key="conv_index",
+        )
         image = conv_demo.dataset_image(data, index)
 
 with right:
-    st.selectbox("Kernel preset", list(conv_demo.PRESETS), key="conv_preset",
-                 on_change=fill_kernel)
+    st.selectbox("Kernel preset", list(conv_demo.PRESETS), key="conv_preset", on_change=fill_kernel)
     if KERNEL_KEYS[0] not in st.session_state:
         fill_kernel()
     st.caption("Kernel weights (edit any of them)")
     for row in range(3):
         for c, col in enumerate(st.columns(3)):
-            col.number_input(f"Weight in row {row + 1}, column {c + 1}", -100.0, 100.0,
-                             key=KERNEL_KEYS[3 * row + c], step=0.5, format="%.3g",
-                             label_visibility="collapsed")
+            col.number_input(
+                f"Weight in row {row + 1}, column {c + 1}",
+                -100.0,
+                100.0,
+                key=KERNEL_KEYS[3 * row + c],
+                step=0.5,
+                format="%.3g",
+                label_visibility="collapsed",
+            )
     kernel = np.array([st.session_state[k] for k in KERNEL_KEYS]).reshape(3, 3)
     st.caption(conv_demo.kernel_note(kernel))
 
@@ -70,29 +84,45 @@ for i, step in enumerate(conv_demo.steps(image, kernel)):
         cols = st.columns(per_row)
     with cols[i % per_row]:
         st.markdown(f"**{step.title}**")
-        st.plotly_chart(lessons.feature_map(step.values, step.signed, step.vmax, height),
-                        key=f"conv_step_{i}", config={"displayModeBar": False})
+        st.plotly_chart(
+            lessons.feature_map(step.values, step.signed, step.vmax, height),
+            key=f"conv_step_{i}",
+            config={"displayModeBar": False},
+        )
         st.caption(step.caption)
-st.caption("Hover over a pixel to read its value. Convolution: red positive, blue negative, "
-           "white zero; the other maps run from black (0) to white (their largest value).")
+st.caption(
+    "Hover over a pixel to read its value. Convolution: red positive, blue negative, "
+    "white zero; the other maps run from black (0) to white (their largest value)."
+)
 
 st.header("AlexNet: the convolutions that won ImageNet")
-st.markdown("AlexNet (Krizhevsky, Sutskever and Hinton, 2012) showed what stacked convolutions "
-            "can do: it won the ImageNet 2012 challenge by a wide margin with five convolutions "
-            "and three fully connected layers, the recipe every later CNN, ResNet included, "
-            "builds on. This is the 2012 network as the paper describes it. It was split over "
-            "two GPUs: conv2, conv4 and conv5 see only the half of the previous layer's "
-            "channels on their own GPU (**2 groups**, half the weights). **Local response "
-            "normalisation** after conv1 and conv2 scales each response down by its neighbours "
-            "in the channels nearby, a job batch norm does in later networks. Libraries such as "
-            "torchvision ship a later one-GPU variant (Krizhevsky 2014: 64, 192, 384, 256 and "
-            "256 kernels, no normalisation).")
+st.markdown(
+    "AlexNet (Krizhevsky, Sutskever and Hinton, 2012) showed what stacked convolutions "
+    "can do: it won the ImageNet 2012 challenge by a wide margin with five convolutions "
+    "and three fully connected layers, the recipe every later CNN, ResNet included, "
+    "builds on. This is the 2012 network as the paper describes it. It was split over "
+    "two GPUs: conv2, conv4 and conv5 see only the half of the previous layer's "
+    "channels on their own GPU (**2 groups**, half the weights). **Local response "
+    "normalisation** after conv1 and conv2 scales each response down by its neighbours "
+    "in the channels nearby, a job batch norm does in later networks. Libraries such as "
+    "torchvision ship a later one-GPU variant (Krizhevsky 2014: 64, 192, 384, 256 and "
+    "256 kernels, no normalisation)."
+)
 rows = alexnet()
-st.dataframe(conv_demo.layer_table(rows), key="alexnet_table", hide_index=True, height="content",
-             column_config={"parameters": st.column_config.NumberColumn(format="localized"),
-                            "multiply-adds": st.column_config.NumberColumn(format="localized")})
+st.dataframe(
+    conv_demo.layer_table(rows),
+    key="alexnet_table",
+    hide_index=True,
+    height="content",
+    column_config={
+        "parameters": st.column_config.NumberColumn(format="localized"),
+        "multiply-adds": st.column_config.NumberColumn(format="localized"),
+    },
+)
 st.caption(conv_demo.totals_note(rows))
-st.plotly_chart(lessons.network_diagram(rows, conv_demo.ALEXNET_INPUT,
-                                        460 if settings.classroom else 360),
-                key="alexnet_diagram", config={"displayModeBar": False})
+st.plotly_chart(
+    lessons.network_diagram(rows, conv_demo.ALEXNET_INPUT, 460 if settings.classroom else 360),
+    key="alexnet_diagram",
+    config={"displayModeBar": False},
+)
 st.caption(conv_demo.diagram_note(rows))

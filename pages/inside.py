@@ -1,4 +1,5 @@
 """Inside the network: first-layer filters, feature maps, what channels respond to, attributions."""
+
 import streamlit as st
 
 from resviz.ui import inside_view, sidebar, state
@@ -7,10 +8,12 @@ settings = sidebar.current()
 work = state.work()
 work.collect()
 st.title("Inside the network")
-st.markdown("What has a trained network learned? Its first layer looks for **edges and colours**, "
-            "middle layers combine them into **corners and shapes**, the last layers respond to "
-            "**whole classes**. Start with a network trained in advance, or pick one you trained, "
-            "then look layer by layer, and ask which pixels made it decide.")
+st.markdown(
+    "What has a trained network learned? Its first layer looks for **edges and colours**, "
+    "middle layers combine them into **corners and shapes**, the last layers respond to "
+    "**whole classes**. Start with a network trained in advance, or pick one you trained, "
+    "then look layer by layer, and ask which pixels made it decide."
+)
 picked = inside_view.pick(settings, work)
 if picked is None:
     st.stop()

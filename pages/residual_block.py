@@ -1,4 +1,5 @@
 """Residual block: x, F(x) and F(x) + x on a real image; gradient magnitude against depth."""
+
 import streamlit as st
 
 from resviz import block_demo, claims
@@ -20,48 +21,76 @@ def settling(dataset: str, depth: int) -> block_demo.Settling:
 
 settings = sidebar.current()
 st.title("The residual block")
-st.markdown("A residual block does not learn its output directly: its branch learns a "
-            "**residual F(x)** and the block adds its input back, **y = ReLU(F(x) + x)** "
-            "(He et al. 2016, Eq. 1). If the best thing a block can do is nothing, F(x) = 0 is "
-            "easy to learn.")
+st.markdown(
+    "A residual block does not learn its output directly: its branch learns a "
+    "**residual F(x)** and the block adds its input back, **y = ReLU(F(x) + x)** "
+    "(He et al. 2016, Eq. 1). If the best thing a block can do is nothing, F(x) = 0 is "
+    "easy to learn."
+)
 
 name, data = state.usable_dataset(settings.dataset)
 
 st.header("One block on a real image")
 left, right = st.columns(2, vertical_alignment="bottom")
-skip = left.toggle("Skip connection", value=True, key="block_skip",
-                   help="On: the block outputs ReLU(F(x) + x). Off: ReLU(F(x)), same weights.")
-index = 0 if settings.classroom else right.number_input(
-    f"Image number (0 to {len(data.x_train) - 1:,})", 0, len(data.x_train) - 1, 0,
-    key="block_index")
+skip = left.toggle(
+    "Skip connection",
+    value=True,
+    key="block_skip",
+    help="On: the block outputs ReLU(F(x) + x). Off: ReLU(F(x)), same weights.",
+)
+index = (
+    0
+    if settings.classroom
+    else right.number_input(
+        f"Image number (0 to {len(data.x_train) - 1:,})",
+        0,
+        len(data.x_train) - 1,
+        0,
+        key="block_index",
+    )
+)
 maps = block_demo.block_maps(data.x_train[index], skip=skip)
 output = "ReLU(F(x) + x)" if skip else "ReLU(F(x))"
-st.plotly_chart(lessons.block_maps({"x": maps.x, "F(x)": maps.branch, output: maps.out},
-                                   height_per_row=180 if settings.classroom else 150),
-                key="block_maps", config={"displayModeBar": False})
-st.caption(f"A freshly initialised block (He initialisation, seed 0) after a 3x3 stem: "
-           f"{len(maps.x)} of its {maps.width} channels of the input x, the branch F(x) and "
-           f"the block's output {output}, all on one colour scale (red positive, blue negative)."
-           + ("" if skip else " Without the skip the output is the branch alone."))
-st.markdown(f"**Parameters of the block: {maps.params_with_skip:,} with the skip, "
-            f"{maps.params_without_skip:,} without.** The identity shortcut only adds x to F(x): "
-            f"it has nothing to learn, so plain and residual networks of one depth have the same "
-            f"weights.")
+st.plotly_chart(
+    lessons.block_maps(
+        {"x": maps.x, "F(x)": maps.branch, output: maps.out},
+        height_per_row=180 if settings.classroom else 150,
+    ),
+    key="block_maps",
+    config={"displayModeBar": False},
+)
+st.caption(
+    f"A freshly initialised block (He initialisation, seed 0) after a 3x3 stem: "
+    f"{len(maps.x)} of its {maps.width} channels of the input x, the branch F(x) and "
+    f"the block's output {output}, all on one colour scale (red positive, blue negative)."
+    + ("" if skip else " Without the skip the output is the branch alone.")
+)
+st.markdown(
+    f"**Parameters of the block: {maps.params_with_skip:,} with the skip, "
+    f"{maps.params_without_skip:,} without.** The identity shortcut only adds x to F(x): "
+    f"it has nothing to learn, so plain and residual networks of one depth have the same "
+    f"weights."
+)
 
 st.header("Gradient magnitude against depth, at initialisation", help=claims.HELP)
-depth = st.columns([1, 2])[0].selectbox("Depth (layers)", block_demo.DEPTHS,
-                                        index=block_demo.DEPTHS.index(56), key="block_depth")
+depth = st.columns([1, 2])[0].selectbox(
+    "Depth (layers)", block_demo.DEPTHS, index=block_demo.DEPTHS.index(56), key="block_depth"
+)
 result = profile(name, depth)
-st.plotly_chart(lessons.gradient_vs_depth(result.curves, 520 if settings.classroom else 420),
-                key="grad_depth")
-st.caption(f"The gradient of the loss with respect to each block's input, per element (its root "
-           f"mean square), for one batch of {result.batch} training images through freshly "
-           f"initialised networks (width {result.width}, seed 0); plain networks dashed, "
-           f"residual networks solid.")
+st.plotly_chart(
+    lessons.gradient_vs_depth(result.curves, 520 if settings.classroom else 420), key="grad_depth"
+)
+st.caption(
+    f"The gradient of the loss with respect to each block's input, per element (its root "
+    f"mean square), for one batch of {result.batch} training images through freshly "
+    f"initialised networks (width {result.width}, seed 0); plain networks dashed, "
+    f"residual networks solid."
+)
 settled = None
 if block_demo.plain_explodes(result):
-    with st.spinner(f"Training plain-{depth} for a few steps to see what that does to its "
-                    f"gradient..."):
+    with st.spinner(
+        f"Training plain-{depth} for a few steps to see what that does to its gradient..."
+    ):
         settled = settling(name, depth)
 for sentence in block_demo.describe(result, settled):
     st.markdown(sentence)

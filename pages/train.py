@@ -1,4 +1,5 @@
 """Train: up to four networks at once, live, in a worker thread."""
+
 import streamlit as st
 
 from resviz.budget import OverBudget
@@ -14,8 +15,10 @@ busy = work.busy
 st.title("Train plain and residual networks")
 if note := state.session_note():
     st.warning(note)
-st.write("Each configuration trains on the same data in the same order from the same seed; "
-         "only the architecture differs. Training error is thin, validation error bold.")
+st.write(
+    "Each configuration trains on the same data in the same order from the same seed; "
+    "only the architecture differs. Training error is thin, validation error bold."
+)
 specs = train_view.preset_buttons(settings, busy) or train_view.linked(settings, work)
 if busy:
     st.caption("A run is in progress: a new one can start when it ends or is stopped.")

@@ -2,11 +2,26 @@
 
 Nothing here imports streamlit (only `resviz.ui` does); use it from a notebook or a script.
 """
+
 from .config import ConfigError, NetConfig, TrainConfig
 from .models import AlexNet, Net, build, count_params
 from .runs import Run, RunFileError
 from .summary import summarize, totals
 from .train import Trainer, evaluate, train
 
-__all__ = ["AlexNet", "ConfigError", "Net", "NetConfig", "Run", "RunFileError", "TrainConfig",
-           "Trainer", "build", "count_params", "evaluate", "summarize", "totals", "train"]
+__all__ = [
+    "AlexNet",
+    "ConfigError",
+    "Net",
+    "NetConfig",
+    "Run",
+    "RunFileError",
+    "TrainConfig",
+    "Trainer",
+    "build",
+    "count_params",
+    "evaluate",
+    "summarize",
+    "totals",
+    "train",
+]

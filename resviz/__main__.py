@@ -1,4 +1,5 @@
 """`python -m resviz`: headless training, depth sweeps, layer summaries and the dataset list."""
+
 from __future__ import annotations
 
 import argparse
@@ -49,30 +50,49 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--eval-every", type=int, default=20)
     t.add_argument("--probe-every", type=int, default=10)
     t.add_argument("--device", default="auto")
-    t.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                   help="bf16: autocast convolutions to bfloat16 (faster where supported)")
+    t.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="bf16: autocast convolutions to bfloat16 (faster where supported)",
+    )
     t.add_argument("--out", required=True, help="run file to write (.json)")
     s = sub.add_parser("summary", help="layer table: output shapes, parameters, multiply-adds")
     _net_args(s)
-    s.add_argument("--paper", action="store_true",
-                   help="the paper's network of this family and depth, not one sized for "
-                        "--dataset: ImageNet at 224 px colour, 1000 classes, 7x7 stem, "
-                        "projection shortcuts (as torchvision); CIFAR-10 at 32 px, width 16")
+    s.add_argument(
+        "--paper",
+        action="store_true",
+        help="the paper's network of this family and depth, not one sized for "
+        "--dataset: ImageNet at 224 px colour, 1000 classes, 7x7 stem, "
+        "projection shortcuts (as torchvision); CIFAR-10 at 32 px, width 16",
+    )
     s.add_argument("--json", action="store_true")
     s.set_defaults(shortcut=None)  # the default depends on --paper: see cmd_summary
     sub.add_parser("datasets", help="each dataset, its shape, and whether it works offline now")
-    _sweep_args(sub.add_parser("sweep", help="plain and residual networks across depths, one "
-                                             "run file each; a rerun resumes"))
+    _sweep_args(
+        sub.add_parser(
+            "sweep",
+            help="plain and residual networks across depths, one run file each; a rerun resumes",
+        )
+    )
     return p
 
 
 def _schedule_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--schedule", choices=SCHEDULES, default="cosine",
-                   help="the learning rate after warm-up: cosine to 0, step (divided by 10 at "
-                        "50%% and 75%% of the steps, as the paper), or constant")
-    p.add_argument("--warmup-steps", type=int, default=0,
-                   help="raise the learning rate linearly over these first steps (the paper "
-                        "warms ResNet-110 up at 0.01)")
+    p.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default="cosine",
+        help="the learning rate after warm-up: cosine to 0, step (divided by 10 at "
+        "50%% and 75%% of the steps, as the paper), or constant",
+    )
+    p.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=0,
+        help="raise the learning rate linearly over these first steps (the paper "
+        "warms ResNet-110 up at 0.01)",
+    )
 
 
 def _sweep_args(w: argparse.ArgumentParser) -> None:
@@ -82,31 +102,55 @@ def _sweep_args(w: argparse.ArgumentParser) -> None:
     w.add_argument("--steps", type=int, default=200)
     w.add_argument("--batch-size", type=int, default=64)
     w.add_argument("--width", type=int, default=None, help="channels of the first stage")
-    w.add_argument("--seeds", "--seed", type=int, nargs="+", default=[0],
-                   help="train every configuration once per seed (the table gives mean and "
-                        "standard deviation)")
+    w.add_argument(
+        "--seeds",
+        "--seed",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="train every configuration once per seed (the table gives mean and "
+        "standard deviation)",
+    )
     w.add_argument("--lr", type=float, default=0.1)
     _schedule_args(w)
     w.add_argument("--eval-every", type=int, default=20)
     w.add_argument("--no-bn", action="store_true", help="leave batch norm out")
     w.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     w.add_argument("--dataset", default="mnist-5k")
-    w.add_argument("--only", nargs="+", metavar="LABEL",
-                   help="train only these configurations (see --list): split a sweep")
+    w.add_argument(
+        "--only",
+        nargs="+",
+        metavar="LABEL",
+        help="train only these configurations (see --list): split a sweep",
+    )
     w.add_argument("--list", action="store_true", help="print the configurations' labels")
-    w.add_argument("--keep-every", type=int, default=1,
-                   help="keep every K-th training record (and every evaluation) in the files")
-    w.add_argument("--ray", metavar="ADDRESS",
-                   help="train on a Ray cluster (ray://head:10001, auto, or local for one on "
-                        "this machine): pip install -r requirements-cluster.txt")
+    w.add_argument(
+        "--keep-every",
+        type=int,
+        default=1,
+        help="keep every K-th training record (and every evaluation) in the files",
+    )
+    w.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="train on a Ray cluster (ray://head:10001, auto, or local for one on "
+        "this machine): pip install -r requirements-cluster.txt",
+    )
     w.add_argument("--workers", type=int, help="with --ray: configurations training at once")
 
 
 def net_config(args: argparse.Namespace) -> NetConfig:
     info = datasets.info(args.dataset)
-    return NetConfig(family=args.family, depth=args.depth, residual=args.arch == "residual",
-                     batch_norm=not args.no_bn, width=args.width, shortcut=args.shortcut,
-                     in_channels=info.channels, num_classes=info.num_classes)
+    return NetConfig(
+        family=args.family,
+        depth=args.depth,
+        residual=args.arch == "residual",
+        batch_norm=not args.no_bn,
+        width=args.width,
+        shortcut=args.shortcut,
+        in_channels=info.channels,
+        num_classes=info.num_classes,
+    )
 
 
 def _progress(rec: dict, steps: int) -> None:
@@ -121,8 +165,9 @@ def _run_file(out: str) -> Path:
     """--out, checked before anything trains (a bad path once failed only after training)."""
     path = Path(out)
     if path.is_dir() or out.endswith(("/", "\\")):
-        raise ConfigError(f"--out {out} is a folder; give the run file's name, such as "
-                          f"{path / 'run.json'}")
+        raise ConfigError(
+            f"--out {out} is a folder; give the run file's name, such as {path / 'run.json'}"
+        )
     try:
         check_writable(path.parent)
     except OSError as e:
@@ -132,11 +177,19 @@ def _run_file(out: str) -> Path:
 
 def cmd_train(args: argparse.Namespace) -> int:
     net_cfg = net_config(args)
-    cfg = TrainConfig(dataset=args.dataset, steps=args.steps, batch_size=args.batch_size,
-                      lr=args.lr, schedule=args.schedule, warmup_steps=args.warmup_steps,
-                      seed=args.seed, eval_every=args.eval_every,
-                      probe_every=args.probe_every, device=args.device,
-                      precision=args.precision)
+    cfg = TrainConfig(
+        dataset=args.dataset,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        schedule=args.schedule,
+        warmup_steps=args.warmup_steps,
+        seed=args.seed,
+        eval_every=args.eval_every,
+        probe_every=args.probe_every,
+        device=args.device,
+        precision=args.precision,
+    )
     out = _run_file(args.out)
     run = Run(net=net_cfg, train=cfg, env=environment(pick_device(cfg.device)))
     for rec in train(net_cfg, cfg):
@@ -149,12 +202,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         path = save(run, out.parent, out.stem)
     except OSError as e:  # the disk filled while training: the run is not lost
-        sys.stderr.write(f"resviz: could not write {out} ({write_problem(e)}); the run file "
-                         f"follows on standard output\n")
+        sys.stderr.write(
+            f"resviz: could not write {out} ({write_problem(e)}); the run file "
+            f"follows on standard output\n"
+        )
         print(dumps(run))
         return 1
-    summary = run.message or (f"validation error {last['val_error']:.2%}, "
-                              f"training error {last['train_error']:.2%}")
+    summary = run.message or (
+        f"validation error {last['val_error']:.2%}, training error {last['train_error']:.2%}"
+    )
     print(f"{run.label}: {summary}; wrote {path}")
     for line in gradient_verdicts(run):
         print(line.replace("**", ""))
@@ -172,25 +228,39 @@ def cmd_summary(args: argparse.Namespace) -> int:
     args.shortcut = args.shortcut or ("B" if args.paper and args.family == "imagenet" else "A")
     if args.paper:
         paper_cfg, size = paper_network(args.family, args.depth, args.arch == "residual")
-        net_cfg = replace(paper_cfg, batch_norm=not args.no_bn, shortcut=args.shortcut,
-                          width=args.width or paper_cfg.width)
+        net_cfg = replace(
+            paper_cfg,
+            batch_norm=not args.no_bn,
+            shortcut=args.shortcut,
+            width=args.width or paper_cfg.width,
+        )
     else:
         net_cfg, size = net_config(args), datasets.info(args.dataset).size
     rows = summarize(build(net_cfg), (net_cfg.in_channels, size, size))
     what = variant(net_cfg, size)
     if args.json:
-        print(json.dumps({"net": net_cfg.to_dict(), "variant": what,
-                          "input": [net_cfg.in_channels, size, size],
-                          "layers": [r.__dict__ for r in rows], "totals": totals(rows)},
-                         default=list))
+        print(
+            json.dumps(
+                {
+                    "net": net_cfg.to_dict(),
+                    "variant": what,
+                    "input": [net_cfg.in_channels, size, size],
+                    "layers": [r.__dict__ for r in rows],
+                    "totals": totals(rows),
+                },
+                default=list,
+            )
+        )
         return 0
     print(f"{'layer':<26}{'kind':<16}{'output':>16}{'params':>12}{'mult-adds':>14}")
     for r in rows:
         shape = "x".join(map(str, r.out_shape))
         print(f"{r.name:<26}{r.kind:<16}{shape:>16}{r.params:>12,}{r.macs:>14,}")
     t = totals(rows)
-    print(f"{net_cfg.label} ({what}): {t['params']:,} parameters, {t['macs']:,} multiply-adds "
-          f"per image ({t['macs'] / 1e9:.2f} x 10^9)")
+    print(
+        f"{net_cfg.label} ({what}): {t['params']:,} parameters, {t['macs']:,} multiply-adds "
+        f"per image ({t['macs'] / 1e9:.2f} x 10^9)"
+    )
     if args.paper and (cost := published_cost(net_cfg)):
         print(f"The paper, {cost}.")
     elif not args.paper:
@@ -209,19 +279,37 @@ def cmd_datasets(_args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     info = datasets.info(args.dataset)
-    cfg = TrainConfig(dataset=args.dataset, steps=args.steps, batch_size=args.batch_size,
-                      lr=args.lr, schedule=args.schedule, warmup_steps=args.warmup_steps,
-                      seed=args.seeds[0],
-                      eval_every=args.eval_every, precision=args.precision)
-    entries = sweep.select(sweep.plan(args.depths, args.arch, cfg, args.seeds, width=args.width,
-                                      batch_norm=not args.no_bn, in_channels=info.channels,
-                                      num_classes=info.num_classes), args.only)
+    cfg = TrainConfig(
+        dataset=args.dataset,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        schedule=args.schedule,
+        warmup_steps=args.warmup_steps,
+        seed=args.seeds[0],
+        eval_every=args.eval_every,
+        precision=args.precision,
+    )
+    entries = sweep.select(
+        sweep.plan(
+            args.depths,
+            args.arch,
+            cfg,
+            args.seeds,
+            width=args.width,
+            batch_norm=not args.no_bn,
+            in_channels=info.channels,
+            num_classes=info.num_classes,
+        ),
+        args.only,
+    )
     if args.list:
         print("\n".join(dict.fromkeys(e.label for e in entries)))
         return 0
     if args.keep_every < 1:
-        raise ConfigError(f"keep-every must be at least 1 (1 keeps every record), "
-                          f"not {args.keep_every}")
+        raise ConfigError(
+            f"keep-every must be at least 1 (1 keeps every record), not {args.keep_every}"
+        )
     _sweep_folder(args.out)
     if args.ray:
         return _sweep_on_ray(args, entries)
@@ -234,8 +322,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 continue
             sys.stderr.write(f"[{i}/{len(entries)}] {entry.name}\n")
             data = data or datasets.load(args.dataset)
-            path = sweep.run_one(entry, args.out, args.keep_every, data,
-                                 lambda rec: _progress(rec, cfg.steps))
+            path = sweep.run_one(
+                entry, args.out, args.keep_every, data, lambda rec: _progress(rec, cfg.steps)
+            )
             sys.stderr.write("\n")
             print(f"[{i}/{len(entries)}] {entry.name}: wrote {path}")
     except KeyboardInterrupt:
@@ -253,8 +342,14 @@ def _sweep_on_ray(args: argparse.Namespace, entries: list[sweep.Entry]) -> int:
     for e in entries:
         if e not in left:
             print(f"{e.name}: finished earlier, skipped")
-    outcomes = cluster.run_sweep(left, args.out, args.ray, args.keep_every, args.workers,
-                                 on_end=lambda e, outcome: print(f"{e.name}: {outcome}"))
+    outcomes = cluster.run_sweep(
+        left,
+        args.out,
+        args.ray,
+        args.keep_every,
+        args.workers,
+        on_end=lambda e, outcome: print(f"{e.name}: {outcome}"),
+    )
     _sweep_table(args.out, entries)
     return int("failed" in outcomes.values())
 
@@ -269,8 +364,9 @@ def _sweep_folder(out: str | None) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ConfigError(f"cannot create the folder {out} for the run files "
-                          f"({e.strerror.lower()})") from None
+        raise ConfigError(
+            f"cannot create the folder {out} for the run files ({e.strerror.lower()})"
+        ) from None
 
 
 def _sweep_table(folder: str, entries: list[sweep.Entry]) -> None:
@@ -291,16 +387,22 @@ def _sweep_table(folder: str, entries: list[sweep.Entry]) -> None:
             cells = ["{:.2%} ± {:.2%}".format(*sweep.mean_spread(list(col))) for col in zip(*errs)]
             print(f"{label:<16}{len(errs):>6}{cells[0]:>22}{cells[1]:>22}")
         print("mean ± sample standard deviation over the seeds")
-    print("training error: mean batch error over the last 10% of steps; "
-          "validation error: the last evaluation")
+    print(
+        "training error: mean batch error over the last 10% of steps; "
+        "validation error: the last evaluation"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_threads()
     try:
-        return {"train": cmd_train, "summary": cmd_summary, "datasets": cmd_datasets,
-                "sweep": cmd_sweep}[args.command](args)
+        return {
+            "train": cmd_train,
+            "summary": cmd_summary,
+            "datasets": cmd_datasets,
+            "sweep": cmd_sweep,
+        }[args.command](args)
     except (ConfigError, datasets.DatasetUnavailable) as e:  # what the user asked for; a bug raises
         sys.stderr.write(f"resviz: {e}\n")
         return 2

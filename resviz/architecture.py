@@ -3,6 +3,7 @@
 The description is read off a real `Net` (module types and a `summarize` pass), so a diagram
 or table drawn from it can only show what the network really is.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -15,8 +16,11 @@ from .models import Block, Net, ZeroPadShortcut, build, count_params
 from .summary import LayerRow, summarize
 
 IDENTITY, ZERO_PAD, PROJECTION = "identity", "zero-pad", "projection"
-SKIP_TITLES = {IDENTITY: "identity skip", ZERO_PAD: "zero-padding skip (option A)",
-               PROJECTION: "1×1 projection skip (option B)"}
+SKIP_TITLES = {
+    IDENTITY: "identity skip",
+    ZERO_PAD: "zero-padding skip (option A)",
+    PROJECTION: "1×1 projection skip (option B)",
+}
 PAPER_DEPTHS = (18, 34)  # the ImageNet networks of the paper's Table 1 (Figure 3 draws 34)
 FOLD_ABOVE = 6  # blocks a stage may have and still open unfolded (ResNet-34 has 6 at most)
 DEEP_STAGE = 9  # past this (depth 110's 18 blocks) even the first stage opens folded
@@ -24,10 +28,10 @@ DEEP_STAGE = 9  # past this (depth 110's 18 blocks) even the first stage opens f
 
 @dataclass(frozen=True)
 class BlockView:
-    name: str                   # "stage2.block1"
+    name: str  # "stage2.block1"
     layers: tuple[LayerRow, ...]  # conv1, bn1, conv2, bn2, then the shortcut's own layers
-    in_shape: tuple[int, ...]   # (C, H, W) entering the block
-    skip: str | None            # None in a plain network, else IDENTITY, ZERO_PAD or PROJECTION
+    in_shape: tuple[int, ...]  # (C, H, W) entering the block
+    skip: str | None  # None in a plain network, else IDENTITY, ZERO_PAD or PROJECTION
 
     @property
     def out_shape(self) -> tuple[int, ...]:
@@ -63,17 +67,20 @@ class StageView:
 
 @dataclass(frozen=True)
 class Architecture:
-    label: str                        # "ResNet-20"
+    label: str  # "ResNet-20"
     input_shape: tuple[int, int, int]  # (C, H, W) of one image
     stem: tuple[LayerRow, ...]
     stages: tuple[StageView, ...]
-    head: tuple[LayerRow, ...]         # global average pool, then the classifier
+    head: tuple[LayerRow, ...]  # global average pool, then the classifier
 
     @property
     def rows(self) -> list[LayerRow]:
         """Every layer in forward order: the table."""
-        return [*self.stem, *(r for s in self.stages for b in s.blocks for r in b.layers),
-                *self.head]
+        return [
+            *self.stem,
+            *(r for s in self.stages for b in s.blocks for r in b.layers),
+            *self.head,
+        ]
 
     @property
     def blocks(self) -> list[BlockView]:
@@ -118,8 +125,11 @@ def describe(net: Net, input_shape: tuple[int, int, int]) -> Architecture:
     for i, stage in enumerate(net.stages, 1):
         views = []
         for j, block in enumerate(stage, 1):
-            views.append(BlockView(f"stage{i}.block{j}", within(f"stage{i}.block{j}"), shape,
-                                   skip_kind(block)))
+            views.append(
+                BlockView(
+                    f"stage{i}.block{j}", within(f"stage{i}.block{j}"), shape, skip_kind(block)
+                )
+            )
             shape = views[-1].out_shape
         stages.append(StageView(f"stage{i}", tuple(views)))
     head = tuple(r for r in rows if r.name in ("pool", "fc"))
@@ -148,8 +158,16 @@ def default_unfolded(arch: Architecture) -> list[str]:
 
 def table(arch: Architecture) -> list[dict]:
     """One row per layer, as a learner reads it."""
-    return [{"layer": r.name, "type": r.kind, "output": shape_text(r.out_shape),
-             "parameters": r.params, "multiply-adds": r.macs} for r in arch.rows]
+    return [
+        {
+            "layer": r.name,
+            "type": r.kind,
+            "output": shape_text(r.out_shape),
+            "parameters": r.params,
+            "multiply-adds": r.macs,
+        }
+        for r in arch.rows
+    ]
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
@@ -158,9 +176,11 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 def shortcut_params(cfg: NetConfig) -> dict[str, int]:
     """Parameters of the plain network and of its residual twins with option A and option B."""
-    variants = {"plain": replace(cfg, residual=False),
-                "A": replace(cfg, residual=True, shortcut="A"),
-                "B": replace(cfg, residual=True, shortcut="B")}
+    variants = {
+        "plain": replace(cfg, residual=False),
+        "A": replace(cfg, residual=True, shortcut="A"),
+        "B": replace(cfg, residual=True, shortcut="B"),
+    }
     return {name: count_params(_on_meta(c)) for name, c in variants.items()}
 
 
@@ -184,20 +204,37 @@ def _versus(count: int, reference: int) -> str:
 def paper_configs(cfg: NetConfig) -> list[NetConfig]:
     """plain-18, ResNet-18, plain-34, ResNet-34 (option A, as in the paper's Table 2) with
     `cfg`'s input, classes, width, batch norm and stem (the small-image stem for 28-32 px)."""
-    return [NetConfig("imagenet", depth, residual, cfg.batch_norm, cfg.width, "A",
-                      cfg.in_channels, cfg.num_classes, cfg.small_input)
-            for depth in PAPER_DEPTHS for residual in (False, True)]
+    return [
+        NetConfig(
+            "imagenet",
+            depth,
+            residual,
+            cfg.batch_norm,
+            cfg.width,
+            "A",
+            cfg.in_channels,
+            cfg.num_classes,
+            cfg.small_input,
+        )
+        for depth in PAPER_DEPTHS
+        for residual in (False, True)
+    ]
 
 
 def comparison(cfgs: list[NetConfig], archs: list[Architecture]) -> dict[str, dict[str, int]]:
     """Network -> its depth, parameters, multiply-adds and skips, to read side by side."""
-    return {a.label: {
-        "weight layers": a.weight_layers, "parameters": a.params, "multiply-adds": a.macs,
-        "skip connections": len(a.skips),
-        "skips that reshape": sum(b.skip != IDENTITY for b in a.skips),
-        # A plain network has no shortcut to swap, so option B leaves it as it is.
-        "parameters with option B": shortcut_params(c)["B"] if c.residual else a.params,
-    } for c, a in zip(cfgs, archs)}
+    return {
+        a.label: {
+            "weight layers": a.weight_layers,
+            "parameters": a.params,
+            "multiply-adds": a.macs,
+            "skip connections": len(a.skips),
+            "skips that reshape": sum(b.skip != IDENTITY for b in a.skips),
+            # A plain network has no shortcut to swap, so option B leaves it as it is.
+            "parameters with option B": shortcut_params(c)["B"] if c.residual else a.params,
+        }
+        for c, a in zip(cfgs, archs)
+    }
 
 
 def comparison_note(table: dict[str, dict[str, int]]) -> str:
@@ -206,9 +243,11 @@ def comparison_note(table: dict[str, dict[str, int]]) -> str:
     parts = []
     for plain, res in zip(names[::2], names[1::2]):
         base = table[plain]["parameters"]
-        parts.append(f"{res} adds {table[res]['parameters'] - base:,} parameters to {plain}'s "
-                     f"{base:,} with option A shortcuts and "
-                     f"{table[res]['parameters with option B'] - base:,} with option B")
+        parts.append(
+            f"{res} adds {table[res]['parameters'] - base:,} parameters to {plain}'s "
+            f"{base:,} with option A shortcuts and "
+            f"{table[res]['parameters with option B'] - base:,} with option B"
+        )
     return "; ".join(parts) + "."
 
 
@@ -221,10 +260,17 @@ def variant(cfg: NetConfig, image_size: int) -> str:
         stem = "ImageNet-style, 3x3 small-image stem without max pooling"
     else:
         stem = "ImageNet-style, 7x7 stem and max pooling"
-    parts = [stem, f"{image_size}x{image_size} {'colour' if cfg.in_channels == 3 else 'grey'} "
-                   f"images", f"{cfg.num_classes} classes", f"width {cfg.width}",
-             "batch norm" if cfg.batch_norm else "no batch norm"]
+    parts = [
+        stem,
+        f"{image_size}x{image_size} {'colour' if cfg.in_channels == 3 else 'grey'} images",
+        f"{cfg.num_classes} classes",
+        f"width {cfg.width}",
+        "batch norm" if cfg.batch_norm else "no batch norm",
+    ]
     if cfg.residual:
-        parts.append("option-A zero-padding shortcuts" if cfg.shortcut == "A"
-                     else "option-B projection shortcuts")
+        parts.append(
+            "option-A zero-padding shortcuts"
+            if cfg.shortcut == "A"
+            else "option-B projection shortcuts"
+        )
     return ", ".join(parts)

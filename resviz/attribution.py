@@ -4,6 +4,7 @@ one (H, W) map for one image, computed on an evaluation-mode copy of the network
 Baseline for integrated gradients and occlusion: 0 in normalised pixels, the dataset's mean
 colour, an image that carries no information about any class.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,17 +19,17 @@ from .models import blocks
 
 METHODS = {
     "saliency": "The gradient of the class score with respect to each pixel, its largest size "
-                "over the colour channels (Simonyan et al. 2014): where a small change would "
-                "move the score most.",
+    "over the colour channels (Simonyan et al. 2014): where a small change would "
+    "move the score most.",
     "integrated gradients": "Gradients averaged along the straight path from the mean-colour "
-                            "image to this one, times the difference (Sundararajan et al. 2017); "
-                            "they add up to the score's change. Red raised the score, blue "
-                            "lowered it.",
+    "image to this one, times the difference (Sundararajan et al. 2017); "
+    "they add up to the score's change. Red raised the score, blue "
+    "lowered it.",
     "Grad-CAM": "The last stage's maps weighted by how much the class score depends on each "
-                "channel, negative parts dropped, scaled up to the image (Selvaraju et al. "
-                "2017): the coarse region the decision rests on.",
+    "channel, negative parts dropped, scaled up to the image (Selvaraju et al. "
+    "2017): the coarse region the decision rests on.",
     "occlusion": "How much the class score drops when a 4x4 square is painted in the mean "
-                 "colour, square by square (Zeiler and Fergus 2014). Red: hiding it hurt.",
+    "colour, square by square (Zeiler and Fergus 2014). Red: hiding it hurt.",
 }
 SIGNED = {"saliency": False, "integrated gradients": True, "Grad-CAM": False, "occlusion": True}
 
@@ -39,8 +40,15 @@ def predict(net: nn.Module, image: torch.Tensor) -> np.ndarray:
         return torch.softmax(eval_copy(net)(image[None]), 1)[0].numpy()
 
 
-def attribute(net: nn.Module, image: torch.Tensor, target: int, method: str, steps: int = 64,
-              window: int = 4, layer: nn.Module | None = None) -> np.ndarray:
+def attribute(
+    net: nn.Module,
+    image: torch.Tensor,
+    target: int,
+    method: str,
+    steps: int = 64,
+    window: int = 4,
+    layer: nn.Module | None = None,
+) -> np.ndarray:
     """The `method` map (H, W) for class `target` of one normalised image (C, H, W).
 
     Runs in the image's dtype (float64 for exact checks). `layer` is Grad-CAM's layer, by
@@ -53,17 +61,23 @@ def attribute(net: nn.Module, image: torch.Tensor, target: int, method: str, ste
     if method == "saliency":  # abs of the gradient; max over colour channels (Simonyan, Sec. 3.1)
         return _map(Saliency(net).attribute(x, target=target, abs=True).amax(1))
     if method == "integrated gradients":  # summed over channels: completeness survives the sum
-        ig = IntegratedGradients(net).attribute(x, baselines=torch.zeros_like(x), target=target,
-                                                n_steps=steps, internal_batch_size=64)
+        ig = IntegratedGradients(net).attribute(
+            x, baselines=torch.zeros_like(x), target=target, n_steps=steps, internal_batch_size=64
+        )
         return _map(ig.sum(1))
     if method == "Grad-CAM":
         layer = layer if layer is not None else _last_block(net)
         cam = LayerGradCam(net, layer).attribute(x, target=target, relu_attributions=True)
         return _map(LayerAttribution.interpolate(cam, x.shape[-2:], "bilinear")[:, 0])
     c = x.shape[1]  # occlusion: every channel of a window at once, windows overlapping by half
-    occ = Occlusion(net).attribute(x, target=target, sliding_window_shapes=(c, window, window),
-                                   strides=(c, window // 2, window // 2), baselines=0.0,
-                                   perturbations_per_eval=64)
+    occ = Occlusion(net).attribute(
+        x,
+        target=target,
+        sliding_window_shapes=(c, window, window),
+        strides=(c, window // 2, window // 2),
+        baselines=0.0,
+        perturbations_per_eval=64,
+    )
     return _map(occ.mean(1))  # each channel holds the same value: the window's effect
 
 

@@ -3,6 +3,7 @@
 A block computes y = ReLU(F(x) + x) (He et al. 2016, Eq. 1 and Fig. 2); switched to plain, the
 same weights compute ReLU(F(x)). The identity shortcut holds no weights, so both count the same.
 """
+
 from __future__ import annotations
 
 import copy
@@ -39,8 +40,9 @@ class BlockMaps:
     params_without_skip: int
 
 
-def block_maps(image: torch.Tensor, skip: bool = True, channels: int = 4, width: int = 16,
-               seed: int = 0) -> BlockMaps:
+def block_maps(
+    image: torch.Tensor, skip: bool = True, channels: int = 4, width: int = 16, seed: int = 0
+) -> BlockMaps:
     """Feed one normalised image (C, H, W) through a seeded stem and the first residual block."""
     cfg = NetConfig(depth=8, width=width, in_channels=image.shape[0])
     net = build_seeded(cfg, seed)
@@ -55,9 +57,13 @@ def block_maps(image: torch.Tensor, skip: bool = True, channels: int = 4, width:
             out = block(x)
     finally:
         handle.remove()
-    return BlockMaps(*(t[0, :channels].numpy() for t in (x, branch[0], out)), skip=skip,
-                     width=width, params_with_skip=count_params(block),
-                     params_without_skip=plain_params)
+    return BlockMaps(
+        *(t[0, :channels].numpy() for t in (x, branch[0], out)),
+        skip=skip,
+        width=width,
+        params_with_skip=count_params(block),
+        params_without_skip=plain_params,
+    )
 
 
 @dataclass(frozen=True)
@@ -72,12 +78,19 @@ class GradientProfile:
 
 
 def _config(data: Dataset, depth: int, residual: bool, batch_norm: bool, width: int) -> NetConfig:
-    return NetConfig(depth=depth, residual=residual, batch_norm=batch_norm, width=width,
-                     in_channels=data.info.channels, num_classes=data.info.num_classes)
+    return NetConfig(
+        depth=depth,
+        residual=residual,
+        batch_norm=batch_norm,
+        width=width,
+        in_channels=data.info.channels,
+        num_classes=data.info.num_classes,
+    )
 
 
-def gradient_profile(data: Dataset, depth: int, batch: int = 16, width: int = 8,
-                     seed: int = 0) -> GradientProfile:
+def gradient_profile(
+    data: Dataset, depth: int, batch: int = 16, width: int = 8, seed: int = 0
+) -> GradientProfile:
     """Plain and residual, with and without batch norm, at initialisation on one real batch.
 
     Width 8 and 16 images: depth 56 then takes a few tenths of a second on two CPU cores, and
@@ -101,14 +114,17 @@ def block_input_rms(net: Net, x: torch.Tensor, y: torch.Tensor) -> tuple[float, 
     with Probe(net) as probe:
         F.cross_entropy(net(x.clone().requires_grad_(True)), y).backward()
     counts = element_counts(net.cfg, x.shape[-1])["block_grad_norms"]
-    return tuple(norm / math.sqrt(len(x) * counts[name])
-                 for name, norm in probe.block_grad_norms().items())
+    return tuple(
+        norm / math.sqrt(len(x) * counts[name]) for name, norm in probe.block_grad_norms().items()
+    )
 
 
 def verdicts(profile: GradientProfile) -> dict[str, Claim]:
     """The gradient rule's verdict on each of the four networks at initialisation."""
-    return {label: profile_claim(label, values, label.startswith("ResNet"), None)
-            for label, values in profile.curves.items()}
+    return {
+        label: profile_claim(label, values, label.startswith("ResNet"), None)
+        for label, values in profile.curves.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -123,8 +139,14 @@ class Settling:
     seconds: float
 
 
-def settling(data: Dataset, depth: int, after: tuple[int, ...] = (0, 1, 10, 50), width: int = 8,
-             images: int = 16, seed: int = 0) -> Settling:
+def settling(
+    data: Dataset,
+    depth: int,
+    after: tuple[int, ...] = (0, 1, 10, 50),
+    width: int = 8,
+    images: int = 16,
+    seed: int = 0,
+) -> Settling:
     """Train the plain network with batch norm and measure its gradient profile as it goes.
 
     On the CPU, with the Train page presets' batch and learning rate (32, 0.05, held constant
@@ -133,8 +155,16 @@ def settling(data: Dataset, depth: int, after: tuple[int, ...] = (0, 1, 10, 50),
     """
     t0 = time.perf_counter()
     cfg = _config(data, depth, False, True, width)
-    train = TrainConfig(steps=max(after), batch_size=32, lr=0.05, schedule="constant",
-                        seed=seed, device="cpu", eval_every=max(after), probe_every=max(after))
+    train = TrainConfig(
+        steps=max(after),
+        batch_size=32,
+        lr=0.05,
+        schedule="constant",
+        seed=seed,
+        device="cpu",
+        eval_every=max(after),
+        probe_every=max(after),
+    )
     trainer = Trainer(cfg, train, data)
     x, y = data.x_train[:images], data.y_train[:images]
 
@@ -160,38 +190,52 @@ def describe(profile: GradientProfile, settled: Settling | None = None) -> list[
     said = verdicts(profile)
     plain, residual = (profile.curves[_label(profile.depth, r, False)] for r in (False, True))
     lines = say(said.values())
-    lines.append(f"Without batch norm the plain network's gradient is "
-                 f"{_than(plain[-1] / residual[-1])} the residual network's at block "
-                 f"{len(plain)} and {_than(plain[0] / residual[0])} at block 1.")
+    lines.append(
+        f"Without batch norm the plain network's gradient is "
+        f"{_than(plain[-1] / residual[-1])} the residual network's at block "
+        f"{len(plain)} and {_than(plain[0] / residual[0])} at block 1."
+    )
     bn = said[_label(profile.depth, False, True)]
     if bn.kind == Kind.EXPLODING:
         lines.append(_explosion(bn, settled))
     elif bn.kind == Kind.HEALTHY:
-        lines.append("With batch norm the plain network's gradient is healthy at this depth: "
-                     "it does not vanish, which is why the paper says deep plain networks with "
-                     "batch norm fail by degradation, not by vanishing gradients (Sec. 4.1); "
-                     "see the Train page's Degradation preset.")
+        lines.append(
+            "With batch norm the plain network's gradient is healthy at this depth: "
+            "it does not vanish, which is why the paper says deep plain networks with "
+            "batch norm fail by degradation, not by vanishing gradients (Sec. 4.1); "
+            "see the Train page's Degradation preset."
+        )
     return lines
 
 
 def _explosion(bn: Claim, settled: Settling | None) -> str:
     blocks_apart = abs(bn["smallest_at"] - bn["largest_at"])
-    text = (f"With batch norm the plain network's gradient does not vanish: at initialisation it "
-            f"**explodes**, {factor(spread(bn))}x larger at block {bn['largest_at']:.0f} than at "
-            f"block {bn['smallest_at']:.0f}, about {spread(bn) ** (1 / blocks_apart):.2f}x more a "
-            f"block towards the input: the gradient explosion of batch-normalised plain networks "
-            f"(Yang et al. 2019).")
+    text = (
+        f"With batch norm the plain network's gradient does not vanish: at initialisation it "
+        f"**explodes**, {factor(spread(bn))}x larger at block {bn['largest_at']:.0f} than at "
+        f"block {bn['smallest_at']:.0f}, about {spread(bn) ** (1 / blocks_apart):.2f}x more a "
+        f"block towards the input: the gradient explosion of batch-normalised plain networks "
+        f"(Yang et al. 2019)."
+    )
     if settled is None:
         return text
     steps = sorted(s for s in settled.after if s)
-    each = [f"after {s} step{'s' if s > 1 else ''} {settled.after[s].kind.value}, "
-            f"{factor(spread(settled.after[s]))}x" for s in steps]
+    each = [
+        f"after {s} step{'s' if s > 1 else ''} {settled.after[s].kind.value}, "
+        f"{factor(spread(settled.after[s]))}x"
+        for s in steps
+    ]
     gone = next((s for s in steps if settled.after[s].kind != Kind.EXPLODING), None)
-    end = (f"The explosion is gone after {gone} step{'s' if gone > 1 else ''}." if gone else
-           f"It still explodes after {steps[-1]} steps.")
-    return text + (f" A few steps of training (batch {settled.train.batch_size}, learning rate "
-                   f"{settled.train.lr}; measured on the same {settled.images} images): "
-                   f"{'; '.join(each)}. {end}")
+    end = (
+        f"The explosion is gone after {gone} step{'s' if gone > 1 else ''}."
+        if gone
+        else f"It still explodes after {steps[-1]} steps."
+    )
+    return text + (
+        f" A few steps of training (batch {settled.train.batch_size}, learning rate "
+        f"{settled.train.lr}; measured on the same {settled.images} images): "
+        f"{'; '.join(each)}. {end}"
+    )
 
 
 def _than(ratio: float) -> str:

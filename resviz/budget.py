@@ -17,6 +17,7 @@ The budget comes from the environment: RESVIZ_MEMORY_MB is the memory the whole 
 (default: Community Cloud's 2.7 GB); the app's own footprint is subtracted and the rest is
 shared by the jobs that may train at once.
 """
+
 from __future__ import annotations
 
 import functools
@@ -59,14 +60,16 @@ class OverBudget(ValueError):
 @dataclass(frozen=True)
 class Estimate:
     """Peak bytes of one job, by what holds them."""
-    parameters: int   # weights + gradients + momentum, every network of the job
+
+    parameters: int  # weights + gradients + momentum, every network of the job
     activations: int  # training steps of the networks training at once (saved tensors + buffers)
-    evaluation: int   # their no-grad validation passes
+    evaluation: int  # their no-grad validation passes
 
     @property
     def total(self) -> int:
-        return int((self.parameters + self.activations + self.evaluation) * SLACK) \
-            + OVERHEAD_MB * MB
+        return (
+            int((self.parameters + self.activations + self.evaluation) * SLACK) + OVERHEAD_MB * MB
+        )
 
 
 @functools.lru_cache(maxsize=256)
@@ -109,7 +112,7 @@ def estimate(specs: Sequence[tuple[NetConfig, TrainConfig]], workers: int = 1) -
         parameters += 3 * 4 * n_params  # fp32 weights, gradients, momentum
         per_image = largest // train.batch_size
         steps.append((int(STEP * saved) + 2 * largest, EVAL_ALIVE * per_image * EVAL_BATCH))
-    at_once = sorted(steps, key=sum, reverse=True)[:max(1, workers)]
+    at_once = sorted(steps, key=sum, reverse=True)[: max(1, workers)]
     return Estimate(parameters, sum(a for a, _ in at_once), sum(e for _, e in at_once))
 
 
@@ -120,20 +123,25 @@ def per_slot_bytes(slots: int, env: Mapping[str, str] = os.environ) -> int:
     return max(0, server - APP_FOOTPRINT_MB) * MB // max(1, slots)
 
 
-def check(specs: Sequence[tuple[NetConfig, TrainConfig]], budget: int,
-          workers: int = 1) -> Estimate:
+def check(
+    specs: Sequence[tuple[NetConfig, TrainConfig]], budget: int, workers: int = 1
+) -> Estimate:
     """The job's estimate, or `OverBudget` with one sentence saying what it needs and what to do."""
     est = estimate(specs, workers)
     if est.total > budget:
-        raise OverBudget(f"{_what(specs)} {'needs' if len(specs) == 1 else 'need'} about "
-                         f"{_size(est.total)} to train; this server allows {_size(budget)} per "
-                         f"run. Lower the batch size, the width or the depth.")
+        raise OverBudget(
+            f"{_what(specs)} {'needs' if len(specs) == 1 else 'need'} about "
+            f"{_size(est.total)} to train; this server allows {_size(budget)} per "
+            f"run. Lower the batch size, the width or the depth."
+        )
     return est
 
 
 def _what(specs: Sequence[tuple[NetConfig, TrainConfig]]) -> str:
-    biggest = max(specs, key=lambda s: _forward_bytes(s[0], s[1].batch_size,
-                                                      datasets.info(s[1].dataset).size)[1])
+    biggest = max(
+        specs,
+        key=lambda s: _forward_bytes(s[0], s[1].batch_size, datasets.info(s[1].dataset).size)[1],
+    )
     batch = biggest[1].batch_size
     if len(specs) == 1:
         return f"{biggest[0].label} at batch {batch}"

@@ -10,6 +10,7 @@ The engine's version is a digest of the source of every module that computes a r
 and of the versions of the packages they use: any code change there, even a comment, names new
 runs, so a changed engine never serves numbers an older one computed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -59,8 +60,13 @@ def device_kind(device: torch.device) -> str:
 
 def run_key(net: NetConfig, train: TrainConfig, device: str, threads: int) -> str:
     """The identity of a run: 32 hex digits of everything that decides its numbers."""
-    what = {"net": net.to_dict(), "train": {**train.to_dict(), "device": None},
-            "device": device, "threads": threads, "engine": engine_version()}
+    what = {
+        "net": net.to_dict(),
+        "train": {**train.to_dict(), "device": None},
+        "device": device,
+        "threads": threads,
+        "engine": engine_version(),
+    }
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:32]
 
 

@@ -12,6 +12,7 @@ the numbers listed in `NEEDS`. The gradient rule lives here: `profile_claim` jud
 is furthest from healthy. Claims comparing runs' errors and responses are built from runs in
 `resviz.comparisons`.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,11 +41,12 @@ GRADIENT_KINDS = (Kind.VANISHING, Kind.EXPLODING, Kind.HEALTHY, Kind.RESIDUAL_GR
 @dataclass(frozen=True)
 class Rules:
     """Every threshold a claim is judged by."""
-    band: float = 10.0          # a gradient profile within 10x, largest over smallest: healthy
-    window: int = 20            # training error: mean over the last 20 training batches
-    noise_factor: float = 2.0   # an error difference must exceed 2 standard errors (or spreads)
-    min_gap: float = 0.005      # ... and half a percentage point
-    overfit_gap: float = 0.05   # validation above training by 5 points more than the other run
+
+    band: float = 10.0  # a gradient profile within 10x, largest over smallest: healthy
+    window: int = 20  # training error: mean over the last 20 training batches
+    noise_factor: float = 2.0  # an error difference must exceed 2 standard errors (or spreads)
+    min_gap: float = 0.005  # ... and half a percentage point
+    overfit_gap: float = 0.05  # validation above training by 5 points more than the other run
     response_margin: float = 0.10  # Fig. 7: residual responses at least 10% weaker
 
 
@@ -67,7 +69,8 @@ HELP = (
     f"than {100 * RULES.overfit_gap:g} percentage points further above its training error than "
     f"the shallower one's. "
     f"**Responses** (Fig. 7): a residual network's layers respond more weakly when the median "
-    f"std is at least {RULES.response_margin:.0%} below the plain network's.")
+    f"std is at least {RULES.response_margin:.0%} below the plain network's."
+)
 
 NEEDS: dict[Kind, tuple[str, ...]] = {
     **{k: ("largest", "largest_at", "smallest", "smallest_at", "residual") for k in GRADIENT_KINDS},
@@ -92,18 +95,39 @@ class Claim:
         return dict(self.numbers)[name]
 
 
-def claim(kind: Kind, sentence: str, numbers: Mapping[str, float], *, runs: Iterable[str] = (),
-          step: int | None = None, instead: str = "", also: Iterable[Claim] = ()) -> Claim:
+def claim(
+    kind: Kind,
+    sentence: str,
+    numbers: Mapping[str, float],
+    *,
+    runs: Iterable[str] = (),
+    step: int | None = None,
+    instead: str = "",
+    also: Iterable[Claim] = (),
+) -> Claim:
     """A claim of `kind`; raises ValueError when `numbers` lacks one its rule reads."""
     missing = [n for n in NEEDS[kind] if n not in numbers]
     if missing:
         raise ValueError(f"a {kind} claim needs the numbers {', '.join(missing)}")
-    return Claim(Kind(kind), sentence, tuple((k, float(v)) for k, v in numbers.items()),
-                 tuple(runs), step, instead, tuple(also))
+    return Claim(
+        Kind(kind),
+        sentence,
+        tuple((k, float(v)) for k, v in numbers.items()),
+        tuple(runs),
+        step,
+        instead,
+        tuple(also),
+    )
 
 
-def classify(largest: float, largest_at: float, smallest: float, smallest_at: float,
-             residual: float, rules: Rules = RULES) -> Kind:
+def classify(
+    largest: float,
+    largest_at: float,
+    smallest: float,
+    smallest_at: float,
+    residual: float,
+    rules: Rules = RULES,
+) -> Kind:
     """The gradient rule: largest over smallest block of the whole profile, and which is first."""
     if largest <= rules.band * smallest:
         return Kind.HEALTHY
@@ -169,14 +193,25 @@ def percent(error: float) -> str:
 
 # Gradients ------------------------------------------------------------------------------------
 
-_SIGNAL = {"block_grad_norms": ("dL/dx per element", "block"),
-           "grad_norms": ("dL/dW per parameter", "layer")}
-KIND_WORDS = {Kind.HEALTHY: "healthy", Kind.EXPLODING: "it explodes",
-              Kind.RESIDUAL_GROWTH: "it grows as the skip paths add up"}
+_SIGNAL = {
+    "block_grad_norms": ("dL/dx per element", "block"),
+    "grad_norms": ("dL/dW per parameter", "layer"),
+}
+KIND_WORDS = {
+    Kind.HEALTHY: "healthy",
+    Kind.EXPLODING: "it explodes",
+    Kind.RESIDUAL_GROWTH: "it grows as the skip paths add up",
+}
 
 
-def profile_claim(label: str, values: Sequence[float], residual: bool, step: int | None,
-                  key: str = "block_grad_norms", names: Sequence[str] = ()) -> Claim:
+def profile_claim(
+    label: str,
+    values: Sequence[float],
+    residual: bool,
+    step: int | None,
+    key: str = "block_grad_norms",
+    names: Sequence[str] = (),
+) -> Claim:
     """The gradient rule's verdict on one profile (input side first), as a claim that holds.
 
     Places are named "block 3" (counted from the input) unless `names` gives each one's name.
@@ -184,23 +219,28 @@ def profile_claim(label: str, values: Sequence[float], residual: bool, step: int
     signal, unit = _SIGNAL[key]
     hi = max(range(len(values)), key=values.__getitem__)
     lo = min(range(len(values)), key=values.__getitem__)
-    numbers = dict(largest=values[hi], largest_at=hi + 1, smallest=values[lo],
-                   smallest_at=lo + 1, residual=float(residual), layers=len(values))
+    numbers = dict(
+        largest=values[hi],
+        largest_at=hi + 1,
+        smallest=values[lo],
+        smallest_at=lo + 1,
+        residual=float(residual),
+        layers=len(values),
+    )
     kind = classify(*(numbers[k] for k in NEEDS[Kind.HEALTHY]))
     at = (lambda i: names[i]) if names else (lambda i: f"{unit} {i + 1}")
     ratio = factor(values[hi] / values[lo]) if values[lo] else "∞"
     body = {
         Kind.HEALTHY: f"is **healthy**: its {len(values)} {unit}s stay within {ratio}x of "
-                      f"each other",
+        f"each other",
         Kind.VANISHING: f"is **vanishing**: {ratio}x smaller at {at(lo)} than at {at(hi)}",
         Kind.EXPLODING: f"is **exploding**: {ratio}x larger at {at(hi)} than at {at(lo)}",
         Kind.RESIDUAL_GROWTH: f"**grows towards the input as the skip paths add up**: {ratio}x "
-                              f"larger at {at(hi)} than at {at(lo)} (each block passes its "
-                              f"gradient on unchanged and adds its branch's)",
+        f"larger at {at(hi)} than at {at(lo)} (each block passes its "
+        f"gradient on unchanged and adds its branch's)",
     }[kind]
     where = f" at step {step}" if step is not None else ""
-    return claim(kind, f"**{label}**{where}, {signal} {body}.", numbers, runs=(label,),
-                 step=step)
+    return claim(kind, f"**{label}**{where}, {signal} {body}.", numbers, runs=(label,), step=step)
 
 
 def _judged(layers: list[str], key: str) -> list[int]:
@@ -226,8 +266,14 @@ def gradient_claim(run: Run, step: int, key: str = "block_grad_norms") -> Claim 
     named = _named_profile(run, step, key)
     if named is None:
         return None
-    return profile_claim(run.label, list(named.values()), run.net.residual, step, key,
-                         names=list(named) if key == "grad_norms" else ())
+    return profile_claim(
+        run.label,
+        list(named.values()),
+        run.net.residual,
+        step,
+        key,
+        names=list(named) if key == "grad_norms" else (),
+    )
 
 
 def spread(c: Claim) -> float:

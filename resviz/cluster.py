@@ -7,6 +7,7 @@ settings, so a rerun skips what finished. A configuration whose worker dies is w
 with the steps it trained; the others go on, and a rerun trains it again. ADDRESS is a cluster's
 (`ray://head:10001`, `auto`) or `local` for a Ray instance on this machine.
 """
+
 from __future__ import annotations
 
 import queue
@@ -28,11 +29,15 @@ def connect(address: str):
     try:
         import ray
     except ImportError:
-        raise ConfigError("Ray is not installed here: pip install -r requirements-cluster.txt") \
-            from None
+        raise ConfigError(
+            "Ray is not installed here: pip install -r requirements-cluster.txt"
+        ) from None
     if not ray.is_initialized():
-        ray.init(address=None if address == "local" else address, log_to_driver=False,
-                 include_dashboard=False)
+        ray.init(
+            address=None if address == "local" else address,
+            log_to_driver=False,
+            include_dashboard=False,
+        )
     return ray
 
 
@@ -53,6 +58,7 @@ class RemoteTrainer:
 
     def pid(self) -> int:
         import os
+
         return os.getpid()
 
 
@@ -62,16 +68,22 @@ def records(ray, actor) -> Iterator[dict]:
         yield from batch
 
 
-def run_sweep(entries: list[sweep.Entry], folder: str | Path, address: str, keep_every: int = 1,
-              workers: int | None = None,
-              on_end: Callable[[sweep.Entry, str], None] | None = None) -> dict[str, str]:
+def run_sweep(
+    entries: list[sweep.Entry],
+    folder: str | Path,
+    address: str,
+    keep_every: int = 1,
+    workers: int | None = None,
+    on_end: Callable[[sweep.Entry, str], None] | None = None,
+) -> dict[str, str]:
     """Train `entries` on Ray, `workers` at a time (default: the cluster's CPUs, or its GPUs
     times RESVIZ_GPU_JOBS' default); each entry's outcome: "done", "diverged" or "failed"."""
     ray = connect(address)
     resources = ray.cluster_resources()
     gpus = resources.get("GPU", 0)
     actor = ray.remote(num_cpus=0 if gpus else 1, num_gpus=1 / GPU_JOBS if gpus else 0)(
-        RemoteTrainer)
+        RemoteTrainer
+    )
     workers = workers or int(gpus * GPU_JOBS or resources.get("CPU", 1))
     todo: queue.Queue[sweep.Entry] = queue.Queue()
     for entry in entries:
@@ -105,15 +117,22 @@ def _train_one(ray, actor_class, entry: sweep.Entry, folder: str | Path, keep_ev
         for rec in stream:
             seen.append(rec)
             yield rec
+
     env: dict = {}
     try:
         env = ray.get(actor.environment.remote())
         sweep.run_one(entry, folder, keep_every, records=kept(records(ray, actor)), env=env)
         return "diverged" if seen and seen[-1].get("diverged") else "done"
     except ray.exceptions.RayError as e:
-        run = Run(net=entry.net, train=entry.train, env=env, records=seen, status="failed",
-                  message=f"the Ray worker training it stopped after step {len(seen)} "
-                          f"({type(e).__name__}); run the sweep again to retrain it")
+        run = Run(
+            net=entry.net,
+            train=entry.train,
+            env=env,
+            records=seen,
+            status="failed",
+            message=f"the Ray worker training it stopped after step {len(seen)} "
+            f"({type(e).__name__}); run the sweep again to retrain it",
+        )
         run.records = sweep.thin(seen, keep_every, entry.train.probe_every * keep_every)
         save(run, folder, entry.filename)
         return "failed"

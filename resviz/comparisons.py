@@ -7,6 +7,7 @@ gradient does), `fit_claims` (it fails to fit, it does not overfit), `response_c
 paper's Fig. 7) and `ending` (what a finished job shows). `error_window` and `validation_at` are
 the errors they quote.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,11 @@ class ErrorWindow:
 
 def error_window(run: Run, step: int, rules: Rules = RULES) -> ErrorWindow | None:
     """Mean training-batch error over the last `rules.window` steps up to `step`."""
-    recs = [r for r in run.records if step - rules.window < r["step"] <= step
-            and r.get("train_error") is not None]
+    recs = [
+        r
+        for r in run.records
+        if step - rules.window < r["step"] <= step and r.get("train_error") is not None
+    ]
     if not recs:
         return None
     errors = [r["train_error"] for r in recs]
@@ -50,13 +54,27 @@ def error_window(run: Run, step: int, rules: Rules = RULES) -> ErrorWindow | Non
 
 def validation_at(run: Run, step: int) -> tuple[int, float] | None:
     """The last evaluation at or before `step`: (its step, validation error)."""
-    evals = [(r["step"], r["val_error"]) for r in run.records
-             if r["step"] <= step and r.get("val_error") is not None]
+    evals = [
+        (r["step"], r["val_error"])
+        for r in run.records
+        if r["step"] <= step and r.get("val_error") is not None
+    ]
     return evals[-1] if evals else None
 
 
-_ALIKE = ("dataset", "steps", "batch_size", "lr", "momentum", "weight_decay", "schedule",
-          "warmup_steps", "augment", "seed", "precision")
+_ALIKE = (
+    "dataset",
+    "steps",
+    "batch_size",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "schedule",
+    "warmup_steps",
+    "augment",
+    "seed",
+    "precision",
+)
 
 
 def alike(a: Run, b: Run) -> bool:
@@ -91,15 +109,22 @@ def degradation_claim(deep: Run, shallow: Run, step: int) -> Claim | None:
     noise = math.hypot(d.stderr, s.stderr)
     steps = f"steps {d.first}-{d.last}" if d.first < d.last else f"step {d.last}"
     numbers = dict(deep=d.mean, shallow=s.mean, noise=noise)
-    said = (f"**{deep.label}** trains worse than **{shallow.label}** ({_bn(deep)}): training "
-            f"error {percent(d.mean)} against {percent(s.mean)} (mean of {steps})")
+    said = (
+        f"**{deep.label}** trains worse than **{shallow.label}** ({_bn(deep)}): training "
+        f"error {percent(d.mean)} against {percent(s.mean)} (mean of {steps})"
+    )
     return claim(
-        Kind.DEGRADATION, said + ", so the deeper network fits its own training data worse.",
+        Kind.DEGRADATION,
+        said + ", so the deeper network fits its own training data worse.",
         numbers,
-        runs=(deep.label, shallow.label), step=step,
-        instead=(f"At step {step} **{deep.label}**'s training error ({percent(d.mean)}, mean of "
-                 f"{steps}) is not clearly above **{shallow.label}**'s ({percent(s.mean)}): these "
-                 f"runs show no degradation here."))
+        runs=(deep.label, shallow.label),
+        step=step,
+        instead=(
+            f"At step {step} **{deep.label}**'s training error ({percent(d.mean)}, mean of "
+            f"{steps}) is not clearly above **{shallow.label}**'s ({percent(s.mean)}): these "
+            f"runs show no degradation here."
+        ),
+    )
 
 
 def diagnosis_claims(runs: Sequence[Run], step: int) -> list[Claim]:
@@ -110,16 +135,23 @@ def diagnosis_claims(runs: Sequence[Run], step: int) -> list[Claim]:
         degraded, grad = degradation_claim(deep, shallow, step), gradient_claim(deep, step)
         if degraded is None or grad is None or not holds(degraded):
             out += [degraded] if degraded else []
-        elif grad.kind == Kind.VANISHING:
-            out.append(replace(degraded, also=(grad,), sentence=degraded.sentence + (
-                f" Its gradient also vanishes at step {step}, so here degradation cannot be told "
-                f"apart from vanishing gradients.")))
         else:
-            out.append(replace(degraded, also=(grad,), sentence=degraded.sentence + (
-                f" That is the paper's *degradation* problem: its gradient does not vanish at "
-                f"step {step} ({KIND_WORDS[grad.kind]}), so it is an optimisation difficulty, "
-                f"not vanishing gradients (He et al. 2016, Sec. 4.1).")))
+            out.append(replace(degraded, also=(grad,), sentence=degraded.sentence + _cause(grad)))
     return out
+
+
+def _cause(grad: Claim) -> str:
+    """What the deeper run's gradient says about why it degraded."""
+    if grad.kind == Kind.VANISHING:
+        return (
+            f" Its gradient also vanishes at step {grad.step}, so here degradation cannot be "
+            "told apart from vanishing gradients."
+        )
+    return (
+        f" That is the paper's *degradation* problem: its gradient does not vanish at step "
+        f"{grad.step} ({KIND_WORDS[grad.kind]}), so it is an optimisation difficulty, not "
+        "vanishing gradients (He et al. 2016, Sec. 4.1)."
+    )
 
 
 def overfitting_claim(deep: Run, shallow: Run, step: int) -> Claim | None:
@@ -130,17 +162,26 @@ def overfitting_claim(deep: Run, shallow: Run, step: int) -> Claim | None:
         return None
     d_train, s_train = degraded["deep"], degraded["shallow"]
     numbers = dict(deep_train=d_train, deep_val=dv[1], shallow_train=s_train, shallow_val=sv[1])
-    gaps = (f"validation {percent(dv[1])} against training {percent(d_train)}; {shallow.label}: "
-            f"{percent(sv[1])} against {percent(s_train)}, validation at step {dv[0]}")
+    gaps = (
+        f"validation {percent(dv[1])} against training {percent(d_train)}; {shallow.label}: "
+        f"{percent(sv[1])} against {percent(s_train)}, validation at step {dv[0]}"
+    )
     return claim(
         Kind.NOT_OVERFITTING,
         f"**{deep.label}**'s *training* error is {percent(d_train)} against {shallow.label}'s "
         f"{percent(s_train)}: it fails to fit, it does not overfit ({gaps}). A deeper plain "
-        f"network does worse on the very data it trains on.", numbers,
-        runs=(deep.label, shallow.label), step=step, also=(degraded,),
-        instead=degraded.instead if not holds(degraded) else (
+        f"network does worse on the very data it trains on.",
+        numbers,
+        runs=(deep.label, shallow.label),
+        step=step,
+        also=(degraded,),
+        instead=degraded.instead
+        if not holds(degraded)
+        else (
             f"**{deep.label}** trains worse than {shallow.label}, and part of its deficit is "
-            f"overfitting: its validation error is further above its training error ({gaps})."))
+            f"overfitting: its validation error is further above its training error ({gaps})."
+        ),
+    )
 
 
 def last_step(run: Run) -> int | None:
@@ -170,8 +211,10 @@ def _errors(run: Run) -> str:
 
 # Responses (Fig. 7) ---------------------------------------------------------------------------
 
-PICK_A_PAIR = ("The paper's Fig. 7 compares a plain and a residual network of one depth, with "
-               "batch norm, trained alike: pick such a pair to compare their responses.")
+PICK_A_PAIR = (
+    "The paper's Fig. 7 compares a plain and a residual network of one depth, with "
+    "batch norm, trained alike: pick such a pair to compare their responses."
+)
 
 
 def _responses(run: Run, step: int) -> dict[str, float]:
@@ -192,17 +235,25 @@ def response_claims(runs: Sequence[Run], step: int) -> list[Claim]:
                 continue
             plain, res = statistics.median(ps.values()), statistics.median(qs.values())
             most = max(both, key=lambda k: abs(ps[k] - qs[k]))
-            said = (f"At step {step} the median std of **{q.label}**'s layer responses is "
-                    f"{res:.2f}, **{p.label}**'s {plain:.2f}")
-            apart = (f" They differ most at {most}: {qs[most]:.2f} against {ps[most]:.2f}.")
-            out.append(claim(
-                Kind.WEAKER_RESPONSES, said + ": the residual functions respond more weakly, "
-                "as in the paper's Fig. 7, so each block only nudges its input." + apart,
-                {"plain": plain, "residual": res}, runs=(q.label, p.label), step=step,
-                instead=said + f" ({res / plain:.0%} of it): not the "
-                               f"{RULES.response_margin:.0%} or more weaker that would show the "
-                               f"paper's Fig. 7 finding (residual functions respond more "
-                               f"weakly)." + apart))
+            said = (
+                f"At step {step} the median std of **{q.label}**'s layer responses is "
+                f"{res:.2f}, **{p.label}**'s {plain:.2f}"
+            )
+            apart = f" They differ most at {most}: {qs[most]:.2f} against {ps[most]:.2f}."
+            out.append(
+                claim(
+                    Kind.WEAKER_RESPONSES,
+                    said + ": the residual functions respond more weakly, "
+                    "as in the paper's Fig. 7, so each block only nudges its input." + apart,
+                    {"plain": plain, "residual": res},
+                    runs=(q.label, p.label),
+                    step=step,
+                    instead=said + f" ({res / plain:.0%} of it): not the "
+                    f"{RULES.response_margin:.0%} or more weaker that would show the "
+                    f"paper's Fig. 7 finding (residual functions respond more "
+                    f"weakly)." + apart,
+                )
+            )
     return out
 
 

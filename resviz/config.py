@@ -3,6 +3,7 @@
 Every check raises `ConfigError` with a sentence a learner can act on; the app and the
 command line show that sentence as it is.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -45,15 +46,17 @@ class NetConfig:
         _check_int("depth", self.depth)
         if self.family == "cifar" and (self.depth < 8 or (self.depth - 2) % 6):
             raise ConfigError(
-                f"depth must be 6n+2 (8, 14, 20, 32, 44, 56, 110 ...), not {self.depth}")
+                f"depth must be 6n+2 (8, 14, 20, 32, 44, 56, 110 ...), not {self.depth}"
+            )
         if self.family == "imagenet" and self.depth not in IMAGENET_BLOCKS:
             raise ConfigError(f"ImageNet-style depth must be 18 or 34, not {self.depth}")
         _check_int("width", self.width)
         if not 1 <= self.width <= 512:
             raise ConfigError(f"width must be between 1 and 512 channels, not {self.width}")
         if self.shortcut not in SHORTCUTS:
-            raise ConfigError(f"shortcut must be 'A' (zero-padding) or 'B' (projection), "
-                              f"not {self.shortcut!r}")
+            raise ConfigError(
+                f"shortcut must be 'A' (zero-padding) or 'B' (projection), not {self.shortcut!r}"
+            )
         _check_int("in_channels", self.in_channels)
         if self.in_channels not in (1, 3):
             raise ConfigError(f"input channels must be 1 or 3, not {self.in_channels}")
@@ -96,7 +99,7 @@ class TrainConfig:
     augment: bool = True
     seed: int = 0
     device: str = "auto"
-    precision: str = "fp32"     # "bf16": autocast matmuls and convolutions to bfloat16
+    precision: str = "fp32"  # "bf16": autocast matmuls and convolutions to bfloat16
     channels_last: bool = True  # (B, H, W, C) in memory: faster convolutions on CPU and GPU
 
     def __post_init__(self) -> None:
@@ -107,8 +110,9 @@ class TrainConfig:
         if not 1 <= self.batch_size <= 4096:
             raise ConfigError(f"batch size must be between 1 and 4096, not {self.batch_size}")
         for name in ("lr", "momentum", "weight_decay"):  # a run file may hold null or text here
-            _check_number(name.replace("_", " ").replace("lr", "learning rate"),
-                          getattr(self, name))
+            _check_number(
+                name.replace("_", " ").replace("lr", "learning rate"), getattr(self, name)
+            )
         if not 0 < self.lr <= 10:
             raise ConfigError(f"learning rate must be above 0 and at most 10, not {self.lr}")
         if not 0 <= self.momentum < 1:
@@ -116,11 +120,13 @@ class TrainConfig:
         if not 0 <= self.weight_decay <= 0.1:
             raise ConfigError(f"weight decay must be in [0, 0.1], not {self.weight_decay}")
         if self.schedule not in SCHEDULES:
-            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, "
-                              f"not {self.schedule!r}")
+            raise ConfigError(
+                f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}"
+            )
         if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, "
-                              f"not {self.precision!r}")
+            raise ConfigError(
+                f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}"
+            )
         for name in ("warmup_steps", "eval_every", "probe_every", "seed"):
             _check_int(name.replace("_", " "), getattr(self, name))
         if not 0 <= self.warmup_steps < self.steps:

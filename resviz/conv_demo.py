@@ -3,6 +3,7 @@
 Like every CNN library, `F.conv2d` slides the kernel without flipping it (cross-correlation),
 so the kernel the learner types is the pattern each output pixel is compared with.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -81,12 +82,23 @@ def steps(image: np.ndarray, kernel: np.ndarray) -> list[Step]:
     top = float(relu.max()) or 1.0  # ReLU and pooling share a scale: pooling keeps the maxima
     return [
         Step("Input", f"{_size(image)} grayscale image", image, False, 1.0),
-        Step("Convolution", f"{_size(image)} -> {_size(conv)}: 3x3 kernel, no padding, stride 1",
-             conv.numpy(), True, float(conv.abs().max()) or 1.0),
-        Step("ReLU", f"{_size(conv)} -> {_size(relu)}: negatives set to 0",
-             relu.numpy(), False, top),
-        Step("Max pooling", f"{_size(relu)} -> {_size(pool)}: largest of each 2x2 patch",
-             pool.numpy(), False, top),
+        Step(
+            "Convolution",
+            f"{_size(image)} -> {_size(conv)}: 3x3 kernel, no padding, stride 1",
+            conv.numpy(),
+            True,
+            float(conv.abs().max()) or 1.0,
+        ),
+        Step(
+            "ReLU", f"{_size(conv)} -> {_size(relu)}: negatives set to 0", relu.numpy(), False, top
+        ),
+        Step(
+            "Max pooling",
+            f"{_size(relu)} -> {_size(pool)}: largest of each 2x2 patch",
+            pool.numpy(),
+            False,
+            top,
+        ),
     ]
 
 
@@ -118,26 +130,37 @@ def alexnet_layers() -> list[LayerRow]:
 
 def layer_table(rows: list[LayerRow]) -> list[dict]:
     """Table rows: layer, kind, output shape (C x H x W or features), params, multiply-adds."""
-    return [{"layer": r.name.split(".")[-1], "kind": r.kind,
-             "output": " x ".join(map(str, r.out_shape)), "parameters": r.params,
-             "multiply-adds": r.macs} for r in rows]
+    return [
+        {
+            "layer": r.name.split(".")[-1],
+            "kind": r.kind,
+            "output": " x ".join(map(str, r.out_shape)),
+            "parameters": r.params,
+            "multiply-adds": r.macs,
+        }
+        for r in rows
+    ]
 
 
 def totals_note(rows: list[LayerRow]) -> str:
     """Parameters and multiply-adds of the whole table, and where the parameters sit."""
     total = totals(rows)
     dense = sum(r.params for r in rows if r.kind == "Linear") / total["params"]
-    return (f"Total: {total['params']:,} parameters ({total['params'] / 1e6:.1f}M) and "
-            f"{total['macs'] / 1e6:,.0f}M multiply-adds for one {_size(ALEXNET_INPUT[1:])} colour "
-            f"image; {dense:.0%} of the parameters sit in the fully connected layers.")
+    return (
+        f"Total: {total['params']:,} parameters ({total['params'] / 1e6:.1f}M) and "
+        f"{total['macs'] / 1e6:,.0f}M multiply-adds for one {_size(ALEXNET_INPUT[1:])} colour "
+        f"image; {dense:.0%} of the parameters sit in the fully connected layers."
+    )
 
 
 def diagram_note(rows: list[LayerRow]) -> str:
     """How to read the network diagram, with the sizes it shows."""
     maps = [r.out_shape for r in rows if len(r.out_shape) == 3]  # (C, H, W) feature maps
     dense = [r.out_shape[0] for r in rows if len(r.out_shape) == 1]
-    return (f"Each box is one layer's output; its height grows with the side of the feature map "
-            f"(square-root scale): the picture shrinks from {_size(ALEXNET_INPUT[1:])} pixels "
-            f"to {_size(maps[-1][1:])} while the channels grow from {ALEXNET_INPUT[0]} to "
-            f"{maps[-1][0]}, then {len(dense)} fully connected layers end in {dense[-1]:,} "
-            f"class scores.")
+    return (
+        f"Each box is one layer's output; its height grows with the side of the feature map "
+        f"(square-root scale): the picture shrinks from {_size(ALEXNET_INPUT[1:])} pixels "
+        f"to {_size(maps[-1][1:])} while the channels grow from {ALEXNET_INPUT[0]} to "
+        f"{maps[-1][0]}, then {len(dense)} fully connected layers end in {dense[-1]:,} "
+        f"class scores."
+    )

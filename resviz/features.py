@@ -5,6 +5,7 @@ the edges -> shapes -> objects progression.
 Every function here works on `eval_copy(net)`: batch norm uses its running statistics and never
 updates them, hooks go on the copy (and are removed), and the caller's network is left as it was.
 """
+
 from __future__ import annotations
 
 import copy
@@ -59,8 +60,9 @@ class _Stop(Exception):
     """Raised by a hook once every wanted layer has run: the rest of the network is skipped."""
 
 
-def outputs(net: nn.Module, x: torch.Tensor, names: Sequence[str],
-            inputs: bool = False) -> dict[str, torch.Tensor]:
+def outputs(
+    net: nn.Module, x: torch.Tensor, names: Sequence[str], inputs: bool = False
+) -> dict[str, torch.Tensor]:
     """Outputs (or with `inputs`, inputs) of the named layers for x (B, C, H, W); the forward
     pass stops after the last of them. Gradients flow when x requires them. `net` must be an
     evaluation copy."""
@@ -71,6 +73,7 @@ def outputs(net: nn.Module, x: torch.Tensor, names: Sequence[str],
             found[name] = inp[0] if inputs else out
             if len(found) == len(names):
                 raise _Stop
+
         return hook
 
     handles = [net.get_submodule(n).register_forward_hook(keep(n)) for n in names]
@@ -113,15 +116,22 @@ class TopUnits:
 
 
 @torch.no_grad()
-def top_units(net: nn.Module, x: torch.Tensor, layer: str, n: int = 8, pool: int = 1000,
-              seed: int = 0, batch: int = 250) -> TopUnits:
+def top_units(
+    net: nn.Module,
+    x: torch.Tensor,
+    layer: str,
+    n: int = 8,
+    pool: int = 1000,
+    seed: int = 0,
+    batch: int = 250,
+) -> TopUnits:
     """The `n` strongest units of every channel of `layer` over `pool` images of x (N, C, H, W)
     drawn with `seed`, at most one unit per image so the patches show different images."""
     net = eval_copy(net)
     picked = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:pool]
     best, where = [], []
     for i in range(0, len(picked), batch):
-        out = outputs(net, x[picked[i:i + batch]], [layer])[layer]  # (B, K, h, w)
+        out = outputs(net, x[picked[i : i + batch]], [layer])[layer]  # (B, K, h, w)
         value, pos = out.flatten(2).max(2)  # the best unit of each channel in each image
         best.append(value)
         where.append(pos)
@@ -168,16 +178,26 @@ def _transform(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Tenso
     angle, scale = (torch.rand(2, generator=gen) * 2 - 1) * torch.tensor([np.pi / 22.5, 0.1])
     dy, dx = torch.randint(-shift, shift + 1, (2,), generator=gen).tolist()
     cos, sin = torch.cos(angle) / (1 + scale), torch.sin(angle) / (1 + scale)
-    theta = torch.tensor([[cos, -sin, 2 * dx / size], [sin, cos, 2 * dy / size]],
-                         dtype=x.dtype)[None].expand(len(x), 2, 3)
+    theta = torch.tensor([[cos, -sin, 2 * dx / size], [sin, cos, 2 * dy / size]], dtype=x.dtype)[
+        None
+    ].expand(len(x), 2, 3)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, padding_mode="reflection", align_corners=False)
 
 
-def activation_maximisation(net: nn.Module, layer: str, channels: Sequence[int], data: Dataset,
-                            steps: int = 128, seed: int = 0, lr: float = 0.05, per_channel: int = 1,
-                            robust: bool = True, diversity: float = 0.5,
-                            on_step: Progress | None = None) -> torch.Tensor:
+def activation_maximisation(
+    net: nn.Module,
+    layer: str,
+    channels: Sequence[int],
+    data: Dataset,
+    steps: int = 128,
+    seed: int = 0,
+    lr: float = 0.05,
+    per_channel: int = 1,
+    robust: bool = True,
+    diversity: float = 0.5,
+    on_step: Progress | None = None,
+) -> torch.Tensor:
     """`per_channel` images for each channel (channel-major: (len(channels) * per_channel, C, H,
     W), normalised) that make the channel's centre unit respond as strongly as it can, found by
     gradient ascent. Only the unit's receptive field matters: crop it (`receptive.crop` at
@@ -258,8 +278,14 @@ def edge_fit(weights: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def probe_accuracy(net: nn.Module, data: Dataset, layers: Sequence[str], n_train: int = 2000,
-                   ridge: float = 0.1, batch: int = 500) -> dict[str, float]:
+def probe_accuracy(
+    net: nn.Module,
+    data: Dataset,
+    layers: Sequence[str],
+    n_train: int = 2000,
+    ridge: float = 0.1,
+    batch: int = 500,
+) -> dict[str, float]:
     """Validation accuracy of a linear probe on each layer (Alain and Bengio 2016): how well its
     channels, averaged over the map, tell the classes apart. The probe is ridge regression onto
     one-hot labels, fitted on the first `n_train` training images; chance is 1 / classes."""
@@ -271,7 +297,7 @@ def probe_accuracy(net: nn.Module, data: Dataset, layers: Sequence[str], n_train
 
 
 def _pooled(net, x, layers, batch) -> dict[str, torch.Tensor]:
-    parts = [outputs(net, x[i:i + batch], layers) for i in range(0, len(x), batch)]
+    parts = [outputs(net, x[i : i + batch], layers) for i in range(0, len(x), batch)]
     return {n: torch.cat([p[n].mean((2, 3)) for p in parts]).double() for n in layers}  # (N, K)
 
 
@@ -282,27 +308,50 @@ def _ridge_accuracy(a, y, b, labels, ridge) -> float:
     return ((b @ w).argmax(1) == labels).double().mean().item()
 
 
-def preset(dataset: DatasetInfo, steps: int = 300, seed: int = 0,
-           precision: str = "fp32") -> tuple[NetConfig, TrainConfig]:
+def preset(
+    dataset: DatasetInfo, steps: int = 300, seed: int = 0, precision: str = "fp32"
+) -> tuple[NetConfig, TrainConfig]:
     """The network trained on demand when a learner has none: ResNet-20 at width 8 (8, 16, 32
     channels). 300 steps of batch 64 on Shapes took 51 s on one busy CPU core and reached 12%
     validation error; width 16 halves the error but doubles the wait."""
-    return (NetConfig(depth=20, width=8, in_channels=dataset.channels,
-                      num_classes=dataset.num_classes),
-            TrainConfig(dataset=dataset.name, steps=steps, batch_size=64, seed=seed,
-                        eval_every=steps, probe_every=steps,  # no probes: nobody plots them
-                        precision=precision))
+    return (
+        NetConfig(depth=20, width=8, in_channels=dataset.channels, num_classes=dataset.num_classes),
+        TrainConfig(
+            dataset=dataset.name,
+            steps=steps,
+            batch_size=64,
+            seed=seed,
+            eval_every=steps,
+            probe_every=steps,  # no probes: nobody plots them
+            precision=precision,
+        ),
+    )
 
 
-def large_kernel(dataset: DatasetInfo, steps: int = 1500, seed: int = 0) -> tuple[NetConfig,
-                                                                                TrainConfig]:
+def large_kernel(
+    dataset: DatasetInfo, steps: int = 1500, seed: int = 0
+) -> tuple[NetConfig, TrainConfig]:
     """A network whose first layer sees 7x7 pixels (the ImageNet stem: 7x7 stride 2, then max
     pooling), so its trained kernels are large enough to read as oriented edges and colour
     blobs (Krizhevsky et al. 2012, Fig. 3). ResNet-18 at width 16 (16, 32, 64, 128 channels)."""
-    return (NetConfig(family="imagenet", depth=18, width=16, small_input=False,
-                      in_channels=dataset.channels, num_classes=dataset.num_classes),
-            TrainConfig(dataset=dataset.name, steps=steps, batch_size=64, seed=seed,
-                        eval_every=steps, probe_every=steps))
+    return (
+        NetConfig(
+            family="imagenet",
+            depth=18,
+            width=16,
+            small_input=False,
+            in_channels=dataset.channels,
+            num_classes=dataset.num_classes,
+        ),
+        TrainConfig(
+            dataset=dataset.name,
+            steps=steps,
+            batch_size=64,
+            seed=seed,
+            eval_every=steps,
+            probe_every=steps,
+        ),
+    )
 
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "assets" / "inside"
@@ -329,20 +378,25 @@ class Shipped:
 def shipped() -> list[Shipped]:
     """The shipped networks, the page's default first: what `scripts.make_inside` writes."""
     shapes, digits = DATASETS["shapes"], DATASETS["mnist-5k"]
-    return [Shipped("shapes-resnet20", "ResNet-20 on Shapes (3x3 first layer)",
-                    *preset(shapes, 300)),
-            Shipped("shapes-stem7", "ResNet-18 on Shapes (7x7 first layer)",
-                    *large_kernel(shapes)),
-            Shipped("digits-resnet20", "ResNet-20 on MNIST-5k digits", *preset(digits, 300))]
+    return [
+        Shipped("shapes-resnet20", "ResNet-20 on Shapes (3x3 first layer)", *preset(shapes, 300)),
+        Shipped("shapes-stem7", "ResNet-18 on Shapes (7x7 first layer)", *large_kernel(shapes)),
+        Shipped("digits-resnet20", "ResNet-20 on MNIST-5k digits", *preset(digits, 300)),
+    ]
 
 
-def save_shipped(item: Shipped, state: dict[str, torch.Tensor], facts: dict[str, str],
-                 path: Path | None = None) -> None:
+def save_shipped(
+    item: Shipped, state: dict[str, torch.Tensor], facts: dict[str, str], path: Path | None = None
+) -> None:
     """Weights as safetensors, with the configurations (and `facts`: how the run went) as text
     metadata, so a loader can check the file is the network it expects."""
     state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-    meta = {"net": json.dumps(item.net.to_dict()), "train": json.dumps(item.train.to_dict()),
-            "digest": _digest(state), **facts}
+    meta = {
+        "net": json.dumps(item.net.to_dict()),
+        "train": json.dumps(item.train.to_dict()),
+        "digest": _digest(state),
+        **facts,
+    }
     save_file(state, str(path or item.path), meta)
 
 
@@ -355,8 +409,9 @@ def _digest(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def load_shipped(item: Shipped, path: Path | None = None) -> tuple[dict[str, torch.Tensor],
-                                                                  dict[str, str]]:
+def load_shipped(
+    item: Shipped, path: Path | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """The shipped network's state dict and metadata, read without pickle; a missing, corrupt
     or different network raises `ShippedError`."""
     path = path or item.path
@@ -370,8 +425,9 @@ def load_shipped(item: Shipped, path: Path | None = None) -> tuple[dict[str, tor
     except (SafetensorError, OSError):  # a bad header, or tensors past the end of the file
         raise ShippedError(f"{name} is damaged and could not be read.") from None
     if meta.get("net") != json.dumps(item.net.to_dict()):
-        raise ShippedError(f"{name} holds another network than {item.net.label} at width "
-                           f"{item.net.width}.")
+        raise ShippedError(
+            f"{name} holds another network than {item.net.label} at width {item.net.width}."
+        )
     want = {k: v.shape for k, v in build(item.net).state_dict().items()}
     if {k: v.shape for k, v in state.items()} != want:
         raise ShippedError(f"{name} does not have the weights of {item.net.label}.")
@@ -384,8 +440,9 @@ def load_shipped(item: Shipped, path: Path | None = None) -> tuple[dict[str, tor
     return state, meta
 
 
-def train_weights(net_cfg: NetConfig, cfg: TrainConfig, data: Dataset,
-                  on_step: Progress | None = None) -> dict[str, torch.Tensor]:
+def train_weights(
+    net_cfg: NetConfig, cfg: TrainConfig, data: Dataset, on_step: Progress | None = None
+) -> dict[str, torch.Tensor]:
     """Train a network and return only its final weights, on the CPU (the trainer is dropped)."""
     trainer = Trainer(net_cfg, cfg, data)
     for record in trainer.run():

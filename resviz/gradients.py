@@ -5,6 +5,7 @@ with the size of its tensor: the first stage's block inputs have 4x the elements
 stage's, which alone makes their norm 2x larger. Divided by the square root of the element
 count, a norm becomes a root mean square, and layers of different sizes compare.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,6 +27,7 @@ PROBES = {
 @dataclass(frozen=True)
 class Matrix:
     """One probe of one run: `values[i][j]` is layer `layers[i]` at step `steps[j]`."""
+
     layers: list[str]
     steps: list[int]
     values: list[list[float | None]]
@@ -39,8 +41,9 @@ def matrix(run: Run, key: str) -> Matrix:
     """The probe as recorded (norms for the gradients, std for the responses)."""
     recs = [r for r in run.records if r.get(key)]
     layers = list(recs[0][key]) if recs else []
-    return Matrix(layers, [r["step"] for r in recs],
-                  [[r[key].get(name) for r in recs] for name in layers])
+    return Matrix(
+        layers, [r["step"] for r in recs], [[r[key].get(name) for r in recs] for name in layers]
+    )
 
 
 def rms_matrix(run: Run, key: str) -> Matrix | None:
@@ -57,9 +60,14 @@ def rms_matrix(run: Run, key: str) -> Matrix | None:
         return None
     counts = element_counts(run.net, image)[key]
     batch = run.train.batch_size if key == "block_grad_norms" else 1
-    return Matrix(m.layers, m.steps,
-                  [[_per_element(v, batch * counts[name]) for v in row]
-                   for name, row in zip(m.layers, m.values)])
+    return Matrix(
+        m.layers,
+        m.steps,
+        [
+            [_per_element(v, batch * counts[name]) for v in row]
+            for name, row in zip(m.layers, m.values)
+        ],
+    )
 
 
 def _per_element(norm: float | None, count: int) -> float | None:

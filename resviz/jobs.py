@@ -14,6 +14,7 @@ one thread each: measured on 2 cores (the Degradation preset, bf16), 528 ms a ro
 four networks in turn on two torch threads, 216 ms with two threads of two networks each. A
 network alone gets the spare CPUs if it is large enough to use them (`runtime.plan_threads`).
 """
+
 from __future__ import annotations
 
 import copy
@@ -46,8 +47,13 @@ class Job:
     """Up to four configurations sharing seed, data order and budget, trained side by side:
     each thread takes a balanced share and steps its configurations in turn."""
 
-    def __init__(self, specs: Specs, keys: list[str] | None = None,
-                 threads: list[int] | None = None, plan: Plan | None = None):
+    def __init__(
+        self,
+        specs: Specs,
+        keys: list[str] | None = None,
+        threads: list[int] | None = None,
+        plan: Plan | None = None,
+    ):
         if not 1 <= len(specs) <= MAX_CONFIGS:
             raise ValueError(f"a job trains 1 to {MAX_CONFIGS} configurations, not {len(specs)}")
         self.runs = [Run(net=n, train=t) for n, t in specs]
@@ -137,8 +143,10 @@ class Job:
                 failed.set()  # the other threads stop too: the job fails as one
 
         # Daemon threads: a server that is told to stop does not wait for a job to end.
-        pool = [threading.Thread(target=work, args=(g,), daemon=True, name="resviz-train")
-                for g in groups]
+        pool = [
+            threading.Thread(target=work, args=(g,), daemon=True, name="resviz-train")
+            for g in groups
+        ]
         for thread in pool:
             thread.start()
         for thread in pool:
@@ -149,8 +157,10 @@ class Job:
             for r in self.runs:
                 if r.status == "running":
                     r.status = "stopped"
-            self.weights = [{k: v.detach().cpu().clone() for k, v in t.net.state_dict().items()}
-                            for t in trainers]
+            self.weights = [
+                {k: v.detach().cpu().clone() for k, v in t.net.state_dict().items()}
+                for t in trainers
+            ]
 
     def _train_in_turn(self, streams: dict, failed: threading.Event) -> None:
         """One step of each configuration in turn, so their curves grow at the same pace."""
@@ -167,8 +177,8 @@ class Job:
                         del streams[i]
                         self.runs[i].status, self.runs[i].message = "diverged", rec["message"]
                     if self._warm is None and all(
-                            len(r.records) >= WARM_STEPS or r.status != "running"
-                            for r in self.runs):
+                        len(r.records) >= WARM_STEPS or r.status != "running" for r in self.runs
+                    ):
                         self._warm = (time.monotonic(), [len(r.records) for r in self.runs])
 
 
@@ -180,9 +190,15 @@ class JobManager:
     slots for its four networks. On a GPU a slot is a job the GPU trains at the same time.
     """
 
-    def __init__(self, slots: int = 1, on_finish: Callable[[Ticket], None] | None = None,
-                 memory_budget: int | None = None, store: SharedRuns | None = None,
-                 device_type: str = "cpu", pace: Pace | None = None):
+    def __init__(
+        self,
+        slots: int = 1,
+        on_finish: Callable[[Ticket], None] | None = None,
+        memory_budget: int | None = None,
+        store: SharedRuns | None = None,
+        device_type: str = "cpu",
+        pace: Pace | None = None,
+    ):
         self.slots = max(1, slots)
         self.memory_budget = memory_budget  # bytes a slot may use; None: no limit
         self.store = store  # None: nothing is shared across requests once its job has ended
@@ -198,8 +214,12 @@ class JobManager:
 
     # --- asking for runs --------------------------------------------------------------------
 
-    def submit(self, specs: Specs, on_finish: Callable[[Ticket], None] | None = None,
-               owner: str | None = None) -> Ticket:
+    def submit(
+        self,
+        specs: Specs,
+        on_finish: Callable[[Ticket], None] | None = None,
+        owner: str | None = None,
+    ) -> Ticket:
         """The runs of `specs`: finished ones at once, training ones followed, the rest trained.
 
         `owner` (a session id) has one ticket at a time: while its ticket is active, that one is
@@ -228,8 +248,9 @@ class JobManager:
                 while len(self._owners) > MAX_OWNERS:  # sessions long gone
                     self._owners.popitem(last=False)
             if job is not None:
-                threading.Thread(target=self._work, args=(job,), daemon=True,
-                                 name="resviz-job").start()
+                threading.Thread(
+                    target=self._work, args=(job,), daemon=True, name="resviz-job"
+                ).start()
         if not ticket.jobs():  # every run was finished: nothing to follow
             ticket.settle()
         return ticket
@@ -238,8 +259,11 @@ class JobManager:
         """The device, image sizes, torch threads and run keys a request's runs would have."""
         device = pick_device(specs[0][1].device)
         sizes = [datasets.info(t.dataset).size for _, t in specs]
-        threads = plan_threads([step_macs(n, t.batch_size, s) for (n, t), s in zip(specs, sizes)],
-                               self.slots, device.type)
+        threads = plan_threads(
+            [step_macs(n, t.batch_size, s) for (n, t), s in zip(specs, sizes)],
+            self.slots,
+            device.type,
+        )
         keys = [run_key(n, t, device_kind(device), th) for (n, t), th in zip(specs, threads)]
         return device, sizes, threads, keys
 
@@ -252,8 +276,15 @@ class JobManager:
         live = self._live.get(key)
         return live is not None and not live[0].stopping
 
-    def _new_job(self, todo: list[str], specs: Specs, keys: list[str], threads: list[int],
-                 sizes: list[int], device_type: str) -> Job:
+    def _new_job(
+        self,
+        todo: list[str],
+        specs: Specs,
+        keys: list[str],
+        threads: list[int],
+        sizes: list[int],
+        device_type: str,
+    ) -> Job:
         picked = [keys.index(k) for k in todo]
         chosen = [specs[i] for i in picked]
         chosen_threads = [threads[i] for i in picked]
@@ -261,12 +292,17 @@ class JobManager:
         need = slots_needed(chosen_threads, workers, device_type)
         if self.memory_budget is not None:  # a job has the memory of the slots it takes
             budget.check(chosen, self.memory_budget * need, workers)
-        seconds = [step_seconds(n, t, sizes[i], threads[i],
-                                self._val_images.get(t.dataset, 1000))
-                   for i, (n, t) in zip(picked, chosen)]
+        seconds = [
+            step_seconds(n, t, sizes[i], threads[i], self._val_images.get(t.dataset, 1000))
+            for i, (n, t) in zip(picked, chosen)
+        ]
         groups = balanced(seconds, workers)
-        plan = Plan(tuple(seconds), tuple(t.steps for _, t in chosen),
-                    tuple(tuple(g) for g in groups), min(need, self.slots))
+        plan = Plan(
+            tuple(seconds),
+            tuple(t.steps for _, t in chosen),
+            tuple(tuple(g) for g in groups),
+            min(need, self.slots),
+        )
         job = Job(chosen, todo, chosen_threads, plan)
         for j, key in enumerate(todo):
             self._live[key] = (job, j)
@@ -302,8 +338,9 @@ class JobManager:
     def _work(self, job: Job) -> None:
         need = job.plan.slots
         with self._cond:
-            while not job.stopping and (self._busy() + need > self.slots
-                                        or self._queue[0] is not job):
+            while not job.stopping and (
+                self._busy() + need > self.slots or self._queue[0] is not job
+            ):
                 self._cond.wait(timeout=0.5)
             self._queue.remove(job)
             self._renumber()
@@ -376,8 +413,12 @@ class JobManager:
             left = job.plan.predicted(job.done_steps()) * (job.measured_factor() or factor)
             etas[job] = Eta(0.0, left)
             slots.append(Slot(job.plan.slots, left))
-        for job, eta in zip(queued, schedule(self.slots, slots, [
-                (j.plan.slots, j.plan.predicted() * factor) for j in queued])):
+        for job, eta in zip(
+            queued,
+            schedule(
+                self.slots, slots, [(j.plan.slots, j.plan.predicted() * factor) for j in queued]
+            ),
+        ):
             etas[job] = eta
         return etas
 

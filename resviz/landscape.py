@@ -9,6 +9,7 @@ is small for one filter and huge for another.
 Filter normalisation (Sec. 4 of the paper) gives each filter of d the norm of the same filter
 of w, so alpha = 1 moves every filter by its own size, and two networks can be compared.
 """
+
 from __future__ import annotations
 
 import copy
@@ -59,11 +60,18 @@ class Landscape:
     @classmethod
     def from_dict(cls, d: dict) -> Landscape:
         if d.get("schema") != SCHEMA_VERSION:
-            raise ValueError(f"this landscape file has schema version {d.get('schema')!r}; "
-                             f"this ResViz reads version {SCHEMA_VERSION}")
+            raise ValueError(
+                f"this landscape file has schema version {d.get('schema')!r}; "
+                f"this ResViz reads version {SCHEMA_VERSION}"
+            )
         fields = {k: d[k] for k in ("label", "dataset", "subset", "seed")}
-        return cls(**fields, alphas=tuple(d["alphas"]), betas=tuple(d["betas"]),
-                   loss=_tuples(d["loss"]), error=_tuples(d["error"]))
+        return cls(
+            **fields,
+            alphas=tuple(d["alphas"]),
+            betas=tuple(d["betas"]),
+            loss=_tuples(d["loss"]),
+            error=_tuples(d["error"]),
+        )
 
 
 def save(landscape: Landscape, path: str | os.PathLike) -> None:
@@ -110,42 +118,69 @@ def _filter_norms(t: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(t, dim=tuple(range(1, t.dim())), keepdim=True)
 
 
-def slice_1d(net: nn.Module, data: Dataset, resolution: int = 51, span: float = 1.0,
-             subset: int = 500, seed: int = 0, label: str | None = None,
-             progress: Progress | None = None) -> Landscape:
+def slice_1d(
+    net: nn.Module,
+    data: Dataset,
+    resolution: int = 51,
+    span: float = 1.0,
+    subset: int = 500,
+    seed: int = 0,
+    label: str | None = None,
+    progress: Progress | None = None,
+) -> Landscape:
     """Loss and error at `resolution` points alpha in [-span, span] along one direction.
 
     The first direction drawn with `seed` is the alpha direction of `slice_2d` with the same
     seed, so this curve is that surface's beta = 0 row where the grids share points.
     """
     alphas = _axis(span, resolution)
-    loss, err = _evaluate_grid(net, data, subset, _directions(net, seed, 1),
-                               [(a,) for a in alphas], progress)
-    return Landscape(_label(net, label), data.info.name, _subset_size(data, subset), seed,
-                     alphas, (), tuple(loss), tuple(err))
+    loss, err = _evaluate_grid(
+        net, data, subset, _directions(net, seed, 1), [(a,) for a in alphas], progress
+    )
+    return Landscape(
+        _label(net, label),
+        data.info.name,
+        _subset_size(data, subset),
+        seed,
+        alphas,
+        (),
+        tuple(loss),
+        tuple(err),
+    )
 
 
-def slice_2d(net: nn.Module, data: Dataset, resolution: int = 21, span: float = 1.0,
-             subset: int = 500, seed: int = 0, label: str | None = None,
-             progress: Progress | None = None) -> Landscape:
+def slice_2d(
+    net: nn.Module,
+    data: Dataset,
+    resolution: int = 21,
+    span: float = 1.0,
+    subset: int = 500,
+    seed: int = 0,
+    label: str | None = None,
+    progress: Progress | None = None,
+) -> Landscape:
     """Loss and error on a `resolution` x `resolution` grid in [-span, span]^2.
 
     Two random directions among tens of thousands of weights are almost orthogonal, so the plane
     they span shows two independent cuts through the trained weights (Li et al., Sec. 4).
     """
     axis = _axis(span, resolution)
-    loss, err = _evaluate_grid(net, data, subset, _directions(net, seed, 2),
-                               [(a, b) for b in axis for a in axis], progress)
+    loss, err = _evaluate_grid(
+        net, data, subset, _directions(net, seed, 2), [(a, b) for b in axis for a in axis], progress
+    )
     n = len(axis)
-    loss, err = (tuple(tuple(v[i * n:(i + 1) * n]) for i in range(n)) for v in (loss, err))
-    return Landscape(_label(net, label), data.info.name, _subset_size(data, subset), seed,
-                     axis, axis, loss, err)
+    loss, err = (tuple(tuple(v[i * n : (i + 1) * n]) for i in range(n)) for v in (loss, err))
+    return Landscape(
+        _label(net, label), data.info.name, _subset_size(data, subset), seed, axis, axis, loss, err
+    )
 
 
 def _axis(span: float, resolution: int) -> tuple[float, ...]:
     if resolution < 2 or span <= 0:
-        raise ValueError(f"a landscape needs at least 2 points and a positive span, "
-                         f"not {resolution} points and span {span}")
+        raise ValueError(
+            f"a landscape needs at least 2 points and a positive span, "
+            f"not {resolution} points and span {span}"
+        )
     # Rounded so that alpha = 0 is exactly 0 (the trained network) when the resolution is odd.
     return tuple(round(-span + 2 * span * i / (resolution - 1), 12) for i in range(resolution))
 
@@ -166,9 +201,14 @@ def _label(net: nn.Module, label: str | None) -> str:
 
 
 @torch.no_grad()
-def _evaluate_grid(net: nn.Module, data: Dataset, subset: int, directions: list,
-                   points: list[tuple[float, ...]],
-                   progress: Progress | None) -> tuple[list[float], list[float]]:
+def _evaluate_grid(
+    net: nn.Module,
+    data: Dataset,
+    subset: int,
+    directions: list,
+    points: list[tuple[float, ...]],
+    progress: Progress | None,
+) -> tuple[list[float], list[float]]:
     """Loss and error at w + sum(coefficient * direction) for each point, on a copy of `net`.
 
     The subset is the first training images (the split is shuffled, so they mix classes).

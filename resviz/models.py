@@ -3,6 +3,7 @@
 The only difference between a plain network and a residual one of the same depth is the
 line `out = out + identity` in `Block.forward`: same layers, same parameters (option A).
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -41,8 +42,11 @@ def _shortcut(in_ch: int, out_ch: int, stride: int, kind: str, batch_norm: bool)
         return nn.Identity()
     if kind == "A":
         return ZeroPadShortcut(in_ch, out_ch, stride)
-    return nn.Sequential(OrderedDict(  # option B: 1x1 projection where the shape changes
-        conv=_conv(in_ch, out_ch, 1, stride, batch_norm), bn=_norm(out_ch, batch_norm)))
+    return nn.Sequential(
+        OrderedDict(  # option B: 1x1 projection where the shape changes
+            conv=_conv(in_ch, out_ch, 1, stride, batch_norm), bn=_norm(out_ch, batch_norm)
+        )
+    )
 
 
 class Block(nn.Module):
@@ -51,8 +55,9 @@ class Block(nn.Module):
     Each ReLU is its own module, so hooks and Captum's DeepLift see every use separately.
     """
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int, residual: bool,
-                 batch_norm: bool, shortcut: str):
+    def __init__(
+        self, in_ch: int, out_ch: int, stride: int, residual: bool, batch_norm: bool, shortcut: str
+    ):
         super().__init__()
         self.residual = residual
         self.conv1 = _conv(in_ch, out_ch, 3, stride, batch_norm)
@@ -95,9 +100,14 @@ class Net(nn.Module):
         cfg = self.cfg
         blocks = OrderedDict()
         for j in range(n_blocks):
-            blocks[f"block{j + 1}"] = Block(in_ch if j == 0 else out_ch, out_ch,
-                                            stride if j == 0 else 1, cfg.residual,
-                                            cfg.batch_norm, cfg.shortcut)
+            blocks[f"block{j + 1}"] = Block(
+                in_ch if j == 0 else out_ch,
+                out_ch,
+                stride if j == 0 else 1,
+                cfg.residual,
+                cfg.batch_norm,
+                cfg.shortcut,
+            )
         return nn.Sequential(blocks)
 
     @property
@@ -181,10 +191,17 @@ class AlexNet(nn.Module):
             cin = cout
         self.features = nn.Sequential(layers)
         self.pool = nn.AdaptiveAvgPool2d(6)  # 6x6 already at 224 px: a no-op there
-        self.classifier = nn.Sequential(OrderedDict(
-            drop1=nn.Dropout(), fc1=nn.Linear(cin * 6 * 6, 4096), relu6=nn.ReLU(),
-            drop2=nn.Dropout(), fc2=nn.Linear(4096, 4096), relu7=nn.ReLU(),
-            fc3=nn.Linear(4096, num_classes)))
+        self.classifier = nn.Sequential(
+            OrderedDict(
+                drop1=nn.Dropout(),
+                fc1=nn.Linear(cin * 6 * 6, 4096),
+                relu6=nn.ReLU(),
+                drop2=nn.Dropout(),
+                fc2=nn.Linear(4096, 4096),
+                relu7=nn.ReLU(),
+                fc3=nn.Linear(4096, num_classes),
+            )
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.pool(self.features(x)), 1))

@@ -11,6 +11,7 @@ The three constants were fitted to measured steps (python -m scripts.bench_train
 this server really does (its CPU, its load, jobs side by side) is a factor learnt from the jobs
 it runs: measured seconds over predicted, from the jobs training now, else the last ones.
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,19 +29,20 @@ from .models import build
 # Fitted with python -m scripts.bench_train --pace (fp32, one thread) on a 2-core machine other
 # people were using (load average about 10): ten networks' steps within -24% to +16% of the fit.
 # The server's own factor (Pace) takes care of its absolute speed; these set the proportions.
-C_LAYER = 2.7e-3    # seconds per weight layer and step: dispatch, small kernels
-C_ACT = 9.9e-9      # seconds per activation value (memory traffic: BN, ReLU, copies)
-C_MAC = 1.2e-10     # seconds per multiply-add of the forward pass, backward included
+C_LAYER = 2.7e-3  # seconds per weight layer and step: dispatch, small kernels
+C_ACT = 9.9e-9  # seconds per activation value (memory traffic: BN, ReLU, copies)
+C_MAC = 1.2e-10  # seconds per multiply-add of the forward pass, backward included
 PARALLEL_GAIN = 0.58  # a second torch thread's speed-up on a large network: ~1,410 against ~890
 # images/s (ResNet-20, width 16, batch 128, bf16, 2 cores; resviz.runtime.PARALLEL_MACS)
 FORWARD_SHARE = 1 / 3  # an evaluation image costs a third of a training image (no backward)
-EVAL_BATCH = 250    # as resviz.train evaluates
-VAL_IMAGES = 1000   # validation split assumed before a job on the dataset has started
+EVAL_BATCH = 250  # as resviz.train evaluates
+VAL_IMAGES = 1000  # validation split assumed before a job on the dataset has started
 
 
 @dataclass(frozen=True)
 class Shape:
     """Per image: weight layers, activation values and multiply-adds of one forward pass."""
+
     layers: int
     activations: int
     macs: int
@@ -79,8 +81,13 @@ def step_macs(net_cfg: NetConfig, batch: int, size: int) -> int:
     return shape(net_cfg, size).macs * batch
 
 
-def step_seconds(net_cfg: NetConfig, train: TrainConfig, size: int, threads: int = 1,
-                 val_images: int = VAL_IMAGES) -> float:
+def step_seconds(
+    net_cfg: NetConfig,
+    train: TrainConfig,
+    size: int,
+    threads: int = 1,
+    val_images: int = VAL_IMAGES,
+) -> float:
     """Predicted seconds per step of one network, its validation passes included."""
     s = shape(net_cfg, size)
     per_image = C_ACT * s.activations + C_MAC * s.macs
@@ -106,6 +113,7 @@ def balanced(costs: list[float], workers: int) -> list[list[int]]:
 class Plan:
     """A job as the queue sees it: its runs' predicted seconds per step and steps, in groups
     that train side by side (each group steps its runs in turn), and the slots it takes."""
+
     seconds: tuple[float, ...]
     steps: tuple[int, ...]
     groups: tuple[tuple[int, ...], ...]
@@ -114,8 +122,9 @@ class Plan:
     def predicted(self, done: Sequence[int] | None = None) -> float:
         """Predicted seconds for the steps after `done` (each run's steps so far; None: all)."""
         done = done or [0] * len(self.steps)
-        return max(sum(self.seconds[i] * max(0, self.steps[i] - done[i]) for i in g)
-                   for g in self.groups)
+        return max(
+            sum(self.seconds[i] * max(0, self.steps[i] - done[i]) for i in g) for g in self.groups
+        )
 
     def work_done(self, done: Sequence[int]) -> float:
         return self.predicted() - self.predicted(done)
@@ -124,6 +133,7 @@ class Plan:
 @dataclass(frozen=True)
 class Eta:
     """Seconds from now until a job starts (0 once it has) and until it ends."""
+
     start_s: float
     finish_s: float
 
@@ -153,12 +163,12 @@ class Pace:
 @dataclass(frozen=True)
 class Slot:
     """A running job for the schedule: its slots and seconds left."""
+
     slots: int
     left_s: float
 
 
-def schedule(slots: int, running: Sequence[Slot], queued: Sequence[tuple[int, float]]
-             ) -> list[Eta]:
+def schedule(slots: int, running: Sequence[Slot], queued: Sequence[tuple[int, float]]) -> list[Eta]:
     """Start and finish of each queued job (slots, seconds), first come first served: a job
     starts once the jobs before it have started and enough slots are free, as `JobManager`
     does."""

@@ -1,6 +1,7 @@
 """The paper's published numbers (He et al., 2016), each with the dataset it was measured on,
 so nobody mistakes our digits for CIFAR-10 or ImageNet, and with the network it was measured
 on, so nobody puts it beside a different network without a word."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -10,13 +11,13 @@ from .config import NetConfig
 
 @dataclass(frozen=True)
 class Published:
-    label: str       # "ResNet-20", "plain-34"
+    label: str  # "ResNet-20", "plain-34"
     depth: int
     residual: bool
-    percent: float   # as printed in the paper
-    measure: str     # what the error is, on which data
-    source: str      # where in the paper
-    runs: int = 1    # trainings behind `percent`; with more than one, it is the best of them
+    percent: float  # as printed in the paper
+    measure: str  # what the error is, on which data
+    source: str  # where in the paper
+    runs: int = 1  # trainings behind `percent`; with more than one, it is the best of them
     mean: tuple[float, float] | None = None  # (mean, standard deviation) over `runs`, percent
 
     @property
@@ -28,21 +29,33 @@ class Published:
         """'8.75%', or '6.43% (best of 5 runs; mean 6.61 ± 0.16%)'."""
         if self.mean is None:
             return f"{self.percent}%"
-        return (f"{self.percent}% (best of {self.runs} runs; "
-                f"mean {self.mean[0]} ± {self.mean[1]}%)")
+        return f"{self.percent}% (best of {self.runs} runs; mean {self.mean[0]} ± {self.mean[1]}%)"
 
 
 # Table 6 lists ResNets only (beside other methods): the plain networks of the same depths
 # appear only as curves, in Fig. 6. ResNet-110 was trained 5 times ("best (mean±std)").
 CIFAR10 = tuple(
     Published(f"ResNet-{d}", d, True, e, "CIFAR-10 test error", "Table 6", *more)
-    for d, e, *more in ((20, 8.75), (32, 7.51), (44, 7.17), (56, 6.97),
-                        (110, 6.43, 5, (6.61, 0.16))))
+    for d, e, *more in (
+        (20, 8.75),
+        (32, 7.51),
+        (44, 7.17),
+        (56, 6.97),
+        (110, 6.43, 5, (6.61, 0.16)),
+    )
+)
 
 IMAGENET = tuple(
-    Published(f"{'ResNet' if r else 'plain'}-{d}", d, r, e,
-              "ImageNet top-1 validation error (10-crop)", "Table 2")
-    for d, r, e in ((18, False, 27.94), (34, False, 28.54), (18, True, 27.88), (34, True, 25.03)))
+    Published(
+        f"{'ResNet' if r else 'plain'}-{d}",
+        d,
+        r,
+        e,
+        "ImageNet top-1 validation error (10-crop)",
+        "Table 2",
+    )
+    for d, r, e in ((18, False, 27.94), (34, False, 28.54), (18, True, 27.88), (34, True, 25.03))
+)
 
 # Fig. 6's left panel: the plain networks the paper shows as training curves only.
 PLAIN_CURVES = (20, 32, 44, 56)
@@ -61,8 +74,9 @@ def paper_network(family: str, depth: int, residual: bool = True) -> tuple[NetCo
     (Table 2 used option A for its ResNet-34; Table 3 compares both); CIFAR-10: 32 px colour,
     10 classes, Sec. 4.2's network."""
     if family == "imagenet":
-        return NetConfig("imagenet", depth, residual, True, 64, "B", 3, 1000,
-                         small_input=False), 224
+        return NetConfig(
+            "imagenet", depth, residual, True, 64, "B", 3, 1000, small_input=False
+        ), 224
     return replace(CIFAR_NET, depth=depth, residual=residual), 32
 
 

@@ -4,6 +4,7 @@ seeds 0, 1 and 2 and stores the figures the sentences rest on (`figures`) in MEA
 sentence (a `Finding`) is said only where its claim (`resviz.claims`) holds for every seed, and
 otherwise says what the figures show instead. Figures measured for other settings are not used.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,28 +33,40 @@ class Preset:
     title: str
     nets: tuple[NetConfig, ...]
     train: TrainConfig
-    lesson: str = ""       # what the learner should see, from the measured figures
-    details: str = ""      # what else the runs measured
+    lesson: str = ""  # what the learner should see, from the measured figures
+    details: str = ""  # what else the runs measured
     scaled_down: str = ""  # what differs from the paper, with what that does to the figures
 
-    def specs(self, in_channels: int = 1, num_classes: int = 10, dataset: str = DATASET,
-              precision: str = "fp32") -> list[tuple[NetConfig, TrainConfig]]:
+    def specs(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        dataset: str = DATASET,
+        precision: str = "fp32",
+    ) -> list[tuple[NetConfig, TrainConfig]]:
         """(NetConfig, TrainConfig) pairs for a dataset's image channels and classes."""
         t = replace(self.train, dataset=dataset, precision=precision)
-        return [(replace(n, in_channels=in_channels, num_classes=num_classes), t)
-                for n in self.nets]
+        return [
+            (replace(n, in_channels=in_channels, num_classes=num_classes), t) for n in self.nets
+        ]
 
     def fingerprint(self) -> list[dict]:
         """What decides the measured figures, but the seed and the precision (which the file
         records beside them): a preset whose fingerprint changed has no measured figures."""
-        return [{"net": n.to_dict(), "train": {**t.to_dict(), "seed": None, "precision": None}}
-                for n, t in self.specs()]
+        return [
+            {"net": n.to_dict(), "train": {**t.to_dict(), "seed": None, "precision": None}}
+            for n, t in self.specs()
+        ]
 
 
-def _pair(depths: tuple[int, ...], bn: bool, family: str = "cifar",
-          width: int = 8) -> tuple[NetConfig, ...]:
-    return tuple(NetConfig(family=family, depth=d, residual=r, batch_norm=bn, width=width)
-                 for d in depths for r in (False, True))
+def _pair(
+    depths: tuple[int, ...], bn: bool, family: str = "cifar", width: int = 8
+) -> tuple[NetConfig, ...]:
+    return tuple(
+        NetConfig(family=family, depth=d, residual=r, batch_norm=bn, width=width)
+        for d in depths
+        for r in (False, True)
+    )
 
 
 def _plain(depth: int, bn: bool = True) -> NetConfig:
@@ -64,15 +77,23 @@ QUICK = TrainConfig(steps=180, batch_size=32, lr=0.05, eval_every=36)
 
 DEFINED = (
     Preset("degradation", "Degradation (with batch norm)", _pair((20, 56), bn=True), QUICK),
-    Preset("vanishing", "Vanishing gradients vs degradation",
-           (_plain(56, bn=False), _plain(20), _plain(56),
-            NetConfig(depth=56, residual=True, width=8)), QUICK),
-    Preset("paper-figure", "The paper's figure (18 vs 34 layers)",
-           _pair((18, 34), bn=True, family="imagenet"), QUICK),
+    Preset(
+        "vanishing",
+        "Vanishing gradients vs degradation",
+        (_plain(56, bn=False), _plain(20), _plain(56), NetConfig(depth=56, residual=True, width=8)),
+        QUICK,
+    ),
+    Preset(
+        "paper-figure",
+        "The paper's figure (18 vs 34 layers)",
+        _pair((18, 34), bn=True, family="imagenet"),
+        QUICK,
+    ),
 )
 
 
 # Measured figures ------------------------------------------------------------------------------
+
 
 def _sig(x: float | None) -> float | None:
     """Four significant digits: the figures' noise is far larger, and the file stays readable."""
@@ -88,11 +109,18 @@ def figures(run: Run) -> dict:
     w, val = error_window(run, step), validation_at(run, step)
     grads, acts = rms_matrix(run, "block_grad_norms"), rms_matrix(run, "act_std")
     ends = (grads.steps[0], grads.steps[-1])
-    return {"label": run.label, "status": run.status, "step": step,
-            "train_error": _sig(w.mean), "train_noise": _sig(w.stderr), "window": [w.first, w.last],
-            "val_error": _sig(val[1]), "val_step": val[0],
-            "grad": {str(s): [_sig(v) for v in grads.at(s)] for s in ends},
-            "act": {str(s): [_sig(v) for v in acts.at(s)] for s in ends}}
+    return {
+        "label": run.label,
+        "status": run.status,
+        "step": step,
+        "train_error": _sig(w.mean),
+        "train_noise": _sig(w.stderr),
+        "window": [w.first, w.last],
+        "val_error": _sig(val[1]),
+        "val_step": val[0],
+        "grad": {str(s): [_sig(v) for v in grads.at(s)] for s in ends},
+        "act": {str(s): [_sig(v) for v in acts.at(s)] for s in ends},
+    }
 
 
 def load_measured(path: Path = MEASURED) -> dict:
@@ -119,11 +147,13 @@ def measured_runs(preset: Preset, measured: dict) -> list[list[dict]] | None:
 
 # Sentences -------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Finding:
     """One sentence about a preset's runs with a claim for each seed's figures: the sentence is
     said when every seed's claim holds, `instead` (what the figures do show) otherwise. A
     sentence without claims only quotes figures (`figures`, one mapping a seed)."""
+
     sentence: str
     instead: str = ""
     claims: tuple[Claim, ...] = ()
@@ -141,8 +171,10 @@ class Finding:
         """Each seed's numbers, with its claim's kind and whether its rule holds."""
         if not self.claims:
             return [_numbers(f) for f in self.figures]
-        return [f"{c.kind} {'holds' if holds(c) else 'does not hold'}: {_numbers(c.numbers)}"
-                for c in self.claims]
+        return [
+            f"{c.kind} {'holds' if holds(c) else 'does not hold'}: {_numbers(c.numbers)}"
+            for c in self.claims
+        ]
 
 
 def _numbers(pairs: tuple[tuple[str, float], ...]) -> str:
@@ -168,8 +200,11 @@ def _all_same(values: Sequence[float]) -> bool:
 _GRADIENT = {  # verb, then how its blocks compare per element: "{lead} {ratio}x {compared}"
     Kind.VANISHING: ("vanishes", "its smallest block gets", "less than its largest"),
     Kind.EXPLODING: ("explodes", "its largest block gets", "more than its smallest"),
-    Kind.RESIDUAL_GROWTH: ("grows towards the input as its skip paths add up",
-                           "its largest block gets", "more than its smallest"),
+    Kind.RESIDUAL_GROWTH: (
+        "grows towards the input as its skip paths add up",
+        "its largest block gets",
+        "more than its smallest",
+    ),
     Kind.HEALTHY: ("is healthy", "its blocks stay within", "of each other"),
 }
 
@@ -180,8 +215,11 @@ def _when(step: int) -> str:
 
 def _seeds(seeds: Sequence[int]) -> str:
     listed = [str(s) for s in seeds]
-    return f"seed {listed[0]}" if len(listed) == 1 else \
-        f"seeds {', '.join(listed[:-1])} and {listed[-1]}"
+    return (
+        f"seed {listed[0]}"
+        if len(listed) == 1
+        else f"seeds {', '.join(listed[:-1])} and {listed[-1]}"
+    )
 
 
 def _verdicts(name: str, judged: Sequence[Claim], step: int) -> str:
@@ -195,23 +233,32 @@ def _verdicts(name: str, judged: Sequence[Claim], step: int) -> str:
     return f"{_cap(_when(step))} the gradient of {name} is {said} (its blocks {apart}x apart"
 
 
-def gradient_finding(name: str, label: str, seeds: Sequence[dict], steps: Sequence[int],
-                     residual: bool, expect: Kind) -> Finding:
+def gradient_finding(
+    name: str, label: str, seeds: Sequence[dict], steps: Sequence[int], residual: bool, expect: Kind
+) -> Finding:
     """'The gradient of {name} vanishes: per element its smallest block gets 14-17x less than its
     largest as initialised, 1,400-9,200x at step 180', judged by the gradient rule on each
     seed's profile (RMS of dL/dx per element, every block) at each of `steps`: the last step's
     claim needs the others' (`also`)."""
-    judged = {step: [profile_claim(label, f["grad"][str(step)], residual, step) for f in seeds]
-              for step in steps}
-    expected = {step: [claim(expect, c.sentence, dict(c.numbers), runs=c.runs, step=step)
-                       for c in cs] for step, cs in judged.items()}
+    judged = {
+        step: [profile_claim(label, f["grad"][str(step)], residual, step) for f in seeds]
+        for step in steps
+    }
+    expected = {
+        step: [claim(expect, c.sentence, dict(c.numbers), runs=c.runs, step=step) for c in cs]
+        for step, cs in judged.items()
+    }
     *before, last = steps
-    claims = tuple(replace(c, also=tuple(expected[s][i] for s in before))
-                   for i, c in enumerate(expected[last]))
+    claims = tuple(
+        replace(c, also=tuple(expected[s][i] for s in before)) for i, c in enumerate(expected[last])
+    )
     lo, hi = ([c[k] for c in claims] for k in ("smallest_at", "largest_at"))
     named = (lo, hi) if expect == Kind.VANISHING else (hi, lo)  # in the sentence's order
-    where = (f" (block {named[0][0]:.0f} against block {named[1][0]:.0f})"
-             if _all_same(lo) and _all_same(hi) else "")
+    where = (
+        f" (block {named[0][0]:.0f} against block {named[1][0]:.0f})"
+        if _all_same(lo) and _all_same(hi)
+        else ""
+    )
     verb, lead, compared = _GRADIENT[expect]
     ratios = [f"{_span([spread(c) for c in expected[s]], factor)}x {_when(s)}" for s in steps]
     ratios[0] = ratios[0].replace("x ", f"x {compared} ", 1)
@@ -237,20 +284,37 @@ def depth_finding(kind: Kind, deep: Sequence[dict], shallow: Sequence[dict]) -> 
     d, s = _cap(deep[0]["label"]), shallow[0]["label"]
     errors = f"training error {_errors(deep)} against {_errors(shallow)}"
     if kind == Kind.DEGRADATION:
-        return Finding(f"{d} trains worse than {s}: {errors}.",
-                       f"{d}'s training error is not clearly above {s}'s for every seed: "
-                       f"{errors}.", claims)
-    return Finding(f"{d} trains better than {s}: {errors}.",
-                   f"{d} does not clearly beat {s} for every seed: {errors}.", claims)
+        return Finding(
+            f"{d} trains worse than {s}: {errors}.",
+            f"{d}'s training error is not clearly above {s}'s for every seed: {errors}.",
+            claims,
+        )
+    return Finding(
+        f"{d} trains better than {s}: {errors}.",
+        f"{d} does not clearly beat {s} for every seed: {errors}.",
+        claims,
+    )
 
 
 def fit_finding(deep: Sequence[dict], shallow: Sequence[dict]) -> Finding:
     """The deeper network fails to fit rather than overfits: its validation error is no further
     above its training error than the shallower one's, give or take the rule's margin."""
-    claims = tuple(claim(Kind.NOT_OVERFITTING, "", dict(
-        deep_train=d["train_error"], deep_val=d["val_error"], shallow_train=s["train_error"],
-        shallow_val=s["val_error"]), runs=(d["label"], s["label"]), step=d["step"],
-        also=(_compare(Kind.DEGRADATION, d, s),)) for d, s in zip(deep, shallow))
+    claims = tuple(
+        claim(
+            Kind.NOT_OVERFITTING,
+            "",
+            dict(
+                deep_train=d["train_error"],
+                deep_val=d["val_error"],
+                shallow_train=s["train_error"],
+                shallow_val=s["val_error"],
+            ),
+            runs=(d["label"], s["label"]),
+            step=d["step"],
+            also=(_compare(Kind.DEGRADATION, d, s),),
+        )
+        for d, s in zip(deep, shallow)
+    )
     d, s = deep[0]["label"], shallow[0]["label"]
     vals = f"{_errors(deep, 'val_error')} against {_errors(shallow, 'val_error')}"
     degraded = all(holds(c.also[0]) for c in claims)
@@ -258,27 +322,40 @@ def fit_finding(deep: Sequence[dict], shallow: Sequence[dict]) -> Finding:
         f"{_cap(d)} fails to fit, it does not overfit: validation error {vals}, no further above "
         f"its training error than {s}'s (within {RULES.overfit_gap * 100:.0f} points).",
         f"Part of {d}'s deficit is overfitting for some seed: validation error {vals}."
-        if degraded else "", claims)
+        if degraded
+        else "",
+        claims,
+    )
 
 
 def error_figures(*named: tuple[str, Sequence[dict]]) -> Finding:
     """'ResNet-56 ends at a training error of 5.2-10%, ResNet-20 at 6.7-17%'."""
-    said = ", ".join(f"{who} {'ends at a training error of ' if i == 0 else 'at '}{_errors(figs)}"
-                     for i, (who, figs) in enumerate(named))
-    return Finding(said + ".", figures=tuple(
-        tuple((f"{who} train_error", figs[i]["train_error"]) for who, figs in named)
-        for i in range(len(SEEDS))))
+    said = ", ".join(
+        f"{who} {'ends at a training error of ' if i == 0 else 'at '}{_errors(figs)}"
+        for i, (who, figs) in enumerate(named)
+    )
+    return Finding(
+        said + ".",
+        figures=tuple(
+            tuple((f"{who} train_error", figs[i]["train_error"]) for who, figs in named)
+            for i in range(len(SEEDS))
+        ),
+    )
 
 
 def spread_figures(name: str, step: int, *named: tuple[str, Sequence[dict]]) -> Finding:
     """How far apart each network's largest and smallest blocks' gradients are at `step`."""
-    spreads = [(who, [spread(profile_claim(f["label"], f["grad"][str(step)], False, step))
-                      for f in figs]) for who, figs in named]
+    spreads = [
+        (who, [spread(profile_claim(f["label"], f["grad"][str(step)], False, step)) for f in figs])
+        for who, figs in named
+    ]
     said = ", ".join(f"{_span(r, factor)}x {who}" for who, r in spreads)
-    return Finding(f"{_cap(_when(step))} {name}'s largest and smallest block gradients differ "
-                   f"{said}.",
-                   figures=tuple(tuple((f"{who} spread", r[i]) for who, r in spreads)
-                                 for i in range(len(SEEDS))))
+    return Finding(
+        f"{_cap(_when(step))} {name}'s largest and smallest block gradients differ {said}.",
+        figures=tuple(
+            tuple((f"{who} spread", r[i]) for who, r in spreads) for i in range(len(SEEDS))
+        ),
+    )
 
 
 def response_figures(name: str, figs: Sequence[dict]) -> Finding:
@@ -286,77 +363,103 @@ def response_figures(name: str, figs: Sequence[dict]) -> Finding:
     the image's signal reaches the classifier."""
     first, last = ([f["act"]["1"][i] for f in figs] for i in (0, -1))
     fmt = "{:.2g}".format
-    return Finding(f"As initialised, the responses of {name} have a std of {_span(first, fmt)} "
-                   f"at its first 3x3 layer and {_span(last, fmt)} at its last.",
-                   figures=tuple((("first", a), ("last", b)) for a, b in zip(first, last)))
+    return Finding(
+        f"As initialised, the responses of {name} have a std of {_span(first, fmt)} "
+        f"at its first 3x3 layer and {_span(last, fmt)} at its last.",
+        figures=tuple((("first", a), ("last", b)) for a, b in zip(first, last)),
+    )
 
 
 def _paper(table: tuple[Published, ...], label: str) -> str:
     return next(p for p in table if p.label == label).text
 
 
-_RUN = (f"{QUICK.steps} steps of batch {QUICK.batch_size} (learning rate {QUICK.lr}) on "
-        f"{DATA_WORDS}")
-_CIFAR = (f"The paper trains 64,000 steps of batch 128 on CIFAR-10 at width 16; here: {_RUN} at "
-          f"width 8.")
+_RUN = f"{QUICK.steps} steps of batch {QUICK.batch_size} (learning rate {QUICK.lr}) on {DATA_WORDS}"
+_CIFAR = (
+    f"The paper trains 64,000 steps of batch 128 on CIFAR-10 at width 16; here: {_RUN} at width 8."
+)
 
 
 class Findings(NamedTuple):
-    lesson: list[Finding]   # the preset's headline, under its button
+    lesson: list[Finding]  # the preset's headline, under its button
     details: list[Finding]  # what else the runs measured, beside what was scaled down
-    scale: list[Finding]    # what the scaled-down runs show of the paper's claims
+    scale: list[Finding]  # what the scaled-down runs show of the paper's claims
 
 
 def _degradation(f: dict[str, list[dict]]) -> Findings:
     p20, p56, r20, r56 = f["plain-20"], f["plain-56"], f["ResNet-20"], f["ResNet-56"]
     end = p56[0]["step"]
     return Findings(
-        [depth_finding(Kind.DEGRADATION, p56, p20), fit_finding(p56, p20),
-         error_figures(("ResNet-56", r56), ("ResNet-20", r20))],
-        [gradient_finding("plain-56", "plain-56", p56, [1], False, Kind.EXPLODING),
-         gradient_finding("plain-56", "plain-56", p56, [end], False, Kind.HEALTHY)],
-        [depth_finding(Kind.DEEPER_WINS, r56, r20)])
+        [
+            depth_finding(Kind.DEGRADATION, p56, p20),
+            fit_finding(p56, p20),
+            error_figures(("ResNet-56", r56), ("ResNet-20", r20)),
+        ],
+        [
+            gradient_finding("plain-56", "plain-56", p56, [1], False, Kind.EXPLODING),
+            gradient_finding("plain-56", "plain-56", p56, [end], False, Kind.HEALTHY),
+        ],
+        [depth_finding(Kind.DEEPER_WINS, r56, r20)],
+    )
 
 
 def _vanishing(f: dict[str, list[dict]]) -> Findings:
     bare, p20, p56, r56 = f["plain-56, no BN"], f["plain-20"], f["plain-56"], f["ResNet-56"]
     end = bare[0]["step"]
     return Findings(
-        [error_figures(("Without batch norm, plain-56", bare)),
-         gradient_finding("plain-56 without batch norm", bare[0]["label"], bare, [1, end], False,
-                          Kind.VANISHING),
-         depth_finding(Kind.DEGRADATION, p56, p20), error_figures(("ResNet-56", r56))],
-        [response_figures("plain-56 without batch norm", bare),
-         gradient_finding("plain-56 with batch norm", "plain-56", p56, [1], False,
-                          Kind.EXPLODING),
-         spread_figures("plain-56", end, ("with batch norm", p56), ("without", bare)),
-         fit_finding(p56, p20)],
-        [])
+        [
+            error_figures(("Without batch norm, plain-56", bare)),
+            gradient_finding(
+                "plain-56 without batch norm",
+                bare[0]["label"],
+                bare,
+                [1, end],
+                False,
+                Kind.VANISHING,
+            ),
+            depth_finding(Kind.DEGRADATION, p56, p20),
+            error_figures(("ResNet-56", r56)),
+        ],
+        [
+            response_figures("plain-56 without batch norm", bare),
+            gradient_finding(
+                "plain-56 with batch norm", "plain-56", p56, [1], False, Kind.EXPLODING
+            ),
+            spread_figures("plain-56", end, ("with batch norm", p56), ("without", bare)),
+            fit_finding(p56, p20),
+        ],
+        [],
+    )
 
 
 def _imagenet(f: dict[str, list[dict]]) -> Findings:
     p18, p34, r18, r34 = f["plain-18"], f["plain-34"], f["ResNet-18"], f["ResNet-34"]
     end = p34[0]["step"]
     return Findings(
-        [depth_finding(Kind.DEGRADATION, p34, p18),
-         gradient_finding("plain-34", "plain-34", p34, [end], False, Kind.HEALTHY),
-         error_figures(("ResNet-34", r34), ("ResNet-18", r18))],
-        [gradient_finding("plain-34", "plain-34", p34, [1], False, Kind.EXPLODING),
-         fit_finding(p34, p18)],
-        [depth_finding(Kind.DEEPER_WINS, r34, r18)])
+        [
+            depth_finding(Kind.DEGRADATION, p34, p18),
+            gradient_finding("plain-34", "plain-34", p34, [end], False, Kind.HEALTHY),
+            error_figures(("ResNet-34", r34), ("ResNet-18", r18)),
+        ],
+        [
+            gradient_finding("plain-34", "plain-34", p34, [1], False, Kind.EXPLODING),
+            fit_finding(p34, p18),
+        ],
+        [depth_finding(Kind.DEEPER_WINS, r34, r18)],
+    )
 
 
 FINDINGS = {"degradation": _degradation, "vanishing": _vanishing, "paper-figure": _imagenet}
 SCALE = {
     "degradation": _CIFAR + " In the paper ResNet-56 beats ResNet-20 (Table 6, CIFAR-10 test "
-                   f"error: {_paper(CIFAR10, 'ResNet-56')} against "
-                   f"{_paper(CIFAR10, 'ResNet-20')}).",
+    f"error: {_paper(CIFAR10, 'ResNet-56')} against "
+    f"{_paper(CIFAR10, 'ResNet-20')}).",
     "vanishing": _CIFAR,
     "paper-figure": "The paper trains ImageNet at 224 px with 64-512 channels for 600,000 steps; "
-                    "here: the same 18- and 34-layer networks with a small-image stem, 8-64 "
-                    f"channels, {_RUN}. In the paper ResNet-34 beats ResNet-18 (Table 2, ImageNet "
-                    f"top-1 validation error: {_paper(IMAGENET, 'ResNet-34')} against "
-                    f"{_paper(IMAGENET, 'ResNet-18')}).",
+    "here: the same 18- and 34-layer networks with a small-image stem, 8-64 "
+    f"channels, {_RUN}. In the paper ResNet-34 beats ResNet-18 (Table 2, ImageNet "
+    f"top-1 validation error: {_paper(IMAGENET, 'ResNet-34')} against "
+    f"{_paper(IMAGENET, 'ResNet-18')}).",
 }
 UNMEASURED = "What this preset shows has not been measured for its current settings yet."
 
@@ -381,9 +484,11 @@ def build(measured: dict) -> dict[str, Preset]:
     for p in DEFINED:
         found = findings(p, measured)
         out[p.key] = replace(
-            p, lesson=f"{_text(found.lesson)} {ranges}" if found.lesson else UNMEASURED,
+            p,
+            lesson=f"{_text(found.lesson)} {ranges}" if found.lesson else UNMEASURED,
             details=_text(found.details),
-            scaled_down=f"{SCALE[p.key]} {_text(found.scale)}".strip())
+            scaled_down=f"{SCALE[p.key]} {_text(found.scale)}".strip(),
+        )
     return out
 
 

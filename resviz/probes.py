@@ -9,6 +9,7 @@ Three signals, each keyed by a stable layer name:
 
 Hooks live only inside `Probe`'s `with` block and are always removed.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,6 +66,7 @@ class Probe:
     def _store_std(self, name: str):
         def hook(_m, _inp, out: torch.Tensor) -> None:
             self._act[name] = _std(out.detach().float())
+
         return hook
 
     def _watch_input(self, name: str):
@@ -72,6 +74,7 @@ class Probe:
             x = inputs[0]
             if x.requires_grad:  # a tensor hook lives and dies with this forward's graph
                 x.register_hook(lambda g: self._grad.__setitem__(name, g.detach().float().norm()))
+
         return hook
 
     def activation_std(self) -> dict[str, float]:

@@ -10,6 +10,7 @@ and Sim, "Computing receptive fields of convolutional neural networks", Distill 
 A residual block's shortcut (identity, subsampling or a 1x1 convolution) sees a subset of what
 its two 3x3 convolutions see, centred on the same pixel, so the main path decides the field.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,8 +29,11 @@ class Field:
 
     def then(self, kernel: int, stride: int, padding: int) -> Field:
         """The field after one more convolution or pooling layer."""
-        return Field(self.size + (kernel - 1) * self.jump, self.jump * stride,
-                     self.start + ((kernel - 1) / 2 - padding) * self.jump)
+        return Field(
+            self.size + (kernel - 1) * self.jump,
+            self.jump * stride,
+            self.start + ((kernel - 1) / 2 - padding) * self.jump,
+        )
 
     def box(self, row: int, col: int) -> tuple[int, int, int, int]:
         """(top, left, bottom, right) of unit (row, col), bottom and right exclusive; the box
@@ -41,8 +45,9 @@ class Field:
 
 def _geometry(m: nn.Module) -> tuple[int, int, int] | None:
     if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-        k, s, p = (v if isinstance(v, int) else int(v[0])
-                   for v in (m.kernel_size, m.stride, m.padding))
+        k, s, p = (
+            v if isinstance(v, int) else int(v[0]) for v in (m.kernel_size, m.stride, m.padding)
+        )
         return k, s, p
     return None
 
@@ -86,5 +91,5 @@ def crop(image: np.ndarray, field: Field, row: int, col: int, fill: float = 0.5)
     y0, x0 = max(top, 0), max(left, 0)
     y1, x1 = min(top + side, h), min(left + side, w)
     if y1 > y0 and x1 > x0:
-        out[:, y0 - top:y1 - top, x0 - left:x1 - left] = image[:, y0:y1, x0:x1]
+        out[:, y0 - top : y1 - top, x0 - left : x1 - left] = image[:, y0:y1, x0:x1]
     return out

@@ -8,6 +8,7 @@ dict read back with `weights_only=True`); uploads never do. Writes are atomic: a
 temporary file in the same folder, flushed to disk, then renamed over the old one, so a reader
 sees the old file or the new one and a full disk leaves no truncated file.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,8 +42,17 @@ from .probes import _responses
 SCHEMA_VERSION = schema.VERSION
 MAX_FILE_BYTES = 20_000_000
 STATUSES = schema.STATUSES
-CSV_FIELDS = ("step", "epoch", "train_loss", "train_error", "val_loss", "val_error", "lr",
-              "images_per_s", "elapsed")
+CSV_FIELDS = (
+    "step",
+    "epoch",
+    "train_loss",
+    "train_error",
+    "val_loss",
+    "val_error",
+    "lr",
+    "images_per_s",
+    "elapsed",
+)
 PROBES = ("grad_norms", "block_grad_norms", "act_std")  # layer name -> number, every few steps
 
 
@@ -66,35 +76,55 @@ class Run:
         return self.name or self.net.label
 
     def to_dict(self) -> dict:
-        return {"schema": SCHEMA_VERSION, "name": self.name, "created": self.created,
-                "status": self.status, "message": self.message, "env": self.env,
-                "net": self.net.to_dict(), "train": self.train.to_dict(),
-                "records": _finite(self.records)}
+        return {
+            "schema": SCHEMA_VERSION,
+            "name": self.name,
+            "created": self.created,
+            "status": self.status,
+            "message": self.message,
+            "env": self.env,
+            "net": self.net.to_dict(),
+            "train": self.train.to_dict(),
+            "records": _finite(self.records),
+        }
 
     @classmethod
     def from_dict(cls, d: object) -> Run:
         """A run from a run file's parsed JSON; `RunFileError` (one sentence) if it is not one."""
         try:
             v = schema.check(d)
-            run = cls(net=NetConfig(**v["net"]), train=TrainConfig(**v["train"]),
-                      records=v["records"], env=v["env"], status=v["status"],
-                      message=v["message"], name=v["name"], created=v["created"])
+            run = cls(
+                net=NetConfig(**v["net"]),
+                train=TrainConfig(**v["train"]),
+                records=v["records"],
+                env=v["env"],
+                status=v["status"],
+                message=v["message"],
+                name=v["name"],
+                created=v["created"],
+            )
         except schema.SchemaError as e:
             raise RunFileError(str(e)) from None
         except TypeError:  # e.g. an unknown setting: Python's text would name __init__
-            raise RunFileError("this run file is invalid (its net or train settings have "
-                               "unknown or malformed fields)") from None
+            raise RunFileError(
+                "this run file is invalid (its net or train settings have "
+                "unknown or malformed fields)"
+            ) from None
         except ConfigError as e:
             raise RunFileError(f"this run file is incomplete or invalid ({e})") from None
         if run.train.dataset not in DATASETS:
-            raise RunFileError(f"this run file's dataset {schema.shown(run.train.dataset)} is "
-                               f"not one ResViz knows ({', '.join(DATASETS)})")
+            raise RunFileError(
+                f"this run file's dataset {schema.shown(run.train.dataset)} is "
+                f"not one ResViz knows ({', '.join(DATASETS)})"
+            )
         if (problem := _foreign_layer(run)) is not None:
             raise RunFileError(problem)
         if run.records and run.records[-1]["step"] > run.train.steps:
-            raise RunFileError(f"this run file is invalid (its last record is step "
-                               f"{run.records[-1]['step']:,}, past the run's "
-                               f"{run.train.steps:,} steps)")
+            raise RunFileError(
+                f"this run file is invalid (its last record is step "
+                f"{run.records[-1]['step']:,}, past the run's "
+                f"{run.train.steps:,} steps)"
+            )
         return run
 
 
@@ -104,9 +134,11 @@ def probe_layers(net: NetConfig) -> dict[str, frozenset[str]]:
     no weights)."""
     with torch.device("meta"):
         model = build(net)
-    return {"grad_norms": frozenset(n for n, _ in weight_layers(model)),
-            "block_grad_norms": frozenset(n for n, _ in blocks(model)),
-            "act_std": frozenset(n for n, _ in _responses(model))}
+    return {
+        "grad_norms": frozenset(n for n, _ in weight_layers(model)),
+        "block_grad_norms": frozenset(n for n, _ in blocks(model)),
+        "act_std": frozenset(n for n, _ in _responses(model)),
+    }
 
 
 def _foreign_layer(run: Run) -> str | None:
@@ -117,8 +149,10 @@ def _foreign_layer(run: Run) -> str | None:
         for key, names in layers.items():
             if record.get(key) and not names.issuperset(record[key]):
                 name = next(n for n in record[key] if n not in names)
-                return (f"this run file is invalid (record {i + 1}'s {key} names a layer "
-                        f"{schema.shown(name)} that {run.net.label} does not have)")
+                return (
+                    f"this run file is invalid (record {i + 1}'s {key} names a layer "
+                    f"{schema.shown(name)} that {run.net.label} does not have)"
+                )
     return None
 
 
@@ -151,11 +185,14 @@ def loads(text: str | bytes, max_records: int = schema.MAX_STEPS) -> Run:
     raw = text.encode() if isinstance(text, str) else text
     # Each record has one "step" and at most four objects (itself and three probes).
     if (steps := raw.count(b'"step"')) > max_records:
-        raise RunFileError(f"this run file has {steps:,} records; at most {max_records:,} can "
-                           f"be read here")
+        raise RunFileError(
+            f"this run file has {steps:,} records; at most {max_records:,} can be read here"
+        )
     if raw.count(b"{") + raw.count(b"[") > 4 * max_records + 1000:
-        raise RunFileError(f"this file holds more JSON objects and lists than a run file of "
-                           f"{max_records:,} records can, so it is not read")
+        raise RunFileError(
+            f"this file holds more JSON objects and lists than a run file of "
+            f"{max_records:,} records can, so it is not read"
+        )
     try:
         d = json.loads(text, parse_constant=lambda c: None)  # NaN/Infinity -> null
     except RecursionError:
@@ -164,8 +201,9 @@ def loads(text: str | bytes, max_records: int = schema.MAX_STEPS) -> Run:
         raise RunFileError("this file is not valid JSON, so it is not a ResViz run file") from None
     records = d.get("records") if isinstance(d, dict) else None
     if isinstance(records, list) and len(records) > max_records:
-        raise RunFileError(f"this run file has {len(records):,} records; at most "
-                           f"{max_records:,} can be read here")
+        raise RunFileError(
+            f"this run file has {len(records):,} records; at most {max_records:,} can be read here"
+        )
     return Run.from_dict(d)
 
 
@@ -233,8 +271,10 @@ def check_writable(folder: str | Path) -> None:
 
 
 _WRITE_PROBLEMS = {
-    errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
-    errno.EROFS: "the disk is read-only", errno.EACCES: "writing there is not allowed",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the disk is read-only",
+    errno.EACCES: "writing there is not allowed",
     errno.EPERM: "writing there is not allowed",
     errno.ENOTDIR: "part of the path is a file, not a folder",
     errno.EISDIR: "a folder has that name",
@@ -275,13 +315,16 @@ def list_runs(folder: str | Path) -> list[Path]:
 @dataclass(frozen=True)
 class Quota:
     """How much one session (or one upload) may hold: run files, bytes, records."""
+
     files: int
     bytes: int
     records: int
 
     def __str__(self) -> str:
-        return (f"at most {self.files} run files, {self.bytes / 2**20:.0f} MB and "
-                f"{self.records:,} records")
+        return (
+            f"at most {self.files} run files, {self.bytes / 2**20:.0f} MB and "
+            f"{self.records:,} records"
+        )
 
     def admits(self, files: int, size: int, records: int) -> bool:
         return files <= self.files and size <= self.bytes and records <= self.records
@@ -333,8 +376,10 @@ def cached(key: str, max_records: int = FILE_RECORDS) -> Run | None:
     if refused is not None:
         raise RunFileError(refused)
     if run is not None and len(run.records) > max_records:
-        raise RunFileError(f"this run file has {len(run.records):,} records; at most "
-                           f"{max_records:,} can be read here")
+        raise RunFileError(
+            f"this run file has {len(run.records):,} records; at most "
+            f"{max_records:,} can be read here"
+        )
     return run
 
 
@@ -378,11 +423,14 @@ class RunFolder:
             finally:
                 if key:
                     stamps[stamp] = key
-            if not self.quota.admits(len(found) + 1, size + stat.st_size,
-                                     records + len(run.records)):
+            if not self.quota.admits(
+                len(found) + 1, size + stat.st_size, records + len(run.records)
+            ):
                 left = len(paths) - i
-                notes.append(f"{left} older run file{'s are' if left > 1 else ' is'} not shown: "
-                             f"a session shows {self.quota}.")
+                notes.append(
+                    f"{left} older run file{'s are' if left > 1 else ' is'} not shown: "
+                    f"a session shows {self.quota}."
+                )
                 break
             found.append((path, run))
             held[key] = run

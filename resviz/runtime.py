@@ -3,6 +3,7 @@ environment facts.
 
 Nothing here runs at import; entry points (app, command line) call `configure_threads()`.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -103,15 +104,16 @@ def pick_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for, but no CUDA GPU is available here; "
-                          "use 'cpu'")
+        raise ConfigError(
+            "device 'cuda' was asked for, but no CUDA GPU is available here; use 'cpu'"
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("device 'mps' was asked for, but Apple's MPS is not available here")
     return device
 
 
 def fast_precision(device: torch.device) -> str:
-    """"bf16" where the hardware computes it natively (AVX512-BF16/AMX CPUs, Ampere+ GPUs)."""
+    """ "bf16" where the hardware computes it natively (AVX512-BF16/AMX CPUs, Ampere+ GPUs)."""
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     if device.type == "cpu":
@@ -131,8 +133,12 @@ def describe_device(device: torch.device) -> str:
 
 def environment(device: torch.device) -> dict:
     """Facts saved with every run, so a curve can be traced to where it was computed."""
-    return {"device": describe_device(device), "torch": torch.__version__,
-            "python": platform.python_version(), "threads": torch.get_num_threads()}
+    return {
+        "device": describe_device(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+    }
 
 
 @functools.lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ records -> record -> probe -> number), so nothing can nest deeper; strings, prob
 of records have caps. Measurements must be finite numbers in range or null; a non-finite one
 (1e999 parses as infinity) becomes a gap. A step must be a whole number, and steps must rise.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,8 @@ from typing_extensions import TypedDict
 VERSION = 1
 STATUSES = ("running", "done", "stopped", "diverged", "failed")
 MAX_STEPS = 1_000_000  # TrainConfig's limit: one record a step
-MAX_LAYERS = 512       # entries in one probe (ResNet-110 with projections has 112 layers)
-MAX_SETTINGS = 32      # entries in net, train or env
+MAX_LAYERS = 512  # entries in one probe (ResNet-110 with projections has 112 layers)
+MAX_SETTINGS = 32  # entries in net, train or env
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # one line: no newline can start a heading or a list
 _LAYER = r"^[A-Za-z0-9_.]+$"  # a torch module name such as stage1.block1.conv1
 
@@ -52,8 +53,8 @@ def _measure(low: float, high: float = math.inf) -> object:
     return Annotated[Annotated[StrictFloat, Field(ge=low, le=high)] | None, BeforeValidator(_gap)]
 
 
-Share = _measure(0.0, 1.0)   # an error rate
-Amount = _measure(0.0)       # a loss, a rate, seconds, a norm
+Share = _measure(0.0, 1.0)  # an error rate
+Amount = _measure(0.0)  # a loss, a rate, seconds, a norm
 _NAME = re.compile(r"[\w .,()+='/#%?;-]*")  # no markup: no [ ] < > ! * ` : @ $ ~ | \ { }
 
 
@@ -65,8 +66,11 @@ def _name(value: object) -> str:
     if len(value) > 100:
         raise PydanticCustomError("name_length", "is longer than 100 characters")
     if not _NAME.fullmatch(value) or "www." in value.lower():
-        raise PydanticCustomError("name_characters", "may hold only letters, digits, spaces "
-                                  "and - _ . , ( ) + = ' / # % ? ; (no web address)")
+        raise PydanticCustomError(
+            "name_characters",
+            "may hold only letters, digits, spaces "
+            "and - _ . , ( ) + = ' / # % ? ; (no web address)",
+        )
     return value
 
 
@@ -76,22 +80,31 @@ Key = Annotated[StrictStr, Field(max_length=40, pattern=_PRINTABLE)]
 
 def _scalar(longest: int):
     """A setting: null, true/false, a number or a short text (one check, so one sentence)."""
+
     def check(value: object) -> object:
-        if value is None or isinstance(value, (bool, int, float)) or (
-                isinstance(value, str) and len(value) <= longest):
+        if (
+            value is None
+            or isinstance(value, (bool, int, float))
+            or (isinstance(value, str) and len(value) <= longest)
+        ):
             return value
-        raise PydanticCustomError("setting", f"must be a number, true or false, or text of at "
-                                             f"most {longest} characters")
+        raise PydanticCustomError(
+            "setting", f"must be a number, true or false, or text of at most {longest} characters"
+        )
+
     return Annotated[object, PlainValidator(check)]
 
 
 Settings = Annotated[dict[Key, _scalar(40)], Field(max_length=MAX_SETTINGS)]
-Probe = Annotated[dict[Annotated[StrictStr, Field(max_length=100, pattern=_LAYER)], Amount],
-                  Field(max_length=MAX_LAYERS)]
+Probe = Annotated[
+    dict[Annotated[StrictStr, Field(max_length=100, pattern=_LAYER)], Amount],
+    Field(max_length=MAX_LAYERS),
+]
 
 
 class Record(TypedDict):
     """One training step; every measurement may be missing or null (not measured there)."""
+
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
     step: Annotated[StrictInt, Field(ge=1, le=MAX_STEPS)]
     epoch: NotRequired[Amount]
@@ -112,15 +125,17 @@ class Record(TypedDict):
 def _rising(records: list[dict]) -> list[dict]:
     for i in range(1, len(records)):
         if records[i]["step"] <= records[i - 1]["step"]:
-            raise PydanticCustomError("steps_order", "record {n}'s step {step} does not come "
-                                      "after the step before it ({before})",
-                                      {"n": i + 1, "step": records[i]["step"],
-                                       "before": records[i - 1]["step"]})
+            raise PydanticCustomError(
+                "steps_order",
+                "record {n}'s step {step} does not come after the step before it ({before})",
+                {"n": i + 1, "step": records[i]["step"], "before": records[i - 1]["step"]},
+            )
     return records
 
 
 class RunFile(BaseModel):
     """A whole run file; `net` and `train` are checked again by NetConfig and TrainConfig."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     version: Literal[1] = Field(alias="schema")
     name: Name = ""
@@ -139,31 +154,43 @@ def check(d: object) -> dict:
         raise SchemaError("this is not a ResViz run file (expected a JSON object)")
     version = d.get("schema")
     if type(version) is not int:  # not even true, which equals 1 in Python
-        raise SchemaError(f"this run file has no schema version (this ResViz reads version "
-                          f"{VERSION})")
+        raise SchemaError(
+            f"this run file has no schema version (this ResViz reads version {VERSION})"
+        )
     if version != VERSION:
-        raise SchemaError(f"this run file has schema version {shown(version)}; this ResViz "
-                          f"reads version {VERSION}")
+        raise SchemaError(
+            f"this run file has schema version {shown(version)}; this ResViz "
+            f"reads version {VERSION}"
+        )
     try:
         valid = RunFile.model_validate(d)
     except ValidationError as err:
         raise SchemaError(_sentence(err.errors(include_url=False)[0])) from None
-    return {"schema": VERSION, **{k: getattr(valid, k) for k in RunFile.model_fields if
-                                  k != "version"}}
+    return {
+        "schema": VERSION,
+        **{k: getattr(valid, k) for k in RunFile.model_fields if k != "version"},
+    }
 
 
 _EXPECTED = {  # pydantic's error type -> what the field must be
-    "int_type": "must be a whole number", "int_from_float": "must be a whole number",
-    "float_type": "must be a number", "bool_type": "must be true or false",
-    "string_type": "must be text", "dict_type": "must be a JSON object",
-    "list_type": "must be a list", "model_type": "must be a JSON object",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be a list",
+    "model_type": "must be a JSON object",
     "model_attributes_type": "must be a JSON object",
-    "greater_than_equal": "must be at least {ge}", "less_than_equal": "must be at most {le}",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
     "string_pattern_mismatch": "holds characters that are not allowed",
     "literal_error": "must be one of {expected}",
 }
-_TOO_BIG = {"too_long": "has more than {max_length} entries",
-            "string_too_long": "is longer than {max_length} characters"}
+_TOO_BIG = {
+    "too_long": "has more than {max_length} entries",
+    "string_too_long": "is longer than {max_length} characters",
+}
 
 
 def _sentence(e: dict) -> str:
@@ -171,11 +198,15 @@ def _sentence(e: dict) -> str:
     loc, kind = e["loc"], e["type"]
     ctx = {k: _number(v) for k, v in e.get("ctx", {}).items()}
     if kind == "missing":
-        return (f"this run file is incomplete (it has no {loc[0]!r} field)" if len(loc) == 1
-                else f"this run file is incomplete ({_where(loc)} is missing)")
+        return (
+            f"this run file is incomplete (it has no {loc[0]!r} field)"
+            if len(loc) == 1
+            else f"this run file is incomplete ({_where(loc)} is missing)"
+        )
     if kind == "extra_forbidden":
-        return f"this run file is invalid ({_where(loc[:-1])} has an unknown field " \
-               f"{shown(loc[-1])})"
+        return (
+            f"this run file is invalid ({_where(loc[:-1])} has an unknown field {shown(loc[-1])})"
+        )
     if kind == "steps_order":
         return f"this run file is invalid ({e['msg']})"
     if kind in _TOO_BIG:
@@ -195,8 +226,9 @@ def _where(loc: tuple) -> str:
     if loc[0] == "records" and len(loc) > 1:
         rest = "".join(f"[{shown(k)}]" for k in loc[3:])
         return f"record {loc[1] + 1}" + (f"'s {loc[2]}{rest}" if len(loc) > 2 else "")
-    return str(loc[0]) + "".join(f".{k}" if i == 0 else f"[{shown(k)}]"
-                                 for i, k in enumerate(loc[1:]))
+    return str(loc[0]) + "".join(
+        f".{k}" if i == 0 else f"[{shown(k)}]" for i, k in enumerate(loc[1:])
+    )
 
 
 def _number(v: object) -> str:

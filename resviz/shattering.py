@@ -9,6 +9,7 @@ like white noise ("shattered"); skip connections slow that decay down (the paper
 We measure it as the mean Pearson correlation between the gradients (over pixels) of
 consecutive points: 1 means neighbours agree, 0 means they are unrelated.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -81,19 +82,26 @@ def calibrate_bn(net: nn.Module, x: torch.Tensor) -> nn.Module:
     return net.eval()
 
 
-def correlation(cfg: NetConfig, line: torch.Tensor, calibration: torch.Tensor, seed: int = 0,
-                unit: int = 0) -> float:
+def correlation(
+    cfg: NetConfig, line: torch.Tensor, calibration: torch.Tensor, seed: int = 0, unit: int = 0
+) -> float:
     """Neighbour correlation of one freshly initialised network (He init) along `line`."""
     net = build_seeded(cfg, seed).to(line.device)
     calibrate_bn(net, calibration)
     return neighbour_correlation(input_gradients(net, line, unit))
 
 
-def shattering(data: Dataset, depths: tuple[int, ...] = DEPTHS, points: int = 256,
-               width: int = 8, seed: int = 0, ends: tuple[int, int] = (0, 1),
-               calibration: int = 128,
-               variants: tuple[tuple[bool, bool], ...] = VARIANTS,
-               progress: Callable[[float], None] | None = None) -> Shattering:
+def shattering(
+    data: Dataset,
+    depths: tuple[int, ...] = DEPTHS,
+    points: int = 256,
+    width: int = 8,
+    seed: int = 0,
+    ends: tuple[int, int] = (0, 1),
+    calibration: int = 128,
+    variants: tuple[tuple[bool, bool], ...] = VARIANTS,
+    progress: Callable[[float], None] | None = None,
+) -> Shattering:
     """Each (residual, batch norm) variant at each depth, on one line of inputs.
 
     The line runs between training images `ends` (a 4 and a 3 in mnist-5k by default); batch
@@ -104,9 +112,16 @@ def shattering(data: Dataset, depths: tuple[int, ...] = DEPTHS, points: int = 25
     batch = data.x_train[:calibration]
     curves: dict[str, list[float]] = {}
     for k, (residual, batch_norm, depth) in enumerate(
-            (r, bn, d) for r, bn in variants for d in depths):
-        cfg = NetConfig(depth=depth, residual=residual, batch_norm=batch_norm, width=width,
-                        in_channels=data.info.channels, num_classes=data.info.num_classes)
+        (r, bn, d) for r, bn in variants for d in depths
+    ):
+        cfg = NetConfig(
+            depth=depth,
+            residual=residual,
+            batch_norm=batch_norm,
+            width=width,
+            in_channels=data.info.channels,
+            num_classes=data.info.num_classes,
+        )
         label = cfg.label.replace(f"-{depth}", "")  # "ResNet-56, no BN" -> "ResNet, no BN"
         curves.setdefault(label, []).append(correlation(cfg, line, batch, seed))
         if progress is not None:

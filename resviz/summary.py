@@ -1,4 +1,5 @@
 """A network's layer table: output shape, parameters and forward multiply-adds per layer."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,17 +8,23 @@ import torch
 from torch import nn
 
 # Layers that hold a row in the table; activations, dropout and containers do not.
-_ROW_TYPES = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.LocalResponseNorm, nn.MaxPool2d,
-              nn.AdaptiveAvgPool2d)
+_ROW_TYPES = (
+    nn.Conv2d,
+    nn.Linear,
+    nn.BatchNorm2d,
+    nn.LocalResponseNorm,
+    nn.MaxPool2d,
+    nn.AdaptiveAvgPool2d,
+)
 
 
 @dataclass(frozen=True)
 class LayerRow:
-    name: str            # stable module name, e.g. "stage2.block1.conv1"
-    kind: str            # "Conv2d 3x3/2", "Conv2d 5x5, 2 groups", "Linear", "BatchNorm2d", ...
+    name: str  # stable module name, e.g. "stage2.block1.conv1"
+    kind: str  # "Conv2d 3x3/2", "Conv2d 5x5, 2 groups", "Linear", "BatchNorm2d", ...
     out_shape: tuple[int, ...]  # (C, H, W) or (features,), batch dimension left out
     params: int
-    macs: int            # multiply-adds of one forward pass on one image
+    macs: int  # multiply-adds of one forward pass on one image
 
 
 def _kind(m: nn.Module) -> str:
@@ -43,13 +50,23 @@ def summarize(net: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerRo
 
     def record(name: str):
         def hook(m: nn.Module, _inp, out: torch.Tensor) -> None:
-            rows.append(LayerRow(name, _kind(m), tuple(out.shape[1:]),
-                                 sum(p.numel() for p in m.parameters(recurse=False)),
-                                 _macs(m, out)))
+            rows.append(
+                LayerRow(
+                    name,
+                    _kind(m),
+                    tuple(out.shape[1:]),
+                    sum(p.numel() for p in m.parameters(recurse=False)),
+                    _macs(m, out),
+                )
+            )
+
         return hook
 
-    handles = [m.register_forward_hook(record(n)) for n, m in net.named_modules()
-               if isinstance(m, _ROW_TYPES)]
+    handles = [
+        m.register_forward_hook(record(n))
+        for n, m in net.named_modules()
+        if isinstance(m, _ROW_TYPES)
+    ]
     was_training = net.training
     try:
         net.eval()
@@ -64,4 +81,3 @@ def summarize(net: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerRo
 
 def totals(rows: list[LayerRow]) -> dict[str, int]:
     return {"params": sum(r.params for r in rows), "macs": sum(r.macs for r in rows)}
-

@@ -9,6 +9,7 @@ seeds. Each run goes to its own file, named from what was trained, so an interru
 resumes where it stopped and machines that share the work (each with `only`) fill one folder
 with the same files a single machine would.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -57,14 +58,25 @@ class Entry:
         return f"{self.label}-{digest}"
 
 
-def plan(depths: Iterable[int], archs: Iterable[str], train_cfg: TrainConfig,
-         seeds: Iterable[int] | None = None, **net_fields) -> list[Entry]:
+def plan(
+    depths: Iterable[int],
+    archs: Iterable[str],
+    train_cfg: TrainConfig,
+    seeds: Iterable[int] | None = None,
+    **net_fields,
+) -> list[Entry]:
     """Each depth (in the order given) with each architecture, all sharing `train_cfg`; with
     `seeds`, that list once per seed (`train_cfg.seed` replaced), seed by seed."""
-    nets = [NetConfig(depth=d, residual=a == "residual", **net_fields)
-            for d in dict.fromkeys(depths) for a in dict.fromkeys(archs)]
-    cfgs = [dataclasses.replace(train_cfg, seed=s) for s in dict.fromkeys(seeds)] if seeds \
+    nets = [
+        NetConfig(depth=d, residual=a == "residual", **net_fields)
+        for d in dict.fromkeys(depths)
+        for a in dict.fromkeys(archs)
+    ]
+    cfgs = (
+        [dataclasses.replace(train_cfg, seed=s) for s in dict.fromkeys(seeds)]
+        if seeds
         else [train_cfg]
+    )
     return [Entry(net, cfg) for cfg in cfgs for net in nets]
 
 
@@ -75,8 +87,9 @@ def select(entries: list[Entry], only: Iterable[str] | None) -> list[Entry]:
     labels = list(dict.fromkeys(e.label for e in entries))
     for name in only:
         if name not in labels:
-            raise ConfigError(f"this sweep has no configuration {name!r}; "
-                              f"it has: {', '.join(labels)}")
+            raise ConfigError(
+                f"this sweep has no configuration {name!r}; it has: {', '.join(labels)}"
+            )
     return [e for e in entries if e.label in only]
 
 
@@ -124,14 +137,20 @@ def mean_spread(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def run_one(entry: Entry, folder: str | Path, keep_every: int = 1,
-            data: datasets.Dataset | None = None,
-            on_record: Callable[[dict], None] | None = None,
-            records: Iterable[dict] | None = None, env: dict | None = None) -> Path:
+def run_one(
+    entry: Entry,
+    folder: str | Path,
+    keep_every: int = 1,
+    data: datasets.Dataset | None = None,
+    on_record: Callable[[dict], None] | None = None,
+    records: Iterable[dict] | None = None,
+    env: dict | None = None,
+) -> Path:
     """Train one entry and write its run file (thinned, atomically) into `folder`; `records`
     and `env`, when given, come from where it trained instead (a Ray worker: resviz.cluster)."""
-    run = Run(net=entry.net, train=entry.train,
-              env=env or environment(pick_device(entry.train.device)))
+    run = Run(
+        net=entry.net, train=entry.train, env=env or environment(pick_device(entry.train.device))
+    )
     for rec in train(entry.net, entry.train, data) if records is None else records:
         run.records.append(rec)
         if on_record:

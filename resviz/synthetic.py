@@ -4,17 +4,29 @@
 detectors form. `make_scenes`: the largest of three textured objects among clutter, thirty
 classes (outline x fill), hard enough at 32 px that network depth pays.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-SHAPE_CLASSES = ("circle", "ring", "square", "triangle", "cross", "star", "horizontal stripes",
-                 "vertical stripes", "diagonal stripes", "checkerboard")
+SHAPE_CLASSES = (
+    "circle",
+    "ring",
+    "square",
+    "triangle",
+    "cross",
+    "star",
+    "horizontal stripes",
+    "vertical stripes",
+    "diagonal stripes",
+    "checkerboard",
+)
 SIZE = 32  # pixels a side
 
 
 # --- shapes: synthetic, so a learner sees edge, shape and texture detectors form ---------------
+
 
 def make_shapes(n: int, seed: int, difficulty: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
     """`n` colour images (N, 3, 32, 32) in [0, 1] and balanced labels indexing SHAPE_CLASSES.
@@ -55,16 +67,16 @@ def _colour_pairs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndar
     return _apart(rng, fg, bg, 0.5), bg
 
 
-def _apart(rng: np.random.Generator, colour: np.ndarray, ref: np.ndarray,
-           distance: float) -> np.ndarray:
+def _apart(
+    rng: np.random.Generator, colour: np.ndarray, ref: np.ndarray, distance: float
+) -> np.ndarray:
     """`colour` (N, 3), each row redrawn in place until it lies `distance` from `ref`'s row."""
     while (close := np.linalg.norm(colour - ref, axis=1) < distance).any():
         colour[close] = rng.random((close.sum(), 3), np.float32)
     return colour
 
 
-def _background(rng: np.random.Generator, bg: np.ndarray, d: float,
-                size: int = SIZE) -> np.ndarray:
+def _background(rng: np.random.Generator, bg: np.ndarray, d: float, size: int = SIZE) -> np.ndarray:
     """(N, 3, S, S): the background colour, a brightness gradient and small clutter squares."""
     n, (xs, ys), half = len(bg), _grid(size), size // 2
     angle, slope = rng.uniform(0, 2 * np.pi, (2, n, 1, 1)).astype(np.float32)
@@ -81,7 +93,7 @@ def _placed(rng: np.random.Generator, n: int, d: float) -> tuple[np.ndarray, ...
     """(u, v): pixel coordinates (N, S, S) in each shape's frame (shifted, rotated, in radii); r."""
     xs, ys = _grid()
     r = rng.uniform(10 - 5 * d, 12, (n, 1, 1)).astype(np.float32)  # radius in px
-    cx, cy = (r + 1 + rng.random((2, n, 1, 1), np.float32) * (SIZE - 2 - 2 * r))
+    cx, cy = r + 1 + rng.random((2, n, 1, 1), np.float32) * (SIZE - 2 - 2 * r)
     theta = rng.uniform(0, 2 * np.pi, (n, 1, 1)).astype(np.float32)
     dx, dy = (xs - cx) / r, (ys - cy) / r
     return dx * np.cos(theta) + dy * np.sin(theta), dy * np.cos(theta) - dx * np.sin(theta), r
@@ -89,9 +101,11 @@ def _placed(rng: np.random.Generator, n: int, d: float) -> tuple[np.ndarray, ...
 
 def _shape(sdf):
     """A mask drawer from a signed distance function of (u, v) in radius units."""
+
     def draw(rng, n, d):
         u, v, r = _placed(rng, n, d)
         return _soft(sdf(u, v) * r)
+
     return draw
 
 
@@ -108,6 +122,7 @@ def _star(u, v):
 
 def _texture(wave):
     """A mask drawer: a periodic pattern `wave(x', y', period, rng)` inside a random window."""
+
     def draw(rng, n, d):
         xs, ys = _grid()
         period = rng.uniform(4, 8, (n, 1, 1)).astype(np.float32)
@@ -120,6 +135,7 @@ def _texture(wave):
         half = rng.uniform(0.3 - 0.1 * d, 0.5, (2, n, 1, 1)).astype(np.float32) * SIZE
         cx, cy = half + rng.random((2, n, 1, 1), np.float32) * (SIZE - 2 * half)
         return pattern * _soft(np.maximum(np.abs(xs - cx) - half[0], np.abs(ys - cy) - half[1]))
+
     return draw
 
 
@@ -133,8 +149,9 @@ _OUTLINE_SDFS = (  # signed distances in radius units, in SHAPE_CLASSES order
     lambda u, v: np.abs(np.hypot(u, v) - 0.7) - 0.3,  # ring
     lambda u, v: np.maximum(np.abs(u), np.abs(v)) - 0.75,  # square
     _triangle,
-    lambda u, v: np.minimum(np.maximum(np.abs(u) - 1, np.abs(v) - 0.3),
-                            np.maximum(np.abs(u) - 0.3, np.abs(v) - 1)),  # cross
+    lambda u, v: np.minimum(
+        np.maximum(np.abs(u) - 1, np.abs(v) - 0.3), np.maximum(np.abs(u) - 0.3, np.abs(v) - 1)
+    ),  # cross
     _star,
 )
 _SHAPE_MASKS = (
@@ -168,7 +185,7 @@ def make_scenes(n: int, seed: int, size: int = SIZE) -> tuple[torch.Tensor, torc
     labels = rng.permutation(np.arange(n) % len(SCENE_CLASSES))
     img = np.empty((n, 3, size, size), np.float32)
     for i in range(0, n, _SCENE_CHUNK):
-        img[i:i + _SCENE_CHUNK] = _scene(rng, labels[i:i + _SCENE_CHUNK], size)
+        img[i : i + _SCENE_CHUNK] = _scene(rng, labels[i : i + _SCENE_CHUNK], size)
     return torch.from_numpy(img), torch.from_numpy(labels.astype(np.int64))
 
 
@@ -188,8 +205,13 @@ def _scene(rng: np.random.Generator, labels: np.ndarray, size: int) -> np.ndarra
     return np.clip(img, 0, 1, out=img)
 
 
-def _paint(rng: np.random.Generator, img: np.ndarray, bg: np.ndarray, classes: np.ndarray,
-           radius: tuple[float, float]) -> None:
+def _paint(
+    rng: np.random.Generator,
+    img: np.ndarray,
+    bg: np.ndarray,
+    classes: np.ndarray,
+    radius: tuple[float, float],
+) -> None:
     """Draw one object of class `classes[i]` into each image `img[i]`, in place."""
     n, size = len(classes), img.shape[-1]
     xs, ys = _grid(size)

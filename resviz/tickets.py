@@ -1,6 +1,7 @@
 """What one session asked for: its runs in the order asked, each finished when asked (a recorded
 run from the shared store), followed in the job that trains it, or kept as it was when the
 session stopped following it. Every tab of the session shows the same ticket."""
+
 from __future__ import annotations
 
 import threading
@@ -18,18 +19,19 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Snapshot:
-    state: str                 # "queued", "running", "done", "stopped", "failed"
-    position: int | None       # place in the queue while queued (1 = next)
-    runs: list[Run]            # copies: safe to read while the worker goes on
+    state: str  # "queued", "running", "done", "stopped", "failed"
+    position: int | None  # place in the queue while queued (1 = next)
+    runs: list[Run]  # copies: safe to read while the worker goes on
     message: str
-    eta: Eta | None = None     # while queued or running: seconds to start and to end
-    recorded: bool = False     # every run had finished before it was asked for
-    followers: int = 0         # sessions following the jobs it follows
+    eta: Eta | None = None  # while queued or running: seconds to start and to end
+    recorded: bool = False  # every run had finished before it was asked for
+    followers: int = 0  # sessions following the jobs it follows
 
 
 @dataclass
 class Part:
     """One run of a ticket: in `job` at `index` while followed, else `stored` or `frozen`."""
+
     job: Job | None = None
     index: int = 0
     stored: Stored | None = None
@@ -127,8 +129,14 @@ class Ticket:
                 except Exception as e:  # noqa: BLE001 - e.g. a full disk: the runs still ended
                     message = f"the finished runs could not be saved: {e}"
             recorded = all(p.stored is not None for p in self.parts)
-            self._final = Snapshot(state, None, [p.run() for p in self.parts], message,
-                                   recorded=recorded, followers=self._followers(jobs))
+            self._final = Snapshot(
+                state,
+                None,
+                [p.run() for p in self.parts],
+                message,
+                recorded=recorded,
+                followers=self._followers(jobs),
+            )
 
     def claim_save(self) -> bool:
         """True once: whoever gets it saves the runs (a session's tabs share the ticket)."""

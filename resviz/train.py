@@ -6,6 +6,7 @@
 A record is a plain JSON-ready dict (see `Trainer._record`). Plain and residual runs with one
 seed share their initial weights (option A adds none), data order and augmentation draws.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,8 +56,13 @@ EVAL_BATCH = 250  # images per forward pass when evaluating
 
 
 @torch.no_grad()
-def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = EVAL_BATCH,
-             precision: str = "fp32") -> tuple[float, float]:
+def evaluate(
+    net: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch: int = EVAL_BATCH,
+    precision: str = "fp32",
+) -> tuple[float, float]:
     """Mean loss and error rate over a whole split, in evaluation mode.
 
     In chunks of 250 images: as fast as larger ones on the CPU, with a smaller peak, since the
@@ -67,9 +73,9 @@ def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = EVAL
     wrong = torch.zeros((), device=x.device)
     for i in range(0, len(x), batch):
         with autocast(x.device, precision):
-            out = net(x[i:i + batch]).float()
-        loss += F.cross_entropy(out, y[i:i + batch], reduction="sum")
-        wrong += (out.argmax(1) != y[i:i + batch]).sum()
+            out = net(x[i : i + batch]).float()
+        loss += F.cross_entropy(out, y[i : i + batch], reduction="sum")
+        wrong += (out.argmax(1) != y[i : i + batch]).sum()
     net.train(was_training)
     total_loss, total_wrong = torch.stack([loss, wrong]).tolist()
     return total_loss / len(x), total_wrong / len(x)
@@ -79,7 +85,8 @@ def check_fits(net_cfg: NetConfig, info: datasets.DatasetInfo) -> None:
     if net_cfg.in_channels != info.channels or net_cfg.num_classes != info.num_classes:
         raise ConfigError(
             f"{info.title} has {info.channels}-channel images and {info.num_classes} classes; "
-            f"the network expects {net_cfg.in_channels} and {net_cfg.num_classes}")
+            f"the network expects {net_cfg.in_channels} and {net_cfg.num_classes}"
+        )
 
 
 class Trainer:
@@ -89,21 +96,34 @@ class Trainer:
     what a network training alone on this machine gets (`runtime.plan_threads`).
     """
 
-    def __init__(self, net_cfg: NetConfig, cfg: TrainConfig, data: datasets.Dataset | None = None,
-                 threads: int | None = None):
+    def __init__(
+        self,
+        net_cfg: NetConfig,
+        cfg: TrainConfig,
+        data: datasets.Dataset | None = None,
+        threads: int | None = None,
+    ):
         data = data or datasets.load(cfg.dataset)
         check_fits(net_cfg, data.info)
         self.net_cfg, self.cfg = net_cfg, cfg
         self.device = pick_device(cfg.device)
-        self.threads = threads or plan_threads(
-            [step_macs(net_cfg, cfg.batch_size, data.info.size)], cpu_quota(), self.device.type)[0]
+        self.threads = (
+            threads
+            or plan_threads(
+                [step_macs(net_cfg, cfg.batch_size, data.info.size)], cpu_quota(), self.device.type
+            )[0]
+        )
         self.data = data.to(self.device)
         self.layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.net = build_seeded(net_cfg, cfg.seed).to(self.device, memory_format=self.layout)
         # fused: one kernel updates every parameter (CPU and CUDA), instead of a loop of small ops
-        self.opt = torch.optim.SGD(self.net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                   weight_decay=cfg.weight_decay,
-                                   fused=self.device.type in ("cpu", "cuda"))
+        self.opt = torch.optim.SGD(
+            self.net.parameters(),
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+            fused=self.device.type in ("cpu", "cuda"),
+        )
         self.gen = torch.Generator(self.device).manual_seed(cfg.seed)  # data order, augmentation
 
     def _batches(self) -> Iterator[torch.Tensor]:
@@ -112,7 +132,7 @@ class Trainer:
         while True:
             perm = torch.randperm(n, generator=self.gen, device=self.device)
             for i in range(0, n - b + 1 if n >= b else 1, b):
-                yield perm[i:i + b]
+                yield perm[i : i + b]
 
     def run(self, stop: threading.Event | None = None) -> Iterator[dict]:
         cfg, net, d = self.cfg, self.net, self.data
@@ -146,26 +166,43 @@ class Trainer:
                 return
             grads = weight_grad_norms(net) if probing else None
             self.opt.step()
-            rec = {"step": step + 1, "epoch": (step + 1) * len(x) / len(d.x_train),
-                   "train_loss": loss_v, "train_error": err, "lr": lr,
-                   "images_per_s": len(x) / (time.perf_counter() - t0),
-                   "val_loss": None, "val_error": None, "grad_norms": grads,
-                   "block_grad_norms": probe.block_grad_norms() if probing else None,
-                   "act_std": probe.activation_std() if probing else None}
+            rec = {
+                "step": step + 1,
+                "epoch": (step + 1) * len(x) / len(d.x_train),
+                "train_loss": loss_v,
+                "train_error": err,
+                "lr": lr,
+                "images_per_s": len(x) / (time.perf_counter() - t0),
+                "val_loss": None,
+                "val_error": None,
+                "grad_norms": grads,
+                "block_grad_norms": probe.block_grad_norms() if probing else None,
+                "act_std": probe.activation_std() if probing else None,
+            }
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-                rec["val_loss"], rec["val_error"] = evaluate(net, d.x_val, d.y_val,
-                                                             precision=cfg.precision)
+                rec["val_loss"], rec["val_error"] = evaluate(
+                    net, d.x_val, d.y_val, precision=cfg.precision
+                )
             rec["elapsed"] = time.perf_counter() - start
             yield rec
 
 
 def _diverged(step: int, lr: float, elapsed: float) -> dict:
-    return {"step": step, "diverged": True, "lr": lr, "elapsed": elapsed,
-            "message": f"the loss became infinite or NaN at step {step}: the run diverged "
-                       f"(try a smaller learning rate)"}
+    return {
+        "step": step,
+        "diverged": True,
+        "lr": lr,
+        "elapsed": elapsed,
+        "message": f"the loss became infinite or NaN at step {step}: the run diverged "
+        f"(try a smaller learning rate)",
+    }
 
 
-def train(net_cfg: NetConfig, cfg: TrainConfig, data: datasets.Dataset | None = None,
-          stop: threading.Event | None = None) -> Iterator[dict]:
+def train(
+    net_cfg: NetConfig,
+    cfg: TrainConfig,
+    data: datasets.Dataset | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[dict]:
     """Train one network; yields a record per step. Set `stop` to end within one step."""
     yield from Trainer(net_cfg, cfg, data).run(stop)

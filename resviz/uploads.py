@@ -9,6 +9,7 @@ An upload is decoded once: the page reruns on every kernel edit, and a 56 KB PNG
 by the file's content, for every session; the decode itself stays in 8-bit grey until the
 image is shrunk (about 100 MB at its peak for that PNG).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,15 +36,18 @@ class UploadError(ValueError):
     """An upload that cannot be used; the message is one sentence for the learner."""
 
 
-def read_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS,
-               max_side: int = MAX_SIDE) -> np.ndarray:
+def read_image(
+    data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE
+) -> np.ndarray:
     """The first frame of an uploaded image as grayscale (H, W) float32 in [0, 1], downsized:
     decoded the first time this content is seen, then a copy of what was kept."""
     if not data:
         raise UploadError("The uploaded file is empty; please choose an image file.")
     if len(data) > max_bytes:
-        raise UploadError(f"The file is {len(data) / 2**20:.1f} MB; please upload an image of "
-                          f"at most {max_bytes / 2**20:.0f} MB.")
+        raise UploadError(
+            f"The file is {len(data) / 2**20:.1f} MB; please upload an image of "
+            f"at most {max_bytes / 2**20:.0f} MB."
+        )
     key = (hashlib.blake2b(data, digest_size=16).digest(), max_pixels, max_side)
     with _lock:
         kept = _decoded.get(key)
@@ -75,24 +79,31 @@ def _decode(data: bytes, max_pixels: int, max_side: int) -> np.ndarray:
     except UploadError:
         raise
     except UnidentifiedImageError:
-        raise UploadError(f"This file is not an image in a supported format "
-                          f"({', '.join(FORMATS)}).") from None
+        raise UploadError(
+            f"This file is not an image in a supported format ({', '.join(FORMATS)})."
+        ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UploadError("The image claims more pixels than can be decoded safely, "
-                          "so it was not opened.") from None
+        raise UploadError(
+            "The image claims more pixels than can be decoded safely, so it was not opened."
+        ) from None
     except Exception:  # damaged files raise OSError, SyntaxError, ValueError, EOFError, zlib...
-        raise UploadError("The image file is damaged or truncated and could not be "
-                          "decoded.") from None
+        raise UploadError(
+            "The image file is damaged or truncated and could not be decoded."
+        ) from None
 
 
 def _check_size(size: tuple[int, int], max_pixels: int) -> None:
     w, h = size
     if w * h > max_pixels:
-        raise UploadError(f"The image claims {w:,} x {h:,} pixels, more than the "
-                          f"{max_pixels / 1e6:g} megapixels allowed, so it was not decoded.")
+        raise UploadError(
+            f"The image claims {w:,} x {h:,} pixels, more than the "
+            f"{max_pixels / 1e6:g} megapixels allowed, so it was not decoded."
+        )
     if min(w, h) < MIN_SIDE:
-        raise UploadError(f"The image is only {w} x {h} pixels; please upload one at least "
-                          f"{MIN_SIDE} pixels on each side.")
+        raise UploadError(
+            f"The image is only {w} x {h} pixels; please upload one at least "
+            f"{MIN_SIDE} pixels on each side."
+        )
 
 
 def to_grayscale(img: Image.Image, max_side: int = MAX_SIDE) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 Shared by the browser tests and the app benchmark, so both measure the same thing.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,12 +18,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
-PAGES = {"home": "", "convolutions": "conv", "residual-block": "block", "build": "builder",
-         "train": "training", "gradient-flow": "gradients", "inside": "look-inside",
-         "experiments": "sweeps"}
+PAGES = {
+    "home": "",
+    "convolutions": "conv",
+    "residual-block": "block",
+    "build": "builder",
+    "train": "training",
+    "gradient-flow": "gradients",
+    "inside": "look-inside",
+    "experiments": "sweeps",
+}
 
 
 def free_port() -> int:
@@ -85,17 +101,33 @@ class App:
 
 
 @contextmanager
-def app_server(runs_dir: str | Path, timeout: float = 60,
-               cpus: set[int] | None = None) -> Iterator[App]:
+def app_server(
+    runs_dir: str | Path, timeout: float = 60, cpus: set[int] | None = None
+) -> Iterator[App]:
     """The running app once `/_stcore/health` answers ok; the server stops on exit. With `cpus`,
     the server may only run on those CPUs (and sizes its training slots from them)."""
     port = free_port()
     env = dict(os.environ, RESVIZ_RUNS=str(runs_dir))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         end = time.monotonic() + timeout

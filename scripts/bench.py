@@ -11,6 +11,7 @@
 
 --quick: shorter timing windows, for a first look (the figures are noisier).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -9,6 +9,7 @@ The live-view run is the Train form's first configuration as it opens: ResNet-20
 with the Train page open and once mostly on another page; each row gives the CPUs the server and
 the browser (Chromium, on the same host here; on a student's laptop in a class) kept busy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,15 +83,19 @@ def preset(page, url: str, app) -> None:
     t0 = time.perf_counter()
     page.locator(".st-key-preset-degradation button").click()
     page.get_by_text(f"done: step {steps} of {steps}").wait_for(timeout=600_000)
-    print(f"Degradation preset (4 networks x {steps} steps): {time.perf_counter() - t0:.1f} s, "
-          f"server peak RSS {app.peak_rss_mb():,.0f} MB")
+    print(
+        f"Degradation preset (4 networks x {steps} steps): {time.perf_counter() - t0:.1f} s, "
+        f"server peak RSS {app.peak_rss_mb():,.0f} MB"
+    )
 
 
 def pages(browser, app, t0: float) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     open_page(page, app.url, settle_ms=0)
-    print(f"cold start to first rendered page: {time.perf_counter() - t0:.2f} s, "
-          f"server RSS {app.rss_mb():,.0f} MB")
+    print(
+        f"cold start to first rendered page: {time.perf_counter() - t0:.2f} s, "
+        f"server RSS {app.rss_mb():,.0f} MB"
+    )
     print(f"{'page':<16}{'first load s':>14}{'warm load s':>13}{'server RSS MB':>15}")
     for name, path in PAGES.items():
         times = []
@@ -98,19 +103,43 @@ def pages(browser, app, t0: float) -> None:
             t = time.perf_counter()
             open_page(page, f"{app.url}/{path}", settle_ms=0)
             times.append(time.perf_counter() - t)
-        print(f"{name:<16}{times[0]:>14.2f}{statistics.median(times[1:]):>13.2f}"
-              f"{app.rss_mb():>15,.0f}")
+        print(
+            f"{name:<16}{times[0]:>14.2f}{statistics.median(times[1:]):>13.2f}"
+            f"{app.rss_mb():>15,.0f}"
+        )
 
 
 def command_line(runs: Path, args, precision: str) -> float:
     """The same run from the command line (as `python -m resviz train`), in images per second."""
     out = runs / "cli.json"
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")  # as app.py sets it: same torch settings
-    subprocess.run([sys.executable, "-m", "resviz", "train", "--arch", "residual",
-                    "--depth", "20", "--width", str(args.width), "--steps", str(args.steps),
-                    "--eval-every", str(max(1, args.steps // 10)), "--precision", precision,
-                    "--out", str(out)], cwd=ROOT, env=env, check=True, capture_output=True,
-                   preexec_fn=(lambda: os.sched_setaffinity(0, SERVER_CPUS)) if args.pin else None)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "resviz",
+            "train",
+            "--arch",
+            "residual",
+            "--depth",
+            "20",
+            "--width",
+            str(args.width),
+            "--steps",
+            str(args.steps),
+            "--eval-every",
+            str(max(1, args.steps // 10)),
+            "--precision",
+            precision,
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        preexec_fn=(lambda: os.sched_setaffinity(0, SERVER_CPUS)) if args.pin else None,
+    )
     return throughput(out)
 
 
@@ -128,18 +157,28 @@ def live_view(browser, app, runs: Path, args) -> None:
             server, chromium = train_in_browser(page, app.url, args, away)
             wall = time.perf_counter() - t
             run_file = newest(runs)
-            measured.append((setting, throughput(run_file, within_s=away - 5 if away else None),
-                             server / wall, chromium / wall))
+            measured.append(
+                (
+                    setting,
+                    throughput(run_file, within_s=away - 5 if away else None),
+                    server / wall,
+                    chromium / wall,
+                )
+            )
             page.close()
         precision = json.loads(run_file.read_text())["train"]["precision"]
         cli = command_line(runs, args, precision)
         rows.setdefault("command line", []).append((cli, 1.0, math.nan, math.nan))
         for setting, ips, server, chromium in measured:
             rows.setdefault(setting, []).append((ips, ips / cli, server, chromium))
-    print(f"ResNet-20 width {args.width}, {args.steps} steps of batch 64, {precision}; median of "
-          f"{args.rounds} rounds (ratios against each round's own command-line run)")
-    print(f"{'setting':<20}{'img/s':>8}{'x CLI':>8}{'x CLI, each round':>26}{'server CPUs':>13}"
-          f"{'browser CPUs':>14}")
+    print(
+        f"ResNet-20 width {args.width}, {args.steps} steps of batch 64, {precision}; median of "
+        f"{args.rounds} rounds (ratios against each round's own command-line run)"
+    )
+    print(
+        f"{'setting':<20}{'img/s':>8}{'x CLI':>8}{'x CLI, each round':>26}{'server CPUs':>13}"
+        f"{'browser CPUs':>14}"
+    )
     for setting, values in rows.items():
         ips, ratio, server, chromium = (statistics.median(col) for col in zip(*values))
         each = " ".join(f"{v[1]:.2f}" for v in values)
@@ -152,13 +191,24 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--width", type=int, default=8)
     p.add_argument("--rounds", type=int, default=3, help="live-view rounds (median reported)")
-    p.add_argument("--away", type=float, default=30,
-                   help="seconds the closed-live-view run spends on another page")
-    p.add_argument("--parts", nargs="+", choices=("pages", "preset", "live"),
-                   default=["pages", "preset", "live"])
-    p.add_argument("--pin", action="store_true",
-                   help="server and command line on CPU 0, the browser on CPU 1: the browser "
-                        "then costs what it would on a student's own computer")
+    p.add_argument(
+        "--away",
+        type=float,
+        default=30,
+        help="seconds the closed-live-view run spends on another page",
+    )
+    p.add_argument(
+        "--parts",
+        nargs="+",
+        choices=("pages", "preset", "live"),
+        default=["pages", "preset", "live"],
+    )
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="server and command line on CPU 0, the browser on CPU 1: the browser "
+        "then costs what it would on a student's own computer",
+    )
     args = p.parse_args(argv)
     runs = Path(tempfile.mkdtemp(prefix="resviz-bench-"))
     if args.pin:  # this process's children (Playwright, Chromium) inherit CPU 1

@@ -14,6 +14,7 @@
 
 Each time is the median of `repeats` runs after one warm-up, on one validation image.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,20 +67,33 @@ def costs(item: features.Shipped, net, data, args) -> None:
     print(f"\n{item.title}, width {item.net.width}")
     print(f"{'what':<66}{'s':>7}{'unit':>8}{'high f':>8}")
     for method in attribution.METHODS:
-        s, _ = median_s(lambda m=method: attribution.attribute(net, image, target, m),
-                        args.repeats)
+        s, _ = median_s(lambda m=method: attribution.attribute(net, image, target, m), args.repeats)
         print(f"{method:<66}{s:>7.2f}")
     marks = features.depth_labels(features.layer_names(net))
     for layer in [n for n, m in marks.items() if m in ("early", "late")]:
         for robust in (True, False):
             per = AM_STARTS if robust else 1
-            s, x = median_s(partial(features.activation_maximisation, net, layer,
-                                    range(AM_CHANNELS), data, args.am_steps, per_channel=per,
-                                    robust=robust), 1)
-            what = (f"activation max., {layer}, {AM_CHANNELS}x{per} images, {args.am_steps} "
-                    f"steps, {'regularised' if robust else 'plain'}")
-            print(f"{what:<66}{s:>7.2f}{centre_units(net, layer, x):>8.2f}"
-                  f"{high_frequency_share(data.images(x)):>8.0%}")
+            s, x = median_s(
+                partial(
+                    features.activation_maximisation,
+                    net,
+                    layer,
+                    range(AM_CHANNELS),
+                    data,
+                    args.am_steps,
+                    per_channel=per,
+                    robust=robust,
+                ),
+                1,
+            )
+            what = (
+                f"activation max., {layer}, {AM_CHANNELS}x{per} images, {args.am_steps} "
+                f"steps, {'regularised' if robust else 'plain'}"
+            )
+            print(
+                f"{what:<66}{s:>7.2f}{centre_units(net, layer, x):>8.2f}"
+                f"{high_frequency_share(data.images(x)):>8.0%}"
+            )
 
 
 def measurements(item: features.Shipped, net, data) -> None:
@@ -87,21 +101,27 @@ def measurements(item: features.Shipped, net, data) -> None:
     before, after = (features.first_layer_filters(n) for n in (initial, net))
     fit0, fit1 = features.edge_fit(before), features.edge_fit(after)
     count, k = len(after), after.shape[-1]
-    print(f"edge fit of the first layer's {count} {k}x{k} kernels (random: "
-          f"{2 / (k * k - 1):.2f}): {fit0.mean():.2f} at initialisation, {fit1.mean():.2f} "
-          f"after training; {(fit1 > fit0.max()).sum()} trained kernels beat every initial one")
+    print(
+        f"edge fit of the first layer's {count} {k}x{k} kernels (random: "
+        f"{2 / (k * k - 1):.2f}): {fit0.mean():.2f} at initialisation, {fit1.mean():.2f} "
+        f"after training; {(fit1 > fit0.max()).sum()} trained kernels beat every initial one"
+    )
     names = features.layer_names(net)
     probe1, probe0 = (features.probe_accuracy(n, data, names) for n in (net, initial))
     marks = features.depth_labels(names)
-    print(f"linear probe, validation accuracy (chance {1 / len(data.classes):.0%}): " +
-          ", ".join(f"{m} ({n}) {probe1[n]:.0%} (initial {probe0[n]:.0%})" for n, m in
-                    marks.items()))
+    print(
+        f"linear probe, validation accuracy (chance {1 / len(data.classes):.0%}): "
+        + ", ".join(
+            f"{m} ({n}) {probe1[n]:.0%} (initial {probe0[n]:.0%})" for n, m in marks.items()
+        )
+    )
 
 
 def browser(visits: int) -> None:
     from playwright.sync_api import sync_playwright
 
     from scripts.appserver import CHROMIUM, FLAGS, PAGES, READY, app_server
+
     chart = "[data-testid='stPlotlyChart'] .main-svg"
     with tempfile.TemporaryDirectory() as runs, sync_playwright() as pw, app_server(runs) as app:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -118,14 +138,19 @@ def browser(visits: int) -> None:
             page.wait_for_selector(READY, timeout=300_000)
             last = time.perf_counter() - t0
             page.close()
-            print(f"visit {visit} ({'warms the server' if visit == 0 else 'warm'}): title "
-                  f"{title:.1f} s, first figure {first:.1f} s, page finished {last:.1f} s, load "
-                  f"average {os.getloadavg()[0]:.1f}", flush=True)
+            print(
+                f"visit {visit} ({'warms the server' if visit == 0 else 'warm'}): title "
+                f"{title:.1f} s, first figure {first:.1f} s, page finished {last:.1f} s, load "
+                f"average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
             if visit:
                 firsts.append(first)
                 lasts.append(last)
-        print(f"warm server, median of {visits}: first figure {statistics.median(firsts):.1f} s, "
-              f"page finished {statistics.median(lasts):.1f} s")
+        print(
+            f"warm server, median of {visits}: first figure {statistics.median(firsts):.1f} s, "
+            f"page finished {statistics.median(lasts):.1f} s"
+        )
 
 
 def main() -> None:
@@ -136,8 +161,10 @@ def main() -> None:
     p.add_argument("--skip-costs", action="store_true")
     args = p.parse_args()
     configure_threads()
-    print(f"on {describe_device(pick_device())}, {torch.get_num_threads()} torch threads, load "
-          f"average {os.getloadavg()[0]:.1f}")
+    print(
+        f"on {describe_device(pick_device())}, {torch.get_num_threads()} torch threads, load "
+        f"average {os.getloadavg()[0]:.1f}"
+    )
     if not args.skip_costs:
         for item in features.shipped():
             state, _ = features.load_shipped(item)

@@ -10,6 +10,7 @@
 Each timing is the best of `--repeats` windows after a warm-up, so a busy neighbour does not
 decide it; on a shared machine, run under `nice` and read the ratios more than the absolutes.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -26,16 +27,34 @@ from resviz.presets import PRESETS
 from resviz.runtime import cpu_quota, describe_device, pick_device
 from resviz.train import Trainer, evaluate
 
-SIZES = [(20, 8, 64), (56, 8, 64), (20, 16, 64), (20, 16, 128), (56, 16, 128), (110, 16, 128),
-         (20, 32, 128)]  # (depth, width, batch): the form's range, small to large
-SHAPES = [(8, 4, 16), (8, 8, 64), (20, 4, 64), (20, 8, 32), (20, 8, 64), (56, 8, 32),
-          (56, 8, 64), (20, 16, 128), (56, 16, 64), (110, 8, 64)]
+SIZES = [
+    (20, 8, 64),
+    (56, 8, 64),
+    (20, 16, 64),
+    (20, 16, 128),
+    (56, 16, 128),
+    (110, 16, 128),
+    (20, 32, 128),
+]  # (depth, width, batch): the form's range, small to large
+SHAPES = [
+    (8, 4, 16),
+    (8, 8, 64),
+    (20, 4, 64),
+    (20, 8, 32),
+    (20, 8, 64),
+    (56, 8, 32),
+    (56, 8, 64),
+    (20, 16, 128),
+    (56, 16, 64),
+    (110, 8, 64),
+]
 
 
 def _config(args, batch: int) -> TrainConfig:
     # Evaluation past the end: these time training steps (probes every 10, as the app runs).
-    return TrainConfig(steps=1_000_000, batch_size=batch, eval_every=1_000_000,
-                       precision=args.precision)
+    return TrainConfig(
+        steps=1_000_000, batch_size=batch, eval_every=1_000_000, precision=args.precision
+    )
 
 
 def seconds_per_step(trainer: Trainer, steps: int, repeats: int) -> float:
@@ -53,24 +72,37 @@ def seconds_per_step(trainer: Trainer, steps: int, repeats: int) -> float:
 
 def threads(args, data: datasets.Dataset) -> None:
     """images/s of one network on one torch thread against two, by its size."""
-    print(f"{describe_device(pick_device())}, {args.precision}, best of {args.repeats} windows "
-          f"of {args.steps} steps")
-    print(f"{'network':<12}{'width':>6}{'batch':>6}{'MACs/step':>12}{'1 thread':>10}"
-          f"{'2 threads':>11}{'ratio':>7}")
+    print(
+        f"{describe_device(pick_device())}, {args.precision}, best of {args.repeats} windows "
+        f"of {args.steps} steps"
+    )
+    print(
+        f"{'network':<12}{'width':>6}{'batch':>6}{'MACs/step':>12}{'1 thread':>10}"
+        f"{'2 threads':>11}{'ratio':>7}"
+    )
     for depth, width, batch in SIZES:
         net = NetConfig(depth=depth, width=width)
-        speed = [batch / seconds_per_step(Trainer(net, _config(args, batch), data, threads=t),
-                                          args.steps, args.repeats) for t in (1, 2)]
+        speed = [
+            batch
+            / seconds_per_step(
+                Trainer(net, _config(args, batch), data, threads=t), args.steps, args.repeats
+            )
+            for t in (1, 2)
+        ]
         macs = shape(net, data.info.size).macs * batch
-        print(f"{net.label:<12}{width:>6}{batch:>6}{macs / 1e9:>11.2f}G{speed[0]:>10,.0f}"
-              f"{speed[1]:>11,.0f}{speed[1] / speed[0]:>7.2f}")
+        print(
+            f"{net.label:<12}{width:>6}{batch:>6}{macs / 1e9:>11.2f}G{speed[0]:>10,.0f}"
+            f"{speed[1]:>11,.0f}{speed[1] / speed[0]:>7.2f}"
+        )
 
 
 def pace(args, data: datasets.Dataset) -> None:
     """seconds per step and per validation image by network shape; fits resviz.pace."""
     rows, evals = [], []
-    print(f"{'network':<12}{'width':>6}{'batch':>6}{'ms/step':>9}{'predicted':>10}"
-          f"{'eval ms/img':>12}{'predicted':>10}")
+    print(
+        f"{'network':<12}{'width':>6}{'batch':>6}{'ms/step':>9}{'predicted':>10}"
+        f"{'eval ms/img':>12}{'predicted':>10}"
+    )
     for depth, width, batch in SHAPES:
         net = NetConfig(depth=depth, width=width)
         trainer = Trainer(net, _config(args, batch), data, threads=1)
@@ -83,21 +115,30 @@ def pace(args, data: datasets.Dataset) -> None:
         rows.append(([s.layers, s.activations * batch, s.macs * batch], step))
         evals.append(per_image)
         predicted = C_LAYER * s.layers + (C_ACT * s.activations + C_MAC * s.macs) * batch
-        predicted_eval = (C_LAYER * s.layers / EVAL_BATCH
-                          + (C_ACT * s.activations + C_MAC * s.macs) * FORWARD_SHARE)
-        print(f"{net.label:<12}{width:>6}{batch:>6}{step * 1e3:>9.1f}{predicted * 1e3:>10.1f}"
-              f"{per_image * 1e3:>12.3f}{predicted_eval * 1e3:>10.3f}")
+        predicted_eval = (
+            C_LAYER * s.layers / EVAL_BATCH
+            + (C_ACT * s.activations + C_MAC * s.macs) * FORWARD_SHARE
+        )
+        print(
+            f"{net.label:<12}{width:>6}{batch:>6}{step * 1e3:>9.1f}{predicted * 1e3:>10.1f}"
+            f"{per_image * 1e3:>12.3f}{predicted_eval * 1e3:>10.3f}"
+        )
     # Relative error is what an estimate is judged by: each row weighted by 1 / its time.
     a = np.array([r[0] for r in rows], dtype=float)
     t = np.array([r[1] for r in rows])
     coef, *_ = np.linalg.lstsq(a / t[:, None], np.ones(len(t)), rcond=None)
     fitted = a @ coef
-    print(f"fit: C_LAYER={coef[0]:.2e}  C_ACT={coef[1]:.2e}  C_MAC={coef[2]:.2e}  (seconds); "
-          f"step error {_spread(fitted / t)}")
-    ratio = statistics.median(e / (r[1] / batch) for e, r, (_, _, batch) in
-                              zip(evals, rows, SHAPES))
-    print(f"an evaluation image costs {ratio:.2f} of a training image (median; "
-          f"pace.FORWARD_SHARE is {FORWARD_SHARE:.2f})")
+    print(
+        f"fit: C_LAYER={coef[0]:.2e}  C_ACT={coef[1]:.2e}  C_MAC={coef[2]:.2e}  (seconds); "
+        f"step error {_spread(fitted / t)}"
+    )
+    ratio = statistics.median(
+        e / (r[1] / batch) for e, r, (_, _, batch) in zip(evals, rows, SHAPES)
+    )
+    print(
+        f"an evaluation image costs {ratio:.2f} of a training image (median; "
+        f"pace.FORWARD_SHARE is {FORWARD_SHARE:.2f})"
+    )
 
 
 def _spread(ratios: np.ndarray) -> str:
@@ -109,8 +150,10 @@ def concurrent(args, data: datasets.Dataset) -> None:
     device = pick_device()
     specs = PRESETS["degradation"].specs(precision=args.precision)
     ks = [1, 2, 4, 8] if device.type != "cpu" else list(range(1, cpu_quota() + 1))
-    print(f"{describe_device(device)}: the Degradation preset's networks, one job each, "
-          f"{args.steps} steps after a warm-up")
+    print(
+        f"{describe_device(device)}: the Degradation preset's networks, one job each, "
+        f"{args.steps} steps after a warm-up"
+    )
     results = {}
     for k in ks:
         trainers = [Trainer(*specs[i % len(specs)], data=data, threads=1) for i in range(k)]
@@ -125,6 +168,7 @@ def concurrent(args, data: datasets.Dataset) -> None:
                 next(stream)
             if device.type == "cuda":
                 torch.cuda.synchronize()
+
         pool = [threading.Thread(target=work, args=(s, barrier)) for s in streams]
         for th in pool:
             th.start()
@@ -136,5 +180,8 @@ def concurrent(args, data: datasets.Dataset) -> None:
         results[k] = sum(t.cfg.batch_size for t in trainers) * args.steps / seconds
         print(f"{k} at once: {results[k]:,.0f} images/s in total")
     best = max(results, key=results.get)
-    print(f"most images/s with {best} at once: set RESVIZ_GPU_JOBS={best}" if device.type != "cpu"
-          else f"most images/s with {best} at once (the CPU's slots are its quota, {cpu_quota()})")
+    print(
+        f"most images/s with {best} at once: set RESVIZ_GPU_JOBS={best}"
+        if device.type != "cpu"
+        else f"most images/s with {best} at once (the CPU's slots are its quota, {cpu_quota()})"
+    )

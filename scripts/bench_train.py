@@ -11,6 +11,7 @@ Each figure is the best of `repeats` timed windows after a warm-up, so a busy ne
 does not decide the ratio. FLOPs per training image: about 6 x the forward multiply-adds
 (2 FLOPs a multiply-add, backward twice the forward).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,6 +59,7 @@ def bare_loop(trainer: Trainer, steps: int) -> float:
             loss.backward()
             opt.step()
         loss.item()  # wait for the device
+
     return steps * b / _timed(run)
 
 
@@ -76,8 +78,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                   help="for --threads, --pace and --concurrent")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="for --threads, --pace and --concurrent",
+    )
     for name, fn in SECTIONS.items():
         p.add_argument(f"--{name}", action="store_true", help=fn.__doc__.splitlines()[0])
     args = p.parse_args(argv)
@@ -89,18 +95,29 @@ def main(argv: list[str] | None = None) -> None:
     if chosen:
         return
     peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-    print(f"mnist-5k, batch {args.batch_size}, {describe_device(pick_device())}, one torch thread "
-          f"(as each network trains in the app); matmul peak on that thread: "
-          f"fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s")
+    print(
+        f"mnist-5k, batch {args.batch_size}, {describe_device(pick_device())}, one torch thread "
+        f"(as each network trains in the app); matmul peak on that thread: "
+        f"fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s"
+    )
     print(f"{'network':<12}{'loop':<30}{'img/s':>8}{'x bare':>8}{'GFLOP/s':>9}{'of peak':>9}")
     # Evaluation is left out (eval_every past the end): this times training steps.
-    base = TrainConfig(steps=100 * args.steps, batch_size=args.batch_size,
-                       eval_every=100 * args.steps, channels_last=False)
-    loops = [("bare PyTorch, fp32", bare_loop, base),
-             ("engine, probes /10 steps, fp32", engine_loop, base),
-             ("engine, probes every step, fp32", engine_loop, replace(base, probe_every=1)),
-             ("engine, probes /10, bf16 + CL", engine_loop,
-              replace(base, precision="bf16", channels_last=True))]
+    base = TrainConfig(
+        steps=100 * args.steps,
+        batch_size=args.batch_size,
+        eval_every=100 * args.steps,
+        channels_last=False,
+    )
+    loops = [
+        ("bare PyTorch, fp32", bare_loop, base),
+        ("engine, probes /10 steps, fp32", engine_loop, base),
+        ("engine, probes every step, fp32", engine_loop, replace(base, probe_every=1)),
+        (
+            "engine, probes /10, bf16 + CL",
+            engine_loop,
+            replace(base, precision="bf16", channels_last=True),
+        ),
+    ]
     for arch, depth in (("plain", 20), ("residual", 20), ("plain", 56), ("residual", 56)):
         net_cfg = NetConfig(depth=depth, residual=arch == "residual", width=16)
         flops = 6 * totals(summarize(build(net_cfg), (1, 28, 28)))["macs"]
@@ -109,12 +126,17 @@ def main(argv: list[str] | None = None) -> None:
             ips = best(fn, Trainer(net_cfg, cfg, data, threads=1), args.steps, args.repeats)
             bare = bare or ips
             gflops = ips * flops / 1e9
-            print(f"{net_cfg.label:<12}{name:<30}{ips:>8,.0f}{ips / bare:>8.2f}{gflops:>9.0f}"
-                  f"{gflops / peak[cfg.precision]:>9.0%}")
+            print(
+                f"{net_cfg.label:<12}{name:<30}{ips:>8,.0f}{ips / bare:>8.2f}{gflops:>9.0f}"
+                f"{gflops / peak[cfg.precision]:>9.0%}"
+            )
 
 
-SECTIONS = {"threads": bench_threads.threads, "pace": bench_threads.pace,
-            "concurrent": bench_threads.concurrent}
+SECTIONS = {
+    "threads": bench_threads.threads,
+    "pace": bench_threads.pace,
+    "concurrent": bench_threads.concurrent,
+}
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Prints tables, asserts nothing.
     python -m scripts.degradation [--seeds 3] [--steps 200] [--batch 64] [--width 8]
                                   [--precision bf16]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,13 @@ from resviz.train import Trainer, evaluate
 def train_error(depth: int, residual: bool, seed: int, args, data) -> float:
     """Error on the whole training split (evaluation mode) after the budget."""
     net_cfg = NetConfig(depth=depth, residual=residual, width=args.width)
-    cfg = TrainConfig(steps=args.steps, batch_size=args.batch, seed=seed, eval_every=args.steps,
-                      precision=args.precision)
+    cfg = TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch,
+        seed=seed,
+        eval_every=args.steps,
+        precision=args.precision,
+    )
     trainer = Trainer(net_cfg, cfg, data)
     for _ in trainer.run():
         pass
@@ -41,15 +47,27 @@ def train_error(depth: int, residual: bool, seed: int, args, data) -> float:
 
 def depth_claim(name: str, deep: list[float], shallow: list[float]) -> str:
     """Deeper worse (degradation) or better, by the claims' rule on the seeds' means."""
-    noise = math.hypot(*(statistics.stdev(e) / math.sqrt(len(e)) if len(e) > 1 else math.inf
-                         for e in (deep, shallow)))
+    noise = math.hypot(
+        *(
+            statistics.stdev(e) / math.sqrt(len(e)) if len(e) > 1 else math.inf
+            for e in (deep, shallow)
+        )
+    )
     d, s = statistics.fmean(deep), statistics.fmean(shallow)
     numbers = {"deep": d, "shallow": s, "noise": noise}
     kind = Kind.DEGRADATION if d > s else Kind.DEEPER_WINS
     verb = "worse" if d > s else "better"
-    return say([claim(kind, f"{name}-56 trains {verb} than {name}-20: {d:.1%} against {s:.1%}",
-                      numbers, instead=f"{name}-56 and {name}-20 are within the seeds' noise: "
-                                       f"{d:.1%} against {s:.1%}")])[0]
+    return say(
+        [
+            claim(
+                kind,
+                f"{name}-56 trains {verb} than {name}-20: {d:.1%} against {s:.1%}",
+                numbers,
+                instead=f"{name}-56 and {name}-20 are within the seeds' noise: "
+                f"{d:.1%} against {s:.1%}",
+            )
+        ]
+    )[0]
 
 
 def main() -> None:
@@ -62,8 +80,10 @@ def main() -> None:
     args = p.parse_args()
     configure_threads()
     data = datasets.load("mnist-5k")
-    print(f"1. Training error (whole training split) after {args.steps} steps, with batch norm, "
-          f"width {args.width}, batch {args.batch}, {args.precision}, seeds 0..{args.seeds - 1}")
+    print(
+        f"1. Training error (whole training split) after {args.steps} steps, with batch norm, "
+        f"width {args.width}, batch {args.batch}, {args.precision}, seeds 0..{args.seeds - 1}"
+    )
     errors = {}
     for depth in (20, 56):
         for residual in (False, True):
@@ -71,23 +91,33 @@ def main() -> None:
             errs = [train_error(depth, residual, s, args, data) for s in range(args.seeds)]
             errors[residual, depth] = errs
             name = f"{'ResNet' if residual else 'plain'}-{depth}"
-            print(f"  {name:<10} mean {statistics.mean(errs):6.1%}   per seed "
-                  f"{'  '.join(f'{e:6.1%}' for e in errs)}   ({time.perf_counter() - t0:.0f} s)")
+            print(
+                f"  {name:<10} mean {statistics.mean(errs):6.1%}   per seed "
+                f"{'  '.join(f'{e:6.1%}' for e in errs)}   ({time.perf_counter() - t0:.0f} s)"
+            )
     for residual, name in ((False, "plain"), (True, "ResNet")):
         print(f"  {depth_claim(name, errors[residual, 56], errors[residual, 20])}")
 
-    print("\n2. The gradient rule at initialisation (RMS of dL/dx per element into each block, "
-          "one batch of 16 digits, width 8):")
+    print(
+        "\n2. The gradient rule at initialisation (RMS of dL/dx per element into each block, "
+        "one batch of 16 digits, width 8):"
+    )
     profile = block_demo.gradient_profile(data, 56)
     for verdict in block_demo.verdicts(profile).values():
         print(f"  {verdict.sentence.replace('**', '')}")
 
-    print("\n3. What training does to plain-56's explosion (batch norm, largest over smallest "
-          "block):")
+    print(
+        "\n3. What training does to plain-56's explosion (batch norm, largest over smallest block):"
+    )
     settled = block_demo.settling(data, 56)
-    print("  " + ", ".join(f"{factor(spread(c))}x ({c.kind}) "
-                           + (f"after {s} step{'s' if s > 1 else ''}" if s else "as initialised")
-                           for s, c in settled.after.items()))
+    print(
+        "  "
+        + ", ".join(
+            f"{factor(spread(c))}x ({c.kind}) "
+            + (f"after {s} step{'s' if s > 1 else ''}" if s else "as initialised")
+            for s, c in settled.after.items()
+        )
+    )
     print(f"  {settled.seconds:.1f} s to train and measure it")
 
 

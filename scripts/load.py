@@ -23,6 +23,7 @@ files of 445,000 tiny records on Experiments, and the 1e999-step "brick" in Trai
 
     nice -n 10 python -m scripts.load --hostile    # the memory figures of docs/BAD_INPUT.md
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,17 +58,17 @@ SUBMIT = ".st-key-FormSubmitter-custom-Train button"  # the Train form's button
 @dataclass
 class Session:
     index: int
-    how: str                   # what it started: a preset's key or "custom"
-    sid: str = ""              # its ?session= id: the folder of its runs
+    how: str  # what it started: a preset's key or "custom"
+    sid: str = ""  # its ?session= id: the folder of its runs
     positions: set = field(default_factory=set)  # queue positions it was shown
-    ended: str = ""            # "done: step 180 of 180", or "" if still running at the deadline
+    ended: str = ""  # "done: step 180 of 180", or "" if still running at the deadline
     renders: list = field(default_factory=list)  # seconds per page change while training
-    seconds: float = 0.0       # click to end
-    history: int = -1          # runs its History lists (chips in the compare box)
+    seconds: float = 0.0  # click to end
+    history: int = -1  # runs its History lists (chips in the compare box)
     closed: bool = False
     refusals: list = field(default_factory=list)  # with --hostile: the sentences it was shown
-    via: str = "browser"       # or "websocket"
-    clicked: float = 0.0       # time.time() of its click, or of opening the link
+    via: str = "browser"  # or "websocket"
+    clicked: float = 0.0  # time.time() of its click, or of opening the link
     eta: tuple[float, float] | None = None  # first estimate shown: start, end (s after click)
     eta_last: tuple[float, float] | None = None  # the last one shown before it started
     shown_running: float = 0.0  # seconds after the click when its page first showed it training
@@ -97,8 +98,11 @@ async def _open(page, url: str) -> None:
 async def _goto_page(page, link: str, title: str) -> float:
     """Click a sidebar link and time it until the page's title is drawn and the run has ended."""
     t0 = time.perf_counter()
-    await page.locator("[data-testid='stSidebarNav']").get_by_role(
-        "link", name=link, exact=True).click()
+    await (
+        page.locator("[data-testid='stSidebarNav']")
+        .get_by_role("link", name=link, exact=True)
+        .click()
+    )
     await page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
     await _ready(page)
     return time.perf_counter() - t0
@@ -125,17 +129,19 @@ def hostile_files(folder: Path, index: int) -> tuple[Path, list[Path], Path]:
     Image.new("RGB", (4000, 4000), (200, 30, index % 256)).save(buf, "PNG", optimize=True)
     png.write_bytes(buf.getvalue())
     ref = REF.read_text()
-    head, tail = ref[:ref.index('"records":[')], "]}"
+    head, tail = ref[: ref.index('"records":[')], "]}"
     tiny = ",".join(['{"step":1}'] * 445_000)
     runs = []
     for k in range(16):
         path = folder / f"tiny-{index}-{k}.json"
-        path.write_text(head.replace('"name":""', f'"name":"tiny {index}.{k}"')
-                        + f'"records":[{tiny}' + tail)
+        path.write_text(
+            head.replace('"name":""', f'"name":"tiny {index}.{k}"') + f'"records":[{tiny}' + tail
+        )
         runs.append(path)
     brick = folder / f"brick-{index}.json"
-    brick.write_text(ref.replace('"step":1,', '"step":1e999,', 1)
-                     .replace('"name":""', f'"name":"brick {index}"'))
+    brick.write_text(
+        ref.replace('"step":1,', '"step":1e999,', 1).replace('"name":""', f'"name":"brick {index}"')
+    )
     return png, runs, brick
 
 
@@ -145,15 +151,15 @@ async def _upload(page, key: str, files, shown: str | None = None) -> None:
     if shown:
         await page.get_by_text(shown).first.wait_for(timeout=300_000)
     else:  # the file's name shown in the uploader
-        await page.locator(f".st-key-{key}").get_by_text(Path(files).name).wait_for(
-            timeout=300_000)
+        await page.locator(f".st-key-{key}").get_by_text(Path(files).name).wait_for(timeout=300_000)
     await page.wait_for_timeout(500)
     await _ready(page, timeout=300_000)
 
 
 async def _alerts(page) -> list[str]:
-    return await page.locator("[data-testid='stAlertContentError'], "
-                              "[data-testid='stAlertContentWarning']").all_inner_texts()
+    return await page.locator(
+        "[data-testid='stAlertContentError'], [data-testid='stAlertContentWarning']"
+    ).all_inner_texts()
 
 
 async def _hostile(s: Session, page, url: str, files: tuple[Path, list[Path], Path]) -> None:
@@ -178,14 +184,14 @@ async def _hostile(s: Session, page, url: str, files: tuple[Path, list[Path], Pa
     s.refusals += await _alerts(page)
 
 
-async def run_session(s: Session, browser, url: str, args, go: asyncio.Event,
-                      ready: list) -> None:
+async def run_session(s: Session, browser, url: str, args, go: asyncio.Event, ready: list) -> None:
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await ctx.new_page()
     if args.hostile:  # then on to its run in the same session
         await _hostile(s, page, url, hostile_files(args.hostile_dir, s.index))
-        await _goto_page(page, *(("Train", TRAIN_TITLE) if s.how == "custom"
-                                 else ("Home", HOME_TITLE)))
+        await _goto_page(
+            page, *(("Train", TRAIN_TITLE) if s.how == "custom" else ("Home", HOME_TITLE))
+        )
     else:
         await _open(page, url + ("/training" if s.how == "custom" else "/"))
     if s.how == "custom":
@@ -213,8 +219,9 @@ async def run_link(s: Session, browser, url: str, args, go: asyncio.Event, delay
         s.positions = {int(m[1]) for _, text in tab.seen for m in [QUEUED.search(text)] if m}
         etas = [(t - tab.opened, m) for t, text in tab.seen if (m := ETA.search(text))]
         if etas:
-            s.eta, s.eta_last = ((t + seconds(m[1]), t + seconds(m[2])) for t, m in
-                                 (etas[0], etas[-1]))
+            s.eta, s.eta_last = (
+                (t + seconds(m[1]), t + seconds(m[2])) for t, m in (etas[0], etas[-1])
+            )
         if (end := tab.first(ENDED)) is not None:
             s.ended, s.seconds = end[1][0], end[0] - tab.opened
         if (start := tab.first(RUNNING)) is not None:
@@ -238,13 +245,13 @@ async def _follow(s: Session, ctx, page, t0: float, args) -> None:
     while time.perf_counter() < deadline:
         text = await page.locator("[data-testid='stMain']").inner_text()
         s.positions |= {int(p) for p in QUEUED.findall(text)}
-        if (m := ETA.search(text)):
+        if m := ETA.search(text):
             now = time.perf_counter() - t0
             s.eta_last = (now + seconds(m[1]), now + seconds(m[2]))
             s.eta = s.eta or s.eta_last
         if not s.shown_running and RUNNING.search(text):
             s.shown_running = time.perf_counter() - t0
-        if (m := ENDED.search(text)):
+        if m := ENDED.search(text):
             s.ended, s.seconds = m[0], time.perf_counter() - t0
             break
         if closing and re.search(r"running: step [1-9]", text):
@@ -252,8 +259,11 @@ async def _follow(s: Session, ctx, page, t0: float, args) -> None:
             await ctx.close()
             return
         # Page changes once it trains: while it waits, the page watches for its start.
-        if not closing and s.shown_running and \
-                time.perf_counter() - last_render > args.render_every:
+        if (
+            not closing
+            and s.shown_running
+            and time.perf_counter() - last_render > args.render_every
+        ):
             s.renders.append(await _goto_page(page, "Build", BUILD_TITLE))
             s.renders.append(await _goto_page(page, "Train", TRAIN_TITLE))
             last_render = time.perf_counter()
@@ -278,10 +288,17 @@ async def main_async(args) -> dict:
     from playwright.async_api import async_playwright
 
     runs = Path(args.runs or tempfile.mkdtemp(prefix="resviz-load-"))
-    hows = ["custom"] * args.sessions if args.steps else \
-        [args.preset if args.preset != "rotate" else PRESETS[i % 3] for i in range(args.sessions)]
-    sessions = [Session(i + 1, how, via="browser" if not args.link or i < args.browsers
-                        else "websocket") for i, how in enumerate(hows)]
+    hows = (
+        ["custom"] * args.sessions
+        if args.steps
+        else [
+            args.preset if args.preset != "rotate" else PRESETS[i % 3] for i in range(args.sessions)
+        ]
+    )
+    sessions = [
+        Session(i + 1, how, via="browser" if not args.link or i < args.browsers else "websocket")
+        for i, how in enumerate(hows)
+    ]
     delays = random.Random(0).sample(range(1000), len(sessions))  # spread over --spread seconds
     with app_server(runs) as app:
         async with async_playwright() as p:
@@ -301,17 +318,23 @@ async def main_async(args) -> dict:
             go, ready, peak = asyncio.Event(), [], [baseline]
             if args.link:
                 ready = [s.index for s in sessions]  # nothing to prepare: each opens the link
-                tasks = [asyncio.create_task(run_link(s, browser, app.url, args, go,
-                                                      d * args.spread / 1000))
-                         for s, d in zip(sessions, delays)]
+                tasks = [
+                    asyncio.create_task(
+                        run_link(s, browser, app.url, args, go, d * args.spread / 1000)
+                    )
+                    for s, d in zip(sessions, delays)
+                ]
             else:
-                tasks = [asyncio.create_task(run_session(s, browser, app.url, args, go, ready))
-                         for s in sessions]
+                tasks = [
+                    asyncio.create_task(run_session(s, browser, app.url, args, go, ready))
+                    for s in sessions
+                ]
 
             async def sample():
                 while True:
                     peak.append(rss_mb(app.pid))
                     await asyncio.sleep(0.25)
+
             sampler = asyncio.create_task(sample())
             while len(ready) < len(sessions):
                 await asyncio.sleep(0.2)
@@ -326,63 +349,95 @@ async def main_async(args) -> dict:
         after = rss_mb(app.pid)
         sampler.cancel()
         peak_mb = max(max(peak), rss_mb(app.pid, "VmHWM:"))
-    return {"sessions": sessions, "cold": cold, "baseline": baseline, "peak": peak_mb,
-            "after": after, "folder": runs,
-            "runs": {s.index: folder_runs(runs, s.sid) for s in sessions}}
+    return {
+        "sessions": sessions,
+        "cold": cold,
+        "baseline": baseline,
+        "peak": peak_mb,
+        "after": after,
+        "folder": runs,
+        "runs": {s.index: folder_runs(runs, s.sid) for s in sessions},
+    }
 
 
 def report(r: dict, out=print) -> None:
     ss = r["sessions"]
     renders = sorted(x for s in ss for x in s.renders)
-    out(f"{'session':>7} {'started':14} {'queue positions':16} {'ended':26} {'seconds':>7} "
-        f"{'history':>7} {'saved':>5}")
+    out(
+        f"{'session':>7} {'started':14} {'queue positions':16} {'ended':26} {'seconds':>7} "
+        f"{'history':>7} {'saved':>5}"
+    )
     for s in ss:
         saved = r["runs"][s.index]
-        out(f"{s.index:>7} {s.how:14} {','.join(map(str, sorted(s.positions))) or '-':16} "
+        out(
+            f"{s.index:>7} {s.how:14} {','.join(map(str, sorted(s.positions))) or '-':16} "
             f"{(s.ended or ('tab closed' if s.closed else 'still waiting')):26} {s.seconds:7.1f} "
-            f"{s.history:>7} {len(saved):>5}")
+            f"{s.history:>7} {len(saved):>5}"
+        )
     if renders:
-        p95 = statistics.quantiles(renders, n=20, method="inclusive")[18] if len(renders) > 1 \
+        p95 = (
+            statistics.quantiles(renders, n=20, method="inclusive")[18]
+            if len(renders) > 1
             else renders[0]
-        out(f"page changes while training: {len(renders)}, p50 {statistics.median(renders):.2f} s,"
-            f" p95 {p95:.2f} s, max {renders[-1]:.2f} s")
-    out(f"server RSS: pages loaded {r['cold']:,.0f} MB, after a first 10-step run (the baseline) "
+        )
+        out(
+            f"page changes while training: {len(renders)}, p50 {statistics.median(renders):.2f} s,"
+            f" p95 {p95:.2f} s, max {renders[-1]:.2f} s"
+        )
+    out(
+        f"server RSS: pages loaded {r['cold']:,.0f} MB, after a first 10-step run (the baseline) "
         f"{r['baseline']:,.0f} MB, peak {r['peak']:,.0f} MB, after all tabs closed "
-        f"{r['after']:,.0f} MB")
+        f"{r['after']:,.0f} MB"
+    )
     out(f"sessions with distinct run folders: {len({s.sid for s in ss if s.sid})} of {len(ss)}")
-    if (shown := [s for s in ss if s.refusals]):
-        out(f"hostile uploads refused: {sum(len(s.refusals) for s in shown)} sentences in "
-            f"{len(shown)} sessions; session {shown[0].index}'s:")
+    if shown := [s for s in ss if s.refusals]:
+        out(
+            f"hostile uploads refused: {sum(len(s.refusals) for s in shown)} sentences in "
+            f"{len(shown)} sessions; session {shown[0].index}'s:"
+        )
         for sentence in shown[0].refusals:
             out(f"  {sentence}")
     ended = [s.seconds for s in ss if s.ended.startswith("done")]
     if ended:
-        out(f"sessions showing their final curves: {len(ended)} of {len(ss)} "
+        out(
+            f"sessions showing their final curves: {len(ended)} of {len(ss)} "
             f"({sum(s.via == 'websocket' for s in ss)} through the websocket protocol), "
             f"{min(ended):.0f}-{max(ended):.0f} s after their click or link, median "
-            f"{statistics.median(ended):.0f} s")
+            f"{statistics.median(ended):.0f} s"
+        )
     estimates(r, out)
 
 
 def estimates(r: dict, out=print) -> None:
     """Each waiting session's first estimate against when its job really started: the start of
     training as its run file records it (the file's time less the run's elapsed seconds)."""
-    rows = [(s, started) for s in r["sessions"] if s.eta is not None and s.ended.startswith("done")
-            and (started := _started(r["runs"][s.index], s.clicked)) is not None]
+    rows = [
+        (s, started)
+        for s in r["sessions"]
+        if s.eta is not None
+        and s.ended.startswith("done")
+        and (started := _started(r["runs"][s.index], s.clicked)) is not None
+    ]
     if not rows:
         return
-    out(f"{'session':>7} {'first in':>8} {'first estimate':>14} {'error':>6} {'last estimate':>13} "
-        f"{'error':>6} {'real start':>10} {'shown running':>13}")
+    out(
+        f"{'session':>7} {'first in':>8} {'first estimate':>14} {'error':>6} {'last estimate':>13} "
+        f"{'error':>6} {'real start':>10} {'shown running':>13}"
+    )
     first, last = [], []
     for s, started in rows:
         first.append(abs(s.eta[0] - started) / max(started, 1.0))
         last.append(abs(s.eta_last[0] - started) / max(started, 1.0))
-        out(f"{s.index:>7} {max(s.positions or {0}):>8} {s.eta[0]:>13.0f}s {first[-1]:>6.0%} "
+        out(
+            f"{s.index:>7} {max(s.positions or {0}):>8} {s.eta[0]:>13.0f}s {first[-1]:>6.0%} "
             f"{s.eta_last[0]:>12.0f}s {last[-1]:>6.0%} {started:>9.0f}s "
-            f"{s.shown_running:>12.0f}s")
-    out(f"estimated starts (seconds after the click) against the real start: the first shown "
+            f"{s.shown_running:>12.0f}s"
+        )
+    out(
+        f"estimated starts (seconds after the click) against the real start: the first shown "
         f"within {max(first):.0%} ({sum(e <= 0.3 for e in first)} of {len(first)} within 30%), "
-        f"the last within {max(last):.0%} ({sum(e <= 0.3 for e in last)} within 30%)")
+        f"the last within {max(last):.0%} ({sum(e <= 0.3 for e in last)} within 30%)"
+    )
 
 
 def _started(runs: list[dict], clicked: float) -> float | None:
@@ -397,26 +452,56 @@ def _started(runs: list[dict], clicked: float) -> float | None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sessions", type=int, default=8)
-    p.add_argument("--preset", default="degradation", choices=(*PRESETS, "rotate"),
-                   help="the preset each session starts from Home (rotate: all three in turn)")
-    p.add_argument("--steps", type=int, default=0,
-                   help="instead of a preset: one ResNet-20 of this many steps from the Train form")
+    p.add_argument(
+        "--preset",
+        default="degradation",
+        choices=(*PRESETS, "rotate"),
+        help="the preset each session starts from Home (rotate: all three in turn)",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=0,
+        help="instead of a preset: one ResNet-20 of this many steps from the Train form",
+    )
     p.add_argument("--width", type=int, default=4, help="its width (with --steps)")
     p.add_argument("--timeout", type=float, default=900, help="seconds each session waits")
-    p.add_argument("--render-every", type=float, default=5.0,
-                   help="seconds between timed page changes while a session waits or trains")
-    p.add_argument("--settle", type=float, default=130.0,
-                   help="seconds to wait after closing before measuring memory (Streamlit keeps "
-                        "a closed tab's session 120 s for a reconnect)")
+    p.add_argument(
+        "--render-every",
+        type=float,
+        default=5.0,
+        help="seconds between timed page changes while a session waits or trains",
+    )
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=130.0,
+        help="seconds to wait after closing before measuring memory (Streamlit keeps "
+        "a closed tab's session 120 s for a reconnect)",
+    )
     p.add_argument("--close-one", action="store_true", help="session 1 closes its tab mid-run")
-    p.add_argument("--link", action="store_true",
-                   help="each session opens the teacher's link to --preset instead of clicking")
-    p.add_argument("--browsers", type=int, default=4,
-                   help="with --link: sessions in Chromium; the others use the websocket protocol")
-    p.add_argument("--spread", type=float, default=10.0,
-                   help="with --link: the sessions open it within this many seconds")
-    p.add_argument("--hostile", action="store_true",
-                   help="each browser session first uploads the hardening issue's files")
+    p.add_argument(
+        "--link",
+        action="store_true",
+        help="each session opens the teacher's link to --preset instead of clicking",
+    )
+    p.add_argument(
+        "--browsers",
+        type=int,
+        default=4,
+        help="with --link: sessions in Chromium; the others use the websocket protocol",
+    )
+    p.add_argument(
+        "--spread",
+        type=float,
+        default=10.0,
+        help="with --link: the sessions open it within this many seconds",
+    )
+    p.add_argument(
+        "--hostile",
+        action="store_true",
+        help="each browser session first uploads the hardening issue's files",
+    )
     p.add_argument("--runs", help="runs folder (default: a new temporary folder)")
     args = p.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -7,6 +7,7 @@ hold, not what was meant).
 Each network trains with its seed on the CPU in fp32 (the same bytes on any x86 machine with
 this torch), then its validation error is measured on the whole validation split.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,25 +33,38 @@ def make(item: features.Shipped, threads: int) -> None:
     *_, last = trainer.run()  # every step's record; the last says how far it ran
     seconds = time.perf_counter() - t0
     _, error = evaluate(trainer.net, data.x_val, data.y_val)
-    facts = {"steps_run": str(last["step"]), "val_error": f"{error:.4f}",
-             "train_seconds": f"{seconds:.0f}", "threads": str(threads),
-             "machine": f"{platform.machine()} Linux, {os.cpu_count()} cores",
-             "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
-             "command": f"{COMMAND} --only {item.name}"}
+    facts = {
+        "steps_run": str(last["step"]),
+        "val_error": f"{error:.4f}",
+        "train_seconds": f"{seconds:.0f}",
+        "threads": str(threads),
+        "machine": f"{platform.machine()} Linux, {os.cpu_count()} cores",
+        "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+        "command": f"{COMMAND} --only {item.name}",
+    }
     features.save_shipped(item, trainer.net.state_dict(), facts)
-    print(f"{item.name}: {last['step']} steps in {seconds:.0f} s, validation error {error:.1%}",
-          flush=True)
+    print(
+        f"{item.name}: {last['step']} steps in {seconds:.0f} s, validation error {error:.1%}",
+        flush=True,
+    )
 
 
 def manifest() -> str:
-    lines = ["# Shipped networks of the Inside page", "",
-             "Trained ahead of time so the page shows filters, maps and attributions on opening. "
-             "Safetensors (no pickle): the configurations and a SHA-256 of the weights are in "
-             "each file's metadata, and the page refuses a file whose configuration or digest "
-             "differs. Regenerate all with:", "", f"    {COMMAND}", "",
-             "| file | network | dataset | steps | validation error | first-layer edge fit "
-             "(initial, trained; random kernels) | wall time | date |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Shipped networks of the Inside page",
+        "",
+        "Trained ahead of time so the page shows filters, maps and attributions on opening. "
+        "Safetensors (no pickle): the configurations and a SHA-256 of the weights are in "
+        "each file's metadata, and the page refuses a file whose configuration or digest "
+        "differs. Regenerate all with:",
+        "",
+        f"    {COMMAND}",
+        "",
+        "| file | network | dataset | steps | validation error | first-layer edge fit "
+        "(initial, trained; random kernels) | wall time | date |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for item in features.shipped():
         try:
             state, meta = features.load_shipped(item)
@@ -58,18 +72,29 @@ def manifest() -> str:
             lines.append(f"| {item.path.name} | {err} | | | | | | |")
             continue
         train = json.loads(meta["train"])
-        fit = [features.edge_fit(features.first_layer_filters(net)).mean() for net in
-               (build_seeded(item.net, item.train.seed), features.from_state(item.net, state))]
+        fit = [
+            features.edge_fit(features.first_layer_filters(net)).mean()
+            for net in (
+                build_seeded(item.net, item.train.seed),
+                features.from_state(item.net, state),
+            )
+        ]
         k = state["stem.conv.weight"].shape[-1]
-        lines.append(f"| {item.path.name} | {item.title}, width {item.net.width} | "
-                     f"{train['dataset']} | {meta['steps_run']} of {train['steps']}, batch "
-                     f"{train['batch_size']} | {float(meta['val_error']):.1%} | {fit[0]:.2f}, "
-                     f"{fit[1]:.2f}; {2 / (k * k - 1):.2f} for {k}x{k} | "
-                     f"{meta['train_seconds']} s on {meta['threads']} thread(s) | {meta['date']} |")
-    machines = {features.load_shipped(i)[1]["machine"] for i in features.shipped()
-                if i.path.is_file()}
-    lines += ["", f"Machine: {'; '.join(sorted(machines))}; torch {torch.__version__}, fp32, "
-              "seed 0, a CPU shared with other users (times are wall clock under nice)."]
+        lines.append(
+            f"| {item.path.name} | {item.title}, width {item.net.width} | "
+            f"{train['dataset']} | {meta['steps_run']} of {train['steps']}, batch "
+            f"{train['batch_size']} | {float(meta['val_error']):.1%} | {fit[0]:.2f}, "
+            f"{fit[1]:.2f}; {2 / (k * k - 1):.2f} for {k}x{k} | "
+            f"{meta['train_seconds']} s on {meta['threads']} thread(s) | {meta['date']} |"
+        )
+    machines = {
+        features.load_shipped(i)[1]["machine"] for i in features.shipped() if i.path.is_file()
+    }
+    lines += [
+        "",
+        f"Machine: {'; '.join(sorted(machines))}; torch {torch.__version__}, fp32, "
+        "seed 0, a CPU shared with other users (times are wall clock under nice).",
+    ]
     return "\n".join(lines) + "\n"
 
 

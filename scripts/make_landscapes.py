@@ -7,6 +7,7 @@ assets/landscapes/, with a MANIFEST.md saying how, where and how long.
 
     python -m scripts.make_landscapes [--depths 20 56] [--resolution 21] [--subset 500]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,7 @@ def summary(one: landscape.Landscape, two: landscape.Landscape) -> str:
     grid = [v for row in two.loss for v in row]
     basin = sum(v < CHANCE for v in grid) / len(grid)
     cells = [f"{_nearest(one, a):.3g}" for a in _marks(one.alphas[-1])]
-    return (f"| {one.label} | {' | '.join(cells)} | {max(grid):.3g} | {basin:.0%} |")
+    return f"| {one.label} | {' | '.join(cells)} | {max(grid):.3g} | {basin:.0%} |"
 
 
 def _marks(span: float) -> tuple[float, ...]:
@@ -82,9 +83,11 @@ def main() -> None:
         landscape.save(one, OUT / f"{stem}_1d.json")
         landscape.save(two, OUT / f"{stem}_2d.json")
         rows.append(summary(one, two))
-        timings.append(f"- {one.label}: training {t1 - t0:.0f} s, 1-D slice ({len(one.alphas)} "
-                       f"points) {t2 - t1:.0f} s, 2-D slice ({len(two.loss)}x{len(two.alphas)}) "
-                       f"{t3 - t2:.0f} s")
+        timings.append(
+            f"- {one.label}: training {t1 - t0:.0f} s, 1-D slice ({len(one.alphas)} "
+            f"points) {t2 - t1:.0f} s, 2-D slice ({len(two.loss)}x{len(two.alphas)}) "
+            f"{t3 - t2:.0f} s"
+        )
         print(timings[-1], flush=True)
     wall = time.perf_counter() - start
     manifest = _manifest(args, rows, timings, wall)

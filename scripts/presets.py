@@ -5,6 +5,7 @@ assets/presets/measured.json, then prints each preset's sentences and the number
     python -m scripts.presets [--only degradation vanishing paper-figure]
     python -m scripts.presets --show    # print from the stored figures, train nothing
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,10 @@ def cpu_model() -> str:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
         return platform.machine()
-    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")),
-                platform.machine())
+    return next(
+        (ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")),
+        platform.machine(),
+    )
 
 
 def measure(preset: presets.Preset, seed: int, precision: str) -> dict:
@@ -45,15 +48,20 @@ def measure(preset: presets.Preset, seed: int, precision: str) -> dict:
     t0 = time.perf_counter()
     job.train(workers=cpu_quota())
     wall = time.perf_counter() - t0
-    return {"wall_s": round(wall, 1), "load_average": round(os.getloadavg()[0], 1),
-            "runs": [presets.figures(run) for run in job.runs]}
+    return {
+        "wall_s": round(wall, 1),
+        "load_average": round(os.getloadavg()[0], 1),
+        "runs": [presets.figures(run) for run in job.runs],
+    }
 
 
 def dumps(measured: dict) -> str:
     """JSON with each list of numbers on one line: a profile is one line of the diff."""
     text = json.dumps(measured, indent=1)
-    return re.sub(r"\[\s+([^\[\]{}\"]*?)\s+\]", lambda m: f"[{' '.join(m.group(1).split())}]",
-                  text) + "\n"
+    return (
+        re.sub(r"\[\s+([^\[\]{}\"]*?)\s+\]", lambda m: f"[{' '.join(m.group(1).split())}]", text)
+        + "\n"
+    )
 
 
 def train_all(keys: list[str]) -> dict:
@@ -61,27 +69,36 @@ def train_all(keys: list[str]) -> dict:
     device = pick_device()
     precision = fast_precision(device)
     measured = presets.load_measured()
-    measured.update({
-        "command": "python -m scripts.presets", "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{describe_device(device)}, {cpu_model()}",
-        "precision": precision, "dataset": presets.DATASET})
+    measured.update(
+        {
+            "command": "python -m scripts.presets",
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": f"{describe_device(device)}, {cpu_model()}",
+            "precision": precision,
+            "dataset": presets.DATASET,
+        }
+    )
     for key in keys:
         preset = DEFINED[key]
         seeds = {}
         for seed in presets.SEEDS:
             seeds[str(seed)] = measure(preset, seed, precision)
             print(f"{key:<13} seed {seed}  {seeds[str(seed)]['wall_s']:6.1f} s", flush=True)
-        measured.setdefault("presets", {})[key] = {"fingerprint": preset.fingerprint(),
-                                                   "seeds": seeds}
+        measured.setdefault("presets", {})[key] = {
+            "fingerprint": preset.fingerprint(),
+            "seeds": seeds,
+        }
         presets.MEASURED.parent.mkdir(parents=True, exist_ok=True)
         presets.MEASURED.write_text(dumps(measured))
     return measured
 
 
 def show(measured: dict) -> None:
-    print(f"Measured {measured.get('date')} on {measured.get('machine')}, "
-          f"{measured.get('precision')}, {measured.get('dataset')}, seeds "
-          f"{', '.join(map(str, presets.SEEDS))}")
+    print(
+        f"Measured {measured.get('date')} on {measured.get('machine')}, "
+        f"{measured.get('precision')}, {measured.get('dataset')}, seeds "
+        f"{', '.join(map(str, presets.SEEDS))}"
+    )
     for preset in presets.build(measured).values():
         entry = measured.get("presets", {}).get(preset.key, {})
         walls = [s["wall_s"] for s in entry.get("seeds", {}).values()]
@@ -92,8 +109,10 @@ def show(measured: dict) -> None:
                 print(f"INSTEAD: {finding.instead}")
             for seed, numbers in zip(presets.SEEDS, finding.evidence()):
                 print(f"  seed {seed}: {numbers}")
-        print(f"\nShown under its button: {preset.lesson}\nBeside it: {preset.details}\n"
-              f"Scaled down: {preset.scaled_down}")
+        print(
+            f"\nShown under its button: {preset.lesson}\nBeside it: {preset.details}\n"
+            f"Scaled down: {preset.scaled_down}"
+        )
 
 
 def main() -> None:

@@ -3,6 +3,7 @@ app's own websocket protocol (protobuf BackMsg and ForwardMsg), opens a page wit
 string, answers each fragment's auto-rerun as the browser does, and keeps every text the page
 shows with the time it arrived. It draws nothing, so a 2-core machine can hold dozens.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,9 +20,9 @@ TEXTS = {"progress": "text", "alert": "body", "markdown": "body", "code": "code_
 
 @dataclass
 class Tab:
-    url: str                    # the server, http://host:port
-    page: str                   # the page's url path: "training"
-    query: str                  # its query string, without "?"
+    url: str  # the server, http://host:port
+    page: str  # the page's url path: "training"
+    query: str  # its query string, without "?"
     seen: list[tuple[float, str]] = field(default_factory=list)  # (time.monotonic(), text)
     opened: float = 0.0
 
@@ -34,8 +35,9 @@ class Tab:
         ws_url = self.url.replace("http", "ws", 1) + "/_stcore/stream"
         self.opened = time.monotonic()
         timers: dict[str, asyncio.Task] = {}
-        async with websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None,
-                                      ping_interval=None) as ws:
+        async with websockets.connect(
+            ws_url, subprotocols=["streamlit"], max_size=None, ping_interval=None
+        ) as ws:
             page_hash = ""
             await ws.send(self._rerun(page_name=self.page))
             try:
@@ -51,8 +53,8 @@ class Tab:
                             fid, every = msg.auto_rerun.fragment_id, msg.auto_rerun.interval
                             if fid in timers:
                                 timers.pop(fid).cancel()
-                            timers[fid] = asyncio.create_task(
-                                self._every(ws, every, fid, lambda: page_hash))  # noqa: B023 - the latest page
+                            latest = lambda: page_hash  # noqa: B023, E731 - the page now
+                            timers[fid] = asyncio.create_task(self._every(ws, every, fid, latest))
                         elif kind == "stop_auto_rerun":
                             for fid in msg.stop_auto_rerun.fragment_ids:
                                 if fid in timers:

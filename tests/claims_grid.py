@@ -8,6 +8,7 @@ kept to 4 significant digits):
 
     python -m tests.claims_grid          # about 30 minutes on 2 busy CPU cores
 """
+
 from __future__ import annotations
 
 import gzip
@@ -24,10 +25,22 @@ PATH = Path(__file__).parent / "fixtures" / "claims_grid.json.gz"
 DEPTHS = (8, 20, 56)
 SEEDS = (0, 1, 2)
 _BASE = dict(steps=100, batch_size=32, eval_every=25, probe_every=25)
-SETTINGS = ((True, TrainConfig(lr=0.05, **_BASE)), (False, TrainConfig(lr=0.05, **_BASE)),
-            (False, TrainConfig(lr=0.01, warmup_steps=25, **_BASE)))
-_KEEP = ("step", "train_loss", "train_error", "val_loss", "val_error", "diverged",
-         "grad_norms", "block_grad_norms", "act_std")
+SETTINGS = (
+    (True, TrainConfig(lr=0.05, **_BASE)),
+    (False, TrainConfig(lr=0.05, **_BASE)),
+    (False, TrainConfig(lr=0.01, warmup_steps=25, **_BASE)),
+)
+_KEEP = (
+    "step",
+    "train_loss",
+    "train_error",
+    "val_loss",
+    "val_error",
+    "diverged",
+    "grad_norms",
+    "block_grad_norms",
+    "act_std",
+)
 
 
 def _round(value):
@@ -54,8 +67,9 @@ def main() -> None:
             for depth in DEPTHS:
                 for residual in (False, True):
                     net = NetConfig(depth=depth, residual=residual, batch_norm=batch_norm, width=8)
-                    records = [{k: _round(r[k]) for k in _KEEP if k in r}
-                               for r in train(net, cfg, data)]
+                    records = [
+                        {k: _round(r[k]) for k in _KEEP if k in r} for r in train(net, cfg, data)
+                    ]
                     status = "diverged" if records[-1].get("diverged") else "done"
                     run = Run(net, cfg, records, status=status, created="grid")
                     out.append(run.to_dict())

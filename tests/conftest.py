@@ -1,4 +1,5 @@
 """Shared fixtures: the app under Streamlit's AppTest, with timeouts sized for torch."""
+
 import os
 import tempfile
 import time
@@ -28,6 +29,7 @@ def fresh_shared_runs(tmp_path, monkeypatch):
 @pytest.fixture
 def open_page():
     """open_page("pages/train.py") -> an AppTest that has run the router and that page."""
+
     def _open(page: str, **state) -> AppTest:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
         for k, v in state.items():
@@ -38,12 +40,14 @@ def open_page():
             at.run()
         assert not at.exception, at.exception
         return at
+
     return _open
 
 
 @pytest.fixture
 def train_custom():
     """Fill the Train page's custom form with tiny networks, submit, and wait for the end."""
+
     def _train(at: AppTest, steps: int = 20, depths: tuple = (8,), bn: bool = True) -> AppTest:
         at.slider(key="n_configs").set_value(len(depths))
         at.number_input(key="steps").set_value(steps)
@@ -59,4 +63,5 @@ def train_custom():
             time.sleep(0.5)
             at.run()
         return at
+
     return _train

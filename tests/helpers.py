@@ -1,6 +1,7 @@
 """What the tests share: the app's paths and timeouts, plotly figures read back out of an AppTest,
 image files written in memory (including deliberately broken ones), small networks with trained
 batch-norm statistics, and a finished run record."""
+
 import base64
 import io
 import json
@@ -21,9 +22,15 @@ from resviz.runs import Run
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60  # seconds: AppTest's 3 s default is too short for anything that touches torch
 
-RUN = Run(net=NetConfig(depth=8, width=4), train=TrainConfig(steps=2), status="done",
-          records=[{"step": 1, "train_loss": 2.3, "train_error": 0.9},
-                   {"step": 2, "train_loss": 2.1, "train_error": 0.8, "val_error": 0.85}])
+RUN = Run(
+    net=NetConfig(depth=8, width=4),
+    train=TrainConfig(steps=2),
+    status="done",
+    records=[
+        {"step": 1, "train_loss": 2.3, "train_error": 0.9},
+        {"step": 2, "train_loss": 2.1, "train_error": 0.8, "val_error": 0.85},
+    ],
+)
 
 
 def train_button(at: AppTest):

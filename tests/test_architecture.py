@@ -1,4 +1,5 @@
 """The architecture description and its diagrams against the networks they describe."""
+
 import pytest
 import torch
 
@@ -40,15 +41,23 @@ def boxes(fig) -> list:
     return [s for s in fig.layout.shapes if s.type == "rect"]
 
 
-@pytest.mark.parametrize("cfg", [NetConfig(depth=20), NetConfig(depth=56, residual=False),
-                                 NetConfig(family="imagenet", depth=34, shortcut="B")])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        NetConfig(depth=20),
+        NetConfig(depth=56, residual=False),
+        NetConfig(family="imagenet", depth=34, shortcut="B"),
+    ],
+)
 def test_meta_description_equals_the_real_network(cfg):
     # The page describes networks built on the meta device; a real build must read the same.
     assert describe_config(cfg, 28) == describe(build(cfg), (cfg.in_channels, 28, 28))
 
 
-@pytest.mark.parametrize("family, depth, blocks", [("cifar", 20, 9), ("cifar", 110, 54),
-                                                   ("imagenet", 18, 8), ("imagenet", 34, 16)])
+@pytest.mark.parametrize(
+    "family, depth, blocks",
+    [("cifar", 20, 9), ("cifar", 110, 54), ("imagenet", 18, 8), ("imagenet", 34, 16)],
+)
 def test_one_skip_per_residual_block_and_none_when_plain(family, depth, blocks):
     res, plain = (describe_config(NetConfig(family, depth, residual=r), 28) for r in (True, False))
     assert len(res.blocks) == len(res.skips) == blocks
@@ -68,15 +77,23 @@ def test_skips_that_downsample_are_marked_by_their_option(shortcut, reshaping):
     assert first.in_shape == (16, 32, 32) and first.out_shape == (32, 16, 16)
 
 
-@pytest.mark.parametrize("cfg", [NetConfig(depth=20, **CIFAR), NetConfig(depth=32, shortcut="B"),
-                                 NetConfig(depth=14, batch_norm=False, residual=False),
-                                 NetConfig(family="imagenet", depth=18, in_channels=3)])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        NetConfig(depth=20, **CIFAR),
+        NetConfig(depth=32, shortcut="B"),
+        NetConfig(depth=14, batch_norm=False, residual=False),
+        NetConfig(family="imagenet", depth=18, in_channels=3),
+    ],
+)
 def test_table_totals_are_those_of_the_built_network(cfg):
     net = build(cfg)
     rows = table(describe_config(cfg, 28))
     assert sum(r["parameters"] for r in rows) == count_params(net)
-    assert sum(r["multiply-adds"] for r in rows) == totals(summarize(net, (cfg.in_channels, 28,
-                                                                           28)))["macs"]
+    assert (
+        sum(r["multiply-adds"] for r in rows)
+        == totals(summarize(net, (cfg.in_channels, 28, 28)))["macs"]
+    )
 
 
 def test_param_note_names_the_shared_count():
@@ -88,8 +105,9 @@ def test_param_note_names_the_shared_count():
     assert f"add {extra:,}" in param_note(NetConfig(depth=56, shortcut="B"))
 
 
-@pytest.mark.parametrize("depth, unfolded", [(20, ["stage1", "stage2", "stage3"]),
-                                             (56, ["stage1"]), (110, [])])
+@pytest.mark.parametrize(
+    "depth, unfolded", [(20, ["stage1", "stage2", "stage3"]), (56, ["stage1"]), (110, [])]
+)
 def test_deep_networks_open_folded(depth, unfolded):
     assert default_unfolded(describe_config(NetConfig(depth=depth), 28)) == unfolded
 
@@ -122,12 +140,16 @@ def test_the_papers_four_networks():
     assert list(side) == ["plain-18", "ResNet-18", "plain-34", "ResNet-34"]
     for plain, res in (("plain-18", "ResNet-18"), ("plain-34", "ResNet-34")):
         assert side[plain]["parameters"] == side[res]["parameters"]  # option A adds none
-        b = count_params(build(NetConfig("imagenet", side[res]["weight layers"], width=16,
-                                         shortcut="B", **CIFAR)))
+        b = count_params(
+            build(
+                NetConfig("imagenet", side[res]["weight layers"], width=16, shortcut="B", **CIFAR)
+            )
+        )
         assert side[res]["parameters with option B"] == b > side[res]["parameters"]
     assert [side[n]["skip connections"] for n in side] == [0, 8, 0, 16]
     assert comparison_note(side).count("adds 0 parameters") == 2
     fig = paper_figure(archs)
     assert len(skip_traces(fig)) == 24
     assert [a.text.split("<br>")[0] for a in fig.layout.annotations] == [
-        f"<b>{n}</b>" for n in side]
+        f"<b>{n}</b>" for n in side
+    ]

@@ -1,5 +1,6 @@
 """Attributions: integrated gradients' completeness, saliency and occlusion of a network that
 reads one pixel, Grad-CAM's shape, and uploads turned into the network's input."""
+
 import numpy as np
 import pytest
 import torch
@@ -40,8 +41,9 @@ def test_integrated_gradients_add_up_to_the_change_in_the_score(target):
     with torch.no_grad():
         scores = net(torch.stack([x, torch.zeros_like(x)]))[:, target]
     change = (scores[0] - scores[1]).item()
-    total = attribution.attribute(trained_like(), x, target, "integrated gradients",
-                                  steps=128).sum()
+    total = attribution.attribute(
+        trained_like(), x, target, "integrated gradients", steps=128
+    ).sum()
     assert total == pytest.approx(change, rel=0.005, abs=1e-6)
 
 
@@ -77,8 +79,9 @@ def test_predictions_are_probabilities():
 def _data(channels: int) -> Dataset:
     info = DatasetInfo("toy", "toy", channels, 28, 10, True, False)
     empty = torch.zeros(0)
-    return Dataset(info, empty, empty, empty, empty, tuple("0123456789"),
-                   (0.2,) * channels, (0.4,) * channels)
+    return Dataset(
+        info, empty, empty, empty, empty, tuple("0123456789"), (0.2,) * channels, (0.4,) * channels
+    )
 
 
 def test_an_upload_becomes_the_networks_input_without_being_stretched():

@@ -1,4 +1,5 @@
 """The residual block lesson: the block's arithmetic, and what the gradient figure claims."""
+
 import numpy as np
 import pytest
 import torch
@@ -40,8 +41,12 @@ def test_the_skip_adds_no_parameters(mnist):
 
 
 def test_profile_has_four_networks_with_one_value_per_block(profile56):
-    assert list(profile56.curves) == ["plain-56", "ResNet-56", "plain-56, no BN",
-                                      "ResNet-56, no BN"]
+    assert list(profile56.curves) == [
+        "plain-56",
+        "ResNet-56",
+        "plain-56, no BN",
+        "ResNet-56, no BN",
+    ]
     assert {len(v) for v in profile56.curves.values()} == {27}  # (56 - 2) / 2 blocks
     assert profile56.batch == 16 and profile56.width == 8
 
@@ -68,40 +73,53 @@ def test_the_science_the_page_states_holds_at_depth_56(profile56):
 
 
 def _profile(plain, residual, plain_bn) -> block_demo.GradientProfile:
-    curves = {"plain-20": plain_bn, "ResNet-20": (1.0, 1.0), "plain-20, no BN": plain,
-              "ResNet-20, no BN": residual}
+    curves = {
+        "plain-20": plain_bn,
+        "ResNet-20": (1.0, 1.0),
+        "plain-20, no BN": plain,
+        "ResNet-20, no BN": residual,
+    }
     return block_demo.GradientProfile(20, 8, 16, curves)
 
 
 def _settled(*spreads: float) -> block_demo.Settling:
-    after = {s: profile_claim("plain-20", (r, 1.0), False, None)
-             for s, r in zip((0, 1, 10, 50), spreads)}
+    after = {
+        s: profile_claim("plain-20", (r, 1.0), False, None) for s, r in zip((0, 1, 10, 50), spreads)
+    }
     return block_demo.Settling("plain-20", TrainConfig(batch_size=32, lr=0.05), 16, after, 1.0)
 
 
 def test_describe_computes_its_numbers_from_the_curves():
-    lines = block_demo.describe(_profile((0.001, 0.02), (1.0, 0.02), (5000.0, 1.0)),
-                                _settled(5000, 100, 5, 3))
+    lines = block_demo.describe(
+        _profile((0.001, 0.02), (1.0, 0.02), (5000.0, 1.0)), _settled(5000, 100, 5, 3)
+    )
     assert "**plain-20, no BN**, dL/dx per element is **vanishing**: 20x smaller" in lines[2]
     assert "50x larger at block 1" in lines[3]  # residual without BN: the skip paths add up
-    assert lines[4] == ("Without batch norm the plain network's gradient is 1.0x larger than the "
-                        "residual network's at block 2 and 1,000x smaller than at block 1.")
+    assert lines[4] == (
+        "Without batch norm the plain network's gradient is 1.0x larger than the "
+        "residual network's at block 2 and 1,000x smaller than at block 1."
+    )
     explosion = lines[5]
     assert "**explodes**, 5,000x larger at block 1 than at block 2" in explosion
     assert "Yang et al. 2019" in explosion
-    assert ("(batch 32, learning rate 0.05; measured on the same 16 images): after 1 step "
-            "exploding, 100x; after 10 steps healthy, 5.0x; after 50 steps healthy, 3.0x. The "
-            "explosion is gone after 10 steps.") in explosion
+    assert (
+        "(batch 32, learning rate 0.05; measured on the same 16 images): after 1 step "
+        "exploding, 100x; after 10 steps healthy, 5.0x; after 50 steps healthy, 3.0x. The "
+        "explosion is gone after 10 steps."
+    ) in explosion
 
 
 def test_describe_does_not_claim_what_the_numbers_do_not_show():
     lines = block_demo.describe(_profile((0.02, 0.01), (0.01, 0.02), (0.01, 0.02)))
-    assert "2.0x smaller than the residual network's at block 2 and 2.0x larger than at " \
-           "block 1" in lines[4]
+    assert (
+        "2.0x smaller than the residual network's at block 2 and 2.0x larger than at "
+        "block 1" in lines[4]
+    )
     assert not any("vanish" in line for line in lines[:5])
     assert len(lines) == 6 and "healthy at this depth" in lines[5]
-    rising = block_demo.describe(_profile((0.02, 0.01), (0.01, 0.02), (5000.0, 1.0)),
-                                 _settled(5000, 4000, 6000, 9000))
+    rising = block_demo.describe(
+        _profile((0.02, 0.01), (0.01, 0.02), (5000.0, 1.0)), _settled(5000, 4000, 6000, 9000)
+    )
     assert rising[5].endswith("after 50 steps exploding, 9,000x. It still explodes after 50 steps.")
 
 

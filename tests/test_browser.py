@@ -4,6 +4,7 @@ Opens every page, trains a tiny run live, watches its curve grow, stops it, and 
 screenshot of every page at 1280x800 and at a projector's 1024x768 into `screenshots/`.
 In CI (CI=true) a missing browser fails the run instead of skipping it.
 """
+
 import os
 from pathlib import Path
 
@@ -30,6 +31,7 @@ def browser():
             pytest.fail(message)
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield b
@@ -99,7 +101,8 @@ def test_a_live_run_grows_then_stops(server, browser):
     page.get_by_role("link", name="Gradient flow").click()
     page.get_by_text("gradient entering each block").first.wait_for(timeout=60_000)
     page.wait_for_selector(READY, timeout=60_000)
-    assert page.evaluate("() => document.querySelector('.js-plotly-plot').layout.yaxis.type")\
-        == "log"
+    assert (
+        page.evaluate("() => document.querySelector('.js-plotly-plot').layout.yaxis.type") == "log"
+    )
     page.screenshot(path=str(SHOTS / "gradient-flow-trained-1280x800.png"), full_page=True)
     page.close()

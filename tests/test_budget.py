@@ -3,6 +3,7 @@ refusal before a job starts, and the sentence a learner sees.
 
     python -m tests.test_budget    # prints the estimate beside the measured peak for 5 jobs
 """
+
 import json
 import os
 import re
@@ -24,8 +25,10 @@ from resviz.runtime import fast_precision
 from tests.helpers import ROOT, train_button
 
 GB = 10**9
-SENTENCE = re.compile(r"ResNet-110 at batch 512 needs about (\d+\.\d) GB to train; this server "
-                      r"allows 1\.2 GB per run\. Lower the batch size, the width or the depth\.")
+SENTENCE = re.compile(
+    r"ResNet-110 at batch 512 needs about (\d+\.\d) GB to train; this server "
+    r"allows 1\.2 GB per run\. Lower the batch size, the width or the depth\."
+)
 
 
 def test_saved_tensors_on_meta_match_a_real_forward_pass():
@@ -54,21 +57,28 @@ def test_saved_tensors_on_meta_match_a_real_forward_pass():
 
 def test_the_estimate_grows_with_batch_and_depth():
     def total(depth, batch):
-        return budget.estimate([(NetConfig(depth=depth, width=8),
-                                 TrainConfig(batch_size=batch))]).total
+        return budget.estimate(
+            [(NetConfig(depth=depth, width=8), TrainConfig(batch_size=batch))]
+        ).total
+
     assert total(20, 64) < total(20, 256) < total(56, 256) < total(110, 256)
     # Activations scale with the batch: four times the batch, about four times the saved bytes.
-    a64, a256 = (budget.estimate([(NetConfig(depth=56, width=8), TrainConfig(batch_size=b))])
-                 .activations for b in (64, 256))
+    a64, a256 = (
+        budget.estimate([(NetConfig(depth=56, width=8), TrainConfig(batch_size=b))]).activations
+        for b in (64, 256)
+    )
     assert a256 / a64 == pytest.approx(4, rel=0.01)
 
 
-@pytest.mark.parametrize("env, jobs, mb", [
-    ({}, 1, 1200),                              # Community Cloud: 2,700 MB less the app's 1,500
-    ({"RESVIZ_MEMORY_MB": "4700"}, 2, 1600),    # two jobs at once share what is left
-    ({"RESVIZ_MEMORY_MB": "lots"}, 1, 1200),    # garbage: the default
-    ({"RESVIZ_MEMORY_MB": "1000"}, 1, 0),       # less than the app itself: nothing trains
-])
+@pytest.mark.parametrize(
+    "env, jobs, mb",
+    [
+        ({}, 1, 1200),  # Community Cloud: 2,700 MB less the app's 1,500
+        ({"RESVIZ_MEMORY_MB": "4700"}, 2, 1600),  # two jobs at once share what is left
+        ({"RESVIZ_MEMORY_MB": "lots"}, 1, 1200),  # garbage: the default
+        ({"RESVIZ_MEMORY_MB": "1000"}, 1, 0),  # less than the app itself: nothing trains
+    ],
+)
 def test_the_budget_comes_from_the_environment(env, jobs, mb):
     assert budget.per_slot_bytes(jobs, env) == mb * 10**6
 
@@ -91,9 +101,12 @@ def test_a_job_over_budget_gets_one_sentence_with_the_estimate():
 
 def test_a_job_of_several_networks_names_the_largest():
     specs = [(NetConfig(depth=d, width=16), TrainConfig(batch_size=512)) for d in (20, 110)]
-    with pytest.raises(OverBudget, match=r"^These 2 networks \(the largest is ResNet-110\) at "
-                                         r"batch 512 need about \d+\.\d GB to train; this "
-                                         r"server allows 500 MB per run\."):
+    with pytest.raises(
+        OverBudget,
+        match=r"^These 2 networks \(the largest is ResNet-110\) at "
+        r"batch 512 need about \d+\.\d GB to train; this "
+        r"server allows 500 MB per run\.",
+    ):
         budget.check(specs, 500 * 10**6)
 
 
@@ -123,7 +136,8 @@ def test_the_train_page_refuses_a_job_too_large_and_keeps_the_history(open_page,
     assert len(errors) == 1 and re.fullmatch(
         r"ResNet-110 at batch 512 needs about \d+\.\d GB to train; this server allows "
         r"(\d\.\d GB|\d+ MB) per run\. Lower the batch size, the width or the depth\.",
-        errors[0]), errors
+        errors[0],
+    ), errors
     assert at.session_state["work"].job is finished  # nothing started, nothing replaced
     assert len(at.session_state["work"].history()) == 1
     assert any("ResNet-8" in o for o in at.multiselect(key="compare").options)
@@ -138,12 +152,17 @@ APP_PRECISION = fast_precision(torch.device("cpu"))
 CASES = [  # (networks, training, threads): fp32 and bf16, one network, a preset-like four on two
     ([dict(depth=20, width=16)], dict(steps=4, batch_size=256, eval_every=4, precision="fp32"), 1),
     ([dict(depth=56, width=16)], dict(steps=3, batch_size=256, eval_every=3, precision="fp32"), 1),
-    ([dict(depth=110, width=16)], dict(steps=2, batch_size=128, eval_every=2, precision="bf16"),
-     1),
-    ([dict(depth=d, width=8, residual=r) for d in (20, 56) for r in (False, True)],
-     dict(steps=40, batch_size=64, eval_every=40, precision=APP_PRECISION), 2),
-    ([dict(family="imagenet", depth=34, width=32)],
-     dict(steps=3, batch_size=128, eval_every=3, precision="fp32"), 1),
+    ([dict(depth=110, width=16)], dict(steps=2, batch_size=128, eval_every=2, precision="bf16"), 1),
+    (
+        [dict(depth=d, width=8, residual=r) for d in (20, 56) for r in (False, True)],
+        dict(steps=40, batch_size=64, eval_every=40, precision=APP_PRECISION),
+        2,
+    ),
+    (
+        [dict(family="imagenet", depth=34, width=32)],
+        dict(steps=3, batch_size=128, eval_every=3, precision="fp32"),
+        1,
+    ),
 ]
 
 
@@ -177,11 +196,20 @@ def _child(spec: dict) -> int:
 def measure(nets: list[dict], train: dict, workers: int) -> tuple[int, int]:
     """(estimated, measured) peak bytes of a job."""
     specs = [(NetConfig(**n), TrainConfig(**train)) for n in nets]
-    out = subprocess.run([sys.executable, "-m", "tests.test_budget", "--child",
-                          json.dumps({"nets": nets, "train": train, "workers": workers})],
-                         cwd=ROOT, check=True,
-                         capture_output=True, text=True,
-                         env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.test_budget",
+            "--child",
+            json.dumps({"nets": nets, "train": train, "workers": workers}),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"),
+    )
     return budget.estimate(specs, workers).total, int(out.stdout.split()[-1])
 
 

@@ -1,5 +1,6 @@
 """Claims: the gradient rule against autograd, each kind's rule, and no false claim on a grid of
 real runs (tests/claims_grid.py recorded them)."""
+
 import functools
 import math
 import re
@@ -27,31 +28,40 @@ def _probed_run(cfg: NetConfig, batch: int = 6, size: int = 28) -> tuple[Run, di
     x = torch.randn(batch, cfg.in_channels, size, size)
     y = torch.randint(0, cfg.num_classes, (batch,))
     inputs = {}
-    hooks = [b.register_forward_pre_hook(lambda _m, i, n=n: inputs.__setitem__(n, i[0]))
-             for n, b in blocks(net)]
+    hooks = [
+        b.register_forward_pre_hook(lambda _m, i, n=n: inputs.__setitem__(n, i[0]))
+        for n, b in blocks(net)
+    ]
     with Probe(net) as probe:
         loss = F.cross_entropy(net(x), y)
         weights = dict(weight_layers(net))
-        grads = torch.autograd.grad(loss, list(inputs.values()) + [m.weight for m in
-                                                                  weights.values()],
-                                    retain_graph=True)
+        grads = torch.autograd.grad(
+            loss, list(inputs.values()) + [m.weight for m in weights.values()], retain_graph=True
+        )
         loss.backward()
     for h in hooks:
         h.remove()
     rms = [g.pow(2).mean().sqrt().item() for g in grads]
-    want_x, want_w = dict(zip(inputs, rms)), dict(zip(weights, rms[len(inputs):]))
-    record = {"step": 1, "block_grad_norms": probe.block_grad_norms(),
-              "grad_norms": weight_grad_norms(net), "act_std": probe.activation_std()}
+    want_x, want_w = dict(zip(inputs, rms)), dict(zip(weights, rms[len(inputs) :]))
+    record = {
+        "step": 1,
+        "block_grad_norms": probe.block_grad_norms(),
+        "grad_norms": weight_grad_norms(net),
+        "act_std": probe.activation_std(),
+    }
     dataset = {28: "mnist-5k", 32: "shapes"}[size]
     run = Run(cfg, TrainConfig(dataset=dataset, batch_size=batch), [record], status="done")
     return run, want_x, want_w
 
 
-@pytest.mark.parametrize("cfg, size", [
-    (NetConfig(depth=8, width=4), 28),
-    (NetConfig(depth=14, residual=False, batch_norm=False, width=3, shortcut="B"), 28),
-    (NetConfig(family="imagenet", depth=18, width=4, in_channels=3), 32),
-])
+@pytest.mark.parametrize(
+    "cfg, size",
+    [
+        (NetConfig(depth=8, width=4), 28),
+        (NetConfig(depth=14, residual=False, batch_norm=False, width=3, shortcut="B"), 28),
+        (NetConfig(family="imagenet", depth=18, width=4, in_channels=3), 32),
+    ],
+)
 def test_per_element_rms_matches_autograd(cfg, size):
     run, want_x, want_w = _probed_run(cfg, size=size)
     got_x, got_w = (rms_matrix(run, k) for k in ("block_grad_norms", "grad_norms"))
@@ -73,14 +83,17 @@ def _profile(values, residual=False):
     return claims.profile_claim("net", values, residual, step=5)
 
 
-@pytest.mark.parametrize("values, residual, kind, words", [
-    ([1.0, 2.0, 5.0], False, Kind.HEALTHY, "stay within 5.0x"),
-    ([2.0, 81.0, 1.0], False, Kind.EXPLODING, "81x larger at block 2 than at block 3"),
-    ([0.01, 1.0, 2.0], False, Kind.VANISHING, "200x smaller at block 1 than at block 3"),
-    ([30.0, 3.0, 1.0], False, Kind.EXPLODING, "30x larger at block 1 than at block 3"),
-    ([30.0, 3.0, 1.0], True, Kind.RESIDUAL_GROWTH, "30x larger at block 1 than at block 3"),
-    ([0.01, 1.0, 2.0], True, Kind.VANISHING, "vanishing"),
-])
+@pytest.mark.parametrize(
+    "values, residual, kind, words",
+    [
+        ([1.0, 2.0, 5.0], False, Kind.HEALTHY, "stay within 5.0x"),
+        ([2.0, 81.0, 1.0], False, Kind.EXPLODING, "81x larger at block 2 than at block 3"),
+        ([0.01, 1.0, 2.0], False, Kind.VANISHING, "200x smaller at block 1 than at block 3"),
+        ([30.0, 3.0, 1.0], False, Kind.EXPLODING, "30x larger at block 1 than at block 3"),
+        ([30.0, 3.0, 1.0], True, Kind.RESIDUAL_GROWTH, "30x larger at block 1 than at block 3"),
+        ([0.01, 1.0, 2.0], True, Kind.VANISHING, "vanishing"),
+    ],
+)
 def test_the_gradient_rule_reads_the_whole_profile(values, residual, kind, words):
     c = _profile(values, residual)
     assert c.kind == kind and words in c.sentence and holds(c)
@@ -99,13 +112,22 @@ def test_a_claim_needs_the_numbers_its_rule_reads():
         claim(Kind.DEGRADATION, "x", {"deep": 0.6, "shallow": 0.2})
 
 
-@pytest.mark.parametrize("deep, shallow, noise, ok", [
-    (0.62, 0.20, 0.03, True), (0.25, 0.20, 0.03, False), (0.62, 0.20, math.inf, False),
-    (0.204, 0.200, 0.0, False),  # under the half-point floor
-])
+@pytest.mark.parametrize(
+    "deep, shallow, noise, ok",
+    [
+        (0.62, 0.20, 0.03, True),
+        (0.25, 0.20, 0.03, False),
+        (0.62, 0.20, math.inf, False),
+        (0.204, 0.200, 0.0, False),  # under the half-point floor
+    ],
+)
 def test_degradation_needs_a_gap_beyond_the_noise(deep, shallow, noise, ok):
-    c = claim(Kind.DEGRADATION, "worse", dict(deep=deep, shallow=shallow, noise=noise),
-              instead="not worse")
+    c = claim(
+        Kind.DEGRADATION,
+        "worse",
+        dict(deep=deep, shallow=shallow, noise=noise),
+        instead="not worse",
+    )
     assert holds(c) is ok and say([c]) == ["worse" if ok else "not worse"]
     wins = claim(Kind.DEEPER_WINS, "better", dict(deep=shallow, shallow=deep, noise=noise))
     assert holds(wins) is ok
@@ -133,6 +155,7 @@ def test_the_help_text_quotes_the_thresholds():
 
 # No false claim on a grid of real runs ---------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def grid() -> list[Run]:
     if not claims_grid.PATH.exists():
@@ -155,8 +178,10 @@ def _selections(runs: list[Run]) -> list[list[Run]]:
 def _sizes(cfg: NetConfig, batch: int) -> dict[str, dict[str, int]]:
     """Elements of each block's input in a real forward of a batch, and of each 3x3 weight."""
     net, inputs = build(cfg), {}
-    hooks = [b.register_forward_pre_hook(lambda _m, i, n=n: inputs.__setitem__(n, i[0].numel()))
-             for n, b in blocks(net)]
+    hooks = [
+        b.register_forward_pre_hook(lambda _m, i, n=n: inputs.__setitem__(n, i[0].numel()))
+        for n, b in blocks(net)
+    ]
     with torch.no_grad():
         net(torch.zeros(batch, cfg.in_channels, 28, 28))
     for h in hooks:
@@ -198,8 +223,11 @@ def _check_gradient(c: Claim, run: Run, step: int, key: str) -> None:
 
 
 def _window(run: Run, step: int) -> list[float]:
-    return [r["train_error"] for r in run.records
-            if step - 20 < r["step"] <= step and r.get("train_error") is not None]
+    return [
+        r["train_error"]
+        for r in run.records
+        if step - 20 < r["step"] <= step and r.get("train_error") is not None
+    ]
 
 
 def _percents(sentence: str) -> list[float]:
@@ -207,12 +235,14 @@ def _percents(sentence: str) -> list[float]:
 
 
 def _check_degradation(c: Claim, runs: list[Run], step: int) -> None:
-    deep, shallow = (next(r for r in runs if r.label == label and not r.net.residual)
-                     for label in c.runs)
+    deep, shallow = (
+        next(r for r in runs if r.label == label and not r.net.residual) for label in c.runs
+    )
     d, s = _window(deep, step), _window(shallow, step)
     assert c["deep"] == pytest.approx(statistics.fmean(d)) and deep.net.depth > shallow.net.depth
-    noise = math.hypot(*(statistics.stdev(e) / math.sqrt(len(e)) if len(e) > 1 else math.inf
-                         for e in (d, s)))
+    noise = math.hypot(
+        *(statistics.stdev(e) / math.sqrt(len(e)) if len(e) > 1 else math.inf for e in (d, s))
+    )
     worse = statistics.fmean(d) - statistics.fmean(s) > max(0.005, 2 * noise)
     assert holds(c) == worse
     shown = say([c])
@@ -248,10 +278,15 @@ def test_no_false_claim_on_a_grid_of_real_runs(grid):
                 _check_degradation(c, runs, step)
                 checked["degradation"] += 1
             for c in comparisons.response_claims(runs, step):
-                plain, res = (statistics.median(next(r for r in run.records if r["step"] == step)
-                                                ["act_std"].values())
-                              for run in (next(r for r in runs if r.label == c.runs[1]),
-                                          next(r for r in runs if r.label == c.runs[0])))
+                plain, res = (
+                    statistics.median(
+                        next(r for r in run.records if r["step"] == step)["act_std"].values()
+                    )
+                    for run in (
+                        next(r for r in runs if r.label == c.runs[1]),
+                        next(r for r in runs if r.label == c.runs[0]),
+                    )
+                )
                 assert (c["plain"], c["residual"]) == (plain, res)
                 assert f"is {res:.2f}, **{c.runs[1]}**'s {plain:.2f}" in say([c])[0]
                 layer = re.search(r"differ most at (\S+):", say([c])[0]).group(1)
@@ -266,10 +301,11 @@ def test_no_false_claim_on_a_grid_of_real_runs(grid):
                 assert claims.spread(far) == max(claims.spread(o) for o in others if o)
                 checked["jump"] += 1
         for c in comparisons.fit_claims(runs):
-            deep, shallow = (next(r for r in runs if r.label == label and not r.net.residual)
-                             for label in c.runs)
+            deep, shallow = (
+                next(r for r in runs if r.label == label and not r.net.residual) for label in c.runs
+            )
             if holds(c):
-                gap = ((c["deep_val"] - c["deep_train"]) - (c["shallow_val"] - c["shallow_train"]))
+                gap = (c["deep_val"] - c["deep_train"]) - (c["shallow_val"] - c["shallow_train"])
                 assert gap <= 0.05 and holds(c.also[0])
                 assert "it fails to fit, it does not overfit" in say([c])[0]
             checked["fit"] += 1

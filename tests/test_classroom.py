@@ -1,6 +1,7 @@
 """A class at once, under AppTest (every AppTest is a session of one server): the teacher's link,
 students joining its run, sessions that share runs but never each other's history, and the
 Inside page training through the queue, one job per session."""
+
 import time
 
 import pytest
@@ -66,15 +67,20 @@ def test_a_link_to_no_preset_says_which_there_are():
     at = _open({"preset": "<b>depth</b>"})
     assert [w.value for w in at.warning] == [
         r"Ignored the link's preset \<b\>depth\<\/b\>: the presets are degradation, vanishing, "
-        "paper-figure."]
+        "paper-figure."
+    ]
     assert at.session_state["work"].job is None
 
 
 @pytest.mark.slow
 def test_sessions_share_a_run_but_not_their_histories(open_page, train_custom):
     first = train_custom(open_page("pages/train.py"), steps=10)
-    mine = Run(net=NetConfig(depth=14, width=4), train=TrainConfig(steps=1), status="done",
-               records=[{"step": 1, "train_error": 0.5}])
+    mine = Run(
+        net=NetConfig(depth=14, width=4),
+        train=TrainConfig(steps=1),
+        status="done",
+        records=[{"step": 1, "train_error": 0.5}],
+    )
     assert first.session_state["work"].add_upload("mine.json", dumps(mine).encode()) is None
     second = train_custom(open_page("pages/train.py"), steps=10)  # the same configuration
     a, b = first.session_state["work"], second.session_state["work"]

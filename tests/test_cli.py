@@ -1,4 +1,5 @@
 """`python -m resviz`: what a user at a terminal sees."""
+
 import json
 import subprocess
 import sys
@@ -11,25 +12,49 @@ from resviz.claims import gradient_claim, holds
 from resviz.runs import load
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--depth", "21"], "depth must be 6n+2"),
-    (["--width", "0"], "width must be between 1 and 512"),
-    (["--dataset", "imagenet"], "unknown dataset 'imagenet'; choose one of: mnist-5k, shapes"),
-    (["--lr", "-0.1"], "learning rate must be above 0"),
-    (["--arch", "dense"], "invalid choice: 'dense'"),
-    (["--device", "mps"], "device 'mps' was asked for, but Apple's MPS is not available here"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--depth", "21"], "depth must be 6n+2"),
+        (["--width", "0"], "width must be between 1 and 512"),
+        (["--dataset", "imagenet"], "unknown dataset 'imagenet'; choose one of: mnist-5k, shapes"),
+        (["--lr", "-0.1"], "learning rate must be above 0"),
+        (["--arch", "dense"], "invalid choice: 'dense'"),
+        (["--device", "mps"], "device 'mps' was asked for, but Apple's MPS is not available here"),
+    ],
+)
 def test_bad_arguments_exit_2_with_one_line(args, words, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "resviz", "train", "--out",
-                           str(tmp_path / "r.json"), *args], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "resviz", "train", "--out", str(tmp_path / "r.json"), *args],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and words in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_train_takes_the_learning_rate_schedule_and_warm_up(tmp_path):
     out = tmp_path / "r.json"
-    assert main(["train", "--depth", "8", "--width", "4", "--steps", "4", "--schedule", "step",
-                 "--warmup-steps", "2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--depth",
+                "8",
+                "--width",
+                "4",
+                "--steps",
+                "4",
+                "--schedule",
+                "step",
+                "--warmup-steps",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     train = json.loads(out.read_text())["train"]
     assert (train["schedule"], train["warmup_steps"]) == ("step", 2)
 
@@ -39,6 +64,7 @@ def test_a_bug_is_not_turned_into_a_one_line_message(monkeypatch):
 
     def broken(*_args, **_kwargs):
         raise ValueError("a bug in the engine")
+
     monkeypatch.setattr(cli, "summarize", broken)
     with pytest.raises(ValueError, match="a bug in the engine"):
         main(["summary", "--depth", "20"])
@@ -46,8 +72,28 @@ def test_a_bug_is_not_turned_into_a_one_line_message(monkeypatch):
 
 def test_train_writes_a_run_file_with_the_records_curves_need(tmp_path, capsys):
     out = tmp_path / "plain8.json"
-    assert main(["train", "--arch", "plain", "--depth", "8", "--width", "4", "--steps", "4",
-                 "--eval-every", "2", "--probe-every", "2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--arch",
+                "plain",
+                "--depth",
+                "8",
+                "--width",
+                "4",
+                "--steps",
+                "4",
+                "--eval-every",
+                "2",
+                "--probe-every",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     run = json.loads(out.read_text())
     assert run["net"]["residual"] is False and run["status"] == "done"
     rec = run["records"]
@@ -70,17 +116,21 @@ def test_summary_json_totals_match_the_paper(capsys):
 def test_summary_says_which_resnet18_it_prints_and_paper_prints_torchvisions(capsys):
     assert main(["summary", "--family", "imagenet", "--depth", "18"]) == 0
     small = capsys.readouterr().out.splitlines()
-    assert small[-2].startswith("ResNet-18 (ImageNet-style, 3x3 small-image stem without max "
-                                "pooling, 28x28 grey images, 10 classes, width 64, batch norm, "
-                                "option-A zero-padding shortcuts): ")
+    assert small[-2].startswith(
+        "ResNet-18 (ImageNet-style, 3x3 small-image stem without max "
+        "pooling, 28x28 grey images, 10 classes, width 64, batch norm, "
+        "option-A zero-padding shortcuts): "
+    )
     assert "--paper" in small[-1]
     assert main(["summary", "--family", "imagenet", "--depth", "18", "--paper"]) == 0
     paper = capsys.readouterr().out.splitlines()
     oracle = sum(p.numel() for p in torchvision.models.resnet18().parameters())
     assert oracle == 11_689_512
-    assert paper[-2].startswith("ResNet-18 (ImageNet-style, 7x7 stem and max pooling, 224x224 "
-                                "colour images, 1000 classes, width 64, batch norm, option-B "
-                                f"projection shortcuts): {oracle:,} parameters, ")
+    assert paper[-2].startswith(
+        "ResNet-18 (ImageNet-style, 7x7 stem and max pooling, 224x224 "
+        "colour images, 1000 classes, width 64, batch norm, option-B "
+        f"projection shortcuts): {oracle:,} parameters, "
+    )
     assert "(1.81 x 10^9)" in paper[-2]  # multiply-adds of one 224 px image
     assert paper[-1] == "The paper, Table 1: 1.8 x 10^9 FLOPs (multiply-adds)."
 

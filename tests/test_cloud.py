@@ -1,5 +1,6 @@
 """Community Cloud's entrypoint (cloud/streamlit_app.py) runs the same app as app.py, and its
 requirements differ from the root's only by torch's CPU wheels."""
+
 from streamlit.testing.v1 import AppTest
 
 from tests.helpers import ROOT, TIMEOUT
@@ -19,8 +20,9 @@ def _open(script: str) -> AppTest:
 def test_the_cloud_entrypoint_shows_the_same_pages_and_switches_between_them():
     app, cloud = _open("app.py"), _open("cloud/streamlit_app.py")
     assert cloud.title[0].value == app.title[0].value == "Why residual networks work"
-    assert [el.proto.page for el in cloud.get("page_link")] == \
-        [el.proto.page for el in app.get("page_link")]
+    assert [el.proto.page for el in cloud.get("page_link")] == [
+        el.proto.page for el in app.get("page_link")
+    ]
     cloud.button(key="home-degradation").click()  # starts a preset, then opens the Train page
     cloud.run()
     assert not cloud.exception, cloud.exception

@@ -1,6 +1,7 @@
 """Sweeps on Ray, with a local Ray instance (ray.init on this machine, two workers): the same run
 files as the in-process sweep; a worker that dies has its run marked, the rest finish, and a
 rerun trains only what is left. Skipped where Ray is not installed (requirements-cluster.txt)."""
+
 import os
 import signal
 import threading
@@ -14,8 +15,9 @@ from resviz.runs import load
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow  # a local Ray node takes tens of seconds to start
 
-ENTRIES = sweep.plan((8, 14), sweep.ARCHS, TrainConfig(steps=12, batch_size=16, eval_every=6),
-                     width=4)
+ENTRIES = sweep.plan(
+    (8, 14), sweep.ARCHS, TrainConfig(steps=12, batch_size=16, eval_every=6), width=4
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +32,9 @@ def local_ray():
 def _numbers(path):
     """A run file's status and records, less what the clock decides."""
     run = load(path)
-    return run.status, [{k: v for k, v in r.items() if k not in ("elapsed", "images_per_s")}
-                        for r in run.records]
+    return run.status, [
+        {k: v for k, v in r.items() if k not in ("elapsed", "images_per_s")} for r in run.records
+    ]
 
 
 def test_a_ray_sweep_writes_the_files_the_in_process_sweep_writes(tmp_path, local_ray):
@@ -46,8 +49,9 @@ def test_a_ray_sweep_writes_the_files_the_in_process_sweep_writes(tmp_path, loca
         assert _numbers(there / name) == _numbers(here / name)
 
 
-def test_a_dead_worker_is_marked_the_rest_finish_and_a_rerun_resumes(tmp_path, local_ray,
-                                                                     monkeypatch):
+def test_a_dead_worker_is_marked_the_rest_finish_and_a_rerun_resumes(
+    tmp_path, local_ray, monkeypatch
+):
     real, killed = cluster.records, []
     lock = threading.Lock()
 
@@ -58,9 +62,11 @@ def test_a_dead_worker_is_marked_the_rest_finish_and_a_rerun_resumes(tmp_path, l
                 if i == 2 and not killed:
                     killed.append(actor)
                     os.kill(ray_module.get(actor.pid.remote()), signal.SIGKILL)
+
     monkeypatch.setattr(cluster, "records", dying)
-    long = sweep.plan((8, 14), sweep.ARCHS, TrainConfig(steps=60, batch_size=16, eval_every=20),
-                      width=4)
+    long = sweep.plan(
+        (8, 14), sweep.ARCHS, TrainConfig(steps=60, batch_size=16, eval_every=20), width=4
+    )
     outcomes = cluster.run_sweep(long, tmp_path, "local", workers=2)
     (dead,) = [name for name, outcome in outcomes.items() if outcome == "failed"]
     assert sorted(outcomes.values()) == ["done", "done", "done", "failed"]

@@ -1,4 +1,5 @@
 """The convolution lesson against hand computations and known facts about its kernels."""
+
 import numpy as np
 import pytest
 import torch
@@ -14,16 +15,16 @@ def _by_hand(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     out = np.zeros((h - 2, w - 2))
     for i in range(h - 2):
         for j in range(w - 2):
-            out[i, j] = np.sum(image[i:i + 3, j:j + 3] * kernel)
+            out[i, j] = np.sum(image[i : i + 3, j : j + 3] * kernel)
     return out
 
 
 def _edge(vertical: bool, size: int = 8) -> np.ndarray:
     img = np.zeros((size, size), np.float32)
     if vertical:
-        img[:, size // 2:] = 1  # dark left, bright right
+        img[:, size // 2 :] = 1  # dark left, bright right
     else:
-        img[size // 2:, :] = 1  # dark top, bright bottom
+        img[size // 2 :, :] = 1  # dark top, bright bottom
     return img
 
 
@@ -64,8 +65,12 @@ def test_steps_relu_then_pooling_halve_each_side():
     image = np.random.default_rng(2).random((28, 31)).astype(np.float32)
     kernel = _kernel("Laplacian (all edges)")
     inp, conv, relu, pool = conv_demo.steps(image, kernel)
-    assert [s.values.shape for s in (inp, conv, relu, pool)] == [(28, 31), (26, 29), (26, 29),
-                                                                 (13, 14)]
+    assert [s.values.shape for s in (inp, conv, relu, pool)] == [
+        (28, 31),
+        (26, 29),
+        (26, 29),
+        (13, 14),
+    ]
     assert relu.values == pytest.approx(np.maximum(conv.values, 0))
     assert pool.values[3, 5] == pytest.approx(relu.values[6:8, 10:12].max())
     assert "28x31 -> 26x29" in conv.caption and "no padding" in conv.caption
@@ -115,10 +120,18 @@ def test_alexnet_table_is_the_2012_network_with_its_60_965_224_parameters():
     assert sum(r.params for r in rows) == count_params(AlexNet()) == 60_965_224
     assert "60,965,224 parameters" in conv_demo.totals_note(rows)
     table = conv_demo.layer_table(rows)
-    assert table[0] == {"layer": "conv1", "kind": "Conv2d 11x11/4", "output": "96 x 55 x 55",
-                        "parameters": 96 * (3 * 11 * 11 + 1),
-                        "multiply-adds": 55 * 55 * 96 * 3 * 11 * 11}
+    assert table[0] == {
+        "layer": "conv1",
+        "kind": "Conv2d 11x11/4",
+        "output": "96 x 55 x 55",
+        "parameters": 96 * (3 * 11 * 11 + 1),
+        "multiply-adds": 55 * 55 * 96 * 3 * 11 * 11,
+    }
     # Two groups: each of conv2's 256 kernels sees 48 of conv1's 96 maps.
-    assert table[3] == {"layer": "conv2", "kind": "Conv2d 5x5, 2 groups",
-                        "output": "256 x 27 x 27", "parameters": 256 * (48 * 5 * 5 + 1),
-                        "multiply-adds": 27 * 27 * 256 * 48 * 5 * 5}
+    assert table[3] == {
+        "layer": "conv2",
+        "kind": "Conv2d 5x5, 2 groups",
+        "output": "256 x 27 x 27",
+        "parameters": 256 * (48 * 5 * 5 + 1),
+        "multiply-adds": 27 * 27 * 256 * 48 * 5 * 5,
+    }

@@ -1,4 +1,5 @@
 """The dataset registry: offline sets, torchvision loaders on fake files, and augmentation."""
+
 import os
 import pickle
 from urllib.error import URLError
@@ -16,6 +17,7 @@ DOWNLOADED = ("mnist", "fashion-mnist", "cifar10")
 
 
 # --- fake torchvision files, written in the formats torchvision reads -------------------------
+
 
 def write_idx(path, array: np.ndarray) -> None:
     """An uncompressed idx-ubyte file: magic 0x0000080N (uint8, N dims), big-endian sizes, bytes."""
@@ -52,8 +54,9 @@ def fake_cifar(root, per_batch=4):
 @pytest.fixture
 def no_md5(monkeypatch):
     # CIFAR10 checks every file's md5 against the real download; fake files only need to exist.
-    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity",
-                        lambda path, md5=None: os.path.isfile(path))
+    monkeypatch.setattr(
+        torchvision.datasets.cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path)
+    )
 
 
 def assert_one_learner_sentence(message: str) -> None:
@@ -64,9 +67,16 @@ def assert_one_learner_sentence(message: str) -> None:
 
 # --- registry ---------------------------------------------------------------------------------
 
+
 def test_registry_describes_every_dataset():
-    assert list(data.DATASETS) == ["mnist-5k", "shapes", "scenes", "mnist", "fashion-mnist",
-                                   "cifar10"]
+    assert list(data.DATASETS) == [
+        "mnist-5k",
+        "shapes",
+        "scenes",
+        "mnist",
+        "fashion-mnist",
+        "cifar10",
+    ]
     assert all(data.info(n).offline for n in OFFLINE)
     assert not any(data.info(n).offline for n in DOWNLOADED)
     assert not data.info("mnist-5k").flip and not data.info("mnist").flip
@@ -75,8 +85,11 @@ def test_registry_describes_every_dataset():
 
 
 def test_unknown_name_lists_the_choices():
-    with pytest.raises(ValueError, match="unknown dataset 'foo'; choose one of: mnist-5k, shapes, "
-                                         "scenes, mnist, fashion-mnist, cifar10"):
+    with pytest.raises(
+        ValueError,
+        match="unknown dataset 'foo'; choose one of: mnist-5k, shapes, "
+        "scenes, mnist, fashion-mnist, cifar10",
+    ):
         data.load("foo")
 
 
@@ -96,6 +109,7 @@ def test_availability_on_empty_and_filled_root(tmp_path, no_md5):
 
 
 # --- mnist-5k -----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def mnist5k():
@@ -140,6 +154,7 @@ def test_images_undo_normalisation_and_to_moves(mnist5k):
 
 # --- shapes --------------------------------------------------------------------------------------
 
+
 def test_shapes_are_deterministic_balanced_and_in_range():
     x, y = data.make_shapes(200, seed=1)
     x2, y2 = data.make_shapes(200, seed=1)
@@ -155,6 +170,7 @@ def test_shapes_class_is_not_in_the_mean_colour():
     def mean_rgb(seed):
         x, y = data.make_shapes(1000, seed)
         return x.mean((2, 3)), y
+
     f_train, y_train = mean_rgb(0)
     f_test, y_test = mean_rgb(1)
     centroids = torch.stack([f_train[y_train == c].mean(0) for c in range(len(data.SHAPE_CLASSES))])
@@ -178,6 +194,7 @@ def test_shapes_difficulty_adds_noise():
         x, _ = data.make_shapes(100, seed=4, difficulty=difficulty)
         corner = x[:, :, :3, :3]  # mostly background
         return (corner - corner.mean((2, 3), keepdim=True)).abs().mean().item()
+
     assert background_roughness(1.0) > 2 * background_roughness(0.0)
     with pytest.raises(ValueError, match="difficulty"):
         data.make_shapes(10, seed=0, difficulty=2)
@@ -193,6 +210,7 @@ def test_load_shapes():
 
 # --- scenes -------------------------------------------------------------------------------------
 
+
 def test_scenes_are_deterministic_balanced_and_in_range():
     x, y = data.make_scenes(120, seed=1)
     x2, y2 = data.make_scenes(120, seed=1)
@@ -206,9 +224,14 @@ def test_scenes_are_deterministic_balanced_and_in_range():
 
 def test_scene_classes_are_every_outline_with_every_fill():
     assert len(set(data.SCENE_CLASSES)) == 30
-    assert data.SCENE_CLASSES[:6] == ("circle, solid", "circle, horizontal stripes",
-                                      "circle, vertical stripes", "circle, checkerboard",
-                                      "circle, dots", "ring, solid")
+    assert data.SCENE_CLASSES[:6] == (
+        "circle, solid",
+        "circle, horizontal stripes",
+        "circle, vertical stripes",
+        "circle, checkerboard",
+        "circle, dots",
+        "ring, solid",
+    )
     assert data.SCENE_CLASSES[-1] == "star, dots"
 
 
@@ -220,8 +243,7 @@ def test_scene_fills_run_the_way_their_class_says():
     along_x = (x[..., 1:] - x[..., :-1]).abs().sum(1).mean((1, 2))
     fill = y % len(SCENE_FILLS)
     lean = {f: (along_y - along_x)[fill == i].mean().item() for i, f in enumerate(SCENE_FILLS)}
-    roughness = {f: (along_y + along_x)[fill == i].mean().item()
-                 for i, f in enumerate(SCENE_FILLS)}
+    roughness = {f: (along_y + along_x)[fill == i].mean().item() for i, f in enumerate(SCENE_FILLS)}
     assert lean["horizontal stripes"] > 0.05 > -0.05 > lean["vertical stripes"]
     assert roughness["solid"] == min(roughness.values())
 
@@ -230,6 +252,7 @@ def test_scenes_class_is_not_in_the_mean_colour():
     def mean_rgb(seed):
         x, y = data.make_scenes(1500, seed)
         return x.mean((2, 3)), y
+
     f_train, y_train = mean_rgb(0)
     f_test, y_test = mean_rgb(1)
     centroids = torch.stack([f_train[y_train == c].mean(0) for c in range(30)])
@@ -249,6 +272,7 @@ def test_load_scenes(monkeypatch):
 
 
 # --- torchvision datasets without internet ----------------------------------------------------
+
 
 @pytest.mark.parametrize("name, folder", [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
 def test_mnist_family_from_raw_files(tmp_path, name, folder):
@@ -281,6 +305,7 @@ def test_missing_files_without_download(tmp_path, name):
 def test_failed_download_becomes_one_sentence(tmp_path, monkeypatch):
     def offline(self):
         raise URLError("[Errno -3] Temporary failure in name resolution")
+
     monkeypatch.setattr(torchvision.datasets.MNIST, "download", offline)
     with pytest.raises(data.DatasetUnavailable) as err:
         data.load("mnist", root=tmp_path, download=True)
@@ -291,13 +316,14 @@ def test_failed_download_becomes_one_sentence(tmp_path, monkeypatch):
 
 # --- augmentation -------------------------------------------------------------------------------
 
+
 def crops(image, pad):
     """Oracle: every pad-and-crop of one (C, H, W) image, written with plain loops."""
     c, h, w = image.shape
     padded = torch.zeros(c, h + 2 * pad, w + 2 * pad)
-    padded[:, pad:pad + h, pad:pad + w] = image
+    padded[:, pad : pad + h, pad : pad + w] = image
     shifts = range(2 * pad + 1)
-    return [padded[:, dy:dy + h, dx:dx + w] for dy in shifts for dx in shifts]
+    return [padded[:, dy : dy + h, dx : dx + w] for dy in shifts for dx in shifts]
 
 
 def match(out, image, pad, flip):

@@ -1,4 +1,5 @@
 """The Experiments page's science and figures: Fig. 6 panels, final errors, the paper's numbers."""
+
 import pytest
 
 from resviz.claims import Kind, holds
@@ -25,21 +26,40 @@ from resviz.ui.state import dataset
 from tests.helpers import figures, plotly_array
 
 
-def run_of(depth: int, residual: bool, train: list[float], val: dict[int, float],
-           batch_norm: bool = True, seed: int = 0, width: int = 8) -> Run:
-    records = [{"step": s, "train_error": e, "val_error": val.get(s)}
-               for s, e in enumerate(train, start=1)]
-    return Run(net=NetConfig(depth=depth, residual=residual, batch_norm=batch_norm, width=width),
-               train=TrainConfig(steps=len(train), seed=seed, batch_size=64), records=records,
-               status="done")
+def run_of(
+    depth: int,
+    residual: bool,
+    train: list[float],
+    val: dict[int, float],
+    batch_norm: bool = True,
+    seed: int = 0,
+    width: int = 8,
+) -> Run:
+    records = [
+        {"step": s, "train_error": e, "val_error": val.get(s)} for s, e in enumerate(train, start=1)
+    ]
+    return Run(
+        net=NetConfig(depth=depth, residual=residual, batch_norm=batch_norm, width=width),
+        train=TrainConfig(steps=len(train), seed=seed, batch_size=64),
+        records=records,
+        status="done",
+    )
 
 
 def test_the_paper_numbers_are_the_published_ones_with_their_datasets():
     assert [(p.label, p.percent) for p in CIFAR10] == [
-        ("ResNet-20", 8.75), ("ResNet-32", 7.51), ("ResNet-44", 7.17), ("ResNet-56", 6.97),
-        ("ResNet-110", 6.43)]
+        ("ResNet-20", 8.75),
+        ("ResNet-32", 7.51),
+        ("ResNet-44", 7.17),
+        ("ResNet-56", 6.97),
+        ("ResNet-110", 6.43),
+    ]
     assert {p.label: p.percent for p in IMAGENET} == {
-        "plain-18": 27.94, "plain-34": 28.54, "ResNet-18": 27.88, "ResNet-34": 25.03}
+        "plain-18": 27.94,
+        "plain-34": 28.54,
+        "ResNet-18": 27.88,
+        "ResNet-34": 25.03,
+    }
     assert all("CIFAR-10" in p.measure for p in CIFAR10)
     assert all("ImageNet" in p.measure for p in IMAGENET)
     assert published(NetConfig(depth=56)).error == pytest.approx(0.0697)
@@ -48,14 +68,17 @@ def test_the_paper_numbers_are_the_published_ones_with_their_datasets():
     assert published(NetConfig(depth=56, residual=False)) is None  # Table 6 lists no plain nets
 
 
-@pytest.mark.parametrize("net, cell", [
-    (NetConfig(depth=20, width=16, in_channels=3), "8.75%"),
-    (NetConfig(depth=20, width=8), "8.75% (paper: width 16)"),
-    (NetConfig(depth=20, width=16, batch_norm=False), "8.75% (paper: with BN)"),
-    (NetConfig(depth=110, width=16), "6.43% (best of 5 runs; mean 6.61 ± 0.16%)"),
-    (NetConfig(depth=56, residual=False), "curve only (Fig. 6)"),
-    (NetConfig(depth=8), "not in the paper"),
-])
+@pytest.mark.parametrize(
+    "net, cell",
+    [
+        (NetConfig(depth=20, width=16, in_channels=3), "8.75%"),
+        (NetConfig(depth=20, width=8), "8.75% (paper: width 16)"),
+        (NetConfig(depth=20, width=16, batch_norm=False), "8.75% (paper: with BN)"),
+        (NetConfig(depth=110, width=16), "6.43% (best of 5 runs; mean 6.61 ± 0.16%)"),
+        (NetConfig(depth=56, residual=False), "curve only (Fig. 6)"),
+        (NetConfig(depth=8), "not in the paper"),
+    ],
+)
 def test_the_paper_column_says_how_the_papers_network_differs(net, cell):
     assert paper_cell(net) == cell
 
@@ -71,18 +94,30 @@ def mixed_runs() -> list[Run]:
     """What a session collects: the Degradation preset's four (180 steps), a no-BN plain-56 of
     the same budget, and two 50-step runs. Each final validation error encodes its settings
     (depth / 1000, + 0.1 without BN, + 0.2 at 50 steps), so a plotted point tells its run."""
+
     def run(depth, residual, bn=True, steps=180):
         err = depth / 1000 + 0.1 * (not bn) + 0.2 * (steps == 50)
         return run_of(depth, residual, [err] * steps, {steps: err}, batch_norm=bn)
-    return [run(20, False), run(56, False), run(20, True), run(56, True), run(56, False, False),
-            run(20, True, steps=50), run(110, True, steps=50)]
+
+    return [
+        run(20, False),
+        run(56, False),
+        run(20, True),
+        run(56, True),
+        run(56, False, False),
+        run(20, True, steps=50),
+        run(110, True, steps=50),
+    ]
 
 
 def test_lines_join_only_runs_that_differ_in_depth_alone():
     found = groups(sweep_runs(mixed_runs()))
     assert [(g.name, [p.depth for p in g.points]) for g in found] == [
-        ("plain, 180 steps", [20, 56]), ("plain, no BN, 180 steps", [56]),
-        ("ResNet, 50 steps", [20, 110]), ("ResNet, 180 steps", [20, 56])]
+        ("plain, 180 steps", [20, 56]),
+        ("plain, no BN, 180 steps", [56]),
+        ("ResNet, 50 steps", [20, 110]),
+        ("ResNet, 180 steps", [20, 56]),
+    ]
     for trace in error_vs_depth(found).to_dict()["data"]:
         if trace["name"].endswith("validation"):
             settings = {round(y / 100 - x / 1000, 6) for x, y in zip(trace["x"], trace["y"])}
@@ -91,7 +126,8 @@ def test_lines_join_only_runs_that_differ_in_depth_alone():
         "These runs differ in more than depth: batch norm (BN: plain-20, plain-56, ResNet-20, "
         "ResNet-110, ResNet-56; no BN: plain-56), and steps (180 steps: plain-20, plain-56, "
         "ResNet-20, ResNet-56; 50 steps: ResNet-20, ResNet-110). A line joins only runs that "
-        "differ in depth alone, and nothing is compared across lines.")
+        "differ in depth alone, and nothing is compared across lines."
+    )
     trend = depth_trend(found, {"mnist-5k": 1000})
     assert "ResNet, 50 steps, 20 → 110 layers" in trend
     assert "ResNet, 180 steps, 20 → 56 layers" in trend
@@ -114,11 +150,18 @@ def test_figure6_colours_kind_by_hue_depth_by_shade_and_dashes_no_bn():
     colour = {n: t["line"]["color"] for n, t in traces.items()}
     dash = {n: t["line"]["dash"] for n, t in traces.items()}
     # Plain blue, ResNet orange (Okabe-Ito); the shallower lighter, the deeper darker.
-    assert colour["plain-20 validation"] == shade(kind_colour(False), 0) != \
-        colour["plain-56 validation"] == shade(kind_colour(False), 1)
+    assert (
+        colour["plain-20 validation"]
+        == shade(kind_colour(False), 0)
+        != colour["plain-56 validation"]
+        == shade(kind_colour(False), 1)
+    )
     assert colour["ResNet-56 validation"] == shade(kind_colour(True), 1)
-    assert brightness(colour["plain-20 validation"]) > brightness(kind_colour(False)) > \
-        brightness(colour["plain-56 validation"])
+    assert (
+        brightness(colour["plain-20 validation"])
+        > brightness(kind_colour(False))
+        > brightness(colour["plain-56 validation"])
+    )
     # The BN and no-BN plain-56 share a shade but never a line style.
     assert colour["plain-56, no BN validation"] == colour["plain-56 validation"]
     assert dash["plain-56 validation"] == "solid" and dash["plain-56, no BN validation"] == "dash"
@@ -129,14 +172,16 @@ def test_figure6_colours_kind_by_hue_depth_by_shade_and_dashes_no_bn():
 
 
 def brightness(hex_colour: str) -> int:
-    return sum(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return sum(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def test_seeds_of_one_configuration_are_a_mean_with_a_band_and_error_bars():
-    runs = [run_of(20, True, [e] * 10, {5: e, 10: e}, seed=s)
-            for s, e in enumerate((0.02, 0.04, 0.06))]
-    runs += [run_of(56, True, [e] * 10, {5: e, 10: e}, seed=s)
-             for s, e in enumerate((0.01, 0.02, 0.03))]
+    runs = [
+        run_of(20, True, [e] * 10, {5: e, 10: e}, seed=s) for s, e in enumerate((0.02, 0.04, 0.06))
+    ]
+    runs += [
+        run_of(56, True, [e] * 10, {5: e, 10: e}, seed=s) for s, e in enumerate((0.01, 0.02, 0.03))
+    ]
     found = groups(sweep_runs(runs))
     assert [len(p.runs) for p in found[0].points] == [3, 3]
     traces = figure6(found).to_dict()["data"]
@@ -145,22 +190,29 @@ def test_seeds_of_one_configuration_are_a_mean_with_a_band_and_error_bars():
     upper, lower = (t for t in traces if t["name"] == "ResNet-20, 3 seeds spread")
     assert list(upper["y"]) == pytest.approx([6, 6]) and list(lower["y"]) == pytest.approx([2, 2])
     assert lower["fill"] == "tonexty"
-    val = next(t for t in error_vs_depth(found).to_dict()["data"]
-               if t["name"] == "ResNet validation")
+    val = next(
+        t for t in error_vs_depth(found).to_dict()["data"] if t["name"] == "ResNet validation"
+    )
     assert list(val["y"]) == pytest.approx([4, 2]) and val["error_y"]["visible"]
     assert list(val["error_y"]["array"]) == pytest.approx([2, 1])
     # Two standard errors of the difference of means: 2 * sqrt(2²/3 + 1²/3) = 2.58 points
     assert depth_trend(found, {}).splitlines()[1] == (
         "- ResNet, 20 → 56 layers (mean ± spread of 3 seeds): training error 4.00 ± 2.00% → "
         "2.00 ± 1.00% (within noise, ±2.6 points), validation error 4.0 ± 2.0% → 2.0 ± 1.0% "
-        "(within noise, ±2.6 points).")
-    assert depth_trend(found, {}).endswith("The standard errors come from the spread between "
-                                           "seeds.")
+        "(within noise, ±2.6 points)."
+    )
+    assert depth_trend(found, {}).endswith(
+        "The standard errors come from the spread between seeds."
+    )
 
 
 def test_the_depth_trend_judges_each_change_against_sampling_noise_with_one_seed():
-    runs = [run_of(56, False, [0.3] * 10, {10: 0.35}), run_of(20, False, [0.05] * 10, {10: 0.06}),
-            run_of(20, True, [0.04] * 10, {10: 0.02}), run_of(56, True, [0.04] * 10, {10: 0.027})]
+    runs = [
+        run_of(56, False, [0.3] * 10, {10: 0.35}),
+        run_of(20, False, [0.05] * 10, {10: 0.06}),
+        run_of(20, True, [0.04] * 10, {10: 0.02}),
+        run_of(56, True, [0.04] * 10, {10: 0.027}),
+    ]
     trend = depth_trend(groups(runs), {"mnist-5k": 1000})
     # Two standard errors of a difference of error rates, sqrt(p(1-p)/n) each. Validation on
     # 1,000 images: 2 * sqrt(.02 * .98 / 1000 + .027 * .973 / 1000) = 1.4 points; training: the
@@ -174,7 +226,8 @@ def test_the_depth_trend_judges_each_change_against_sampling_noise_with_one_seed
         "Within noise: a change no larger than 2 standard errors of the difference, and at "
         "least 0.5 points. The standard errors come from sampling alone (1,000 validation "
         "images and 64 images of the training batches averaged), which leaves out what another "
-        "seed would change.")
+        "seed would change."
+    )
     assert depth_trend(groups(runs[2:3]), {}) == ""  # one depth: no trend
 
 
@@ -185,8 +238,7 @@ def test_each_depth_sentence_is_a_claim_said_only_when_its_rule_holds():
     for c in said:
         made = c.claim("", "")
         assert made.kind == (Kind.DEGRADATION if c.after > c.before else Kind.DEEPER_WINS)
-        assert dict(made.numbers) == {"deep": c.after, "shallow": c.before,
-                                      "noise": c.noise.stderr}
+        assert dict(made.numbers) == {"deep": c.after, "shallow": c.before, "noise": c.noise.stderr}
         assert ("(beyond noise" in c.text) == holds(made) == (not c.within_noise)
         gap = abs(c.after - c.before)
         assert holds(made) == (gap > max(2 * c.noise.stderr, 0.005))
@@ -197,8 +249,9 @@ def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
     figs = figures(at)
     shipped = {load(p).label for p in list_runs(REFERENCE / "mnist-5k")}
     assert shipped >= {"plain-20", "ResNet-20", "plain-56", "ResNet-56"}
-    assert {t["name"] for t in figs["fig6"]["data"]} == \
-        {f"{label} {part}" for label in shipped for part in ("train", "validation")}
+    assert {t["name"] for t in figs["fig6"]["data"]} == {
+        f"{label} {part}" for label in shipped for part in ("train", "validation")
+    }
     table = at.dataframe[0].value
     row = table[table["network"] == "ResNet-56"].iloc[0]
     assert row[PAPER_COLUMN] == "6.97% (paper: width 16)"  # the reference runs' is 8
@@ -214,9 +267,11 @@ def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
     # makes: the page says so rather than leave it beside "deeper ResNets are better".
     assert "plain, 20 → 56 layers: training error 0.68% → 14.75% (beyond noise" in trend
     assert "validation error 2.0% → 2.7% (within noise, ±1.4 points)" in trend
-    assert any("ResNet: within noise (20 → 56 layers, validation error 2.0% → 2.7%, ±1.4 "
-               "points), so these runs do not show the paper's deeper-is-better" in m.value
-               for m in at.markdown)
+    assert any(
+        "ResNet: within noise (20 → 56 layers, validation error 2.0% → 2.7%, ±1.4 "
+        "points), so these runs do not show the paper's deeper-is-better" in m.value
+        for m in at.markdown
+    )
     assert not any("differ in more than depth" in i.value for i in at.info)
     contours = [t for t in figs["ls_contour"]["data"] if t["type"] == "contour"]
     assert len(contours) == 2 and contours[0]["zmin"] == contours[1]["zmin"]  # one colour scale
@@ -234,28 +289,33 @@ def test_uploaded_sweep_files_are_drawn_and_a_bad_one_gets_a_sentence(open_page)
     runs = [run_of(d, r, [0.3] * 20, {20: 0.25}) for d in (20, 32) for r in (False, True)]
     at.file_uploader(key="exp_upload").set_value(
         [(f"{r.label}.json", dumps(r).encode(), "application/json") for r in runs]
-        + [("broken.json", b"{not json", "application/json")])
+        + [("broken.json", b"{not json", "application/json")]
+    )
     at.run()
-    assert at.error[0].value == literal("broken.json: this file is not valid JSON, so it is "
-                                        "not a ResViz run file.")
+    assert at.error[0].value == literal(
+        "broken.json: this file is not valid JSON, so it is not a ResViz run file."
+    )
     names = {t["name"] for t in figures(at)["fig6"]["data"]}
     assert names == {f"{r.label} {p}" for r in runs for p in ("train", "validation")}
     assert not any("panel stays empty" in c.value for c in at.caption)
     mixed = mixed_runs()
     at.file_uploader(key="exp_upload").set_value(
-        [(f"{i}.json", dumps(r).encode(), "application/json") for i, r in enumerate(mixed)])
+        [(f"{i}.json", dumps(r).encode(), "application/json") for i, r in enumerate(mixed)]
+    )
     at.run()
     note = next(i.value for i in at.info if "differ in more than depth" in i.value)
     assert note == mixed_note(groups(sweep_runs(mixed)))
     lines = [t for t in figures(at)["error_depth"]["data"] if len(t["x"]) > 1]
-    assert {t["name"] for t in lines} == {f"{name} {part}" for part in ("training", "validation")
-                                          for name in ("plain, 180 steps", "ResNet, 50 steps",
-                                                       "ResNet, 180 steps")}
+    assert {t["name"] for t in lines} == {
+        f"{name} {part}"
+        for part in ("training", "validation")
+        for name in ("plain, 180 steps", "ResNet, 50 steps", "ResNet, 180 steps")
+    }
     at.file_uploader(key="exp_upload").set_value(  # one plain run alone
-        [(f"{runs[0].label}.json", dumps(runs[0]).encode(), "application/json")])
+        [(f"{runs[0].label}.json", dumps(runs[0]).encode(), "application/json")]
+    )
     at.run()
-    assert any(c.value == "Only plain runs here: the right panel stays empty."
-               for c in at.caption)
+    assert any(c.value == "Only plain runs here: the right panel stays empty." for c in at.caption)
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
 """Receptive fields, filters, top patches, activation maximisation and the two measurements,
 each against an independent computation (autograd, a hand-made kernel, a closed form)."""
+
 import json
 
 import numpy as np
@@ -36,28 +37,37 @@ def _support(net: nn.Module, shape: tuple, row: int, col: int) -> np.ndarray:
 def _box_mask(field: Field, row: int, col: int, h: int, w: int) -> np.ndarray:
     top, left, bottom, right = field.box(row, col)
     mask = np.zeros((h, w), bool)
-    mask[max(top, 0):bottom, max(left, 0):right] = True
+    mask[max(top, 0) : bottom, max(left, 0) : right] = True
     return mask
 
 
 def test_known_stacks_have_the_textbook_fields():
     three = fields(nn.Sequential(*(nn.Conv2d(1, 1, 3, 1, 1) for _ in range(3))))
     assert (three["1"].size, three["2"].size) == (5, 7)  # two 3x3 see as one 5x5 (VGG, Sec. 2.3)
-    strided = fields(nn.Sequential(nn.Conv2d(1, 1, 3, 1, 1), nn.Conv2d(1, 1, 3, 2, 1),
-                                   nn.Conv2d(1, 1, 3, 1, 1)))
+    strided = fields(
+        nn.Sequential(nn.Conv2d(1, 1, 3, 1, 1), nn.Conv2d(1, 1, 3, 2, 1), nn.Conv2d(1, 1, 3, 1, 1))
+    )
     assert strided["2"] == Field(size=9, jump=2, start=0.0)
     stem = fields(build(NetConfig(family="imagenet", depth=18, small_input=False)))["stem"]
     assert stem == Field(size=11, jump=4, start=0.0)  # 7x7 stride 2, then 3x3 max pool stride 2
     f = fields(build(NetConfig(depth=20)))
-    assert [f[n].size for n in ("stem", "stage1.block1", "stage2.block1", "stage3.block3")] == \
-        [3, 7, 21, 81]
+    assert [f[n].size for n in ("stem", "stage1.block1", "stage2.block1", "stage3.block3")] == [
+        3,
+        7,
+        21,
+        81,
+    ]
     assert f["stage3.block3"].jump == 4
 
 
 @pytest.mark.parametrize("row, col", [(0, 0), (3, 5), (7, 7)])
 def test_a_conv_stack_field_is_exactly_the_pixels_that_reach_a_unit(row, col):
-    stack = nn.Sequential(nn.Conv2d(1, 2, 3, 1, 1), nn.Conv2d(2, 2, 3, 2, 1),
-                          nn.Conv2d(2, 1, 3, 1, 1), nn.Conv2d(1, 1, 3, 2, 1))
+    stack = nn.Sequential(
+        nn.Conv2d(1, 2, 3, 1, 1),
+        nn.Conv2d(2, 2, 3, 2, 1),
+        nn.Conv2d(2, 1, 3, 1, 1),
+        nn.Conv2d(1, 1, 3, 2, 1),
+    )
     for m in stack:  # positive weights: no path cancels another
         nn.init.constant_(m.weight, 0.1)
     field = fields(stack)["3"]
@@ -73,8 +83,9 @@ def test_a_residual_networks_fields_match_autograd():
     for layer, (row, col) in (("stage1.block1", (5, 9)), ("stage3.block1", (0, 7))):
         truncated = lambda x, layer=layer: features.outputs(net, x, [layer])[layer]  # noqa: E731
         field = fields(net)[layer]
-        assert (_support(truncated, (3, 32, 32), row, col) ==
-                _box_mask(field, row, col, 32, 32)).all(), layer
+        assert (
+            _support(truncated, (3, 32, 32), row, col) == _box_mask(field, row, col, 32, 32)
+        ).all(), layer
 
 
 def test_crops_show_the_field_and_grey_outside_the_image():
@@ -89,15 +100,17 @@ def test_crops_show_the_field_and_grey_outside_the_image():
 
 def test_top_patches_are_deterministic_for_a_seed_and_really_the_strongest():
     net, data = trained_like(), _dataset()
-    a, b = (features.top_units(net, data.x_val, "stage2.block1", n=4, pool=80, seed=3)
-            for _ in range(2))
+    a, b = (
+        features.top_units(net, data.x_val, "stage2.block1", n=4, pool=80, seed=3) for _ in range(2)
+    )
     assert all((getattr(a, k) == getattr(b, k)).all() for k in ("value", "image", "row", "col"))
     other = features.top_units(net, data.x_val, "stage2.block1", n=4, pool=80, seed=4)
     assert not (other.image == a.image).all()
     for channel in (0, 5):
         maps = features.feature_maps(net, data.x_val[a.image[channel, 0]], "stage2.block1")
         assert maps[channel, a.row[channel, 0], a.col[channel, 0]] == pytest.approx(
-            a.value[channel, 0])
+            a.value[channel, 0]
+        )
         assert a.value[channel, 0] == pytest.approx(maps[channel].max())
     assert (np.diff(a.value, axis=1) <= 0).all() and a.grid == (8, 8)
 
@@ -114,8 +127,16 @@ def test_edge_fit_is_one_for_a_ramp_zero_for_a_spot_and_a_quarter_at_random():
 def test_a_linear_probe_reads_brightness_but_not_shuffled_labels():
     data = _dataset(n=400)
     assert features.probe_accuracy(trained_like(), data, ["stem"], n_train=400)["stem"] > 0.9
-    shuffled = Dataset(data.info, data.x_train, data.y_train[torch.randperm(400)], data.x_val,
-                       data.y_val, data.classes, data.mean, data.std)
+    shuffled = Dataset(
+        data.info,
+        data.x_train,
+        data.y_train[torch.randperm(400)],
+        data.x_val,
+        data.y_val,
+        data.classes,
+        data.mean,
+        data.std,
+    )
     assert features.probe_accuracy(trained_like(), shuffled, ["stem"], n_train=400)["stem"] < 0.65
 
 
@@ -129,8 +150,9 @@ def test_activation_maximisation_finds_the_known_optimum_of_a_first_layer_unit()
     w = net.stem.conv.weight.detach()[[0, 3]]  # (2, 3, 3, 3)
     patch = x[:, :, 7:10, 7:10]  # the 3x3 field of the centre unit (8, 8)
     assert torch.allclose(patch, torch.where(w > 0, hi, lo), atol=0.05)
-    assert torch.equal(x, features.activation_maximisation(net, "stem", [0, 3], data, steps=96,
-                                                           robust=False))
+    assert torch.equal(
+        x, features.activation_maximisation(net, "stem", [0, 3], data, steps=96, robust=False)
+    )
 
 
 def _centre_units(net, layer: str, x: torch.Tensor, channels: list[int]) -> torch.Tensor:
@@ -146,8 +168,10 @@ def _centre_units(net, layer: str, x: torch.Tensor, channels: list[int]) -> torc
 def test_activation_maximisation_raises_a_deeper_unit_even_from_silence():
     net, data = trained_like(), _dataset()
     assert features.last_relu(net, "stage2.block1") == "stage2.block1.relu2"
-    start, x = (features.activation_maximisation(net, "stage2.block1", [0, 1, 2], data, steps=s)
-                for s in (0, 48))
+    start, x = (
+        features.activation_maximisation(net, "stage2.block1", [0, 1, 2], data, steps=s)
+        for s in (0, 48)
+    )
     before, after = (_centre_units(net, "stage2.block1", v, [0, 1, 2]) for v in (start, x))
     assert (after > before + 0.2).all() and (after > 0).all(), (before, after)
     pixels = data.images(x)
@@ -169,7 +193,7 @@ def test_regularised_images_are_smoother_than_plain_ascent_and_diverse_per_chann
     assert _high_frequency_share(robust) < 0.5 * _high_frequency_share(plain)
     assert _centre_units(net, "stage3.block1", robust, [0, 1]).min() > 0  # still excited
     for c in range(2):  # three different images of one channel, not one image thrice
-        same = robust[3 * c:3 * c + 3].flatten(1)
+        same = robust[3 * c : 3 * c + 3].flatten(1)
         assert torch.pdist(same).min() > 0.1 * same.norm(dim=1).mean()  # all three pairs
 
 
@@ -188,14 +212,18 @@ def test_no_analysis_changes_the_network_it_reads():
     after = net.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # BN statistics included
     assert net.training and all(p.requires_grad for p in net.parameters())
-    assert not any(m._forward_hooks or m._backward_hooks or m._forward_pre_hooks
-                   for m in net.modules())
+    assert not any(
+        m._forward_hooks or m._backward_hooks or m._forward_pre_hooks for m in net.modules()
+    )
 
 
 def test_layers_and_the_preset():
     names = features.layer_names(build(NetConfig(depth=20)))
-    assert features.depth_labels(names) == {"stem": "early", "stage2.block1": "middle",
-                                            "stage3.block3": "late"}
+    assert features.depth_labels(names) == {
+        "stem": "early",
+        "stage2.block1": "middle",
+        "stage3.block3": "late",
+    }
     data = _dataset()
     net_cfg, cfg = features.preset(data.info, steps=2)
     assert (net_cfg.depth, net_cfg.in_channels, net_cfg.num_classes, cfg.steps) == (20, 3, 2, 2)
@@ -222,15 +250,21 @@ def test_a_shipped_network_round_trips_through_safetensors(tmp_path, monkeypatch
 
 def test_a_damaged_or_different_shipped_file_is_refused_in_one_sentence(tmp_path, monkeypatch):
     item = _shipped_copy(tmp_path, monkeypatch)
-    with pytest.raises(features.ShippedError, match=r"^The shipped network shapes-resnet20"
-                                                    r"\.safetensors is missing; python -m"):
+    with pytest.raises(
+        features.ShippedError,
+        match=r"^The shipped network shapes-resnet20"
+        r"\.safetensors is missing; python -m",
+    ):
         features.load_shipped(item)
     features.save_shipped(item, trained_like(depth=20, width=8).state_dict(), {})
     good = item.path.read_bytes()
     flipped = bytearray(good)
     flipped[-3] ^= 1  # one bit of one weight
-    for bad, why in ((good[:len(good) // 2], "could not be read"), (b"\x00" * 12, "could not be"),
-                     (bytes(flipped), "not the ones it was saved with")):
+    for bad, why in (
+        (good[: len(good) // 2], "could not be read"),
+        (b"\x00" * 12, "could not be"),
+        (bytes(flipped), "not the ones it was saved with"),
+    ):
         item.path.write_bytes(bad)
         with pytest.raises(features.ShippedError, match=why):
             features.load_shipped(item)

@@ -1,4 +1,5 @@
 """Background jobs: configurations side by side, the global cap and its queue, stop, failure."""
+
 import threading
 import time
 
@@ -95,8 +96,12 @@ def test_the_cap_queues_extra_jobs_with_their_position():
 
 def test_stop_ends_a_running_job_within_a_second():
     manager = JobManager()
-    job = manager.submit([(NetConfig(depth=8, width=w), TrainConfig(steps=100_000, batch_size=16))
-                          for w in (4, 5, 6, 7)])
+    job = manager.submit(
+        [
+            (NetConfig(depth=8, width=w), TrainConfig(steps=100_000, batch_size=16))
+            for w in (4, 5, 6, 7)
+        ]
+    )
     _wait(job, states=("running",))
     while not job.snapshot().runs[0].records:
         time.sleep(0.02)
@@ -133,5 +138,6 @@ def test_a_finished_job_keeps_the_final_weights_of_each_network():
     _wait(job)
     net = Trainer(NET, QUICK).net
     net.load_state_dict(job.weights[0])  # same architecture, all keys present
-    assert not torch.equal(job.weights[0]["stem.conv.weight"],
-                           Trainer(NET, QUICK).net.state_dict()["stem.conv.weight"])  # trained
+    assert not torch.equal(
+        job.weights[0]["stem.conv.weight"], Trainer(NET, QUICK).net.state_dict()["stem.conv.weight"]
+    )  # trained

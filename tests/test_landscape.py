@@ -1,4 +1,5 @@
 """Loss landscapes: filter-normalised directions, the grid's centre, untouched networks, figures."""
+
 import json
 import math
 
@@ -77,8 +78,9 @@ def test_the_network_is_unchanged_after_a_landscape(mnist):
 
 def test_progress_reaches_one_point_by_point(mnist):
     seen = []
-    ls = landscape.slice_2d(trained_like(channels=1), mnist, resolution=3, subset=16,
-                            progress=seen.append)
+    ls = landscape.slice_2d(
+        trained_like(channels=1), mnist, resolution=3, subset=16, progress=seen.append
+    )
     assert seen == pytest.approx([k / 9 for k in range(1, 10)])
     assert len(ls.loss) == len(ls.betas) == 3 and {len(r) for r in ls.loss} == {3}
     assert ls.label == "ResNet-8" and ls.dataset == "mnist-5k" and ls.subset == 16
@@ -100,15 +102,25 @@ def test_bad_grids_say_what_is_allowed(mnist):
 
 def _landscape(label: str, loss: list[list[float]]) -> Landscape:
     axis = tuple(np.linspace(-1, 1, len(loss)).tolist())
-    return Landscape(label, "mnist-5k", 500, 0, axis, axis, tuple(map(tuple, loss)),
-                     tuple(tuple(0.5 for _ in row) for row in loss))
+    return Landscape(
+        label,
+        "mnist-5k",
+        500,
+        0,
+        axis,
+        axis,
+        tuple(map(tuple, loss)),
+        tuple(tuple(0.5 for _ in row) for row in loss),
+    )
 
 
 def test_1d_figure_shows_the_losses_and_errors_it_was_given():
-    a = Landscape("plain-20", "mnist-5k", 500, 0, (-1.0, 0.0, 1.0), (), (9.0, 0.2, 7.0),
-                  (0.9, 0.05, 0.8))
-    b = Landscape("ResNet-20", "mnist-5k", 500, 0, (-1.0, 0.0, 1.0), (), (3.0, 0.1, 2.0),
-                  (0.6, 0.02, 0.5))
+    a = Landscape(
+        "plain-20", "mnist-5k", 500, 0, (-1.0, 0.0, 1.0), (), (9.0, 0.2, 7.0), (0.9, 0.05, 0.8)
+    )
+    b = Landscape(
+        "ResNet-20", "mnist-5k", 500, 0, (-1.0, 0.0, 1.0), (), (3.0, 0.1, 2.0), (0.6, 0.02, 0.5)
+    )
     fig = plots.slice_curves([a, b])
     loss, err = [t for t in fig.data if t.xaxis == "x"], [t for t in fig.data if t.xaxis == "x2"]
     assert [t.name for t in loss] == ["plain-20", "ResNet-20"]
@@ -122,8 +134,10 @@ def test_contours_share_one_log_scale_and_keep_the_raw_loss():
     res = _landscape("ResNet-20", [[3.0, 1.0, 4.0], [0.9, 0.1, 1.0], [5.0, 2.0, 6.0]])
     fig = plots.contour_pair([plain, res])
     contours = [t for t in fig.data if t.type == "contour"]
-    assert [np.asarray(t.customdata).tolist() for t in contours] == [list(map(list, plain.loss)),
-                                                                     list(map(list, res.loss))]
+    assert [np.asarray(t.customdata).tolist() for t in contours] == [
+        list(map(list, plain.loss)),
+        list(map(list, res.loss)),
+    ]
     assert np.asarray(contours[0].z) == pytest.approx(np.log10(plain.loss))
     assert {(t.zmin, t.zmax) for t in contours} == {(-1.0, 4.0)}  # 0.1 .. 1e4, on both panels
     assert contours[0].contours.size == 0.25
@@ -138,6 +152,15 @@ def test_surfaces_share_one_colour_scale_and_height_range():
     assert [t.type for t in fig.data] == ["surface", "surface"]
     assert np.asarray(fig.data[1].z) == pytest.approx(np.log10(res.loss))
     assert {(t.cmin, t.cmax) for t in fig.data} == {(-1.0, 1.75)}
-    assert list(fig.data[0].colorbar.ticktext) == ["0.1", "0.2", "0.5", "1", "2", "5", "10", "20",
-                                                   "50"]
+    assert list(fig.data[0].colorbar.ticktext) == [
+        "0.1",
+        "0.2",
+        "0.5",
+        "1",
+        "2",
+        "5",
+        "10",
+        "20",
+        "50",
+    ]
     assert list(fig.layout.scene.zaxis.range) == list(fig.layout.scene2.zaxis.range) == [-1, 1.75]

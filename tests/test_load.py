@@ -2,6 +2,7 @@
 at a time. The queue shows positions, every job ends, no session sees another's runs, and a tab
 closed mid-run stops its job (its runs so far are kept). `python -m scripts.load` is the full size.
 """
+
 import argparse
 import asyncio
 import os
@@ -25,10 +26,21 @@ def classroom(tmp_path_factory):
         pytest.skip(message)
     mp = pytest.MonkeyPatch()
     mp.setenv("RESVIZ_TRAIN_SLOTS", "1")  # one job at a time, on any CI runner
-    args = argparse.Namespace(sessions=4, preset="degradation", steps=STEPS, width=4, timeout=300,
-                              render_every=8.0, settle=2.0, close_one=True, link=False,
-                              browsers=0, spread=0.0, hostile=False,
-                              runs=str(tmp_path_factory.mktemp("runs")))
+    args = argparse.Namespace(
+        sessions=4,
+        preset="degradation",
+        steps=STEPS,
+        width=4,
+        timeout=300,
+        render_every=8.0,
+        settle=2.0,
+        close_one=True,
+        link=False,
+        browsers=0,
+        spread=0.0,
+        hostile=False,
+        runs=str(tmp_path_factory.mktemp("runs")),
+    )
     try:
         result = asyncio.run(main_async(args))
     finally:
@@ -44,8 +56,9 @@ def _open(result):
 def test_every_job_ends_and_the_waiting_ones_were_shown_their_place(classroom):
     stayed = _open(classroom)
     assert len(stayed) == 3
-    assert all(s.ended == f"done: step {STEPS} of {STEPS}" for s in stayed), \
-        [s.ended for s in stayed]
+    assert all(s.ended == f"done: step {STEPS} of {STEPS}" for s in stayed), [
+        s.ended for s in stayed
+    ]
     # All clicked at once and one trains at a time: at least two of the three waited in line.
     queued = [s for s in stayed if s.positions]
     assert len(queued) >= 2 and all(min(s.positions) >= 1 for s in queued)

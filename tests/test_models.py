@@ -1,4 +1,5 @@
 """The networks against the paper's tables and torchvision's own models."""
+
 import pytest
 import torch
 import torchvision
@@ -24,8 +25,16 @@ def test_plain_and_residual_differ_only_by_the_skip(depth):
 
 @pytest.mark.parametrize("depth", [18, 34])
 def test_imagenet_family_equals_torchvision(depth):
-    ours = build(NetConfig(family="imagenet", depth=depth, in_channels=3, num_classes=1000,
-                           small_input=False, shortcut="B"))
+    ours = build(
+        NetConfig(
+            family="imagenet",
+            depth=depth,
+            in_channels=3,
+            num_classes=1000,
+            small_input=False,
+            shortcut="B",
+        )
+    )
     theirs = getattr(torchvision.models, f"resnet{depth}")(weights=None)
     assert count_params(ours) == count_params(theirs)
     assert ours(torch.zeros(1, 3, 224, 224)).shape == (1, 1000)
@@ -33,8 +42,16 @@ def test_imagenet_family_equals_torchvision(depth):
 
 def test_resnet18_multiply_adds_match_the_paper():
     # Table 1 of the paper: 1.8 x 10^9 FLOPs (multiply-adds) for ResNet-18 at 224 px
-    net = build(NetConfig(family="imagenet", depth=18, in_channels=3, num_classes=1000,
-                          small_input=False, shortcut="B"))
+    net = build(
+        NetConfig(
+            family="imagenet",
+            depth=18,
+            in_channels=3,
+            num_classes=1000,
+            small_input=False,
+            shortcut="B",
+        )
+    )
     assert round(totals(summarize(net, (3, 224, 224)))["macs"] / 1e9, 1) == 1.8
 
 
@@ -56,7 +73,8 @@ def test_alexnet_is_the_2012_two_gpu_network_not_torchvisions_variant():
     assert count_params(torchvision.models.alexnet()) == 61_100_840  # the 2014 one-GPU variant
     names = [n for n, _ in weight_layers(net)]
     assert names == [f"features.conv{i}" for i in range(1, 6)] + [
-        f"classifier.fc{i}" for i in range(1, 4)]
+        f"classifier.fc{i}" for i in range(1, 4)
+    ]
     norms = [n for n, m in net.named_modules() if isinstance(m, torch.nn.LocalResponseNorm)]
     assert norms == ["features.norm1", "features.norm2"]
     x = torch.rand(1, 96, 5, 5)  # the paper's b = a / (k + alpha * sum over 5 channels a^2)^beta
@@ -98,11 +116,17 @@ def test_residual_block_adds_its_input():
     assert torch.allclose(block(x), torch.relu(branch), atol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"depth": 21}, r"6n\+2"), ({"width": 0}, "width"),
-    ({"family": "imagenet", "depth": 50}, "18 or 34"), ({"shortcut": "C"}, "shortcut"),
-    ({"in_channels": 2}, "channels"), ({"depth": "20"}, "whole number"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"depth": 21}, r"6n\+2"),
+        ({"width": 0}, "width"),
+        ({"family": "imagenet", "depth": 50}, "18 or 34"),
+        ({"shortcut": "C"}, "shortcut"),
+        ({"in_channels": 2}, "channels"),
+        ({"depth": "20"}, "whole number"),
+    ],
+)
 def test_bad_configs_say_what_is_allowed(kwargs, words):
     with pytest.raises(ConfigError, match=words):
         NetConfig(**kwargs)

@@ -1,4 +1,5 @@
 """The Build page under AppTest: what a learner sees, clicks and shares."""
+
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -45,8 +46,9 @@ def test_default_render_shows_resnet20_with_its_nine_skips():
     assert side.loc["parameters", "plain-18"] == side.loc["parameters", "ResNet-18"]
     assert at.query_params["depth"] == "20" and at.query_params["arch"] == "residual"
     # The paper's Table 1 defines the 18- and 34-layer nets; its Figure 3 draws only the 34s.
-    assert any("Table 1 defines them, Figure 3 draws the 34-layer pair" in m.value
-               for m in at.markdown)
+    assert any(
+        "Table 1 defines them, Figure 3 draws the 34-layer pair" in m.value for m in at.markdown
+    )
 
 
 def test_plain_has_no_skips_and_deeper_has_more_blocks():
@@ -91,8 +93,7 @@ def test_a_bad_link_says_what_it_ignored():
 
 
 def test_a_shared_link_preselects_its_network():
-    at = open_builder({"depth": "56", "arch": "plain", "width": "32", "bn": "0",
-                       "shortcut": "B"})
+    at = open_builder({"depth": "56", "arch": "plain", "width": "32", "bn": "0", "shortcut": "B"})
     assert not at.info
     assert at.selectbox(key="build_depth").value == 56
     assert at.button_group(key="build_arch").value is False
@@ -105,7 +106,10 @@ def test_a_shared_link_preselects_its_network():
 def test_classroom_mode_keeps_the_essentials_and_draws_bigger():
     normal, big = open_builder(), open_builder(classroom=True)
     assert [w.key for w in big.select_slider] == [] and "build_bn" not in [
-        t.key for t in big.toggle]
+        t.key for t in big.toggle
+    ]
     assert big.selectbox(key="build_depth").value == 20
-    assert list(figures(big).values())[0]["layout"]["height"] > \
-        list(figures(normal).values())[0]["layout"]["height"]
+    assert (
+        list(figures(big).values())[0]["layout"]["height"]
+        > list(figures(normal).values())[0]["layout"]["height"]
+    )

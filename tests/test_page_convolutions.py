@@ -1,4 +1,5 @@
 """The Convolutions page under AppTest: what the learner sees, and what the controls change."""
+
 import io
 
 import numpy as np
@@ -29,8 +30,9 @@ def mnist():
 def test_default_shows_a_digit_its_three_stages_and_alexnet(open_page, mnist):
     at = open_page(PAGE)
     inp, conv, relu, pool = _maps(at)
-    want = conv_demo.steps(conv_demo.dataset_image(mnist, 0),
-                           np.array(conv_demo.PRESETS["Sobel x (vertical edges)"]))
+    want = conv_demo.steps(
+        conv_demo.dataset_image(mnist, 0), np.array(conv_demo.PRESETS["Sobel x (vertical edges)"])
+    )
     for drawn, step in zip((inp, conv, relu, pool), want):
         assert drawn == pytest.approx(step.values, abs=1e-6)
     assert [m.shape for m in (inp, conv, relu, pool)] == [(28, 28), (26, 26), (26, 26), (13, 13)]
@@ -39,23 +41,51 @@ def test_default_shows_a_digit_its_three_stages_and_alexnet(open_page, mnist):
     assert any("26x26 -> 13x13" in c for c in captions)
 
     table = at.dataframe[0].value
-    assert list(table["layer"]) == ["conv1", "norm1", "pool1", "conv2", "norm2", "pool2", "conv3",
-                                    "conv4", "conv5", "pool5", "fc1", "fc2", "fc3"]
+    assert list(table["layer"]) == [
+        "conv1",
+        "norm1",
+        "pool1",
+        "conv2",
+        "norm2",
+        "pool2",
+        "conv3",
+        "conv4",
+        "conv5",
+        "pool5",
+        "fc1",
+        "fc2",
+        "fc3",
+    ]
     assert list(table["kind"])[3] == "Conv2d 5x5, 2 groups"
     assert table["parameters"].sum() == count_params(AlexNet()) == 60_965_224  # the 2012 net
     assert any("60,965,224 parameters" in c for c in captions)
-    assert any("ImageNet" in m.value and "2012" in m.value and "2 groups" in m.value
-               for m in at.markdown)
+    assert any(
+        "ImageNet" in m.value and "2012" in m.value and "2 groups" in m.value for m in at.markdown
+    )
     assert [t["name"] for t in figures(at)["alexnet_diagram"]["data"]] == [
-        "input", "convolution", "response normalisation", "max pooling", "fully connected"]
+        "input",
+        "convolution",
+        "response normalisation",
+        "max pooling",
+        "fully connected",
+    ]
 
 
 def test_a_preset_fills_the_kernel_and_changes_the_output(open_page):
     at = open_page(PAGE)
     before = _maps(at)[1]
     at.selectbox(key="conv_preset").set_value("Laplacian (all edges)").run()
-    assert [at.number_input(key=f"kernel_{i}").value for i in range(9)] == [0, 1, 0, 1, -4, 1,
-                                                                           0, 1, 0]
+    assert [at.number_input(key=f"kernel_{i}").value for i in range(9)] == [
+        0,
+        1,
+        0,
+        1,
+        -4,
+        1,
+        0,
+        1,
+        0,
+    ]
     after = _maps(at)[1]
     assert not np.allclose(before, after)
     assert any("sum to 0" in c.value for c in at.caption)
@@ -104,9 +134,11 @@ def test_a_bad_upload_gets_one_sentence_and_the_page_keeps_working(open_page, mo
     at = open_page(PAGE)
     at.radio(key="conv_source").set_value("Upload").run()
     assert not at.exception
-    assert [w.value for w in at.warning] == ["This file is not an image in a supported format "
-                                             "(PNG, JPEG, GIF, BMP, WEBP). Showing a dataset "
-                                             "image instead."]
+    assert [w.value for w in at.warning] == [
+        "This file is not an image in a supported format "
+        "(PNG, JPEG, GIF, BMP, WEBP). Showing a dataset "
+        "image instead."
+    ]
     assert _maps(at)[0].shape == (28, 28) and at.dataframe[0].value["parameters"].sum() > 0
 
 

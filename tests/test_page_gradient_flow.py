@@ -1,4 +1,5 @@
 """The Gradient flow page: empty state, then the profiles of a run trained on the Train page."""
+
 import math
 
 import pytest
@@ -37,8 +38,11 @@ def test_a_trained_run_shows_its_gradient_profiles_and_heatmap(open_page, train_
 
 def _degradation_runs(folder) -> list:
     """Seed 0 of the recorded grid with batch norm, as the Degradation preset trains them."""
-    runs = [r for r in claims_grid.runs() if r.train.seed == 0 and r.net.batch_norm
-            and r.net.depth in (20, 56)]
+    runs = [
+        r
+        for r in claims_grid.runs()
+        if r.train.seed == 0 and r.net.batch_norm and r.net.depth in (20, 56)
+    ]
     for i, run in enumerate(runs):
         run.created = f"2026-01-01T00:00:0{i}"
         save(run, folder, run.label)
@@ -57,13 +61,15 @@ def test_each_sentence_is_its_run_s_claim_at_the_judged_step(open_page):
             assert claims.gradient_claim(run, step, key).sentence in shown
     said = claims.say(comparisons.diagnosis_claims(runs, step))
     assert said and all(line in shown for line in said)
-    assert sorted(c.value for c in at.caption if "Fig. 7" in c.value) == \
-        sorted(comparisons.say_responses(runs, step))
+    assert sorted(c.value for c in at.caption if "Fig. 7" in c.value) == sorted(
+        comparisons.say_responses(runs, step)
+    )
     fig = figures(at)["block_grad_norms"]
     for trace in fig["data"]:
         run = next(r for r in runs if r.label == trace["name"])
         assert plotly_array(trace["y"]) == pytest.approx(
-            rms_matrix(run, "block_grad_norms").at(step), rel=1e-6)
+            rms_matrix(run, "block_grad_norms").at(step), rel=1e-6
+        )
 
 
 def test_the_step_where_a_gradient_is_furthest_from_healthy_is_one_click_away(open_page):
@@ -74,8 +80,9 @@ def test_the_step_where_a_gradient_is_furthest_from_healthy_is_one_click_away(op
     far = claims.strongest(plain56)
     assert far.kind == Kind.EXPLODING and far.step == 1  # as initialised
     text = next(m.value for m in at.markdown if m.value.startswith("plain-56's gradient is"))
-    assert f"furthest from healthy at step 1: exploding, {claims.factor(claims.spread(far))}x" \
-        in text
+    assert (
+        f"furthest from healthy at step 1: exploding, {claims.factor(claims.spread(far))}x" in text
+    )
     at.button(key="jump-plain-56-1").click().run()
     assert at.select_slider(key="grad_step").value == 1
     assert far.sentence in [m.value for m in at.markdown]

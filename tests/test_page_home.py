@@ -1,5 +1,6 @@
 """Home: the five steps link to their pages; the correction (degradation, not overfitting) with
 the learner's own runs as evidence; a preset starts a run and opens the Train page."""
+
 import os
 import re
 
@@ -27,8 +28,10 @@ def test_the_sidebar_names_the_device_its_cores_and_the_precision(open_page):
     assert cores <= os.cpu_count()
     precision = fast_precision(torch.device("cpu"))  # bf16 only where the CPU computes it
     slots = training_slots("cpu")
-    assert line == (f"Running on **CPU, {cores} core{'s' * (cores > 1)}**, training in {precision}"
-                    + (f" · {slots} networks train at once" if slots > 1 else ""))
+    assert line == (
+        f"Running on **CPU, {cores} core{'s' * (cores > 1)}**, training in {precision}"
+        + (f" · {slots} networks train at once" if slots > 1 else "")
+    )
 
 
 def test_a_preset_starts_training_and_switches_to_the_train_page(open_page):
@@ -37,8 +40,12 @@ def test_a_preset_starts_training_and_switches_to_the_train_page(open_page):
     at.run()
     assert at.title[0].value == "Train plain and residual networks"
     work = at.session_state["work"]
-    assert [r.net.label for r in work.job.runs] == ["plain-20", "ResNet-20", "plain-56",
-                                                    "ResNet-56"]
+    assert [r.net.label for r in work.job.runs] == [
+        "plain-20",
+        "ResNet-20",
+        "plain-56",
+        "ResNet-56",
+    ]
     work.job.stop()
 
 
@@ -74,10 +81,16 @@ def test_without_runs_the_correction_points_to_the_degradation_preset(open_page)
 
 def _run(depth: int, train_error: float, val_error: float, seed: int = 0) -> Run:
     errors = [train_error + (0.02 if i % 2 else -0.02) for i in range(40)]
-    records = [{"step": i + 1, "train_error": e, "val_error": val_error if i == 39 else None}
-               for i, e in enumerate(errors)]
-    return Run(NetConfig(depth=depth, residual=False, width=8), TrainConfig(steps=40, seed=seed),
-               records, status="done")
+    records = [
+        {"step": i + 1, "train_error": e, "val_error": val_error if i == 39 else None}
+        for i, e in enumerate(errors)
+    ]
+    return Run(
+        NetConfig(depth=depth, residual=False, width=8),
+        TrainConfig(steps=40, seed=seed),
+        records,
+        status="done",
+    )
 
 
 def test_the_learner_s_own_degraded_run_is_the_evidence(open_page):
@@ -88,8 +101,10 @@ def test_the_learner_s_own_degraded_run_is_the_evidence(open_page):
     at.run()
     own = [m.value for m in at.markdown if m.value.startswith("In your own runs")]
     assert len(own) == 1
-    assert "**plain-56**'s *training* error is 62% against plain-20's 20%: it fails to fit, " \
-           "it does not overfit" in own[0]
+    assert (
+        "**plain-56**'s *training* error is 62% against plain-20's 20%: it fails to fit, "
+        "it does not overfit" in own[0]
+    )
     assert "validation 63% against training 62%" in own[0]
 
 

@@ -1,5 +1,6 @@
 """The Inside-the-network page under AppTest: the shipped network drawn at once, the preset
 trained on demand, a run from the Train page, what each control changes, and uploads."""
+
 import base64
 import io
 import time
@@ -63,22 +64,27 @@ def test_the_page_opens_on_the_shipped_network_with_every_figure_and_no_click(op
     before = features.first_layer_filters(build_seeded(item.net, item.train.seed))
     want = inside.filters(before, after, ("", ""))
     assert [t["source"] for t in figs["inside_filters"]["data"]] == [t.source for t in want.data]
-    assert any("so it has one best image: where the starts differ (0 of 6 channels)" in c.value
-               for c in at.caption)  # the 3x3 stem's three starts all reach its one optimum
+    assert any(
+        "so it has one best image: where the starts differ (0 of 6 channels)" in c.value
+        for c in at.caption
+    )  # the 3x3 stem's three starts all reach its one optimum
     steps, error = meta["steps_run"], float(meta["val_error"])
-    assert any(f"{steps} steps of batch 64" in c.value and f"{error:.1%}" in c.value
-               for c in at.caption)
+    assert any(
+        f"{steps} steps of batch 64" in c.value and f"{error:.1%}" in c.value for c in at.caption
+    )
 
 
-def test_a_damaged_shipped_file_gets_one_sentence_and_the_page_still_works(open_page, tmp_path,
-                                                                          monkeypatch):
+def test_a_damaged_shipped_file_gets_one_sentence_and_the_page_still_works(
+    open_page, tmp_path, monkeypatch
+):
     good = features.shipped()[0].path.read_bytes()
     monkeypatch.setattr(features, "SHIPPED_DIR", tmp_path)
-    (tmp_path / "shapes-resnet20.safetensors").write_bytes(good[:len(good) // 2])
+    (tmp_path / "shapes-resnet20.safetensors").write_bytes(good[: len(good) // 2])
     at = open_page(PAGE)
     assert [w.value for w in at.warning] == [
         "The shipped network shapes-resnet20.safetensors is damaged and could not be read. "
-        "Pick another network above, or train one here."]
+        "Pick another network above, or train one here."
+    ]
     assert not at.get("plotly_chart") and not at.exception
     at.selectbox(key="inside_net").set_value(("preset", "shapes")).run()
     assert "is not trained on shapes yet" in at.info[0].value
@@ -161,9 +167,11 @@ def test_a_bad_upload_gets_one_sentence_and_a_colour_photo_stays_colour(open_pag
     at.radio(key="inside_attr_source").set_value("Upload").run()
     _upload(at, "notes.png", b"not a picture")
     assert not at.exception, at.exception
-    assert [w.value for w in at.warning] == ["This file is not an image in a supported format "
-                                             "(PNG, JPEG, GIF, BMP, WEBP). Showing a validation "
-                                             "image instead."]
+    assert [w.value for w in at.warning] == [
+        "This file is not an image in a supported format "
+        "(PNG, JPEG, GIF, BMP, WEBP). Showing a validation "
+        "image instead."
+    ]
     photo = np.zeros((40, 48, 3))
     photo[..., 0], photo[10:30, 12:36, 2] = 0.9, 0.8  # a blue square on red
     _upload(at, "photo.png", _png_bytes(photo))

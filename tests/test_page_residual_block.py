@@ -1,4 +1,5 @@
 """The Residual block page under AppTest: the block's maps, the skip switch, gradient vs depth."""
+
 import re
 
 import numpy as np
@@ -18,15 +19,15 @@ def mnist():
 
 def _columns(fig: dict) -> dict[str, list[np.ndarray]]:
     """The block figure's maps by row title (traces go stage by stage, one per channel)."""
-    titles = [a["text"] for a in fig["layout"]["annotations"]
-              if not a["text"].startswith("channel")]
+    titles = [
+        a["text"] for a in fig["layout"]["annotations"] if not a["text"].startswith("channel")
+    ]
     maps = [plotly_array(t["z"]) for t in fig["data"]]
     rows = len(maps) // len(titles)
-    return {t: maps[i * rows:(i + 1) * rows] for i, t in enumerate(titles)}
+    return {t: maps[i * rows : (i + 1) * rows] for i, t in enumerate(titles)}
 
 
-def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion(open_page,
-                                                                                   mnist):
+def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion(open_page, mnist):
     at = open_page(PAGE)
     fig = figures(at)["grad_depth"]
     want = block_demo.gradient_profile(mnist, 56)
@@ -42,11 +43,14 @@ def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion
     explosion = said[-1]
     ratio = re.search(r"\*\*explodes\*\*, ([\d,]+)x larger", explosion).group(1)
     assert float(ratio.replace(",", "")) == pytest.approx(
-        max(want.curves["plain-56"]) / min(want.curves["plain-56"]), rel=5e-3)
+        max(want.curves["plain-56"]) / min(want.curves["plain-56"]), rel=5e-3
+    )
     for steps, claim in settled.after.items():
         if steps:
-            assert f"after {steps} step{'s' if steps > 1 else ''} {claim.kind.value}, " \
-                   f"{claims.factor(claims.spread(claim))}x" in explosion
+            assert (
+                f"after {steps} step{'s' if steps > 1 else ''} {claim.kind.value}, "
+                f"{claims.factor(claims.spread(claim))}x" in explosion
+            )
 
 
 def test_at_depth_20_batch_norm_keeps_the_plain_gradient_healthy(open_page):

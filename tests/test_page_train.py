@@ -1,4 +1,5 @@
 """The Train page under AppTest: presets on offer; a custom run trains and its curves are drawn."""
+
 import json
 import statistics
 import time
@@ -21,14 +22,22 @@ def test_a_custom_run_trains_and_draws_thin_train_and_bold_validation(open_page,
     at = train_custom(open_page("pages/train.py"), depths=(8, 8))
     fig = next(f for f in figures(at).values() if "validation" in json.dumps(f["data"]))
     lines = {t["name"]: t for t in fig["data"]}
-    assert set(lines) == {"plain-8 train", "plain-8 validation", "ResNet-8 train",
-                          "ResNet-8 validation"}
+    assert set(lines) == {
+        "plain-8 train",
+        "plain-8 validation",
+        "ResNet-8 train",
+        "ResNet-8 validation",
+    }
     assert lines["ResNet-8 validation"]["line"]["width"] > lines["ResNet-8 train"]["line"]["width"]
     assert len(lines["ResNet-8 validation"]["x"]) == 10  # evaluated every 2 of 20 steps
     # The History chart gives each run the colour it had while training.
     charts = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
-    live, history = ({t["name"]: t["line"]["color"] for t in f["data"]} for key in
-                     ("live-errors", "history-errors") for i, f in charts.items() if key in i)
+    live, history = (
+        {t["name"]: t["line"]["color"] for t in f["data"]}
+        for key in ("live-errors", "history-errors")
+        for i, f in charts.items()
+        if key in i
+    )
     assert history == live
     # When the job ends, one computed line a run says what it did: no pair of plain networks
     # of different depths here, so each run's own errors.
@@ -36,8 +45,10 @@ def test_a_custom_run_trains_and_draws_thin_train_and_bold_validation(open_page,
     for run in at.session_state["work"].job.snapshot().runs:
         mean = statistics.fmean(r["train_error"] for r in run.records)  # all 20 steps
         val = run.records[-1]["val_error"]
-        assert (f"**{run.label}**: training error {percent(mean)} (mean of steps 1-20), "
-                f"validation error {percent(val)} at step 20.") in shown
+        assert (
+            f"**{run.label}**: training error {percent(mean)} (mean of steps 1-20), "
+            f"validation error {percent(val)} at step 20."
+        ) in shown
 
 
 def test_the_form_shows_as_many_networks_as_the_slider_says(open_page):
@@ -45,6 +56,7 @@ def test_the_form_shows_as_many_networks_as_the_slider_says(open_page):
 
     def pickers():
         return [s.key for s in at.selectbox if s.key.startswith("arch")]
+
     assert pickers() == ["arch0", "arch1"]
     at.slider(key="n_configs").set_value(4).run()
     assert pickers() == ["arch0", "arch1", "arch2", "arch3"]

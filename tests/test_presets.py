@@ -1,6 +1,7 @@
 """The presets' sentences: made from the measured figures in assets/presets/measured.json, said
 only where the claim behind them holds for seeds 0, 1 and 2, and dropped when the figures are
 stale or say otherwise."""
+
 import copy
 import math
 
@@ -27,7 +28,8 @@ def _figures(key: str, label: str) -> list[dict]:
 def test_the_measured_file_is_for_the_presets_as_defined(key):
     preset = presets.PRESETS[key]
     assert presets.measured_runs(preset, MEASURED) is not None, (
-        f"assets/presets/measured.json is stale for {key}: run python -m scripts.presets")
+        f"assets/presets/measured.json is stale for {key}: run python -m scripts.presets"
+    )
     assert preset.lesson != presets.UNMEASURED
 
 
@@ -59,21 +61,29 @@ def test_the_vanishing_sentence_rests_on_each_seed_s_gradient_profile():
     assert said in presets.PRESETS["vanishing"].lesson
 
 
-@pytest.mark.parametrize("key, deep, shallow", [("degradation", "plain-56", "plain-20"),
-                                                ("vanishing", "plain-56", "plain-20"),
-                                                ("paper-figure", "plain-34", "plain-18")])
+@pytest.mark.parametrize(
+    "key, deep, shallow",
+    [
+        ("degradation", "plain-56", "plain-20"),
+        ("vanishing", "plain-56", "plain-20"),
+        ("paper-figure", "plain-34", "plain-18"),
+    ],
+)
 def test_degradation_quotes_each_seed_s_training_error(key, deep, shallow):
     d, s = _figures(key, deep), _figures(key, shallow)
     for a, b in zip(d, s):  # worse by more than twice the noise of the two means, every seed
-        assert a["train_error"] - b["train_error"] > 2 * math.hypot(a["train_noise"],
-                                                                    b["train_noise"])
+        assert a["train_error"] - b["train_error"] > 2 * math.hypot(
+            a["train_noise"], b["train_noise"]
+        )
 
     def span(figs):
         errors = [f["train_error"] for f in figs]
         return f"{percent(min(errors)).rstrip('%')}-{percent(max(errors))}"
 
-    said = (f"{deep.capitalize()} trains worse than {shallow}: training error {span(d)} "
-            f"against {span(s)}")
+    said = (
+        f"{deep.capitalize()} trains worse than {shallow}: training error {span(d)} "
+        f"against {span(s)}"
+    )
     assert said in presets.PRESETS[key].lesson
 
 
@@ -101,8 +111,10 @@ def test_a_gradient_that_does_not_vanish_in_one_seed_is_reported_seed_by_seed():
     built = presets.build(_contradicted("vanishing", "plain-56, no BN", grad=flat))
     lesson = built["vanishing"].lesson
     assert "The gradient of plain-56 without batch norm vanishes" not in lesson
-    assert (f"At step {end} the gradient of plain-56 without batch norm is vanishing for seeds 0 "
-            f"and 2, healthy for seed 1 (its blocks 1.0-") in lesson
+    assert (
+        f"At step {end} the gradient of plain-56 without batch norm is vanishing for seeds 0 "
+        f"and 2, healthy for seed 1 (its blocks 1.0-"
+    ) in lesson
 
 
 def test_stale_figures_are_not_used():
@@ -115,8 +127,10 @@ def test_stale_figures_are_not_used():
 
 
 def test_figures_are_what_the_app_judges_in_a_finished_run():
-    net, train = NetConfig(depth=8, width=4, residual=False), TrainConfig(steps=30, batch_size=8,
-                                                                           eval_every=15)
+    net, train = (
+        NetConfig(depth=8, width=4, residual=False),
+        TrainConfig(steps=30, batch_size=8, eval_every=15),
+    )
     job = Job([(net, train)])
     job.train()
     run = job.runs[0]

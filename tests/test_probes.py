@@ -1,4 +1,5 @@
 """Each probe against an independent computation with torch.autograd.grad."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -21,15 +22,17 @@ def test_probes_match_autograd(residual, bn):
 
     # Independent oracle: capture each block's input and ask autograd for every gradient.
     inputs = {}
-    handles = [b.register_forward_pre_hook(lambda m, i, n=n: inputs.__setitem__(n, i[0]))
-               for n, b in blocks(net)]
+    handles = [
+        b.register_forward_pre_hook(lambda m, i, n=n: inputs.__setitem__(n, i[0]))
+        for n, b in blocks(net)
+    ]
     loss = F.cross_entropy(net(x), y)
     weights = [m.weight for _, m in weight_layers(net)]
     grads = torch.autograd.grad(loss, weights + list(inputs.values()))
     for h in handles:
         h.remove()
-    want_w = [g.norm().item() for g in grads[:len(weights)]]
-    want_in = [g.norm().item() for g in grads[len(weights):]]
+    want_w = [g.norm().item() for g in grads[: len(weights)]]
+    want_in = [g.norm().item() for g in grads[len(weights) :]]
 
     with Probe(net) as probe:
         F.cross_entropy(net(x), y).backward()

@@ -1,5 +1,6 @@
 """Reading the Build page's network from a URL: what a shared link may hold, and what it may not;
 the session id in every page's address; text from a URL or a file shown literally."""
+
 import re
 
 import pytest
@@ -14,9 +15,15 @@ from tests.helpers import ROOT, TIMEOUT
 DEFAULT = NetConfig()
 
 
-@pytest.mark.parametrize("cfg", [DEFAULT, NetConfig(depth=110, residual=False, width=8),
-                                 NetConfig(depth=56, batch_norm=False, shortcut="B"),
-                                 NetConfig(family="imagenet", depth=34, width=32)])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        DEFAULT,
+        NetConfig(depth=110, residual=False, width=8),
+        NetConfig(depth=56, batch_norm=False, shortcut="B"),
+        NetConfig(family="imagenet", depth=34, width=32),
+    ],
+)
 def test_a_written_url_reads_back_unchanged(cfg):
     assert parse(to_params(cfg)) == (cfg, [])
 
@@ -28,21 +35,24 @@ def test_a_teachers_short_link():
     assert parse({"shortcut": "b", "arch": " Residual "})[0].shortcut == "B"
 
 
-@pytest.mark.parametrize("params, why", [
-    ({"depth": "abc"}, "6n+2: 8, 14, 20, 32, 44, 56 or 110; using 20"),
-    ({"depth": "21"}, "6n+2: 8, 14, 20, 32, 44, 56 or 110; using 20"),
-    ({"width": "0"}, "from 1 to 512; using 16"),
-    ({"width": "99999"}, "from 1 to 512; using 16"),
-    ({"width": "2.5"}, "whole number"),
-    ({"arch": "resnet"}, "plain or residual; using residual"),
-    ({"bn": "yes"}, "0 (off) or 1 (on); using 1"),
-    ({"shortcut": "C"}, "A (zero-padding) or B (projection); using A"),
-    ({"family": "vgg"}, "cifar or imagenet; using cifar"),
-])
+@pytest.mark.parametrize(
+    "params, why",
+    [
+        ({"depth": "abc"}, "6n+2: 8, 14, 20, 32, 44, 56 or 110; using 20"),
+        ({"depth": "21"}, "6n+2: 8, 14, 20, 32, 44, 56 or 110; using 20"),
+        ({"width": "0"}, "from 1 to 512; using 16"),
+        ({"width": "99999"}, "from 1 to 512; using 16"),
+        ({"width": "2.5"}, "whole number"),
+        ({"arch": "resnet"}, "plain or residual; using residual"),
+        ({"bn": "yes"}, "0 (off) or 1 (on); using 1"),
+        ({"shortcut": "C"}, "A (zero-padding) or B (projection); using A"),
+        ({"family": "vgg"}, "cifar or imagenet; using cifar"),
+    ],
+)
 def test_bad_values_fall_back_with_one_note(params, why):
     cfg, notes = parse(params)
     assert cfg == DEFAULT
-    (key, raw), = params.items()
+    ((key, raw),) = params.items()
     assert len(notes) == 1 and notes[0].startswith(f"Ignored `{key}={raw}`") and why in notes[0]
 
 
@@ -59,10 +69,23 @@ def test_unknown_settings_and_markdown_are_named_not_rendered():
     assert notes[1].startswith("Ignored `depth=**56**`")
 
 
-HOSTILE = ["# heading", "![img](http://e.x/i.png)", "[link](http://e.x)", "<img src=x>",
-           "**bold** _it_ `code`", "$x^2$", ":red[red] :material/home:", "www.e.x a@b.c",
-           "a\nb\r\n- item", "1. list", "> quote", "back\\slash", "| table |", "~~gone~~",
-           "http://e.x/i.png WWW.E.X mailto:a@b.c"]
+HOSTILE = [
+    "# heading",
+    "![img](http://e.x/i.png)",
+    "[link](http://e.x)",
+    "<img src=x>",
+    "**bold** _it_ `code`",
+    "$x^2$",
+    ":red[red] :material/home:",
+    "www.e.x a@b.c",
+    "a\nb\r\n- item",
+    "1. list",
+    "> quote",
+    "back\\slash",
+    "| table |",
+    "~~gone~~",
+    "http://e.x/i.png WWW.E.X mailto:a@b.c",
+]
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -90,9 +113,19 @@ def _session_param(at: AppTest) -> str:
     return value[0] if isinstance(value, list) else value
 
 
-@pytest.mark.parametrize("page", ["pages/convolutions.py", "pages/residual_block.py",
-                                  "pages/build.py", "pages/train.py", "pages/gradient_flow.py",
-                                  "pages/inside.py", "pages/experiments.py", "pages/home.py"])
+@pytest.mark.parametrize(
+    "page",
+    [
+        "pages/convolutions.py",
+        "pages/residual_block.py",
+        "pages/build.py",
+        "pages/train.py",
+        "pages/gradient_flow.py",
+        "pages/inside.py",
+        "pages/experiments.py",
+        "pages/home.py",
+    ],
+)
 def test_every_page_puts_the_session_back_in_the_address(page):
     at, sid = _app_with_session(page)
     at.query_params.clear()  # what the browser does when another page opens
@@ -117,8 +150,12 @@ def test_build_writes_its_network_and_keeps_the_session_and_a_reload_finds_it():
 
 
 def test_a_legend_shows_a_run_name_as_typed_not_as_plotly_markup():
-    run = Run(net=NetConfig(depth=8), train=TrainConfig(steps=1), name="<a href='x'>a & b</a>",
-              records=[{"step": 1, "train_loss": 2.0, "train_error": 0.5, "val_error": 0.4}])
+    run = Run(
+        net=NetConfig(depth=8),
+        train=TrainConfig(steps=1),
+        name="<a href='x'>a & b</a>",
+        records=[{"step": 1, "train_loss": 2.0, "train_error": 0.5, "val_error": 0.4}],
+    )
     names = [t.name for fig in (error_curves([run]), loss_curves([run])) for t in fig.data]
     escaped = "&lt;a href='x'&gt;a &amp; b&lt;/a&gt;"  # Plotly shows entities as the characters
     assert names == [f"{escaped} train", f"{escaped} validation", escaped]

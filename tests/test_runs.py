@@ -1,4 +1,5 @@
 """Run files: JSON round trip, the schema's sentences, atomic writes, a name that stays inside."""
+
 import errno
 import json
 import multiprocessing
@@ -24,10 +25,19 @@ from resviz.runs import (
 
 
 def _run(**kw):
-    records = [{"step": 1, "train_loss": 2.3, "train_error": 0.9, "val_error": None,
-                "grad_norms": {"stem.conv": 0.5}}, {"step": 2, "train_loss": float("nan")}]
-    return Run(net=NetConfig(depth=8), train=TrainConfig(steps=2), records=records,
-               status="done", **kw)
+    records = [
+        {
+            "step": 1,
+            "train_loss": 2.3,
+            "train_error": 0.9,
+            "val_error": None,
+            "grad_norms": {"stem.conv": 0.5},
+        },
+        {"step": 2, "train_loss": float("nan")},
+    ]
+    return Run(
+        net=NetConfig(depth=8), train=TrainConfig(steps=2), records=records, status="done", **kw
+    )
 
 
 def _file(**changes) -> str:
@@ -52,50 +62,92 @@ def test_a_name_with_dots_and_slashes_stays_in_the_folder(tmp_path):
     assert path.parent == tmp_path / "runs"
 
 
-@pytest.mark.parametrize("text, sentence", [
-    ("{not json", "this file is not valid JSON, so it is not a ResViz run file"),
-    ("[1, 2]", "this is not a ResViz run file (expected a JSON object)"),
-    (json.dumps({"schema": 99}), "this run file has schema version 99; this ResViz reads "
-                                 "version 1"),
-    (json.dumps({"schema": True}), "this run file has no schema version (this ResViz reads "
-                                   "version 1)"),
-    ("[" * 100_000 + "]" * 100_000, "this file is nested too deeply to be a ResViz run file"),
-    ('{"schema": 1, "x": ' + "9" * 5000 + "}", "this file is not valid JSON, so it is not a "
-                                              "ResViz run file"),
-    (json.dumps({"schema": 1, "net": {"depth": 21}, "train": {}, "records": []}),
-     "this run file is incomplete or invalid (depth must be 6n+2 (8, 14, 20, 32, 44, 56, 110 "
-     "...), not 21)"),
-    (json.dumps({"schema": 1, "net": {}, "train": {}}),
-     "this run file is incomplete (it has no 'records' field)"),
-    (json.dumps({"schema": 1, "net": {}, "train": {}, "records": [1]}),
-     "this run file is invalid (record 1 must be a JSON object, not 1)"),
-    (_file(records=[{"step": 1}, {"step": 1}]), "this run file is invalid (record 2's step 1 "
-                                                "does not come after the step before it (1))"),
-    (_file(records=[{"step": 3}]), "this run file is invalid (its last record is step 3, past "
-                                   "the run's 2 steps)"),
-    (_file(records=[{"step": 1, "val_error": 1.5}]), "this run file is invalid (record 1's "
-                                                      "val_error must be at most 1.0, not 1.5)"),
-    (_file(records=[{"step": 1, "act_std": {"<a href=x>": 1}}]),
-     "this run file is invalid (a name in record 1's act_std holds characters that are not "
-     "allowed, not '<a href=x>')"),
-    (_file(records=[{"step": 1, "grad_norms": {"stage9.block1.conv1": 0.5}}]),
-     "this run file is invalid (record 1's grad_norms names a layer 'stage9.block1.conv1' that "
-     "ResNet-8 does not have)"),
-    (_file(records=[{"step": 1, "colour": "red"}]), "this run file is invalid (record 1 has an "
-                                                    "unknown field 'colour')"),
-    (_file(name="a\n# heading"), "this run file is invalid (name may hold only letters, digits, "
-                                 "spaces and - _ . , ( ) + = ' / # % ? ; (no web address), not "
-                                 "'a\\n# heading')"),
-    (_file(name="[x](http://e.x)"), "this run file is invalid (name may hold only letters, "
-                                    "digits, spaces and - _ . , ( ) + = ' / # % ? ; (no web "
-                                    "address), not '[x](http://e.x)')"),
-    (_file(name="x" * 101), "this run file is invalid (name is longer than 100 characters, not "
-                            "'xxxxxxxxxxxxxxxxxxxxxxxxxxxx…)"),
-    (_file(train={"dataset": "imagenet-22k"}), "this run file's dataset 'imagenet-22k' is not "
-                                               f"one ResViz knows ({', '.join(DATASETS)})"),
-    (_file(env={str(i): i for i in range(33)}), "this run file is invalid (env has more than 32 "
-                                                "entries)"),
-])
+@pytest.mark.parametrize(
+    "text, sentence",
+    [
+        ("{not json", "this file is not valid JSON, so it is not a ResViz run file"),
+        ("[1, 2]", "this is not a ResViz run file (expected a JSON object)"),
+        (
+            json.dumps({"schema": 99}),
+            "this run file has schema version 99; this ResViz reads version 1",
+        ),
+        (
+            json.dumps({"schema": True}),
+            "this run file has no schema version (this ResViz reads version 1)",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "this file is nested too deeply to be a ResViz run file"),
+        (
+            '{"schema": 1, "x": ' + "9" * 5000 + "}",
+            "this file is not valid JSON, so it is not a ResViz run file",
+        ),
+        (
+            json.dumps({"schema": 1, "net": {"depth": 21}, "train": {}, "records": []}),
+            "this run file is incomplete or invalid (depth must be 6n+2 "
+            "(8, 14, 20, 32, 44, 56, 110 ...), not 21)",
+        ),
+        (
+            json.dumps({"schema": 1, "net": {}, "train": {}}),
+            "this run file is incomplete (it has no 'records' field)",
+        ),
+        (
+            json.dumps({"schema": 1, "net": {}, "train": {}, "records": [1]}),
+            "this run file is invalid (record 1 must be a JSON object, not 1)",
+        ),
+        (
+            _file(records=[{"step": 1}, {"step": 1}]),
+            "this run file is invalid (record 2's step 1 "
+            "does not come after the step before it (1))",
+        ),
+        (
+            _file(records=[{"step": 3}]),
+            "this run file is invalid (its last record is step 3, past the run's 2 steps)",
+        ),
+        (
+            _file(records=[{"step": 1, "val_error": 1.5}]),
+            "this run file is invalid (record 1's val_error must be at most 1.0, not 1.5)",
+        ),
+        (
+            _file(records=[{"step": 1, "act_std": {"<a href=x>": 1}}]),
+            "this run file is invalid (a name in record 1's act_std holds characters that are not "
+            "allowed, not '<a href=x>')",
+        ),
+        (
+            _file(records=[{"step": 1, "grad_norms": {"stage9.block1.conv1": 0.5}}]),
+            "this run file is invalid (record 1's grad_norms names a layer "
+            "'stage9.block1.conv1' that ResNet-8 does not have)",
+        ),
+        (
+            _file(records=[{"step": 1, "colour": "red"}]),
+            "this run file is invalid (record 1 has an unknown field 'colour')",
+        ),
+        (
+            _file(name="a\n# heading"),
+            "this run file is invalid (name may hold only letters, digits, "
+            "spaces and - _ . , ( ) + = ' / # % ? ; (no web address), not "
+            "'a\\n# heading')",
+        ),
+        (
+            _file(name="[x](http://e.x)"),
+            "this run file is invalid (name may hold only letters, "
+            "digits, spaces and - _ . , ( ) + = ' / # % ? ; (no web "
+            "address), not '[x](http://e.x)')",
+        ),
+        (
+            _file(name="x" * 101),
+            "this run file is invalid (name is longer than 100 characters, not "
+            "'xxxxxxxxxxxxxxxxxxxxxxxxxxxx…)",
+        ),
+        (
+            _file(train={"dataset": "imagenet-22k"}),
+            "this run file's dataset 'imagenet-22k' is not "
+            f"one ResViz knows ({', '.join(DATASETS)})",
+        ),
+        (
+            _file(env={str(i): i for i in range(33)}),
+            "this run file is invalid (env has more than 32 entries)",
+        ),
+    ],
+)
 def test_malformed_files_are_rejected_with_one_sentence(text, sentence):
     with pytest.raises(RunFileError) as err:
         loads(text)
@@ -105,8 +157,11 @@ def test_malformed_files_are_rejected_with_one_sentence(text, sentence):
 def test_records_are_counted_before_they_are_checked():
     text = _file(records=[{"step": i} for i in range(1, 4)], train={"steps": 3})
     assert len(loads(text, max_records=3).records) == 3
-    with pytest.raises(RunFileError, match=r"^this run file has 3 records; at most 2 can be "
-                                           r"read here$"):
+    with pytest.raises(
+        RunFileError,
+        match=r"^this run file has 3 records; at most 2 can be "
+        r"read here$",
+    ):
         loads(text, max_records=2)
 
 
@@ -152,6 +207,7 @@ def test_a_full_disk_keeps_the_old_weights_and_leaves_no_partial_file(tmp_path, 
 
     def full(*_a, **_k):
         raise OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setattr(torch, "save", full)
     with pytest.raises(OSError) as err:
         save_weights({"w": torch.zeros(3)}, path)

@@ -1,6 +1,7 @@
 """Shared runs: a run asked for twice is trained once; a finished one is served from the store; a
 job nobody follows stops; one ticket per session; the queue's estimates come from measured
 step times."""
+
 import ast
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ def trained(monkeypatch):
         def __init__(self, net_cfg, cfg, *args, **kwargs):
             made.append(net_cfg.label)
             super().__init__(net_cfg, cfg, *args, **kwargs)
+
     monkeypatch.setattr(jobs, "Trainer", Counting)
     return made
 
@@ -94,8 +96,9 @@ def test_the_key_covers_what_decides_the_numbers():
         changed = TrainConfig(**{**SHORT.to_dict(), **change})
         assert key != run_key(RES, changed, "cpu:x86_64:AVX2", 1)
     # "auto" and "cpu" train on the same device: the device kind decides, not its spelling.
-    assert key == run_key(RES, TrainConfig(**{**SHORT.to_dict(), "device": "cpu"}),
-                          "cpu:x86_64:AVX2", 1)
+    assert key == run_key(
+        RES, TrainConfig(**{**SHORT.to_dict(), "device": "cpu"}), "cpu:x86_64:AVX2", 1
+    )
 
 
 def test_the_engine_version_covers_every_module_training_imports():
@@ -169,4 +172,7 @@ def test_the_queue_is_first_come_first_served():
     etas = schedule(2, [Slot(1, 10.0), Slot(1, 30.0)], [(2, 5.0), (1, 5.0)])
     assert etas == [Eta(30.0, 35.0), Eta(35.0, 40.0)]
     assert schedule(2, [], [(1, 5.0), (1, 7.0), (1, 1.0)]) == [
-        Eta(0.0, 5.0), Eta(0.0, 7.0), Eta(5.0, 6.0)]
+        Eta(0.0, 5.0),
+        Eta(0.0, 7.0),
+        Eta(5.0, 6.0),
+    ]

@@ -1,4 +1,5 @@
 """Shattered gradients: each measurement against an independent computation, then the science."""
+
 import numpy as np
 import pytest
 import torch
@@ -17,8 +18,9 @@ def mnist():
 
 
 def _net(depth: int = 8, residual: bool = True, batch_norm: bool = True) -> nn.Module:
-    return build_seeded(NetConfig(depth=depth, residual=residual, batch_norm=batch_norm,
-                                  width=4), seed=0)
+    return build_seeded(
+        NetConfig(depth=depth, residual=residual, batch_norm=batch_norm, width=4), seed=0
+    )
 
 
 def _linear(net: nn.Module) -> nn.Module:
@@ -58,7 +60,7 @@ def test_batched_input_gradients_are_each_points_own_gradient(mnist):
     line = shattering.image_line(mnist.x_train[0], mnist.x_train[1], 4)
     batched = shattering.input_gradients(net, line, unit=3)
     for i in range(4):  # oracle: one input at a time
-        x = line[i:i + 1].clone().requires_grad_(True)
+        x = line[i : i + 1].clone().requires_grad_(True)
         (g,) = torch.autograd.grad(net(x)[0, 3], x)
         assert batched[i] == pytest.approx(g.flatten(), abs=1e-6)
 
@@ -77,8 +79,10 @@ def test_residual_gradients_shatter_less_than_plain_at_depth_56(mnist):
     # The paper's claim (Balduzzi et al. 2017, Sec. 3), at He initialisation with one seed.
     line = shattering.image_line(mnist.x_train[0], mnist.x_train[1], 256)
     batch = mnist.x_train[:128]
-    plain, res = (shattering.correlation(NetConfig(depth=56, residual=r, width=8), line, batch)
-                  for r in (False, True))
+    plain, res = (
+        shattering.correlation(NetConfig(depth=56, residual=r, width=8), line, batch)
+        for r in (False, True)
+    )
     assert res > 0.8 and plain < 0.3
 
 
@@ -92,8 +96,13 @@ def test_shattering_measures_every_variant_at_every_depth(mnist):
 
 
 def test_shattering_figure_shows_the_curves_it_was_given():
-    result = shattering.Shattering((20, 56), {"plain": (0.75, 0.01), "ResNet": (0.96, 0.91),
-                                              "ResNet, no BN": (0.98, 0.96)}, 256, 8, 0)
+    result = shattering.Shattering(
+        (20, 56),
+        {"plain": (0.75, 0.01), "ResNet": (0.96, 0.91), "ResNet, no BN": (0.98, 0.96)},
+        256,
+        8,
+        0,
+    )
     fig = shattering_curves(result)
     assert [t.name for t in fig.data] == ["plain", "ResNet", "ResNet, no BN"]
     assert [list(t.y) for t in fig.data] == [[0.75, 0.01], [0.96, 0.91], [0.98, 0.96]]

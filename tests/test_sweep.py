@@ -1,4 +1,5 @@
 """`python -m resviz sweep`: resumable, splittable depth sweeps, and thinned run files."""
+
 import json
 import subprocess
 import sys
@@ -11,8 +12,19 @@ from resviz.config import NetConfig, TrainConfig
 from resviz.runs import Run, load
 from resviz.train import Trainer, train
 
-TINY = ["--depths", "8", "14", "--width", "4", "--steps", "3", "--batch-size", "16",
-        "--eval-every", "2"]
+TINY = [
+    "--depths",
+    "8",
+    "14",
+    "--width",
+    "4",
+    "--steps",
+    "3",
+    "--batch-size",
+    "16",
+    "--eval-every",
+    "2",
+]
 LABELS = ["plain-8", "residual-8", "plain-14", "residual-14"]
 
 
@@ -88,7 +100,8 @@ def test_partial_and_unfinished_files_are_redone(tmp_path, trained):
 
 @pytest.mark.slow
 def test_an_interrupted_sweep_leaves_no_file_for_the_run_it_stopped_and_resumes(
-        tmp_path, monkeypatch, capsys):
+    tmp_path, monkeypatch, capsys
+):
     def interrupted(net, cfg, data=None, stop=None):
         if net.depth == 14:
             yield next(train(net, cfg, data, stop))
@@ -189,23 +202,30 @@ def test_thin_with_the_runs_own_intervals_changes_nothing(records):
 
 
 def test_final_errors_average_the_last_tenth_of_training():
-    recs = [{"step": s, "train_error": 0.5 if s < 91 else 0.1, "val_error": None}
-            for s in range(1, 101)]
+    recs = [
+        {"step": s, "train_error": 0.5 if s < 91 else 0.1, "val_error": None} for s in range(1, 101)
+    ]
     recs[-1]["val_error"] = 0.2
     run = Run(net=NetConfig(depth=8), train=TrainConfig(steps=100), records=recs)
     assert sweep.final_errors(run) == pytest.approx((0.1, 0.2))
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--depths", "20", "21"], "depth must be 6n+2"),
-    (["--only", "plain-99"], "this sweep has no configuration 'plain-99'; it has: plain-20"),
-    (["--keep-every", "0"], "keep-every must be at least 1"),
-    (["--arch", "dense"], "invalid choice: 'dense'"),
-    (["--steps", "0"], "steps must be between 1 and 1,000,000"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--depths", "20", "21"], "depth must be 6n+2"),
+        (["--only", "plain-99"], "this sweep has no configuration 'plain-99'; it has: plain-20"),
+        (["--keep-every", "0"], "keep-every must be at least 1"),
+        (["--arch", "dense"], "invalid choice: 'dense'"),
+        (["--steps", "0"], "steps must be between 1 and 1,000,000"),
+    ],
+)
 def test_bad_sweep_arguments_exit_2_with_one_line(args, words, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "resviz", "sweep", "--out", str(tmp_path),
-                           *args], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "resviz", "sweep", "--out", str(tmp_path), *args],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and words in proc.stderr and "Traceback" not in proc.stderr
     assert not list(tmp_path.iterdir())

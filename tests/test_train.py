@@ -1,4 +1,5 @@
 """Training: seeded, honest records, divergence as a record, stoppable, schedules."""
+
 import math
 import threading
 from dataclasses import replace
@@ -27,8 +28,8 @@ def test_records_carry_what_the_curves_need():
 
 def test_same_config_and_seed_give_identical_records():
     def strip(recs: list[dict]) -> list[dict]:  # the timings differ from run to run
-        return [{k: v for k, v in r.items() if k not in ("images_per_s", "elapsed")}
-                for r in recs]
+        return [{k: v for k, v in r.items() if k not in ("images_per_s", "elapsed")} for r in recs]
+
     assert strip(train(TINY_NET, TINY)) == strip(train(TINY_NET, TINY))
 
 
@@ -48,8 +49,12 @@ def test_training_learns_the_digits():
 def test_a_diverging_run_ends_with_a_record_not_an_exception():
     # Without batch norm a learning rate of 10 blows up within a few steps (with BN it does not:
     # the weights' scale no longer matters, so the loss stays finite though nothing is learned).
-    recs = list(train(NetConfig(depth=8, width=4, batch_norm=False),
-                      TrainConfig(steps=50, lr=10, batch_size=32, schedule="constant")))
+    recs = list(
+        train(
+            NetConfig(depth=8, width=4, batch_norm=False),
+            TrainConfig(steps=50, lr=10, batch_size=32, schedule="constant"),
+        )
+    )
     assert recs[-1]["diverged"] is True and recs[-1]["step"] == len(recs)
     assert f"step {len(recs)}" in recs[-1]["message"]
     assert all(math.isfinite(r["train_loss"]) for r in recs[:-1])
@@ -79,10 +84,16 @@ def test_network_must_fit_the_dataset():
         Trainer(NetConfig(depth=8, in_channels=3), TINY)
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"lr": -0.1}, "learning rate"), ({"lr": 100}, "learning rate"), ({"steps": 0}, "steps"),
-    ({"batch_size": 0}, "batch size"), ({"schedule": "linear"}, "schedule"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"lr": -0.1}, "learning rate"),
+        ({"lr": 100}, "learning rate"),
+        ({"steps": 0}, "steps"),
+        ({"batch_size": 0}, "batch size"),
+        ({"schedule": "linear"}, "schedule"),
+    ],
+)
 def test_bad_training_configs_say_what_is_allowed(kwargs, words):
     with pytest.raises(ConfigError, match=words):
         TrainConfig(**kwargs)
@@ -91,9 +102,14 @@ def test_bad_training_configs_say_what_is_allowed(kwargs, words):
 @pytest.mark.slow
 def test_channels_last_and_bf16_keep_the_metrics():
     base = TrainConfig(steps=40, batch_size=32, eval_every=40, channels_last=False)
-    runs = {name: list(train(NetConfig(depth=8, width=8), replace(base, **kw)))
-            for name, kw in (("fp32", {}), ("channels_last", {"channels_last": True}),
-                             ("bf16", {"channels_last": True, "precision": "bf16"}))}
+    runs = {
+        name: list(train(NetConfig(depth=8, width=8), replace(base, **kw)))
+        for name, kw in (
+            ("fp32", {}),
+            ("channels_last", {"channels_last": True}),
+            ("bf16", {"channels_last": True, "precision": "bf16"}),
+        )
+    }
     losses = {k: [r["train_loss"] for r in v] for k, v in runs.items()}
     # The same arithmetic in another memory order: equal up to float32 summation order, which
     # SGD then amplifies step by step, so compare the first steps closely and the end loosely.

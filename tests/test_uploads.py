@@ -1,4 +1,5 @@
 """Uploads: every bad file gets one sentence, every odd mode becomes the right grayscale."""
+
 import io
 import struct
 import zlib
@@ -14,8 +15,12 @@ from tests.helpers import encode, png_chunk
 def _bomb_png(w: int = 100_000, h: int = 100_000) -> bytes:
     """A 60-byte PNG whose header claims w x h 8-bit gray pixels."""
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
-            + png_chunk(b"IDAT", zlib.compress(b"\0" * 16)) + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def _one_sentence(msg: str) -> bool:
@@ -25,16 +30,21 @@ def _one_sentence(msg: str) -> bool:
 BAD = {
     "not an image": (b"hello, this is a text file\n" * 10, "not an image"),
     "empty": (b"", "empty"),
-    "truncated png": (encode(Image.effect_noise((64, 64), 40).convert("L"))[:400],
-                      "damaged or truncated"),
+    "truncated png": (
+        encode(Image.effect_noise((64, 64), 40).convert("L"))[:400],
+        "damaged or truncated",
+    ),
     # Pillow's own limit raises above 179 megapixels and only warns between 89 and 179: both
     # must stop; below Pillow's limits, ours (16 megapixels) stops the decode.
     "bomb, Pillow error": (_bomb_png(100_000, 100_000), "claims more pixels"),
     "bomb, Pillow warning": (_bomb_png(10_000, 10_000), "claims more pixels"),
     "bomb, our limit": (_bomb_png(5_000, 5_000), "claims 5,000 x 5,000 pixels"),
-    "huge bmp header": (encode(Image.new("L", (16, 16)), "BMP")[:18]
-                        + struct.pack("<ii", 60_000, 60_000)
-                        + encode(Image.new("L", (16, 16)), "BMP")[26:], "claims"),
+    "huge bmp header": (
+        encode(Image.new("L", (16, 16)), "BMP")[:18]
+        + struct.pack("<ii", 60_000, 60_000)
+        + encode(Image.new("L", (16, 16)), "BMP")[26:],
+        "claims",
+    ),
     "too small": (encode(Image.new("L", (2, 3))), "only 2 x 3 pixels"),
 }
 
@@ -98,6 +108,7 @@ def test_large_image_is_downsized_keeping_aspect():
 
 def test_an_upload_is_decoded_once_for_every_rerun(monkeypatch):
     import resviz.uploads as uploads
+
     calls = []
     real = uploads._decode
     monkeypatch.setattr(uploads, "_decode", lambda *a: calls.append(1) or real(*a))

@@ -1,5 +1,6 @@
 """Error and loss curves in the look of the paper's Fig. 1 and Fig. 4: training error thin,
 validation error bold, one colour per configuration."""
+
 from __future__ import annotations
 
 import plotly.graph_objects as go
@@ -33,7 +34,7 @@ def smooth(steps: list[int], values: list[float], window: int) -> tuple[list, li
         return steps, values
     xs, ys = [], []
     for i in range(0, len(values), window):
-        chunk = values[i:i + window]
+        chunk = values[i : i + window]
         xs.append(steps[i + len(chunk) - 1])
         ys.append(sum(chunk) / len(chunk))
     return xs, ys
@@ -59,13 +60,25 @@ def error_curves(runs: list[Run]) -> go.Figure:
         xs, ys = smooth(steps, err, train_window(len(err)))
         # One legend entry a run (its bold line; the title says thin is training): eight rows
         # of legend left the plot a sliver in a narrow column.
-        fig.add_scatter(x=xs, y=[100 * y for y in ys], mode="lines",
-                        name=plain(f"{run.label} train"), legendgroup=str(i), showlegend=False,
-                        line=dict(color=colour(i), width=1.2))
+        fig.add_scatter(
+            x=xs,
+            y=[100 * y for y in ys],
+            mode="lines",
+            name=plain(f"{run.label} train"),
+            legendgroup=str(i),
+            showlegend=False,
+            line=dict(color=colour(i), width=1.2),
+        )
         vs, verr = series(run, "val_error")
-        fig.add_scatter(x=vs, y=[100 * v for v in verr], mode="lines+markers",
-                        name=plain(f"{run.label} validation"), legendgroup=str(i),
-                        line=dict(color=colour(i), width=4), marker=dict(size=7))
+        fig.add_scatter(
+            x=vs,
+            y=[100 * v for v in verr],
+            mode="lines+markers",
+            name=plain(f"{run.label} validation"),
+            legendgroup=str(i),
+            line=dict(color=colour(i), width=4),
+            marker=dict(size=7),
+        )
     return _layout(fig, "Error: training thin, validation bold", "error (%)")
 
 
@@ -74,14 +87,18 @@ def loss_curves(runs: list[Run]) -> go.Figure:
     for i, run in enumerate(runs):
         steps, loss = series(run, "train_loss")
         xs, ys = smooth(steps, loss, train_window(len(loss)))
-        fig.add_scatter(x=xs, y=ys, mode="lines", name=plain(run.label),
-                        line=dict(color=colour(i)))
+        fig.add_scatter(x=xs, y=ys, mode="lines", name=plain(run.label), line=dict(color=colour(i)))
     return _layout(fig, "Training loss", "cross-entropy")
 
 
 def _layout(fig: go.Figure, title: str, y_title: str) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title="iteration (training step)",
-                      yaxis_title=y_title, legend=dict(orientation="h", yanchor="top", y=-0.28),
-                      margin=dict(l=10, r=10, t=40, b=10), height=420,
-                      hovermode="x unified")
+    fig.update_layout(
+        title=title,
+        xaxis_title="iteration (training step)",
+        yaxis_title=y_title,
+        legend=dict(orientation="h", yanchor="top", y=-0.28),
+        margin=dict(l=10, r=10, t=40, b=10),
+        height=420,
+        hovermode="x unified",
+    )
     return fig

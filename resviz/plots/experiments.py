@@ -4,6 +4,7 @@ depth, plain beside residual) and final error against depth.
 Both draw `resviz.experiments` groups: a line never joins runs that differ in more than depth.
 Plain blue, ResNet orange (the app's convention); a deeper network a darker shade; without
 batch norm dashed; several seeds of one configuration as their mean, with their spread."""
+
 from __future__ import annotations
 
 import statistics
@@ -23,7 +24,7 @@ LIGHTEST, DARKEST = 0.55, 0.35  # shallowest: mixed this far to white; deepest: 
 
 def shade(hex_colour: str, rank: float) -> str:
     """`hex_colour` lightened (rank 0, the shallowest) or darkened (rank 1, the deepest)."""
-    rgb = [int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]
+    rgb = [int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]
     if rank < 0.5:
         t = LIGHTEST * (1 - 2 * rank)
         mixed = [c + (255 - c) * t for c in rgb]
@@ -80,8 +81,13 @@ def mean_series(runs: tuple[Run, ...], key: str) -> tuple[list[int], list[float]
 def figure6(found: list[Group]) -> go.Figure:
     """Left plain, right residual; thin lines training error, bold lines validation error, each
     the mean over a configuration's seeds, with a band of ± one standard deviation."""
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=("plain networks", "residual networks (ResNets)"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+        subplot_titles=("plain networks", "residual networks (ResNets)"),
+    )
     colours, dash = depth_shades(found), dashes(found)
     for g in found:
         col = 1 + g.residual
@@ -91,15 +97,30 @@ def figure6(found: list[Group]) -> go.Figure:
             steps, err, _ = mean_series(p.runs, "train_error")
             xs, ys = smooth(steps, err, train_window(len(err)))
             # One legend entry a run (its bold line); the thin one follows it on a click.
-            fig.add_scatter(x=xs, y=[100 * y for y in ys], mode="lines", name=f"{label} train",
-                            legendgroup=label, showlegend=False,
-                            line=dict(color=c, width=1.2, dash=dash[g]), row=1, col=col)
+            fig.add_scatter(
+                x=xs,
+                y=[100 * y for y in ys],
+                mode="lines",
+                name=f"{label} train",
+                legendgroup=label,
+                showlegend=False,
+                line=dict(color=c, width=1.2, dash=dash[g]),
+                row=1,
+                col=col,
+            )
             vs, verr, vsd = mean_series(p.runs, "val_error")
             if len(p.runs) > 1:
                 _band(fig, vs, verr, vsd, c, label, col)
-            fig.add_scatter(x=vs, y=[100 * v for v in verr], mode="lines",
-                            name=f"{label} validation", legendgroup=label,
-                            line=dict(color=c, width=4, dash=dash[g]), row=1, col=col)
+            fig.add_scatter(
+                x=vs,
+                y=[100 * v for v in verr],
+                mode="lines",
+                name=f"{label} validation",
+                legendgroup=label,
+                line=dict(color=c, width=4, dash=dash[g]),
+                row=1,
+                col=col,
+            )
     fig.update_xaxes(title_text="iteration (training step)")
     fig.update_yaxes(title_text="error (%)", col=1)
     # A bottom margin that holds the whole legend: left to plotly, the margin grew by
@@ -107,20 +128,34 @@ def figure6(found: list[Group]) -> go.Figure:
     # titles.
     legend = _legend_rows([t.name for t in fig.data if t.showlegend is not False])
     bottom = AXIS_TITLE_PX + LEGEND_ROW_PX * legend
-    fig.update_layout(height=40 + PLOT_PX + bottom,
-                      legend=dict(orientation="h", yanchor="top", y=-AXIS_TITLE_PX / PLOT_PX),
-                      margin=dict(l=10, r=10, t=40, b=bottom), hovermode="x unified")
+    fig.update_layout(
+        height=40 + PLOT_PX + bottom,
+        legend=dict(orientation="h", yanchor="top", y=-AXIS_TITLE_PX / PLOT_PX),
+        margin=dict(l=10, r=10, t=40, b=bottom),
+        hovermode="x unified",
+    )
     return fig
 
 
-def _band(fig: go.Figure, xs: list, mean: list, sd: list, colour: str, label: str,
-          col: int) -> None:
+def _band(
+    fig: go.Figure, xs: list, mean: list, sd: list, colour: str, label: str, col: int
+) -> None:
     """Mean ± one standard deviation as a filled band (upper edge, then lower edge filled up)."""
     for sign in (1, -1):
-        fig.add_scatter(x=xs, y=[100 * (m + sign * s) for m, s in zip(mean, sd)], mode="lines",
-                        line=dict(width=0, color=colour), fill="tonexty" if sign < 0 else None,
-                        opacity=0.25, name=f"{label} spread", legendgroup=label,
-                        showlegend=False, hoverinfo="skip", row=1, col=col)
+        fig.add_scatter(
+            x=xs,
+            y=[100 * (m + sign * s) for m, s in zip(mean, sd)],
+            mode="lines",
+            line=dict(width=0, color=colour),
+            fill="tonexty" if sign < 0 else None,
+            opacity=0.25,
+            name=f"{label} spread",
+            legendgroup=label,
+            showlegend=False,
+            hoverinfo="skip",
+            row=1,
+            col=col,
+        )
 
 
 def error_vs_depth(found: list[Group]) -> go.Figure:
@@ -133,13 +168,24 @@ def error_vs_depth(found: list[Group]) -> go.Figure:
         for i, (part, width) in enumerate((("training", 1.5), ("validation", 4))):
             means = [None if (m := p.mean(i)) is None else 100 * m for p in g.points]
             spread = [100 * (p.spread(i) or 0) for p in g.points]
-            fig.add_scatter(x=depths, y=means, name=f"{g.name} {part}",
-                            mode="lines+markers" if len(depths) > 1 else "markers",
-                            error_y=dict(array=spread, visible=g.seeds > 1),
-                            line=dict(color=kind_colour(g.residual), width=width,
-                                      dash=dash[g]), marker=dict(size=6 + 2 * i))
-    fig.update_layout(xaxis=dict(title="depth (layers)", tickmode="array",
-                                 tickvals=sorted({p.depth for g in found for p in g.points})),
-                      yaxis_title="final error (%)", height=380,
-                      legend=dict(orientation="h", y=-0.25), margin=dict(l=10, r=10, t=10, b=10))
+            fig.add_scatter(
+                x=depths,
+                y=means,
+                name=f"{g.name} {part}",
+                mode="lines+markers" if len(depths) > 1 else "markers",
+                error_y=dict(array=spread, visible=g.seeds > 1),
+                line=dict(color=kind_colour(g.residual), width=width, dash=dash[g]),
+                marker=dict(size=6 + 2 * i),
+            )
+    fig.update_layout(
+        xaxis=dict(
+            title="depth (layers)",
+            tickmode="array",
+            tickvals=sorted({p.depth for g in found for p in g.points}),
+        ),
+        yaxis_title="final error (%)",
+        height=380,
+        legend=dict(orientation="h", y=-0.25),
+        margin=dict(l=10, r=10, t=10, b=10),
+    )
     return fig

@@ -1,4 +1,5 @@
 """Gradient flow figures: per-layer profile, layers x steps heatmap, activation spread."""
+
 from __future__ import annotations
 
 import math
@@ -9,19 +10,33 @@ from ..gradients import Matrix
 from .curves import colour, plain
 
 
-def profile(profiles: list[tuple[str, list[str], list[float | None]]], y_title: str,
-            log: bool = True) -> go.Figure:
+def profile(
+    profiles: list[tuple[str, list[str], list[float | None]]], y_title: str, log: bool = True
+) -> go.Figure:
     """One line per run over its layers (input side left): (label, layer names, values)."""
     fig = go.Figure()
     for i, (label, layers, values) in enumerate(profiles):
-        fig.add_scatter(x=list(range(1, len(values) + 1)), y=values, customdata=layers,
-                        mode="lines+markers", name=plain(label),
-                        line=dict(color=colour(i), width=2.5),
-                        hovertemplate="%{customdata}: %{y:.3g}<extra></extra>")
-    yaxis = dict(title=y_title, type="log", dtick=1, exponentformat="power") if log else \
-        dict(title=y_title)  # log: one tick per decade, as 10^-3, so factors of 10 read at once
-    fig.update_layout(xaxis_title="layer (input → output)", yaxis=yaxis, height=400,
-                      legend=dict(orientation="h", y=-0.25), margin=dict(l=10, r=10, t=10, b=10))
+        fig.add_scatter(
+            x=list(range(1, len(values) + 1)),
+            y=values,
+            customdata=layers,
+            mode="lines+markers",
+            name=plain(label),
+            line=dict(color=colour(i), width=2.5),
+            hovertemplate="%{customdata}: %{y:.3g}<extra></extra>",
+        )
+    yaxis = (
+        dict(title=y_title, type="log", dtick=1, exponentformat="power")
+        if log
+        else dict(title=y_title)
+    )  # log: one tick per decade, as 10^-3, so factors of 10 read at once
+    fig.update_layout(
+        xaxis_title="layer (input → output)",
+        yaxis=yaxis,
+        height=400,
+        legend=dict(orientation="h", y=-0.25),
+        margin=dict(l=10, r=10, t=10, b=10),
+    )
     return fig
 
 
@@ -31,12 +46,24 @@ def heatmap(m: Matrix, title: str) -> go.Figure:
     finite = [v for row in logs for v in row if v is not None]
     lo, hi = (math.floor(min(finite)), math.ceil(max(finite))) if finite else (0, 1)
     ticks = list(range(lo, hi + 1))
-    fig = go.Figure(go.Heatmap(
-        z=logs, x=m.steps, y=m.layers, customdata=m.values, colorscale="Viridis",
-        zmin=lo, zmax=hi, colorbar=dict(tickvals=ticks, ticktext=[f"1e{t}" for t in ticks]),
-        hovertemplate="%{y}<br>step %{x}: %{customdata:.3g}<extra></extra>"))
-    fig.update_layout(title=plain(title), xaxis_title="training step",
-                      height=max(360, 9 * len(m.layers)),
-                      yaxis=dict(autorange="reversed", showticklabels=len(m.layers) <= 40),
-                      margin=dict(l=10, r=10, t=40, b=10))
+    fig = go.Figure(
+        go.Heatmap(
+            z=logs,
+            x=m.steps,
+            y=m.layers,
+            customdata=m.values,
+            colorscale="Viridis",
+            zmin=lo,
+            zmax=hi,
+            colorbar=dict(tickvals=ticks, ticktext=[f"1e{t}" for t in ticks]),
+            hovertemplate="%{y}<br>step %{x}: %{customdata:.3g}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=plain(title),
+        xaxis_title="training step",
+        height=max(360, 9 * len(m.layers)),
+        yaxis=dict(autorange="reversed", showticklabels=len(m.layers) <= 40),
+        margin=dict(l=10, r=10, t=40, b=10),
+    )
     return fig

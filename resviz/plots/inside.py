@@ -3,6 +3,7 @@
 Image grids are sent as one PNG each (go.Image `source`): a few kilobytes instead of a number
 per pixel, drawn with crisp pixels. Maps whose values a learner may hover over are heatmaps.
 """
+
 from __future__ import annotations
 
 import base64
@@ -46,7 +47,7 @@ def mosaic(tiles: Sequence[np.ndarray], cols: int, size: int, gap: int = 2) -> n
     out = np.full((c, rows * step - gap, cols * step - gap), GAP, dtype=np.float32)
     for i, tile in enumerate(tiles):
         r, k = divmod(i, cols)
-        out[:, r * step:r * step + size, k * step:k * step + size] = upscale(tile, size)
+        out[:, r * step : r * step + size, k * step : k * step + size] = upscale(tile, size)
     return out
 
 
@@ -73,8 +74,9 @@ def signed_rgb(values: np.ndarray) -> np.ndarray:
     return 1 + np.clip(v, 0, 1) * (red - 1) + np.clip(-v, 0, 1) * (blue - 1)  # white at 0
 
 
-def filters(before: np.ndarray, after: np.ndarray, titles: tuple[str, str],
-            height: int = 300) -> go.Figure:
+def filters(
+    before: np.ndarray, after: np.ndarray, titles: tuple[str, str], height: int = 300
+) -> go.Figure:
     """First-layer kernels (K, C, k, k) at initialisation and after training, side by side.
 
     Each kernel is scaled by its own largest |weight|. Colour kernels: grey = 0 and each colour
@@ -84,11 +86,15 @@ def filters(before: np.ndarray, after: np.ndarray, titles: tuple[str, str],
     cols = int(np.ceil(np.sqrt(len(before))))  # a square grid: 8 -> 3x3, 16 -> 4x4
     fig = make_subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.06)
     for c, w in enumerate((before, after), 1):
-        tiles = list(0.5 + 0.5 * _scaled(w)) if w.shape[1] == 3 else \
-            [signed_rgb(k[0]) for k in _scaled(w)]
+        tiles = (
+            list(0.5 + 0.5 * _scaled(w))
+            if w.shape[1] == 3
+            else [signed_rgb(k[0]) for k in _scaled(w)]
+        )
         size = w.shape[-1] * -(-30 // w.shape[-1])  # about 30 px, every weight the same size
-        fig.add_trace(go.Image(source=png(mosaic(tiles, cols, size, gap=6)), hoverinfo="skip"),
-                      1, c)
+        fig.add_trace(
+            go.Image(source=png(mosaic(tiles, cols, size, gap=6)), hoverinfo="skip"), 1, c
+        )
     return _image_axes(fig, height, top=40)
 
 
@@ -100,19 +106,30 @@ def feature_maps(maps: np.ndarray, cols: int = 8, height: int | None = None) -> 
     channel = np.full(z.shape, -1, np.int32)
     for i, m in enumerate(maps):
         r, c = divmod(i, cols)
-        z[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = m
-        channel[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = i + 1
-    fig = go.Figure(go.Heatmap(z=z, customdata=channel, colorscale="Viridis", zmin=0,
-                               colorbar=dict(thickness=12, title="activation"),
-                               hovertemplate="channel %{customdata}: %{z:.3f}<extra></extra>"))
+        z[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = m
+        channel[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = i + 1
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            customdata=channel,
+            colorscale="Viridis",
+            zmin=0,
+            colorbar=dict(thickness=12, title="activation"),
+            hovertemplate="channel %{customdata}: %{z:.3f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_layout(height=height or 90 * rows + 40, margin=dict(l=0, r=0, t=10, b=0))
     return fig
 
 
-def channels(rows: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray]]],
-             labels: Sequence[str], size: int = 56, height_per_row: int = 78) -> go.Figure:
+def channels(
+    rows: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray]]],
+    labels: Sequence[str],
+    size: int = 56,
+    height_per_row: int = 78,
+) -> go.Figure:
     """One row per channel: its activation-maximisation images, then its top dataset patches.
 
     rows: (images [(C, s, s), ...], patches [(C, s, s), ...]) in [0, 1]; labels: one per row.
@@ -120,16 +137,27 @@ def channels(rows: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray]]],
     m = max(len(images) for images, _ in rows)
     n = max(len(p) for _, p in rows)
     blank = np.full_like(rows[0][0][0], GAP)
-    tiles = [t for images, patches in rows for t in
-             (*images, *[blank] * (m - len(images)), *patches, *[blank] * (n - len(patches)))]
+    tiles = [
+        t
+        for images, patches in rows
+        for t in (*images, *[blank] * (m - len(images)), *patches, *[blank] * (n - len(patches)))
+    ]
     grid = mosaic(tiles, m + n, size, gap=3)
     fig = go.Figure(go.Image(source=png(grid), hoverinfo="skip"))
     step = size + 3
     for r, label in enumerate(labels):
-        fig.add_annotation(x=-6, y=r * step + size / 2, text=label, showarrow=False,
-                           xanchor="right", font=dict(size=13))
-    for x, text in ((m * step / 2, "optimised"), (m * step + n * step / 2,
-                                                  "strongest in the data")):
+        fig.add_annotation(
+            x=-6,
+            y=r * step + size / 2,
+            text=label,
+            showarrow=False,
+            xanchor="right",
+            font=dict(size=13),
+        )
+    for x, text in (
+        (m * step / 2, "optimised"),
+        (m * step + n * step / 2, "strongest in the data"),
+    ):
         fig.add_annotation(x=x, y=-10, text=text, showarrow=False, font=dict(size=13))
     fig.add_vline(x=m * step - 1.5, line=dict(color="black", width=2))
     _image_axes(fig, height_per_row * len(rows) + 40, top=30)
@@ -137,32 +165,70 @@ def channels(rows: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray]]],
     return fig
 
 
-def attribution(image: np.ndarray, values: np.ndarray, signed: bool,
-                titles: tuple[str, str], height: int = 340) -> go.Figure:
+def attribution(
+    image: np.ndarray, values: np.ndarray, signed: bool, titles: tuple[str, str], height: int = 340
+) -> go.Figure:
     """The image (C, H, W) in [0, 1], and beside it the (H, W) map over a grey copy of it."""
     grey = image.mean(0, keepdims=True) * 0.6 + 0.4  # pale, so the colours of the map read
     vmax = float(np.abs(values).max()) or 1.0
-    scale = dict(colorscale=SIGNED, zmin=-vmax, zmax=vmax) if signed else \
-        dict(colorscale=UNSIGNED, zmin=0, zmax=vmax)
+    scale = (
+        dict(colorscale=SIGNED, zmin=-vmax, zmax=vmax)
+        if signed
+        else dict(colorscale=UNSIGNED, zmin=0, zmax=vmax)
+    )
     fig = make_subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.04)
     fig.add_trace(go.Image(source=png(image), hoverinfo="skip"), 1, 1)
     fig.add_trace(go.Image(source=png(grey), hoverinfo="skip"), 1, 2)
-    fig.add_trace(go.Heatmap(z=values, **scale, colorbar=dict(thickness=12),
-                             hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"), 1, 2)
+    fig.add_trace(
+        go.Heatmap(
+            z=values,
+            **scale,
+            colorbar=dict(thickness=12),
+            hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>",
+        ),
+        1,
+        2,
+    )
     return _image_axes(fig, height, top=40)
 
 
-def probes(layers: Sequence[str], trained: Sequence[float], initial: Sequence[float],
-           chance: float, marks: dict[str, str], height: int = 360) -> go.Figure:
+def probes(
+    layers: Sequence[str],
+    trained: Sequence[float],
+    initial: Sequence[float],
+    chance: float,
+    marks: dict[str, str],
+    height: int = 360,
+) -> go.Figure:
     """Linear-probe accuracy per layer, trained network against its initial weights."""
     x = [f"{n}<br><b>{marks[n]}</b>" if n in marks else n for n in layers]
-    fig = go.Figure([go.Bar(x=x, y=[100 * v for v in vals], name=name, marker_color=colour(i),
-                            hovertemplate="%{x}: %{y:.1f}%<extra>" + name + "</extra>")
-                     for i, (name, vals) in enumerate((("after training", trained),
-                                                       ("at initialisation", initial)))])
-    fig.add_scatter(x=[x[0], x[-1]], y=[100 * chance] * 2, mode="lines", hoverinfo="skip",
-                    name=f"chance ({chance:.0%})", line=dict(dash="dash", color="grey"))
-    fig.update_layout(height=height, barmode="group", yaxis=dict(title="probe accuracy (%)",
-                      range=[0, 100]), legend=dict(orientation="h", y=1.1),
-                      margin=dict(l=10, r=10, t=30, b=10))
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=x,
+                y=[100 * v for v in vals],
+                name=name,
+                marker_color=colour(i),
+                hovertemplate="%{x}: %{y:.1f}%<extra>" + name + "</extra>",
+            )
+            for i, (name, vals) in enumerate(
+                (("after training", trained), ("at initialisation", initial))
+            )
+        ]
+    )
+    fig.add_scatter(
+        x=[x[0], x[-1]],
+        y=[100 * chance] * 2,
+        mode="lines",
+        hoverinfo="skip",
+        name=f"chance ({chance:.0%})",
+        line=dict(dash="dash", color="grey"),
+    )
+    fig.update_layout(
+        height=height,
+        barmode="group",
+        yaxis=dict(title="probe accuracy (%)", range=[0, 100]),
+        legend=dict(orientation="h", y=1.1),
+        margin=dict(l=10, r=10, t=30, b=10),
+    )
     return fig

@@ -3,6 +3,7 @@
 Losses span many decades (a residual basin near 0.1, a plain network's cliffs at 10^3), so
 2-D figures colour and contour log10(loss), with the raw loss on the colour bar and in the hover.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,45 +24,83 @@ def _colour(label: str) -> str:
 
 def slice_curves(landscapes: list[Landscape]) -> go.Figure:
     """1-D slices: loss (log scale) and error (%) along one random direction, one line a net."""
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                        subplot_titles=("loss (cross-entropy)", "error on the same images (%)"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.12,
+        subplot_titles=("loss (cross-entropy)", "error on the same images (%)"),
+    )
     for ls in landscapes:
-        style = dict(mode="lines", name=ls.label, legendgroup=ls.label,
-                     line=dict(color=_colour(ls.label), width=3))
+        style = dict(
+            mode="lines",
+            name=ls.label,
+            legendgroup=ls.label,
+            line=dict(color=_colour(ls.label), width=3),
+        )
         fig.add_scatter(x=ls.alphas, y=ls.loss, row=1, col=1, **style)
-        fig.add_scatter(x=ls.alphas, y=[100 * e if e is not None else None for e in ls.error],
-                        row=1, col=2, showlegend=False, **style)
+        fig.add_scatter(
+            x=ls.alphas,
+            y=[100 * e if e is not None else None for e in ls.error],
+            row=1,
+            col=2,
+            showlegend=False,
+            **style,
+        )
     fig.update_xaxes(title_text=ALPHA)
     fig.update_yaxes(type="log", dtick=1, exponentformat="power", row=1, col=1)
     fig.update_yaxes(range=[0, 100], row=1, col=2)
-    fig.update_layout(title="Loss along one random direction through the trained weights",
-                      height=420, legend=dict(orientation="h", yanchor="top", y=-0.2),
-                      margin=dict(l=10, r=10, t=60, b=10))
+    fig.update_layout(
+        title="Loss along one random direction through the trained weights",
+        height=420,
+        legend=dict(orientation="h", yanchor="top", y=-0.2),
+        margin=dict(l=10, r=10, t=60, b=10),
+    )
     return fig
 
 
 def contour_pair(landscapes: list[Landscape]) -> go.Figure:
     """2-D slices as contour maps side by side, with the same colours and levels for all."""
     lo, hi = _log_range(landscapes)
-    fig = make_subplots(rows=1, cols=len(landscapes), subplot_titles=_titles(landscapes),
-                        horizontal_spacing=0.12)
+    fig = make_subplots(
+        rows=1, cols=len(landscapes), subplot_titles=_titles(landscapes), horizontal_spacing=0.12
+    )
     for i, ls in enumerate(landscapes, 1):
         fig.add_contour(
-            x=ls.alphas, y=ls.betas, z=_log(ls.loss), customdata=ls.loss, colorscale="Viridis",
-            zmin=lo, zmax=hi, contours=dict(start=lo, end=hi, size=0.25),  # 4 levels a decade
-            colorbar=_colorbar(lo, hi), showscale=i == 1, row=1, col=i,
-            hovertemplate="α %{x:.2f}, β %{y:.2f}<br>loss %{customdata:.3g}<extra></extra>")
-        fig.add_scatter(x=[0], y=[0], mode="markers", name="trained weights", showlegend=i == 1,
-                        marker=dict(symbol="x", size=10, color="white",
-                                    line=dict(width=1, color="black")), row=1, col=i)
+            x=ls.alphas,
+            y=ls.betas,
+            z=_log(ls.loss),
+            customdata=ls.loss,
+            colorscale="Viridis",
+            zmin=lo,
+            zmax=hi,
+            contours=dict(start=lo, end=hi, size=0.25),  # 4 levels a decade
+            colorbar=_colorbar(lo, hi),
+            showscale=i == 1,
+            row=1,
+            col=i,
+            hovertemplate="α %{x:.2f}, β %{y:.2f}<br>loss %{customdata:.3g}<extra></extra>",
+        )
+        fig.add_scatter(
+            x=[0],
+            y=[0],
+            mode="markers",
+            name="trained weights",
+            showlegend=i == 1,
+            marker=dict(symbol="x", size=10, color="white", line=dict(width=1, color="black")),
+            row=1,
+            col=i,
+        )
         fig.update_yaxes(scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
     # Square panels shrink to fit (constrain="domain") instead of padding the axes past ±1.
     fig.update_xaxes(title_text="α (direction 1)", constrain="domain")
     fig.update_yaxes(constrain="domain")
     fig.update_yaxes(title_text="β (direction 2)", row=1, col=1)
-    fig.update_layout(title="Loss around the trained weights (contour lines 4 per decade)",
-                      height=460, legend=dict(orientation="h", y=-0.2),
-                      margin=dict(l=10, r=10, t=110, b=10))
+    fig.update_layout(
+        title="Loss around the trained weights (contour lines 4 per decade)",
+        height=460,
+        legend=dict(orientation="h", y=-0.2),
+        margin=dict(l=10, r=10, t=110, b=10),
+    )
     return fig
 
 
@@ -73,20 +112,44 @@ def surface_pair(landscapes: list[Landscape]) -> go.Figure:
     """
     lo, hi = _log_range(landscapes)
     n = len(landscapes)
-    fig = make_subplots(rows=n, cols=1, subplot_titles=_titles(landscapes),
-                        specs=[[{"type": "surface"}]] * n, vertical_spacing=0.08)
+    fig = make_subplots(
+        rows=n,
+        cols=1,
+        subplot_titles=_titles(landscapes),
+        specs=[[{"type": "surface"}]] * n,
+        vertical_spacing=0.08,
+    )
     ticks = _ticks(lo, hi)
     zaxis = dict(title="loss", range=[lo, hi], tickvals=ticks, ticktext=_tick_text(ticks))
     for i, ls in enumerate(landscapes, 1):
         fig.add_surface(
-            x=ls.alphas, y=ls.betas, z=_log(ls.loss), customdata=ls.loss, colorscale="Viridis",
-            cmin=lo, cmax=hi, colorbar=_colorbar(lo, hi), showscale=i == 1, row=i, col=1,
-            hovertemplate="α %{x:.2f}, β %{y:.2f}<br>loss %{customdata:.3g}<extra></extra>")
-        fig.update_scenes(xaxis_title="α", yaxis_title="β", zaxis=zaxis, row=i, col=1,
-                          camera_eye=dict(x=2.0, y=2.0, z=1.3))  # further out than plotly's
+            x=ls.alphas,
+            y=ls.betas,
+            z=_log(ls.loss),
+            customdata=ls.loss,
+            colorscale="Viridis",
+            cmin=lo,
+            cmax=hi,
+            colorbar=_colorbar(lo, hi),
+            showscale=i == 1,
+            row=i,
+            col=1,
+            hovertemplate="α %{x:.2f}, β %{y:.2f}<br>loss %{customdata:.3g}<extra></extra>",
+        )
+        fig.update_scenes(
+            xaxis_title="α",
+            yaxis_title="β",
+            zaxis=zaxis,
+            row=i,
+            col=1,
+            camera_eye=dict(x=2.0, y=2.0, z=1.3),
+        )  # further out than plotly's
     fig.update_traces(colorbar=dict(len=1 / n, y=1, yanchor="top"))  # beside the first panel
-    fig.update_layout(title="The same loss as a surface (height on a log scale)",
-                      height=110 + 440 * n, margin=dict(l=0, r=0, t=110, b=0))
+    fig.update_layout(
+        title="The same loss as a surface (height on a log scale)",
+        height=110 + 440 * n,
+        margin=dict(l=0, r=0, t=110, b=0),
+    )
     return fig
 
 
@@ -94,16 +157,23 @@ def shattering_curves(result: Shattering) -> go.Figure:
     """Correlation of neighbouring inputs' gradients against depth; dashed: without BN."""
     fig = go.Figure()
     for label, values in result.curves.items():
-        fig.add_scatter(x=result.depths, y=values, mode="lines+markers", name=label,
-                        cliponaxis=False, line=dict(color=_colour(label), width=3,
-                                                    dash="dash" if "no BN" in label else "solid"),
-                        hovertemplate="depth %{x}: %{y:.3f}<extra></extra>")
+        fig.add_scatter(
+            x=result.depths,
+            y=values,
+            mode="lines+markers",
+            name=label,
+            cliponaxis=False,
+            line=dict(color=_colour(label), width=3, dash="dash" if "no BN" in label else "solid"),
+            hovertemplate="depth %{x}: %{y:.3f}<extra></extra>",
+        )
     fig.update_layout(
         title="Do neighbouring inputs get similar gradients? (at initialisation)",
         xaxis=dict(title="depth (layers)", tickvals=list(result.depths)),
         yaxis=dict(title="gradient correlation (1 = the same)", range=[0, 1]),
-        height=420, legend=dict(orientation="h", yanchor="top", y=-0.2),
-        margin=dict(l=10, r=10, t=70, b=10))
+        height=420,
+        legend=dict(orientation="h", yanchor="top", y=-0.2),
+        margin=dict(l=10, r=10, t=70, b=10),
+    )
     return fig
 
 
@@ -113,8 +183,9 @@ def _titles(landscapes: list[Landscape]) -> list[str]:
 
 
 def _log(rows: tuple) -> list[list[float | None]]:
-    return [[math.log10(v) if v and v > 0 and math.isfinite(v) else None for v in row]
-            for row in rows]
+    return [
+        [math.log10(v) if v and v > 0 and math.isfinite(v) else None for v in row] for row in rows
+    ]
 
 
 def _log_range(landscapes: list[Landscape]) -> tuple[float, float]:
@@ -132,7 +203,7 @@ def _ticks(lo: float, hi: float) -> list[float]:
 
 
 def _tick_text(ticks: list[float]) -> list[str]:
-    return [f"{10 ** t:.3g}" for t in ticks]
+    return [f"{10**t:.3g}" for t in ticks]
 
 
 def _colorbar(lo: float, hi: float) -> dict:

@@ -1,4 +1,5 @@
 """Figures of the Convolutions and Residual block lessons: data in, plotly Figure out."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -19,10 +20,19 @@ def feature_map(values: np.ndarray, signed: bool, vmax: float, height: int = 220
 
     No colour bar: four maps share a row, and the pixels need the width more.
     """
-    scale = dict(colorscale=DIVERGING, zmin=-vmax, zmax=vmax) if signed else \
-        dict(colorscale="gray", zmin=0, zmax=vmax)
-    fig = go.Figure(go.Heatmap(z=values, **scale, showscale=False,
-                               hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
+    scale = (
+        dict(colorscale=DIVERGING, zmin=-vmax, zmax=vmax)
+        if signed
+        else dict(colorscale="gray", zmin=0, zmax=vmax)
+    )
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            **scale,
+            showscale=False,
+            hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
     return _image_axes(fig, height)
 
 
@@ -39,18 +49,32 @@ def block_maps(stages: Mapping[str, np.ndarray], height_per_row: int = 150) -> g
     maps = list(stages.values())  # each (K, H, W)
     channels = maps[0].shape[0]
     vmax = float(max(np.abs(m).max() for m in maps)) or 1.0
-    fig = make_subplots(rows=len(maps), cols=channels, row_titles=list(stages),
-                        column_titles=[f"channel {k + 1}" for k in range(channels)],
-                        horizontal_spacing=0.01, vertical_spacing=0.03)
+    fig = make_subplots(
+        rows=len(maps),
+        cols=channels,
+        row_titles=list(stages),
+        column_titles=[f"channel {k + 1}" for k in range(channels)],
+        horizontal_spacing=0.01,
+        vertical_spacing=0.03,
+    )
     for row, m in enumerate(maps, 1):
         for col in range(channels):
-            fig.add_heatmap(z=m[col], coloraxis="coloraxis", row=row, col=col + 1,
-                            hovertemplate="%{z:.3f}<extra></extra>")
+            fig.add_heatmap(
+                z=m[col],
+                coloraxis="coloraxis",
+                row=row,
+                col=col + 1,
+                hovertemplate="%{z:.3f}<extra></extra>",
+            )
     # Row titles read left to right, left of the maps, rather than rotated on the right.
-    fig.for_each_annotation(lambda a: a.update(x=0, xanchor="right", xshift=-8, textangle=0)
-                            if a.text in stages else None)
-    fig.update_layout(coloraxis=dict(colorscale=DIVERGING, cmin=-vmax, cmax=vmax,
-                                     colorbar=dict(thickness=12)))
+    fig.for_each_annotation(
+        lambda a: (
+            a.update(x=0, xanchor="right", xshift=-8, textangle=0) if a.text in stages else None
+        )
+    )
+    fig.update_layout(
+        coloraxis=dict(colorscale=DIVERGING, cmin=-vmax, cmax=vmax, colorbar=dict(thickness=12))
+    )
     _image_axes(fig, height_per_row * len(maps) + 40)
     fig.update_layout(margin=dict(l=110, r=0, t=30, b=0))
     return fig
@@ -64,21 +88,31 @@ def gradient_vs_depth(curves: Mapping[str, Sequence[float]], height: int = 420) 
     """
     fig = go.Figure()
     for i, (label, values) in enumerate(curves.items()):
-        fig.add_scatter(x=list(range(1, len(values) + 1)), y=list(values), name=label,
-                        mode="lines+markers", marker=dict(size=5),
-                        line=dict(color=colour(i), width=2.5,
-                                  dash="dash" if label.startswith("plain") else "solid"),
-                        hovertemplate=f"{label}<br>block %{{x}}: %{{y:.3g}}<extra></extra>")
+        fig.add_scatter(
+            x=list(range(1, len(values) + 1)),
+            y=list(values),
+            name=label,
+            mode="lines+markers",
+            marker=dict(size=5),
+            line=dict(
+                color=colour(i), width=2.5, dash="dash" if label.startswith("plain") else "solid"
+            ),
+            hovertemplate=f"{label}<br>block %{{x}}: %{{y:.3g}}<extra></extra>",
+        )
     fig.update_yaxes(type="log", dtick=1, exponentformat="power")  # one tick per decade
-    fig.update_layout(height=height,
-                      xaxis_title="block (input side → output side)",
-                      yaxis_title="RMS of dL/dx entering the block",
-                      legend=dict(orientation="h", y=-0.2), margin=dict(l=10, r=10, t=10, b=10))
+    fig.update_layout(
+        height=height,
+        xaxis_title="block (input side → output side)",
+        yaxis_title="RMS of dL/dx entering the block",
+        legend=dict(orientation="h", y=-0.2),
+        margin=dict(l=10, r=10, t=10, b=10),
+    )
     return fig
 
 
-def network_diagram(rows: Sequence[LayerRow], input_shape: tuple[int, int, int],
-                    height: int = 360) -> go.Figure:
+def network_diagram(
+    rows: Sequence[LayerRow], input_shape: tuple[int, int, int], height: int = 360
+) -> go.Figure:
     """Layers as boxes whose height grows with the feature map's side (square-root scale),
     labelled with channels; fully connected layers are 1x1."""
     names = ["input"] + [r.name.split(".")[-1] for r in rows]
@@ -89,20 +123,36 @@ def network_diagram(rows: Sequence[LayerRow], input_shape: tuple[int, int, int],
     for i, kind in enumerate(dict.fromkeys(kinds)):
         idx = [j for j, k in enumerate(kinds) if k == kind]
         tall = [float(np.sqrt(sides[j])) for j in idx]
-        fig.add_bar(x=[names[j] for j in idx], y=tall, base=[-t / 2 for t in tall], name=kind,
-                    marker_color=colour(i), text=[_shape_label(shapes[j]) for j in idx],
-                    textposition="outside", cliponaxis=False, textfont_size=13,
-                    hovertemplate="%{x}: %{text}<extra></extra>")
+        fig.add_bar(
+            x=[names[j] for j in idx],
+            y=tall,
+            base=[-t / 2 for t in tall],
+            name=kind,
+            marker_color=colour(i),
+            text=[_shape_label(shapes[j]) for j in idx],
+            textposition="outside",
+            cliponaxis=False,
+            textfont_size=13,
+            hovertemplate="%{x}: %{text}<extra></extra>",
+        )
     fig.update_xaxes(categoryorder="array", categoryarray=names)
     fig.update_yaxes(visible=False)
-    fig.update_layout(height=height, barmode="overlay",
-                      legend=dict(orientation="h", y=-0.15), margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(
+        height=height,
+        barmode="overlay",
+        legend=dict(orientation="h", y=-0.15),
+        margin=dict(l=10, r=10, t=40, b=10),
+    )
     return fig
 
 
 def _family(kind: str) -> str:
-    return {"Conv2d": "convolution", "MaxPool2d": "max pooling", "Linear": "fully connected",
-            "LocalResponseNorm": "response normalisation"}.get(kind.split()[0], kind)
+    return {
+        "Conv2d": "convolution",
+        "MaxPool2d": "max pooling",
+        "Linear": "fully connected",
+        "LocalResponseNorm": "response normalisation",
+    }.get(kind.split()[0], kind)
 
 
 def _shape_label(shape: tuple[int, ...]) -> str:

@@ -3,6 +3,7 @@
 Widget values start from the URL on a session's first visit (so a shared link opens the network
 it names) and are kept for the session, so leaving the page and coming back keeps the network.
 """
+
 from __future__ import annotations
 
 import streamlit as st
@@ -32,26 +33,48 @@ def net_form(settings: Settings) -> NetConfig:
     state = st.session_state
     first, second, third = st.columns(2), st.columns(2), st.columns(2)
     first[0].segmented_control(
-        "Family", tuple(query.DEPTHS), key=KEY["family"], format_func=query.FAMILY_TITLES.get,
-        on_change=_family_changed, **CHOICE,
+        "Family",
+        tuple(query.DEPTHS),
+        key=KEY["family"],
+        format_func=query.FAMILY_TITLES.get,
+        on_change=_family_changed,
+        **CHOICE,
         help="CIFAR-style: 3 stages of n blocks, depth 6n+2; ImageNet-style: 4 stages, "
-             "the paper's 18 and 34 layers.")
-    first[1].selectbox("Depth (weight layers)", query.DEPTHS[state[KEY["family"]]],
-                       key=KEY["depth"], on_change=_forget_folds, persist_state="session")
+        "the paper's 18 and 34 layers.",
+    )
+    first[1].selectbox(
+        "Depth (weight layers)",
+        query.DEPTHS[state[KEY["family"]]],
+        key=KEY["depth"],
+        on_change=_forget_folds,
+        persist_state="session",
+    )
     second[0].segmented_control(
-        "Architecture", (False, True), key=KEY["arch"], **CHOICE,
+        "Architecture",
+        (False, True),
+        key=KEY["arch"],
+        **CHOICE,
         format_func=lambda r: "residual" if r else "plain",
-        help="Residual adds each block's input x to its output: F(x) + x.")
+        help="Residual adds each block's input x to its output: F(x) + x.",
+    )
     second[1].segmented_control(
-        "Shortcut", ("A", "B"), key=KEY["shortcut"], **CHOICE,
+        "Shortcut",
+        ("A", "B"),
+        key=KEY["shortcut"],
+        **CHOICE,
         format_func=lambda s: "A: zero-pad" if s == "A" else "B: 1×1 conv",
         disabled=not state[KEY["arch"]],
         help="Where a block halves the size and doubles the channels, A pads the new "
-             "channels with zeros (no parameters) and B learns a 1×1 convolution.")
+        "channels with zeros (no parameters) and B learns a 1×1 convolution.",
+    )
     if not settings.classroom:
-        third[0].select_slider("Width (channels of stage 1)",
-                               sorted({*WIDTHS, state[KEY["width"]]}), key=KEY["width"],
-                               persist_state="session", help="Every later stage doubles it.")
+        third[0].select_slider(
+            "Width (channels of stage 1)",
+            sorted({*WIDTHS, state[KEY["width"]]}),
+            key=KEY["width"],
+            persist_state="session",
+            help="Every later stage doubles it.",
+        )
         third[1].toggle("Batch norm", key=KEY["bn"], persist_state="session")
     return _config(settings)
 
@@ -61,8 +84,9 @@ def _start_from_url() -> None:
     if KEY["family"] in st.session_state:
         return
     cfg, notes = query.read()
-    for name, value in zip(query.KEYS, (cfg.family, cfg.depth, cfg.width, cfg.residual,
-                                        cfg.batch_norm, cfg.shortcut)):
+    for name, value in zip(
+        query.KEYS, (cfg.family, cfg.depth, cfg.width, cfg.residual, cfg.batch_norm, cfg.shortcut)
+    ):
         st.session_state[KEY[name]] = value
     if notes:
         st.info(" ".join(notes), icon=":material/link:")
@@ -84,9 +108,17 @@ def _config(settings: Settings) -> NetConfig:
     ds = datasets.DATASETS[settings.dataset]
     state = st.session_state
     # 28-32 px images would shrink to 7-8 px under the 224 px stem's stride 4 before any block.
-    return NetConfig(state[KEY["family"]], state[KEY["depth"]], state[KEY["arch"]],
-                     state[KEY["bn"]], state[KEY["width"]], state[KEY["shortcut"]],
-                     ds.channels, ds.num_classes, small_input=ds.size < 64)
+    return NetConfig(
+        state[KEY["family"]],
+        state[KEY["depth"]],
+        state[KEY["arch"]],
+        state[KEY["bn"]],
+        state[KEY["width"]],
+        state[KEY["shortcut"]],
+        ds.channels,
+        ds.num_classes,
+        small_input=ds.size < 64,
+    )
 
 
 def fold_picker(arch: Architecture) -> list[str]:
@@ -94,9 +126,13 @@ def fold_picker(arch: Architecture) -> list[str]:
     if UNFOLD_KEY not in st.session_state:
         st.session_state[UNFOLD_KEY] = architecture.default_unfolded(arch)
     blocks = {s.name: len(s.blocks) for s in arch.stages}
-    return st.pills("Stages drawn block by block (the others are folded into one box)",
-                    list(blocks), selection_mode="multi", key=UNFOLD_KEY,
-                    format_func=lambda n: f"{n} ({blocks[n]} blocks)")
+    return st.pills(
+        "Stages drawn block by block (the others are folded into one box)",
+        list(blocks),
+        selection_mode="multi",
+        key=UNFOLD_KEY,
+        format_func=lambda n: f"{n} ({blocks[n]} blocks)",
+    )
 
 
 def numbers(columns) -> dict:

@@ -1,5 +1,6 @@
 """Finished analyses shared by every session of the server, computed once each under a spinner
 or a progress bar: trained weights, landscapes, correlations. Never a live model."""
+
 from __future__ import annotations
 
 import threading
@@ -49,6 +50,7 @@ def store() -> Store:
 def cached(key: Hashable, compute: Callable, text: str, steps: bool = False):
     """compute() once per key for the server, under a spinner; with `steps`, compute(on_step)
     under a progress bar."""
+
     def run():
         if not steps:
             with st.spinner(text):
@@ -57,4 +59,5 @@ def cached(key: Hashable, compute: Callable, text: str, steps: bool = False):
         value = compute(lambda done: bar.progress(min(done, 1.0), text=text))
         bar.empty()
         return value
+
     return store().get(key, run)

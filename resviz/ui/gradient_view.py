@@ -1,4 +1,5 @@
 """The Gradient flow page's parts: which runs, which step, the figures and what they show."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -15,15 +16,21 @@ STEP_KEY = "grad_step"
 def session_runs(work: SessionWork) -> list[Run]:
     """The current job's runs (live, possibly still training), then the finished ones."""
     live = work.job.snapshot().runs if work.job is not None and work.job.active else []
-    return [r for r in live + work.history() if any(rec.get("block_grad_norms")
-                                                    for rec in r.records)]
+    return [
+        r for r in live + work.history() if any(rec.get("block_grad_norms") for rec in r.records)
+    ]
 
 
 def choose(runs: list[Run]) -> tuple[list[Run], int, list[int]] | None:
     """Pick runs (defaults: the newest four) and a probed step they all share."""
     labels = [f"{r.label} · {r.created} · {r.status}" for r in runs]
-    picked = st.multiselect("Runs", range(len(runs)), default=list(range(min(4, len(runs)))),
-                            format_func=labels.__getitem__, key="grad_runs")
+    picked = st.multiselect(
+        "Runs",
+        range(len(runs)),
+        default=list(range(min(4, len(runs)))),
+        format_func=labels.__getitem__,
+        key="grad_runs",
+    )
     chosen = [runs[i] for i in picked]
     steps = probe_steps(chosen)
     if not steps:
@@ -31,10 +38,17 @@ def choose(runs: list[Run]) -> tuple[list[Run], int, list[int]] | None:
         return None
     if st.session_state.get(STEP_KEY) not in steps:
         st.session_state[STEP_KEY] = steps[-1]
-    step = steps[-1] if len(steps) == 1 else st.select_slider(
-        "Training step", steps, key=STEP_KEY,
-        help="The step whose gradients are drawn and judged. Step 1 is the network as "
-             "initialised: each step's probe is taken before that step's update.")
+    step = (
+        steps[-1]
+        if len(steps) == 1
+        else st.select_slider(
+            "Training step",
+            steps,
+            key=STEP_KEY,
+            help="The step whose gradients are drawn and judged. Step 1 is the network as "
+            "initialised: each step's probe is taken before that step's update.",
+        )
+    )
     return chosen, step, steps
 
 
@@ -45,8 +59,10 @@ def _jump(step: int) -> None:
 def _verdicts(chosen: list[Run], step: int, key: str) -> None:
     for run in chosen:
         if rms_matrix(run, key) is None:
-            st.markdown(f"**{run.label}**: ResViz does not know the images of its dataset "
-                        f"({run.train.dataset}), so it cannot put its gradients per element.")
+            st.markdown(
+                f"**{run.label}**: ResViz does not know the images of its dataset "
+                f"({run.train.dataset}), so it cannot put its gradients per element."
+            )
         elif verdict := claims.gradient_claim(run, step, key):
             st.markdown(verdict.sentence)
 
@@ -60,17 +76,26 @@ def _elsewhere(chosen: list[Run], step: int, steps: list[int]) -> None:
         if far.kind == here.kind and claims.spread(far) < 2 * claims.spread(here):
             continue
         text, button = st.columns([4, 1], vertical_alignment="center")
-        text.markdown(f"{run.label}'s gradient is furthest from healthy at step {far.step}: "
-                      f"{far.kind.value.replace('-', ' ')}, {claims.factor(claims.spread(far))}x "
-                      f"from its largest to its smallest block.")
-        button.button(f"Show step {far.step}", key=f"jump-{run.label}-{far.step}",
-                      on_click=_jump, args=(far.step,))
+        text.markdown(
+            f"{run.label}'s gradient is furthest from healthy at step {far.step}: "
+            f"{far.kind.value.replace('-', ' ')}, {claims.factor(claims.spread(far))}x "
+            f"from its largest to its smallest block."
+        )
+        button.button(
+            f"Show step {far.step}",
+            key=f"jump-{run.label}-{far.step}",
+            on_click=_jump,
+            args=(far.step,),
+        )
 
 
 def profiles(chosen: list[Run], step: int, steps: list[int]) -> None:
     for key, log in (("block_grad_norms", True), ("grad_norms", True), ("act_std", False)):
-        data = [(r.label, m.layers, m.at(step)) for r in chosen
-                if (m := rms_matrix(r, key)) is not None and step in m.steps]
+        data = [
+            (r.label, m.layers, m.at(step))
+            for r in chosen
+            if (m := rms_matrix(r, key)) is not None and step in m.steps
+        ]
         st.markdown(f"**{PROBES[key]}** at step {step}", help=claims.HELP)
         if key == "act_std":
             for line in comparisons.say_responses(chosen, step):
@@ -85,13 +110,17 @@ def profiles(chosen: list[Run], step: int, steps: list[int]) -> None:
 
 
 def heatmaps(chosen: list[Run]) -> None:
-    run = chosen[st.selectbox("Run", range(len(chosen)), format_func=lambda i: chosen[i].label,
-                              key="heat_run")]
-    key = st.radio("Signal", list(PROBES), format_func=PROBES.get, key="heat_key",
-                   horizontal=True)
+    run = chosen[
+        st.selectbox(
+            "Run", range(len(chosen)), format_func=lambda i: chosen[i].label, key="heat_run"
+        )
+    ]
+    key = st.radio("Signal", list(PROBES), format_func=PROBES.get, key="heat_key", horizontal=True)
     m = rms_matrix(run, key)
     if m is None:
-        st.info(f"ResViz does not know the images of {run.train.dataset}, so it cannot put "
-                f"this run's gradients per element.")
+        st.info(
+            f"ResViz does not know the images of {run.train.dataset}, so it cannot put "
+            f"this run's gradients per element."
+        )
         return
     st.plotly_chart(heatmap(m, f"{run.label}: {PROBES[key]}"), key="heatmap")

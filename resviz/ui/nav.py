@@ -5,6 +5,7 @@ repository root for `app.py` but `cloud/` for Community Cloud's entrypoint; st.n
 st.page_link and st.switch_page all take these objects instead, so every entrypoint finds the
 same pages. st.Page needs a running script, so they are built when asked for.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +33,9 @@ _PAGES = {  # file -> title, icon, url_path (None: the default page, at the site
 def page(file: str) -> StreamlitPage:
     """The page of `pages/<file>`, e.g. page("train.py"), for st.page_link and st.switch_page."""
     title, icon, url_path = _PAGES[file]
-    return st.Page(PAGES_DIR / file, title=title, icon=icon, url_path=url_path,
-                   default=url_path is None)
+    return st.Page(
+        PAGES_DIR / file, title=title, icon=icon, url_path=url_path, default=url_path is None
+    )
 
 
 def pages() -> list[StreamlitPage]:

@@ -6,6 +6,7 @@ default and leaves one sentence saying what was ignored and why. Every page also
 keeps it. Text from a URL, a file name or a run file is shown with `literal`: as typed, never
 as markdown.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,27 +38,49 @@ _SWITCHES = {  # URL text -> value, the default, and why anything else is refuse
 
 def parse(params: Mapping[str, str]) -> tuple[NetConfig, list[str]]:
     """The network a query string describes, and one note per value that was ignored."""
-    notes = [f"Ignored {_shown(k)}: the builder reads only {', '.join(KEYS)}."
-             for k in params if k not in (*KEYS, SESSION_KEY, CLASSROOM_KEY)]
+    notes = [
+        f"Ignored {_shown(k)}: the builder reads only {', '.join(KEYS)}."
+        for k in params
+        if k not in (*KEYS, SESSION_KEY, CLASSROOM_KEY)
+    ]
     # A bare ?depth=34 can only mean the ImageNet-style network.
     bare_imagenet = "family" not in params and _int(params.get("depth")) in DEPTHS["imagenet"]
-    family = _checked(params, "family", {f: f for f in DEPTHS},
-                      "imagenet" if bare_imagenet else "cifar",
-                      "family must be cifar or imagenet", notes)
+    family = _checked(
+        params,
+        "family",
+        {f: f for f in DEPTHS},
+        "imagenet" if bare_imagenet else "cifar",
+        "family must be cifar or imagenet",
+        notes,
+    )
     depths = DEPTHS[family]
-    depth = _checked(params, "depth", {str(d): d for d in depths}, DEFAULT_DEPTH[family],
-                     f"{FAMILY_TITLES[family]} depths are {DEPTH_RULE[family]}"
-                     f"{', '.join(map(str, depths[:-1]))} or {depths[-1]}", notes)
-    width = _checked(params, "width", {str(w): w for w in range(1, MAX_WIDTH + 1)},
-                     DEFAULT_WIDTH[family],
-                     f"width must be a whole number of channels from 1 to {MAX_WIDTH}", notes)
-    on = {key: _checked(params, key, choices, default, why, notes)
-          for key, (choices, default, why) in _SWITCHES.items()}
+    depth = _checked(
+        params,
+        "depth",
+        {str(d): d for d in depths},
+        DEFAULT_DEPTH[family],
+        f"{FAMILY_TITLES[family]} depths are {DEPTH_RULE[family]}"
+        f"{', '.join(map(str, depths[:-1]))} or {depths[-1]}",
+        notes,
+    )
+    width = _checked(
+        params,
+        "width",
+        {str(w): w for w in range(1, MAX_WIDTH + 1)},
+        DEFAULT_WIDTH[family],
+        f"width must be a whole number of channels from 1 to {MAX_WIDTH}",
+        notes,
+    )
+    on = {
+        key: _checked(params, key, choices, default, why, notes)
+        for key, (choices, default, why) in _SWITCHES.items()
+    }
     return NetConfig(family, depth, on["arch"], on["bn"], width, on["shortcut"]), notes
 
 
-def _checked(params: Mapping[str, str], key: str, choices: dict, default, why: str,
-             notes: list[str]):
+def _checked(
+    params: Mapping[str, str], key: str, choices: dict, default, why: str, notes: list[str]
+):
     """choices[the URL's value], case-insensitive; the default, and a note, if it has none."""
     raw = params.get(key)
     if raw is None:
@@ -101,15 +124,22 @@ def session_id(raw: str | None) -> tuple[str, str | None]:
     new = uuid.uuid4().hex
     if raw is None:
         return new, None
-    return new, (f"Ignored {_shown(SESSION_KEY, raw)}: a session id is 12 to 32 hexadecimal "
-                 f"digits; this is a new session with no runs yet.")
+    return new, (
+        f"Ignored {_shown(SESSION_KEY, raw)}: a session id is 12 to 32 hexadecimal "
+        f"digits; this is a new session with no runs yet."
+    )
 
 
 def to_params(cfg: NetConfig) -> dict[str, str]:
     """The URL form of a network; `parse(to_params(cfg))` gives it back (dataset aside)."""
-    return {"family": cfg.family, "depth": str(cfg.depth), "width": str(cfg.width),
-            "arch": "residual" if cfg.residual else "plain", "bn": str(int(cfg.batch_norm)),
-            "shortcut": cfg.shortcut}
+    return {
+        "family": cfg.family,
+        "depth": str(cfg.depth),
+        "width": str(cfg.width),
+        "arch": "residual" if cfg.residual else "plain",
+        "bn": str(int(cfg.batch_norm)),
+        "shortcut": cfg.shortcut,
+    }
 
 
 def read() -> tuple[NetConfig, list[str]]:

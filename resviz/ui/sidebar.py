@@ -1,4 +1,5 @@
 """The shared sidebar: dataset, device in use, classroom mode; and the session in the address."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,15 +31,24 @@ def sidebar() -> Settings:
     rt = runtime()
     names = list(datasets.DATASETS)
     with st.sidebar:
-        name = st.selectbox("Dataset", names, key="dataset",
-                            format_func=lambda n: datasets.DATASETS[n].title,
-                            help="MNIST-5k and Shapes work offline; the others download once.")
+        name = st.selectbox(
+            "Dataset",
+            names,
+            key="dataset",
+            format_func=lambda n: datasets.DATASETS[n].title,
+            help="MNIST-5k and Shapes work offline; the others download once.",
+        )
         if "classroom" not in st.session_state:  # a reload or a teacher's link keeps the mode
             st.session_state["classroom"] = st.query_params.get(CLASSROOM_KEY) == "1"
-        classroom = st.toggle("Classroom mode", key="classroom",
-                              help="Larger text, fewer controls, presets first: for a projector.")
-        st.caption(f"Running on **{rt.device}**, training in {rt.precision}"
-                   + (f" · {rt.slots} networks train at once" if rt.slots > 1 else ""))
+        classroom = st.toggle(
+            "Classroom mode",
+            key="classroom",
+            help="Larger text, fewer controls, presets first: for a projector.",
+        )
+        st.caption(
+            f"Running on **{rt.device}**, training in {rt.precision}"
+            + (f" · {rt.slots} networks train at once" if rt.slots > 1 else "")
+        )
     if classroom:
         st.markdown(CLASSROOM_CSS, unsafe_allow_html=True)
     if classroom != (st.query_params.get(CLASSROOM_KEY) == "1"):
@@ -51,5 +61,7 @@ def sidebar() -> Settings:
 
 def current() -> Settings:
     """The sidebar's settings as last chosen, for pages (the router draws the sidebar)."""
-    return Settings(dataset=st.session_state.get("dataset", "mnist-5k"),
-                    classroom=st.session_state.get("classroom", False))
+    return Settings(
+        dataset=st.session_state.get("dataset", "mnist-5k"),
+        classroom=st.session_state.get("classroom", False),
+    )

@@ -1,4 +1,5 @@
 """Caches and per-session state. Only immutable or thread-safe things are shared by sessions."""
+
 from __future__ import annotations
 
 import os
@@ -44,9 +45,9 @@ from .query import SESSION_KEY, session_id
 
 @dataclass(frozen=True)
 class Runtime:
-    slots: int       # CPU threads (or jobs on a GPU) the server trains at once
-    device: str      # one line for the sidebar
-    precision: str   # what training runs in here: "bf16" where the hardware has it
+    slots: int  # CPU threads (or jobs on a GPU) the server trains at once
+    device: str  # one line for the sidebar
+    precision: str  # what training runs in here: "bf16" where the hardware has it
 
 
 @st.cache_resource
@@ -64,8 +65,12 @@ def manager() -> JobManager:
     """One for the whole server: the cap on training slots, the memory each slot may use (a job
     gets that of the slots it takes), and the finished runs every session is served from."""
     slots = runtime().slots
-    return JobManager(slots=slots, memory_budget=budget.per_slot_bytes(slots),
-                      store=SharedRuns(runs_root() / SHARED), device_type=pick_device().type)
+    return JobManager(
+        slots=slots,
+        memory_budget=budget.per_slot_bytes(slots),
+        store=SharedRuns(runs_root() / SHARED),
+        device_type=pick_device().type,
+    )
 
 
 @st.cache_resource(show_spinner=False)
@@ -99,6 +104,7 @@ class SessionWork:
     quota (`resviz.runs.SESSION`); runs a full or read-only disk would not take stay here, shown
     in the history and offered for download, and are written as soon as the disk allows.
     """
+
     job: Ticket | None = None
     folder: Path = field(default_factory=lambda: runs_root() / uuid.uuid4().hex)
     # Jobs whose runs are saved / whose end a page has seen; weak, so old jobs can be freed.
@@ -152,8 +158,11 @@ class SessionWork:
             if job in self.saved:
                 return
             self.saved.add(job)
-            self.unsaved += [(run, weights) for run, weights in
-                             zip(job.snapshot().runs, job.weights) if run.records]
+            self.unsaved += [
+                (run, weights)
+                for run, weights in zip(job.snapshot().runs, job.weights)
+                if run.records
+            ]
             self._write_unsaved()
 
     def _write_unsaved(self) -> None:
@@ -162,17 +171,18 @@ class SessionWork:
             run, weights = self.unsaved[0]
             path = None
             try:
-                path = save(run, self.folder,
-                            f"{run.created}-{run.label}-{uuid.uuid4().hex[:6]}")
+                path = save(run, self.folder, f"{run.created}-{run.label}-{uuid.uuid4().hex[:6]}")
                 if weights is not None:
                     save_weights(weights, path)
             except OSError as e:
                 if path is not None:  # the run without its weights: both are tried again
                     path.unlink(missing_ok=True)
-                self.save_problem = (f"Your finished runs could not be saved on the server "
-                                     f"({write_problem(e)}). They stay in this tab, below, "
-                                     f"to compare and download, and are saved as soon as "
-                                     f"the server can.")
+                self.save_problem = (
+                    f"Your finished runs could not be saved on the server "
+                    f"({write_problem(e)}). They stay in this tab, below, "
+                    f"to compare and download, and are saved as soon as "
+                    f"the server can."
+                )
                 return
             self.unsaved.pop(0)
         self.save_problem = None
@@ -201,9 +211,11 @@ class SessionWork:
         self.shelf.read()
         files, size, records = self.shelf.used
         if not SESSION.admits(files + 1, size + len(content), records + len(run.records)):
-            return (f"{name}: this session already holds {files} run files ({size / 2**20:.1f} "
-                    f"MB, {records:,} records) and keeps {SESSION}, so this file was not "
-                    f"added.")
+            return (
+                f"{name}: this session already holds {files} run files ({size / 2**20:.1f} "
+                f"MB, {records:,} records) and keeps {SESSION}, so this file was not "
+                f"added."
+            )
         try:
             save(run, self.folder, f"uploaded-{Path(name).stem}")
         except OSError as e:
@@ -233,8 +245,10 @@ class SessionWork:
                     held[key] = run
                     records += len(run.records)
                     continue
-            problems.append(f"{len(files) - i} of the {len(files)} files were not read, "
-                            f"from {name} on: one upload reads {BATCH}.")
+            problems.append(
+                f"{len(files) - i} of the {len(files)} files were not read, "
+                f"from {name} on: one upload reads {BATCH}."
+            )
             break
         self._batch = held
         return runs, problems
@@ -252,8 +266,7 @@ class SessionWork:
 
     def trained(self) -> list[tuple[Run, Path]]:
         """Finished runs of this session whose final weights were kept, newest first."""
-        return [(run, path) for path, run in self.shelf.read()
-                if path.with_suffix(".pt").exists()]
+        return [(run, path) for path, run in self.shelf.read() if path.with_suffix(".pt").exists()]
 
     def close(self) -> None:
         if self.job is not None:
@@ -264,8 +277,10 @@ class SessionWork:
 
 def _too_big(name: str, content: bytes) -> str | None:
     if len(content) > MAX_BYTES:
-        return (f"{name}: this run file is {len(content) / 2**20:.1f} MB; run files of at most "
-                f"{MAX_BYTES / 2**20:.0f} MB can be uploaded.")
+        return (
+            f"{name}: this run file is {len(content) / 2**20:.1f} MB; run files of at most "
+            f"{MAX_BYTES / 2**20:.0f} MB can be uploaded."
+        )
     return None
 
 
@@ -291,14 +306,17 @@ def _drop_uploads(session_id: str) -> None:
     server's memory for good (157 MB after two sessions of the hardening issue's uploads, with
     no session left).
     """
+
     def drop() -> None:
         if streamlit_runtime.exists():
             server = streamlit_runtime.get_instance()
             if not server.is_active_session(session_id):  # not reconnected meanwhile
                 server.uploaded_file_mgr.remove_session_files(session_id)
                 return_freed_memory()
-    timer = threading.Timer(st.get_option("server.disconnectedSessionTTL") + RECONNECT_MARGIN_S,
-                            drop)
+
+    timer = threading.Timer(
+        st.get_option("server.disconnectedSessionTTL") + RECONNECT_MARGIN_S, drop
+    )
     timer.daemon = True
     timer.start()
 

@@ -1,4 +1,5 @@
 """The Train page's parts: presets, the custom form, the live view, history."""
+
 from __future__ import annotations
 
 import threading
@@ -54,15 +55,18 @@ def linked(settings: Settings, work: SessionWork) -> Specs | None:
     st.session_state["linked"] = raw
     preset = PRESETS.get(raw.strip().lower())
     if preset is None:
-        st.warning(f"Ignored the link's preset {literal(raw[:30])}: the presets are "
-                   f"{', '.join(PRESETS)}.")
+        st.warning(
+            f"Ignored the link's preset {literal(raw[:30])}: the presets are {', '.join(PRESETS)}."
+        )
         return None
     specs = _preset_specs(preset, settings)
     if work.job is not None and [(r.net, r.train) for r in work.job.runs] == specs:
         return None  # a reload: the session follows it already
     if work.busy:
-        st.info(f"The link's preset, {preset.title}, waits: your session's run is still "
-                "training. Start it with its button once the run ends.")
+        st.info(
+            f"The link's preset, {preset.title}, waits: your session's run is still "
+            "training. Start it with its button once the run ends."
+        )
         return None
     return specs
 
@@ -95,29 +99,58 @@ def custom_form(settings: Settings, busy: bool) -> Specs | None:
         rows = []
         for i, col in enumerate(st.columns(MAX_CONFIGS)[:n]):
             with col:
-                rows.append((st.selectbox(f"#{i + 1} network", ("residual", "plain"),
-                                          key=f"arch{i}", index=i % 2),
-                             st.selectbox("depth", (8, 14, 20, 32, 44, 56, 110),
-                                          index=2 + i // 2 * 3, key=f"depth{i}"),
-                             st.checkbox("batch norm", True, key=f"bn{i}")))
+                rows.append(
+                    (
+                        st.selectbox(
+                            f"#{i + 1} network", ("residual", "plain"), key=f"arch{i}", index=i % 2
+                        ),
+                        st.selectbox(
+                            "depth",
+                            (8, 14, 20, 32, 44, 56, 110),
+                            index=2 + i // 2 * 3,
+                            key=f"depth{i}",
+                        ),
+                        st.checkbox("batch norm", True, key=f"bn{i}"),
+                    )
+                )
         c1, c2, c3, c4, c5 = st.columns(5)
         width = c1.number_input("width", 1, 64, 8, key="width")
         steps = c2.number_input("steps", 10, 5000, 200, step=10, key="steps")
         batch = c3.number_input("batch size", 8, 512, 64, step=8, key="batch")
         lr = c4.number_input("learning rate", 0.0001, 10.0, 0.1, format="%.4f", key="lr")
         seed = c5.number_input("seed", 0, 10_000, 0, key="seed")
-        go = st.form_submit_button("Train", disabled=busy, type="primary",
-                                   help="A run is in progress: wait for it or stop it." if busy
-                                   else None)
+        go = st.form_submit_button(
+            "Train",
+            disabled=busy,
+            type="primary",
+            help="A run is in progress: wait for it or stop it." if busy else None,
+        )
     if not go:
         return None
     try:
-        train = TrainConfig(dataset=settings.dataset, steps=int(steps), batch_size=int(batch),
-                            lr=float(lr), seed=int(seed), eval_every=max(1, int(steps) // 10),
-                            precision=runtime().precision)
-        return [(NetConfig(depth=d, residual=a == "residual", batch_norm=bn, width=int(width),
-                           in_channels=info.channels, num_classes=info.num_classes), train)
-                for a, d, bn in rows]
+        train = TrainConfig(
+            dataset=settings.dataset,
+            steps=int(steps),
+            batch_size=int(batch),
+            lr=float(lr),
+            seed=int(seed),
+            eval_every=max(1, int(steps) // 10),
+            precision=runtime().precision,
+        )
+        return [
+            (
+                NetConfig(
+                    depth=d,
+                    residual=a == "residual",
+                    batch_norm=bn,
+                    width=int(width),
+                    in_channels=info.channels,
+                    num_classes=info.num_classes,
+                ),
+                train,
+            )
+            for a, d, bn in rows
+        ]
     except ConfigError as e:
         st.error(str(e))
         return None
@@ -133,8 +166,12 @@ def _duration(seconds: float) -> str:
 def _status(snap: Snapshot) -> None:
     snap_runs, state, eta = snap.runs, snap.state, snap.eta
     if state == "queued":
-        when = (f" Estimated start in about {_duration(eta.start_s)}, end in about "
-                f"{_duration(eta.finish_s)}, from this server's measured speed." if eta else "")
+        when = (
+            f" Estimated start in about {_duration(eta.start_s)}, end in about "
+            f"{_duration(eta.finish_s)}, from this server's measured speed."
+            if eta
+            else ""
+        )
         st.info(f"Waiting for a free trainer: you are number {snap.position} in the queue.{when}")
     total = max(r.train.steps for r in snap_runs)
     done = min((r.records[-1]["step"] if r.records else 0) for r in snap_runs)
@@ -142,18 +179,24 @@ def _status(snap: Snapshot) -> None:
     if state == "running" and eta is not None:
         st.caption(f"About {_duration(eta.finish_s)} to go, from the speed measured so far.")
     if snap.recorded:
-        st.caption(f"A recorded run: these exact settings (networks, data, seed, engine) finished "
-                   f"on this server at {snap_runs[0].created.replace('T', ' ')}, so they are "
-                   "shown from their records instead of being trained again.")
+        st.caption(
+            f"A recorded run: these exact settings (networks, data, seed, engine) finished "
+            f"on this server at {snap_runs[0].created.replace('T', ' ')}, so they are "
+            "shown from their records instead of being trained again."
+        )
     if snap.followers > 1:
         st.caption(f"{snap.followers} sessions follow this run: it is trained once for all.")
     cols = st.columns(len(snap_runs))
     for col, run in zip(cols, snap_runs):
         last = run.records[-1] if run.records else {}
-        val = next((r["val_error"] for r in reversed(run.records)
-                    if r.get("val_error") is not None), None)
-        col.metric(run.label, "—" if val is None else f"{val:.1%}",
-                   help="validation error at the last evaluation")
+        val = next(
+            (r["val_error"] for r in reversed(run.records) if r.get("val_error") is not None), None
+        )
+        col.metric(
+            run.label,
+            "—" if val is None else f"{val:.1%}",
+            help="validation error at the last evaluation",
+        )
         if last.get("images_per_s"):
             col.caption(f"{last['images_per_s']:,.0f} images/s · {run.status}")
         if run.message:
@@ -174,8 +217,9 @@ def live(work: SessionWork) -> None:
     def view(job: Ticket = job) -> None:
         snap = job.snapshot()
         target = _interval(snap.state)
-        if (snap.state != drawn_as and snap.state == "running") or \
-                (target and every and not 2 / 3 < target / every < 3 / 2):
+        if (snap.state != drawn_as and snap.state == "running") or (
+            target and every and not 2 / 3 < target / every < 3 / 2
+        ):
             st.rerun()  # drawn again with the interval for its state and the server's viewers
         _status(snap)
         if snap.message:
@@ -224,10 +268,14 @@ def _curves(runs: list[Run]) -> tuple[go.Figure, go.Figure]:
 def history(work: SessionWork) -> None:
     """This session's finished runs: compare, download (JSON, CSV), upload one back."""
     st.subheader("History")
-    upload = st.file_uploader("Compare a run file", type=["json"], key="upload_run",
-                              help="A .json run file downloaded from ResViz or written by "
-                                   f"`python -m resviz train`, of at most 5 MB and "
-                                   f"{FILE_RECORDS:,} records. A session keeps {SESSION}.")
+    upload = st.file_uploader(
+        "Compare a run file",
+        type=["json"],
+        key="upload_run",
+        help="A .json run file downloaded from ResViz or written by "
+        f"`python -m resviz train`, of at most 5 MB and "
+        f"{FILE_RECORDS:,} records. A session keeps {SESSION}.",
+    )
     if upload is not None and st.session_state.get("uploaded") != upload.file_id:
         problem = work.add_upload(upload.name, upload.getvalue())
         if problem:
@@ -241,13 +289,18 @@ def history(work: SessionWork) -> None:
         st.caption("Finished runs appear here.")
         return
     labels = [f"{r.created} · {r.label} · {r.status}" for r in runs]
-    chosen = st.multiselect("Runs to compare", range(len(runs)),
-                            default=list(range(min(4, len(runs)))),
-                            format_func=labels.__getitem__, key="compare")
+    chosen = st.multiselect(
+        "Runs to compare",
+        range(len(runs)),
+        default=list(range(min(4, len(runs)))),
+        format_func=labels.__getitem__,
+        key="compare",
+    )
     if chosen:
         # Oldest first, so a job's runs keep the colours (and order) they had while training.
-        st.plotly_chart(error_curves([runs[i] for i in sorted(chosen, reverse=True)]),
-                        key="history-errors")
+        st.plotly_chart(
+            error_curves([runs[i] for i in sorted(chosen, reverse=True)]), key="history-errors"
+        )
     for i in chosen:
         run = runs[i]
         c1, c2, c3 = st.columns([3, 1, 1])
