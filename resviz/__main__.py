@@ -8,6 +8,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
 from . import data as datasets
 from . import sweep
 from .architecture import variant
@@ -17,7 +19,7 @@ from .gradients import probe_steps
 from .models import build
 from .paper import paper_network, published_cost
 from .runs import Run, check_writable, dumps, load, save, write_problem
-from .runtime import configure_threads, environment, pick_device
+from .runtime import environment, pick_device
 from .summary import summarize, totals
 from .train import train
 
@@ -395,7 +397,7 @@ def _sweep_table(folder: str, entries: list[sweep.Entry]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure_threads()
+    torch.set_num_threads(1)  # small forward passes run fastest on one; training picks its own
     try:
         return {
             "train": cmd_train,

@@ -427,13 +427,3 @@ class JobManager:
         with self._cond:
             tickets = {id(t): t for j in self._running + self._queue for t in j.tickets}
         return sum(max(1, len(t.tabs)) for t in tickets.values())
-
-    @property
-    def running(self) -> int:
-        with self._cond:
-            return len(self._running)
-
-    @property
-    def waiting(self) -> int:
-        with self._cond:
-            return len(self._queue)

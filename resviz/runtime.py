@@ -1,7 +1,7 @@
 """Where the work runs: device choice, CPU quota, training slots, torch threads per network,
 environment facts.
 
-Nothing here runs at import; entry points (app, command line) call `configure_threads()`.
+Nothing here runs at import.
 """
 
 from __future__ import annotations
@@ -34,16 +34,6 @@ def cpu_quota() -> int:
     except (OSError, ValueError):
         pass
     return max(1, n)
-
-
-def configure_threads(threads: int = 1) -> int:
-    """Set torch's intra-op threads for this thread and the threads it starts: one unless asked.
-
-    A training loop picks its own count (`plan_threads`); this is for everything else, such as a
-    page's figures, which run small forward passes that one thread does fastest.
-    """
-    torch.set_num_threads(threads)
-    return threads
 
 
 # A training step of at least this many multiply-adds (forward, per image x batch) runs faster

@@ -29,7 +29,7 @@ import torch
 
 from resviz import attribution, features
 from resviz import data as datasets
-from resviz.runtime import configure_threads, describe_device, pick_device
+from resviz.runtime import describe_device, pick_device
 from resviz.train import build_seeded
 
 AM_CHANNELS, AM_STARTS = 6, 3  # the page's group of channels and images per channel
@@ -160,7 +160,7 @@ def main() -> None:
     p.add_argument("--browser", type=int, default=0, help="warm visits to time (0: none)")
     p.add_argument("--skip-costs", action="store_true")
     args = p.parse_args()
-    configure_threads()
+    torch.set_num_threads(1)
     print(
         f"on {describe_device(pick_device())}, {torch.get_num_threads()} torch threads, load "
         f"average {os.getloadavg()[0]:.1f}"

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from resviz import data as datasets
 from resviz.config import NetConfig, TrainConfig
 from resviz.models import build
-from resviz.runtime import configure_threads, describe_device, pick_device
+from resviz.runtime import describe_device, pick_device
 from resviz.summary import summarize, totals
 from resviz.train import Trainer
 from scripts import bench_threads
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, fn in SECTIONS.items():
         p.add_argument(f"--{name}", action="store_true", help=fn.__doc__.splitlines()[0])
     args = p.parse_args(argv)
-    configure_threads()
+    torch.set_num_threads(1)
     data = datasets.load("mnist-5k")
     chosen = [fn for name, fn in SECTIONS.items() if getattr(args, name)]
     for fn in chosen:

@@ -21,11 +21,12 @@ import math
 import statistics
 import time
 
+import torch
+
 from resviz import block_demo
 from resviz import data as datasets
 from resviz.claims import Kind, claim, factor, say, spread
 from resviz.config import NetConfig, TrainConfig
-from resviz.runtime import configure_threads
 from resviz.train import Trainer, evaluate
 
 
@@ -78,7 +79,7 @@ def main() -> None:
     p.add_argument("--width", type=int, default=8)
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     args = p.parse_args()
-    configure_threads()
+    torch.set_num_threads(1)
     data = datasets.load("mnist-5k")
     print(
         f"1. Training error (whole training split) after {args.steps} steps, with batch norm, "

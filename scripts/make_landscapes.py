@@ -23,7 +23,6 @@ import torch
 from resviz import data as datasets
 from resviz import landscape
 from resviz.config import NetConfig, TrainConfig
-from resviz.runtime import configure_threads
 from resviz.train import Trainer
 
 OUT = Path(__file__).resolve().parent.parent / "assets" / "landscapes"
@@ -67,7 +66,7 @@ def main() -> None:
     args = p.parse_args()
     # One thread: on this shared 2-core host a landscape point took 0.4 s with one thread and
     # 1.9 s with two, while other processes held the cores.
-    configure_threads(args.threads)
+    torch.set_num_threads(args.threads)
     data = datasets.load("mnist-5k")
     OUT.mkdir(parents=True, exist_ok=True)
     start, rows, timings = time.perf_counter(), [], []

@@ -17,10 +17,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
 from resviz import presets
 from resviz.jobs import Job
 from resviz.runtime import (
-    configure_threads,
     cpu_quota,
     describe_device,
     fast_precision,
@@ -65,7 +66,7 @@ def dumps(measured: dict) -> str:
 
 
 def train_all(keys: list[str]) -> dict:
-    configure_threads()  # one torch thread per network, as the app trains
+    torch.set_num_threads(1)  # one torch thread per network, as the app trains
     device = pick_device()
     precision = fast_precision(device)
     measured = presets.load_measured()

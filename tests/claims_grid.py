@@ -15,10 +15,11 @@ import gzip
 import json
 from pathlib import Path
 
+import torch
+
 from resviz import data as datasets
 from resviz.config import NetConfig, TrainConfig
 from resviz.runs import Run
-from resviz.runtime import configure_threads
 from resviz.train import train
 
 PATH = Path(__file__).parent / "fixtures" / "claims_grid.json.gz"
@@ -58,7 +59,7 @@ def runs() -> list[Run]:
 
 
 def main() -> None:
-    configure_threads()
+    torch.set_num_threads(1)
     data = datasets.load("mnist-5k")
     out = []
     for seed in SEEDS:

@@ -115,7 +115,7 @@ def test_the_manager_refuses_before_anything_is_queued_or_started():
     threads = set(threading.enumerate())
     with pytest.raises(OverBudget):
         manager.submit([(NetConfig(depth=110, width=16), TrainConfig(batch_size=512))])
-    assert manager.waiting == 0 and manager.running == 0
+    assert manager.etas() == {}  # nothing queued or running
     assert set(threading.enumerate()) == threads
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
+import torch
 from streamlit import runtime as streamlit_runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -31,7 +32,6 @@ from ..runs import (
     write_problem,
 )
 from ..runtime import (
-    configure_threads,
     describe_device,
     fast_precision,
     pick_device,
@@ -55,7 +55,7 @@ def runtime() -> Runtime:
     """Training slots, device and precision, set once per process (`runtime.training_slots`):
     a CPU's quota or RESVIZ_TRAIN_SLOTS; on a GPU, RESVIZ_GPU_JOBS jobs at once. Each job picks
     its torch threads (`runtime.plan_threads`); the script thread's figures run on one."""
-    configure_threads()
+    torch.set_num_threads(1)
     device = pick_device()
     return Runtime(training_slots(device.type), describe_device(device), fast_precision(device))
 
