@@ -15,8 +15,9 @@ from resviz.experiments import (
 )
 from resviz.features import from_state
 from resviz.paper import CIFAR10, IMAGENET, published
-from resviz.plots.curves import kind_colour
-from resviz.plots.experiments import error_vs_depth, figure6, shade
+from resviz.plots.curves import error_curves
+from resviz.plots.experiments import error_vs_depth, figure6
+from resviz.plots.styles import kind_colour
 from resviz.runs import Run, dumps, list_runs, load, load_weights
 from resviz.sweep import final_errors
 from resviz.train import evaluate
@@ -149,19 +150,29 @@ def test_figure6_colours_kind_by_hue_depth_by_shade_and_dashes_no_bn():
     assert axes["plain-56 validation"] == "x" and axes["ResNet-56 validation"] == "x2"
     colour = {n: t["line"]["color"] for n, t in traces.items()}
     dash = {n: t["line"]["dash"] for n, t in traces.items()}
+    # Each run in the colour and dash the Train page's curves give it.
+    trained = {t["name"]: t["line"] for t in error_curves(runs).to_dict()["data"]}
+    for name, line in trained.items():
+        assert (colour[name], dash[name]) == (line["color"], line["dash"]), name
     # Plain blue, ResNet orange (Okabe-Ito); the shallower lighter, the deeper darker.
-    assert (
-        colour["plain-20 validation"]
-        == shade(kind_colour(False), 0)
-        != colour["plain-56 validation"]
-        == shade(kind_colour(False), 1)
-    )
-    assert colour["ResNet-56 validation"] == shade(kind_colour(True), 1)
+    assert colour["plain-20 validation"] != colour["plain-56 validation"]
     assert (
         brightness(colour["plain-20 validation"])
         > brightness(kind_colour(False))
         > brightness(colour["plain-56 validation"])
     )
+    assert (
+        brightness(colour["ResNet-20 validation"])
+        > brightness(kind_colour(True))
+        > brightness(colour["ResNet-56 validation"])
+    )
+    # Below it, a line a kind in its hue, and each depth's mark in that network's colour.
+    below = {t["name"]: t for t in error_vs_depth(groups(runs)).to_dict()["data"]}
+    assert below["plain validation"]["line"]["color"] == kind_colour(False)
+    assert list(below["plain validation"]["marker"]["color"]) == [
+        colour["plain-20 validation"],
+        colour["plain-56 validation"],
+    ]
     # The BN and no-BN plain-56 share a shade but never a line style.
     assert colour["plain-56, no BN validation"] == colour["plain-56 validation"]
     assert dash["plain-56 validation"] == "solid" and dash["plain-56, no BN validation"] == "dash"

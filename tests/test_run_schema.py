@@ -13,6 +13,7 @@ from resviz import gradients
 from resviz.config import NetConfig, TrainConfig
 from resviz.plots import curves
 from resviz.plots import gradients as gradient_plots
+from resviz.plots.styles import run_style
 from resviz.runs import Run, RunFileError, dumps, load, loads, save, to_csv
 from resviz.sweep import final_errors
 
@@ -160,7 +161,7 @@ def _drawable(run: Run) -> None:
         m = gradients.matrix(run, key)
         gradient_plots.heatmap(m, run.label)
         for step in m.steps:
-            gradient_plots.profile([(run.label, m.layers, m.at(step))], key)
+            gradient_plots.profile([(run.label, m.layers, m.at(step), run_style(run.net))], key)
     assert gradients.probe_steps([run]) == gradients.matrix(run, "block_grad_norms").steps
 
 

@@ -1,13 +1,14 @@
 """Error and loss curves in the look of the paper's Fig. 1 and Fig. 4: training error thin,
-validation error bold, one colour per configuration."""
+validation error bold, each network in its own style (`styles.run_style`)."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
 from ..runs import Run
+from .styles import run_style
 
-# Colour-blind safe (Okabe-Ito), dark enough for a projector.
+# Colour-blind safe (Okabe-Ito), dark enough for a projector: for things that are not runs.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 MAX_POINTS = 400  # past this, average neighbouring steps: the browser gets ~16 bytes a point
 
@@ -22,10 +23,19 @@ def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def kind_colour(residual: bool) -> str:
-    """Plain blue, ResNet orange in every figure that compares the two kinds (a preset's first
-    pair, plain then ResNet, gets the same colours on the Train page)."""
-    return colour(int(residual))
+# Marks on the validation line of a run whose network another run in the figure shares (two
+# seeds of plain-20 have one colour): the first a circle, the next ones these.
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star")
+
+
+def symbols(runs: list[Run]) -> list[str]:
+    """Each run's validation marker: runs of one network told apart by their marks."""
+    seen: dict[str, int] = {}
+    out = []
+    for run in runs:
+        n = seen[run.net.label] = seen.get(run.net.label, -1) + 1
+        out.append(SYMBOLS[n % len(SYMBOLS)])
+    return out
 
 
 def smooth(steps: list[int], values: list[float], window: int) -> tuple[list, list]:
@@ -55,7 +65,8 @@ def train_window(n: int) -> int:
 def error_curves(runs: list[Run]) -> go.Figure:
     """Training error (thin, averaged over a few steps) and validation error (bold), in %."""
     fig = go.Figure()
-    for i, run in enumerate(runs):
+    for i, (run, symbol) in enumerate(zip(runs, symbols(runs))):
+        look = run_style(run.net)
         steps, err = series(run, "train_error")
         xs, ys = smooth(steps, err, train_window(len(err)))
         # One legend entry a run (its bold line; the title says thin is training): eight rows
@@ -67,7 +78,7 @@ def error_curves(runs: list[Run]) -> go.Figure:
             name=plain(f"{run.label} train"),
             legendgroup=str(i),
             showlegend=False,
-            line=dict(color=colour(i), width=1.2),
+            line=dict(color=look.colour, width=1.2, dash=look.dash),
         )
         vs, verr = series(run, "val_error")
         fig.add_scatter(
@@ -76,18 +87,20 @@ def error_curves(runs: list[Run]) -> go.Figure:
             mode="lines+markers",
             name=plain(f"{run.label} validation"),
             legendgroup=str(i),
-            line=dict(color=colour(i), width=4),
-            marker=dict(size=7),
+            line=dict(color=look.colour, width=4, dash=look.dash),
+            marker=dict(size=7, symbol=symbol),
         )
     return _layout(fig, "Error: training thin, validation bold", "error (%)")
 
 
 def loss_curves(runs: list[Run]) -> go.Figure:
     fig = go.Figure()
-    for i, run in enumerate(runs):
+    for run in runs:
+        look = run_style(run.net)
         steps, loss = series(run, "train_loss")
         xs, ys = smooth(steps, loss, train_window(len(loss)))
-        fig.add_scatter(x=xs, y=ys, mode="lines", name=plain(run.label), line=dict(color=colour(i)))
+        line = dict(color=look.colour, dash=look.dash)
+        fig.add_scatter(x=xs, y=ys, mode="lines", name=plain(run.label), line=line)
     return _layout(fig, "Training loss", "cross-entropy")
 
 

@@ -2,8 +2,9 @@
 depth, plain beside residual) and final error against depth.
 
 Both draw `resviz.experiments` groups: a line never joins runs that differ in more than depth.
-Plain blue, ResNet orange (the app's convention); a deeper network a darker shade; without
-batch norm dashed; several seeds of one configuration as their mean, with their spread."""
+Each network in the style it has on every page (`styles.run_style`: plain blue, ResNet orange,
+deeper darker, without batch norm dashed); several seeds of one configuration as their mean,
+with their spread."""
 
 from __future__ import annotations
 
@@ -14,30 +15,16 @@ from plotly.subplots import make_subplots
 
 from ..experiments import Group
 from ..runs import Run
-from .curves import kind_colour, series, smooth, train_window
+from .curves import series, smooth, train_window
+from .styles import BN_DASH, kind_colour, run_style
 
 # Dash styles of the lines of one kind: with batch norm from the first tuple, without from the
-# second, so BN and no-BN twins never look alike; further groups take the next style.
-DASHES = {True: ("solid", "dot", "longdash"), False: ("dash", "dashdot", "longdashdot")}
-LIGHTEST, DARKEST = 0.55, 0.35  # shallowest: mixed this far to white; deepest: to black
-
-
-def shade(hex_colour: str, rank: float) -> str:
-    """`hex_colour` lightened (rank 0, the shallowest) or darkened (rank 1, the deepest)."""
-    rgb = [int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]
-    if rank < 0.5:
-        t = LIGHTEST * (1 - 2 * rank)
-        mixed = [c + (255 - c) * t for c in rgb]
-    else:
-        mixed = [c * (1 - DARKEST * (2 * rank - 1)) for c in rgb]
-    return "#" + "".join(f"{round(c):02x}" for c in mixed)
-
-
-def depth_shades(found: list[Group]) -> dict[tuple[bool, int], str]:
-    """(residual, depth) -> colour: the kind's hue, shaded by the depth's rank among all shown."""
-    depths = sorted({p.depth for g in found for p in g.points})
-    rank = {d: i / (len(depths) - 1) if len(depths) > 1 else 0.5 for i, d in enumerate(depths)}
-    return {(r, d): shade(kind_colour(r), rank[d]) for r in (False, True) for d in depths}
+# second, so BN and no-BN twins never look alike. The first group of each takes the style its
+# runs have on every page; further groups (another learning rate...) the next style.
+DASHES = {
+    True: (BN_DASH[True], "dot", "longdash"),
+    False: (BN_DASH[False], "dashdot", "longdashdot"),
+}
 
 
 def dashes(found: list[Group]) -> dict[Group, str]:
@@ -88,12 +75,12 @@ def figure6(found: list[Group]) -> go.Figure:
         horizontal_spacing=0.04,
         subplot_titles=("plain networks", "residual networks (ResNets)"),
     )
-    colours, dash = depth_shades(found), dashes(found)
+    dash = dashes(found)
     for g in found:
         col = 1 + g.residual
         for p in g.points:
             label = g.label(p) + (f", {len(p.runs)} seeds" if len(p.runs) > 1 else "")
-            c = colours[(g.residual, p.depth)]
+            c = run_style(p.runs[0].net).colour
             steps, err, _ = mean_series(p.runs, "train_error")
             xs, ys = smooth(steps, err, train_window(len(err)))
             # One legend entry a run (its bold line); the thin one follows it on a click.
@@ -159,8 +146,9 @@ def _band(
 
 
 def error_vs_depth(found: list[Group]) -> go.Figure:
-    """Final error against depth, one line per group: does deeper help or hurt? Error bars:
-    ± one standard deviation over seeds, where a configuration has several."""
+    """Final error against depth, one line per group in its kind's hue, each depth's mark in
+    that network's own shade: does deeper help or hurt? Error bars: ± one standard deviation
+    over seeds, where a configuration has several."""
     fig = go.Figure()
     dash = dashes(found)
     for g in found:
@@ -173,9 +161,11 @@ def error_vs_depth(found: list[Group]) -> go.Figure:
                 y=means,
                 name=f"{g.name} {part}",
                 mode="lines+markers" if len(depths) > 1 else "markers",
-                error_y=dict(array=spread, visible=g.seeds > 1),
+                error_y=dict(array=spread, visible=g.seeds > 1, color=kind_colour(g.residual)),
                 line=dict(color=kind_colour(g.residual), width=width, dash=dash[g]),
-                marker=dict(size=6 + 2 * i),
+                marker=dict(
+                    size=6 + 2 * i, color=[run_style(p.runs[0].net).colour for p in g.points]
+                ),
             )
     fig.update_layout(
         xaxis=dict(

@@ -7,22 +7,24 @@ import math
 import plotly.graph_objects as go
 
 from ..gradients import Matrix
-from .curves import colour, plain
+from .curves import plain
+from .styles import Style
 
 
 def profile(
-    profiles: list[tuple[str, list[str], list[float | None]]], y_title: str, log: bool = True
+    profiles: list[tuple[str, list[str], list[float | None], Style]], y_title: str, log: bool = True
 ) -> go.Figure:
-    """One line per run over its layers (input side left): (label, layer names, values)."""
+    """One line per run over its layers (input side left): (label, layer names, values, the
+    run's style)."""
     fig = go.Figure()
-    for i, (label, layers, values) in enumerate(profiles):
+    for label, layers, values, look in profiles:
         fig.add_scatter(
             x=list(range(1, len(values) + 1)),
             y=values,
             customdata=layers,
             mode="lines+markers",
             name=plain(label),
-            line=dict(color=colour(i), width=2.5),
+            line=dict(color=look.colour, width=2.5, dash=look.dash),
             hovertemplate="%{customdata}: %{y:.3g}<extra></extra>",
         )
     yaxis = (

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from ..landscape import Landscape
 from ..shattering import Shattering
-from .curves import kind_colour
+from .styles import kind_colour, label_style
 
 ALPHA = "α (0 = trained weights)"
 
@@ -31,11 +31,12 @@ def slice_curves(landscapes: list[Landscape]) -> go.Figure:
         subplot_titles=("loss (cross-entropy)", "error on the same images (%)"),
     )
     for ls in landscapes:
+        look = label_style(ls.label)
         style = dict(
             mode="lines",
             name=ls.label,
             legendgroup=ls.label,
-            line=dict(color=_colour(ls.label), width=3),
+            line=dict(color=look.colour, width=3, dash=look.dash),
         )
         fig.add_scatter(x=ls.alphas, y=ls.loss, row=1, col=1, **style)
         fig.add_scatter(

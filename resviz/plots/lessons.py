@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 
 from ..summary import LayerRow
 from .curves import colour
+from .styles import label_style
 
 DIVERGING = "RdBu_r"  # negative blue, zero white, positive red: signs of a response at a glance
 _NO_AXES = dict(visible=False)
@@ -84,19 +85,19 @@ def gradient_vs_depth(curves: Mapping[str, Sequence[float]], height: int = 420) 
     """RMS of dL/dx per element entering each block (input side left), one line per network,
     log y axis.
 
-    Plain networks are dashed, residual ones solid (labels as `NetConfig.label`).
+    Each network in its style on every page (labels as `NetConfig.label`: plain blue, ResNet
+    orange, without batch norm dashed).
     """
     fig = go.Figure()
-    for i, (label, values) in enumerate(curves.items()):
+    for label, values in curves.items():
+        look = label_style(label)
         fig.add_scatter(
             x=list(range(1, len(values) + 1)),
             y=list(values),
             name=label,
             mode="lines+markers",
             marker=dict(size=5),
-            line=dict(
-                color=colour(i), width=2.5, dash="dash" if label.startswith("plain") else "solid"
-            ),
+            line=dict(color=look.colour, width=2.5, dash=look.dash),
             hovertemplate=f"{label}<br>block %{{x}}: %{{y:.3g}}<extra></extra>",
         )
     fig.update_yaxes(type="log", dtick=1, exponentformat="power")  # one tick per decade

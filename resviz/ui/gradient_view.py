@@ -7,6 +7,7 @@ import streamlit as st
 from .. import claims, comparisons
 from ..gradients import PROBES, probe_steps, rms_matrix
 from ..plots.gradients import heatmap, profile
+from ..plots.styles import run_style
 from ..runs import Run
 from .state import SessionWork
 
@@ -92,7 +93,7 @@ def _elsewhere(chosen: list[Run], step: int, steps: list[int]) -> None:
 def profiles(chosen: list[Run], step: int, steps: list[int]) -> None:
     for key, log in (("block_grad_norms", True), ("grad_norms", True), ("act_std", False)):
         data = [
-            (r.label, m.layers, m.at(step))
+            (r.label, m.layers, m.at(step), run_style(r.net))
             for r in chosen
             if (m := rms_matrix(r, key)) is not None and step in m.steps
         ]
