@@ -3,8 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from resviz import conv_demo
+from resviz import conv_demo, sliding
 from resviz.plots import lessons
+from resviz.plots import sliding as plots_sliding
 from resviz.summary import LayerRow
 from resviz.ui import sidebar, state
 from resviz.uploads import FORMATS, UploadError, read_image
@@ -93,6 +94,73 @@ for i, step in enumerate(conv_demo.steps(image, kernel)):
 st.caption(
     "Hover over a pixel to read its value. Convolution: red positive, blue negative, "
     "white zero; the other maps run from black (0) to white (their largest value)."
+)
+
+st.header("Slide the kernel, one pixel at a time")
+st.markdown(
+    "Each output pixel is the kernel laid over one patch of the input: nine products, added "
+    "up. Move the kernel with the sliders. The **stride** is how far it moves each step; "
+    "**zero padding** adds a ring of zeros so it can also sit over the border."
+)
+controls = st.columns(4)
+stride = controls[0].select_slider("Stride", sliding.STRIDES, key="slide_stride")
+padding = controls[1].select_slider("Zero padding", sliding.PADDINGS, key="slide_padding")
+slid = sliding.slide(image, kernel, stride, padding)
+out_rows, out_cols = slid.geometry.out
+if "slide_row" not in st.session_state:  # start where the kernel responds most
+    st.session_state.slide_row, st.session_state.slide_col = sliding.strongest(slid.output)
+st.session_state.slide_row = min(st.session_state.slide_row, out_rows - 1)
+st.session_state.slide_col = min(st.session_state.slide_col, out_cols - 1)
+row = controls[2].slider("Output row", 0, out_rows - 1, key="slide_row")
+col = controls[3].slider("Output column", 0, out_cols - 1, key="slide_col")
+win = sliding.window(slid, row, col)
+st.plotly_chart(
+    plots_sliding.slide_figure(slid, win, sliding.filled(slid, row, col)),
+    key="slide_view",
+    config={"displayModeBar": False},
+)
+st.caption(
+    "The amber square is the kernel; the output fills in row by row as it slides, and the "
+    "amber pixel is the one it computes now."
+    + (" The dotted line is the image's edge: outside it, the padding's zeros." if padding else "")
+)
+st.plotly_chart(
+    plots_sliding.window_figure(win, slid.kernel),
+    key="slide_window",
+    config={"displayModeBar": False},
+)
+st.markdown(f"Output pixel (row {row}, column {col}) = {win.arithmetic(slid.kernel)}")
+geometry = slid.geometry
+st.markdown(
+    f"**Output size** ⌊(n + 2p − k) / s⌋ + 1 with kernel k = {geometry.kernel}, padding "
+    f"p = {padding} and stride s = {stride}: height {geometry.formula(geometry.height)}, "
+    f"width {geometry.formula(geometry.width)}, so the output is {out_rows}x{out_cols}."
+)
+
+st.subheader("In colour: one kernel per channel, and the results add up")
+st.markdown(
+    "A colour image has three input channels. A convolution's kernel then has one 3x3 slice "
+    "for each (3x3x3 = 27 weights): each channel is convolved with its own slice and the "
+    "three results are added into **one** output map."
+)
+photo_col, *kernel_cols = st.columns(4)
+colour_name = photo_col.selectbox("Colour photo", conv_demo.SAMPLE_PHOTOS, key="rgb_photo")
+presets = list(conv_demo.PRESETS)
+names = [
+    kc.selectbox(f"Kernel for {ch}", presets, index=i, key=f"rgb_kernel_{ch}")
+    for i, (kc, ch) in enumerate(zip(kernel_cols, sliding.CHANNELS))
+]
+colour = sliding.colour_conv(
+    sliding.colour_photo(colour_name), np.array([conv_demo.PRESETS[n] for n in names])
+)
+st.plotly_chart(
+    plots_sliding.colour_figure(colour, names), key="rgb_view", config={"displayModeBar": False}
+)
+top_row, top_col = sliding.strongest(colour.output)
+st.markdown(
+    f"At the strongest response (row {top_row}, column {top_col}), red + green + blue = "
+    f"{sliding.colour_sum(colour, top_row, top_col)}: the sum map's value there. Hover over "
+    f"any pixel of the four bottom maps to check another."
 )
 
 st.header("AlexNet: the convolutions that won ImageNet")

@@ -54,16 +54,20 @@ def dataset_image(data: Dataset, index: int) -> np.ndarray:
     return img[0].numpy()
 
 
-def sample_photo(name: str, max_side: int = MAX_SIDE) -> np.ndarray:
-    """One of scikit-learn's sample photos as grayscale (H, W) in [0, 1], downsized.
+def photo_path(name: str) -> Path:
+    """Where one of scikit-learn's sample photos lies.
 
-    Read straight from the package's folder: importing scikit-learn for two JPEGs would load all
+    Found straight in the package's folder: importing scikit-learn for two JPEGs would load all
     of it into the server's memory (docs/PERFORMANCE.md)."""
     spec = importlib.util.find_spec("sklearn")  # installed with mlxtend (requirements.txt)
     if spec is None or spec.origin is None:
         raise FileNotFoundError("scikit-learn's sample photos need scikit-learn installed")
-    folder = Path(spec.origin).parent / "datasets" / "images"
-    with Image.open(folder / name) as photo:
+    return Path(spec.origin).parent / "datasets" / "images" / name
+
+
+def sample_photo(name: str, max_side: int = MAX_SIDE) -> np.ndarray:
+    """One of scikit-learn's sample photos as grayscale (H, W) in [0, 1], downsized."""
+    with Image.open(photo_path(name)) as photo:
         return to_grayscale(photo, max_side)
 
 

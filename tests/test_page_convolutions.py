@@ -1,13 +1,16 @@
 """The Convolutions page under AppTest: what the learner sees, and what the controls change."""
 
 import io
+import re
 
 import numpy as np
 import pytest
 import streamlit as st
+import torch
+import torch.nn.functional as F
 from PIL import Image
 
-from resviz import conv_demo
+from resviz import conv_demo, sliding
 from resviz.data import load
 from resviz.models import AlexNet, count_params
 from resviz.uploads import MAX_SIDE
@@ -153,3 +156,81 @@ def test_a_good_upload_is_convolved(open_page, monkeypatch):
     inp, conv, *_ = _maps(at)
     assert inp.shape == (20, 40) and not at.warning
     assert np.abs(conv).max(axis=0).argmax() in (18, 19)  # Sobel x fires at the edge columns
+
+
+def _torch_conv(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: int = 0):
+    x = torch.tensor(image, dtype=torch.float32)[None, None]  # (1, 1, H, W)
+    w = torch.tensor(kernel, dtype=torch.float32)[None, None]  # (1, 1, 3, 3)
+    return F.conv2d(x, w, stride=stride, padding=padding)[0, 0].numpy()
+
+
+def _shown_sum(at) -> tuple[int, int, float]:
+    """The output pixel the arithmetic line names, and the sum it shows."""
+    line = next(m.value for m in at.markdown if m.value.startswith("Output pixel"))
+    row, col = map(int, re.search(r"row (\d+), column (\d+)", line).groups())
+    return row, col, float(re.search(r"\*\*(−?[\d.]+)\*\*", line).group(1).replace("−", "-"))
+
+
+def test_the_kernel_slides_and_its_arithmetic_is_the_convolution_s_value(open_page, mnist):
+    at = open_page(PAGE)
+    image = conv_demo.dataset_image(mnist, 0)
+    kernel = np.array(conv_demo.PRESETS["Sobel x (vertical edges)"])
+    want = _torch_conv(image, kernel)
+    row, col, total = _shown_sum(at)
+    # It opens where Sobel x responds most, and the sum written out is torch's value there.
+    assert (row, col) == np.unravel_index(np.abs(want).argmax(), want.shape)
+    assert total == pytest.approx(want[row, col], abs=5e-4)
+    fig = figures(at)["slide_view"]
+    assert plotly_array(fig["data"][0]["z"]) == pytest.approx(image, abs=1e-6)
+    drawn = plotly_array(fig["data"][1]["z"])
+    assert drawn.shape == want.shape and np.isfinite(drawn).sum() == row * 26 + col + 1
+    window, pixel = ((s["x0"] + 0.5, s["y0"] + 0.5) for s in fig["layout"]["shapes"])
+    assert window == pixel == (col, row)  # stride 1, no padding: the patch starts at the pixel
+
+    at.slider(key="slide_row").set_value(5).run()
+    at.slider(key="slide_col").set_value(9).run()
+    row, col, total = _shown_sum(at)
+    assert (row, col) == (5, 9) and total == pytest.approx(want[5, 9], abs=5e-4)
+    products = figures(at)["slide_window"]["data"][2]["z"]
+    assert plotly_array(products).sum() == pytest.approx(want[5, 9], abs=1e-5)
+
+
+def test_stride_and_padding_give_the_formula_s_output_size(open_page, mnist):
+    at = open_page(PAGE)
+    at.select_slider(key="slide_stride").set_value(2).run()
+    at.select_slider(key="slide_padding").set_value(1).run()
+    image = conv_demo.dataset_image(mnist, 0)
+    kernel = np.array(conv_demo.PRESETS["Sobel x (vertical edges)"])
+    want = _torch_conv(image, kernel, stride=2, padding=1)
+    assert want.shape == (14, 14)
+    size = next(m.value for m in at.markdown if m.value.startswith("**Output size**"))
+    assert "height ⌊(28 + 2×1 − 3) / 2⌋ + 1 = 14" in size and "output is 14x14" in size
+    fig = figures(at)["slide_view"]
+    assert plotly_array(fig["data"][0]["z"]).shape == (30, 30)  # the zero ring drawn
+    assert plotly_array(fig["data"][1]["z"]).shape == want.shape
+    assert at.slider(key="slide_row").max == 13
+    row, col, total = _shown_sum(at)
+    assert total == pytest.approx(want[row, col], abs=5e-4)
+
+
+def test_colour_channels_add_up_to_a_three_channel_convolution(open_page):
+    at = open_page(PAGE)
+    at.selectbox(key="rgb_kernel_blue").set_value("Blur (box)").run()
+    image = sliding.colour_photo("china.jpg")  # (3, H, W)
+    names = ["Sobel x (vertical edges)", "Sobel y (horizontal edges)", "Blur (box)"]
+    weights = torch.tensor([conv_demo.PRESETS[n] for n in names], dtype=torch.float32)
+    want = F.conv2d(torch.tensor(image)[None], weights[None])[0, 0].numpy()  # 3 in, 1 out
+    fig = figures(at)["rgb_view"]
+    assert plotly_array(fig["data"][-1]["z"]) == pytest.approx(want, abs=1e-5)
+    titles = [a["text"] for a in fig["layout"]["annotations"]]
+    assert titles == [
+        "red ⊛ Sobel x (vertical edges)",
+        "green ⊛ Sobel y (horizontal edges)",
+        "blue ⊛ Blur (box)",
+        "sum",
+    ]
+    line = next(m.value for m in at.markdown if m.value.startswith("At the strongest"))
+    row, col = map(int, re.search(r"row (\d+), column (\d+)", line).groups())
+    *parts, total = (float(v) for v in re.findall(r"-?\d+\.\d+", line.replace("−", "-")))
+    assert total == pytest.approx(want[row, col], abs=5e-4)
+    assert sum(parts) == pytest.approx(total, abs=2e-3)
