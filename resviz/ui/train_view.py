@@ -288,23 +288,36 @@ def history(work: SessionWork) -> None:
     if not runs:
         st.caption("Finished runs appear here.")
         return
-    labels = [f"{r.created} · {r.label} · {r.status}" for r in runs]
-    chosen = st.multiselect(
-        "Runs to compare",
-        range(len(runs)),
-        default=list(range(min(4, len(runs)))),
-        format_func=labels.__getitem__,
-        key="compare",
-    )
-    if chosen:
-        # Oldest first, so a job's runs keep the colours (and order) they had while training.
-        st.plotly_chart(
-            error_curves([runs[i] for i in sorted(chosen, reverse=True)]), key="history-errors"
-        )
-    for i in chosen:
+    ids = _ids(runs)
+    before = st.session_state.get("compare_ids", [])
+    # Picked by name, not list position: a position named the previous job's runs once a new
+    # job's came first. A new run picks the newest four again; a run gone is dropped.
+    if "compare" not in st.session_state or any(i not in before for i in ids):
+        st.session_state["compare"] = ids[:4]
+    elif before != ids:
+        st.session_state["compare"] = [i for i in st.session_state["compare"] if i in ids]
+    st.session_state["compare_ids"] = ids
+    chosen = st.multiselect("Runs to compare", ids, key="compare")
+    picked = sorted(ids.index(i) for i in chosen)
+    if picked:
+        # Oldest first, so a job's runs keep the order they had while training.
+        st.plotly_chart(error_curves([runs[i] for i in picked[::-1]]), key="history-errors")
+    for i in picked:
         run = runs[i]
         c1, c2, c3 = st.columns([3, 1, 1])
-        c1.markdown(literal(labels[i]))
+        c1.markdown(literal(ids[i]))
         name = slug(f"{run.created}-{run.label}")
         c2.download_button("JSON", dumps(run), f"{name}.json", "application/json", key=f"json{i}")
         c3.download_button("CSV", to_csv(run), f"{name}.csv", "text/csv", key=f"csv{i}")
+
+
+def _ids(runs: list[Run]) -> list[str]:
+    """Each run's name in the History: when it was made, what it is, how it ended; a second run
+    of one name (one network twice in a job) numbered."""
+    seen: dict[str, int] = {}
+    out = []
+    for run in runs:
+        name = f"{run.created} · {run.label} · {run.status}"
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return out
