@@ -118,7 +118,7 @@ def test_a_queued_job_can_be_stopped_before_it_starts():
     second = manager.submit([(NET, QUICK)])
     second.stop()
     assert _wait(second).state == "stopped"
-    assert list(manager.etas()) == [first]  # the stopped job left the queue
+    assert len(manager.etas()) == 1  # only the first job: the stopped one left the queue
     first.stop()
     _wait(first)
 
