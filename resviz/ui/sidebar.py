@@ -12,6 +12,8 @@ from .state import runtime, work
 
 # Streamlit sizes text in rem: a larger root font scales every element, metrics included.
 CLASSROOM_CSS = "<style>html { font-size: 21px; }</style>"
+CLASSROOM = "classroom"  # the session's mode; the toggle only shows and changes it
+_TOGGLE = "classroom_toggle"
 
 
 @dataclass(frozen=True)
@@ -38,19 +40,15 @@ def sidebar() -> Settings:
             format_func=lambda n: datasets.DATASETS[n].title,
             help="MNIST-5k and Shapes work offline; the others download once.",
         )
-        if "classroom" not in st.session_state:  # a reload or a teacher's link keeps the mode
-            st.session_state["classroom"] = st.query_params.get(CLASSROOM_KEY) == "1"
-        classroom = st.toggle(
-            "Classroom mode",
-            key="classroom",
-            help="Larger text, fewer controls, presets first: for a projector.",
-        )
+        classroom = _classroom_toggle()
         st.caption(
             f"Running on **{rt.device}**, training in {rt.precision}"
             + (f" · {rt.slots} networks train at once" if rt.slots > 1 else "")
         )
     if classroom:
         st.markdown(CLASSROOM_CSS, unsafe_allow_html=True)
+        # A projector's 1024 px cannot spare 300 of them: the sidebar opens on request.
+        st.set_page_config(initial_sidebar_state="collapsed")
     if classroom != (st.query_params.get(CLASSROOM_KEY) == "1"):
         if classroom:
             st.query_params[CLASSROOM_KEY] = "1"
@@ -59,9 +57,27 @@ def sidebar() -> Settings:
     return Settings(dataset=name, classroom=classroom)
 
 
+def _classroom_toggle() -> bool:
+    """The classroom switch. The mode lives in its own state (CLASSROOM), not in the toggle's
+    key: Streamlit 1.67 dropped the toggle's key from the session at st.switch_page, so the
+    Train page that Home's preset opens came up in normal mode; a plain key is kept. A session
+    starts from the URL's `?classroom=1`, which the sidebar keeps in the address."""
+    state = st.session_state
+    if CLASSROOM not in state:
+        state[CLASSROOM] = st.query_params.get(CLASSROOM_KEY) == "1"
+    state[_TOGGLE] = state[CLASSROOM]
+    st.toggle(
+        "Classroom mode",
+        key=_TOGGLE,
+        on_change=lambda: state.update({CLASSROOM: state[_TOGGLE]}),
+        help="Larger text, fewer controls, presets first, the sidebar folded: for a projector.",
+    )
+    return state[CLASSROOM]
+
+
 def current() -> Settings:
     """The sidebar's settings as last chosen, for pages (the router draws the sidebar)."""
     return Settings(
         dataset=st.session_state.get("dataset", "mnist-5k"),
-        classroom=st.session_state.get("classroom", False),
+        classroom=st.session_state.get(CLASSROOM, False),
     )
