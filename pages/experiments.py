@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from resviz.ui import experiments_view, state
+from resviz.questions import on_experiments
+from resviz.ui import experiments_view, questions_view, state
 
 work = state.work()
 work.collect()
@@ -17,5 +18,6 @@ runs, source = experiments_view.choose(work)
 held_out = experiments_view.validation_images(runs)
 shown = experiments_view.figures(runs, source, held_out)
 experiments_view.paper_tables(shown, held_out)
+questions_view.ask(on_experiments(shown, held_out))
 experiments_view.landscapes(work)
 experiments_view.shattered()

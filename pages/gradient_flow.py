@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from resviz.ui import gradient_view, nav, state
+from resviz.questions import on_gradient_flow
+from resviz.ui import gradient_view, nav, questions_view, state
 
 work = state.work()
 work.collect()
@@ -27,3 +28,4 @@ if picked:
     gradient_view.profiles(chosen, step, steps)
     st.subheader("Layers x steps")
     gradient_view.heatmaps(chosen)
+    questions_view.ask(on_gradient_flow(chosen, step, steps))

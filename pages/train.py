@@ -4,7 +4,8 @@ import streamlit as st
 
 from resviz.budget import OverBudget
 from resviz.presets import PRESETS
-from resviz.ui import state, train_view
+from resviz.questions import on_train
+from resviz.ui import questions_view, state, train_view
 from resviz.ui.sidebar import current
 
 settings = current()
@@ -37,4 +38,4 @@ if specs:
 train_view.live(work)
 if settings.classroom:
     train_view.invite(settings, work)
-train_view.history(work)
+questions_view.ask(on_train(train_view.history(work)))

@@ -265,8 +265,9 @@ def _curves(runs: list[Run]) -> tuple[go.Figure, go.Figure]:
     return figures
 
 
-def history(work: SessionWork) -> None:
-    """This session's finished runs: compare, download (JSON, CSV), upload one back."""
+def history(work: SessionWork) -> list[Run]:
+    """This session's finished runs: compare, download (JSON, CSV), upload one back. Returns
+    the runs compared."""
     st.subheader("History")
     upload = st.file_uploader(
         "Compare a run file",
@@ -287,7 +288,7 @@ def history(work: SessionWork) -> None:
         st.warning(literal(note))
     if not runs:
         st.caption("Finished runs appear here.")
-        return
+        return []
     ids = _ids(runs)
     before = st.session_state.get("compare_ids", [])
     # Picked by name, not list position: a position named the previous job's runs once a new
@@ -309,6 +310,7 @@ def history(work: SessionWork) -> None:
         name = slug(f"{run.created}-{run.label}")
         c2.download_button("JSON", dumps(run), f"{name}.json", "application/json", key=f"json{i}")
         c3.download_button("CSV", to_csv(run), f"{name}.csv", "text/csv", key=f"csv{i}")
+    return [runs[i] for i in picked]
 
 
 def _ids(runs: list[Run]) -> list[str]:
