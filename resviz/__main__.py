@@ -18,8 +18,9 @@ from .config import SCHEDULES, ConfigError, NetConfig, TrainConfig
 from .gradients import probe_steps
 from .models import build
 from .paper import paper_network, published_cost
-from .runs import Run, check_writable, dumps, load, save, write_problem
+from .runs import Run, check_writable, dumps, load, recorded, save, write_problem
 from .runtime import environment, pick_device
+from .schema import Status
 from .summary import summarize, totals
 from .train import train
 
@@ -193,13 +194,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         precision=args.precision,
     )
     out = _run_file(args.out)
-    run = Run(net=net_cfg, train=cfg, env=environment(pick_device(cfg.device)))
-    for rec in train(net_cfg, cfg):
-        run.records.append(rec)
-        _progress(rec, cfg.steps)
-    last = run.records[-1]
-    run.status = "diverged" if last.get("diverged") else "done"
-    run.message = last.get("message", "")
+    run = recorded(
+        Run(net_cfg, cfg, env=environment(pick_device(cfg.device))),
+        train(net_cfg, cfg),
+        lambda rec: _progress(rec, cfg.steps),
+    )
     sys.stderr.write("\n")
     try:
         path = save(run, out.parent, out.stem)
@@ -211,7 +210,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(dumps(run))
         return 1
     summary = run.message or (
-        f"validation error {last['val_error']:.2%}, training error {last['train_error']:.2%}"
+        f"validation error {run.records[-1]['val_error']:.2%}, "
+        f"training error {run.records[-1]['train_error']:.2%}"
     )
     print(f"{run.label}: {summary}; wrote {path}")
     for line in gradient_verdicts(run):
@@ -353,7 +353,7 @@ def _sweep_on_ray(args: argparse.Namespace, entries: list[sweep.Entry]) -> int:
         on_end=lambda e, outcome: print(f"{e.name}: {outcome}"),
     )
     _sweep_table(args.out, entries)
-    return int("failed" in outcomes.values())
+    return int(Status.FAILED in outcomes.values())
 
 
 def _sweep_folder(out: str | None) -> None:

@@ -26,12 +26,12 @@ import torch
 
 from .config import NetConfig, TrainConfig
 from .runs import Run, RunFileError, load, save, save_weights
+from .schema import FINISHED
 
 # The modules whose code decides a run's records (tests/test_cache.py checks this list against
 # what resviz.train imports), and the packages whose versions do.
 NUMERIC_MODULES = ("config", "data", "models", "probes", "synthetic", "train")
 PACKAGES = ("torch", "torchvision", "numpy", "mlxtend")
-FINISHED = ("done", "diverged")  # stopped or failed runs are not served: they are retrained
 
 
 @functools.lru_cache(maxsize=1)

@@ -19,6 +19,7 @@ from . import sweep
 from .config import ConfigError, NetConfig, TrainConfig
 from .runs import Run, save
 from .runtime import GPU_JOBS, environment
+from .schema import Status
 from .train import Trainer
 
 POLL_STEPS = 10  # records fetched per round trip: the live progress lags at most this many
@@ -77,7 +78,7 @@ def run_sweep(
     on_end: Callable[[sweep.Entry, str], None] | None = None,
 ) -> dict[str, str]:
     """Train `entries` on Ray, `workers` at a time (default: the cluster's CPUs, or its GPUs
-    times RESVIZ_GPU_JOBS' default); each entry's outcome: "done", "diverged" or "failed"."""
+    times RESVIZ_GPU_JOBS' default); each entry's outcome: done, diverged or failed."""
     ray = connect(address)
     resources = ray.cluster_resources()
     gpus = resources.get("GPU", 0)
@@ -122,19 +123,19 @@ def _train_one(ray, actor_class, entry: sweep.Entry, folder: str | Path, keep_ev
     try:
         env = ray.get(actor.environment.remote())
         sweep.run_one(entry, folder, keep_every, records=kept(records(ray, actor)), env=env)
-        return "diverged" if seen and seen[-1].get("diverged") else "done"
+        return Status.DIVERGED if seen and seen[-1].get("diverged") else Status.DONE
     except ray.exceptions.RayError as e:
         run = Run(
             net=entry.net,
             train=entry.train,
             env=env,
             records=seen,
-            status="failed",
+            status=Status.FAILED,
             message=f"the Ray worker training it stopped after step {len(seen)} "
             f"({type(e).__name__}); run the sweep again to retrain it",
         )
         run.records = sweep.thin(seen, keep_every, entry.train.probe_every * keep_every)
         save(run, folder, entry.filename)
-        return "failed"
+        return Status.FAILED
     finally:
         ray.kill(actor)

@@ -17,12 +17,6 @@ from .config import NetConfig
 from .models import blocks, build, weight_layers
 from .runs import Run
 
-PROBES = {
-    "block_grad_norms": "RMS of dL/dx, the gradient entering each block, per element",
-    "grad_norms": "RMS of dL/dW, each layer's weight gradient, per parameter",
-    "act_std": "std of each 3x3 layer's response (after BN, before ReLU/addition)",
-}
-
 
 @dataclass(frozen=True)
 class Matrix:

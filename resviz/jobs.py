@@ -32,6 +32,7 @@ from .config import NetConfig, TrainConfig
 from .pace import Eta, Pace, Plan, Slot, balanced, schedule, step_macs, step_seconds
 from .runs import Run
 from .runtime import environment, pick_device, plan_threads, return_freed_memory, slots_needed
+from .schema import FINISHED, Status
 from .tickets import Part, Snapshot, Ticket
 from .train import Trainer
 
@@ -61,7 +62,7 @@ class Job:
         self.threads = threads or [1] * len(specs)
         self.plan = plan
         self.weights: list[dict | None] = [None] * len(specs)  # final state dicts, on the CPU
-        self.state = "queued"
+        self.state = Status.QUEUED
         self.message = ""
         self.position: int | None = None
         self.tickets: list[Ticket] = []  # following it; changed under the manager's lock
@@ -79,7 +80,7 @@ class Job:
 
     @property
     def active(self) -> bool:
-        return self.state in ("queued", "running")
+        return self.state in (Status.QUEUED, Status.RUNNING)
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -103,7 +104,9 @@ class Job:
     def done_steps(self) -> list[int]:
         """Steps each run has trained (all of them once it has ended)."""
         with self._lock:
-            return [r.train.steps if r.status != "running" else len(r.records) for r in self.runs]
+            return [
+                r.train.steps if r.status != Status.RUNNING else len(r.records) for r in self.runs
+            ]
 
     def measured_factor(self) -> float | None:
         """Its seconds per predicted second since its first steps, or None before it has
@@ -155,8 +158,8 @@ class Job:
             raise errors[0]
         with self._lock:
             for r in self.runs:
-                if r.status == "running":
-                    r.status = "stopped"
+                if r.status == Status.RUNNING:
+                    r.status = Status.STOPPED
             self.weights = [
                 {k: v.detach().cpu().clone() for k, v in t.net.state_dict().items()}
                 for t in trainers
@@ -170,14 +173,15 @@ class Job:
                 with self._lock:
                     if rec is None:
                         del streams[i]
-                        self.runs[i].status = "stopped" if self._stop.is_set() else "done"
+                        self.runs[i].status = Status.STOPPED if self._stop.is_set() else Status.DONE
                         continue
                     self.runs[i].records.append(rec)
                     if rec.get("diverged"):
                         del streams[i]
-                        self.runs[i].status, self.runs[i].message = "diverged", rec["message"]
+                        self.runs[i].status, self.runs[i].message = Status.DIVERGED, rec["message"]
                     if self._warm is None and all(
-                        len(r.records) >= WARM_STEPS or r.status != "running" for r in self.runs
+                        len(r.records) >= WARM_STEPS or r.status != Status.RUNNING
+                        for r in self.runs
                     ):
                         self._warm = (time.monotonic(), [len(r.records) for r in self.runs])
 
@@ -349,19 +353,19 @@ class JobManager:
                 self._running.append(job)
         if job.stopping:
             for r in job.runs:
-                r.status = "stopped"
-            self._finished(job, state="stopped", position=None)
+                r.status = Status.STOPPED
+            self._finished(job, state=Status.STOPPED, position=None)
             return
-        job._set(state="running", position=None)
-        final = {"state": "failed", "message": "training was interrupted"}
+        job._set(state=Status.RUNNING, position=None)
+        final = {"state": Status.FAILED, "message": "training was interrupted"}
         try:
             job.train(workers=len(job.plan.groups))
-            final = {"state": "stopped" if job.stopping else "done"}
+            final = {"state": Status.STOPPED if job.stopping else Status.DONE}
         except Exception as e:  # noqa: BLE001 - a worker must report, never die silently
-            final = {"state": "failed", "message": f"training failed: {e}"}
+            final = {"state": Status.FAILED, "message": f"training failed: {e}"}
             with job._lock:
                 for r in job.runs:
-                    r.status, r.message = "failed", final["message"]
+                    r.status, r.message = Status.FAILED, final["message"]
         finally:
             if (measured := job.measured_factor()) is not None:
                 self.pace.observe(measured)
@@ -385,10 +389,10 @@ class JobManager:
                 if self._live.get(key, (None,))[0] is job:
                     del self._live[key]
             tickets = list(job.tickets)
-        if self.store is not None and state != "failed":
+        if self.store is not None and state != Status.FAILED:
             for key, run, weights in zip(job.keys, job.snapshot().runs, job.weights):
                 try:
-                    if run.status in ("done", "diverged"):
+                    if run.status in FINISHED:
                         self.store.put(key, run, weights)
                 except OSError:
                     pass  # not shared, but every ticket still gets its copy below

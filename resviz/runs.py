@@ -26,7 +26,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -38,10 +38,10 @@ from .config import ConfigError, NetConfig, TrainConfig
 from .data import DATASETS
 from .models import blocks, build, weight_layers
 from .probes import _responses
+from .schema import Status
 
 SCHEMA_VERSION = schema.VERSION
 MAX_FILE_BYTES = 20_000_000
-STATUSES = schema.STATUSES
 CSV_FIELDS = (
     "step",
     "epoch",
@@ -53,7 +53,6 @@ CSV_FIELDS = (
     "images_per_s",
     "elapsed",
 )
-PROBES = ("grad_norms", "block_grad_norms", "act_std")  # layer name -> number, every few steps
 
 
 class RunFileError(ValueError):
@@ -66,7 +65,7 @@ class Run:
     train: TrainConfig
     records: list[dict] = field(default_factory=list)
     env: dict = field(default_factory=dict)
-    status: str = "running"
+    status: Status = Status.RUNNING
     message: str = ""
     name: str = ""
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -98,7 +97,7 @@ class Run:
                 train=TrainConfig(**v["train"]),
                 records=v["records"],
                 env=v["env"],
-                status=v["status"],
+                status=Status(v["status"]),
                 message=v["message"],
                 name=v["name"],
                 created=v["created"],
@@ -126,6 +125,21 @@ class Run:
                 f"{run.train.steps:,} steps)"
             )
         return run
+
+
+def recorded(
+    run: Run, records: Iterable[dict], on_record: Callable[[dict], None] | None = None
+) -> Run:
+    """`run` with `records` appended as they come (a training loop's), ending done, or diverged
+    with the last record's message."""
+    for rec in records:
+        run.records.append(rec)
+        if on_record:
+            on_record(rec)
+    last = run.records[-1]
+    run.status = Status.DIVERGED if last.get("diverged") else Status.DONE
+    run.message = last.get("message", "")
+    return run
 
 
 @functools.lru_cache(maxsize=64)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from enum import StrEnum
 from typing import Annotated, Literal, NotRequired
 
 from pydantic import (
@@ -32,7 +33,30 @@ from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 VERSION = 1
-STATUSES = ("running", "done", "stopped", "diverged", "failed")
+
+
+class Status(StrEnum):
+    """Where a run is, and a training job (which also waits, queued, before it starts)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    STOPPED = "stopped"
+    DIVERGED = "diverged"
+    FAILED = "failed"
+
+
+STATUSES = tuple(s.value for s in Status if s is not Status.QUEUED)  # what a run file may say
+# Runs that ended on their own: served to whoever asks for the same run and skipped by a sweep's
+# rerun; a stopped or failed run is trained again.
+FINISHED = frozenset({Status.DONE, Status.DIVERGED})
+# The per-layer probes a record may carry (layer name -> number, every few steps), in the order
+# the pages offer them.
+PROBES = {
+    "block_grad_norms": "RMS of dL/dx, the gradient entering each block, per element",
+    "grad_norms": "RMS of dL/dW, each layer's weight gradient, per parameter",
+    "act_std": "std of each 3x3 layer's response (after BN, before ReLU/addition)",
+}
 MAX_STEPS = 1_000_000  # TrainConfig's limit: one record a step
 MAX_LAYERS = 512  # entries in one probe (ResNet-110 with projections has 112 layers)
 MAX_SETTINGS = 32  # entries in net, train or env

@@ -22,13 +22,12 @@ from pathlib import Path
 
 from . import data as datasets
 from .config import ConfigError, NetConfig, TrainConfig
-from .runs import Run, RunFileError, load, save
+from .runs import Run, RunFileError, load, recorded, save
 from .runtime import environment, pick_device
+from .schema import FINISHED, PROBES
 from .train import train
 
 ARCHS = ("plain", "residual")
-FINISHED = ("done", "diverged")  # a rerun skips these; a missing, partial or stopped run is redone
-PROBE_KEYS = ("grad_norms", "block_grad_norms", "act_std")
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ def thin(records: list[dict], keep_every: int, probe_every: int) -> list[dict]:
     for r in records:
         if r["step"] in ends or r.get("val_error") is not None or r["step"] % keep_every == 0:
             probed = r["step"] in ends or r["step"] % probe_every == 0
-            kept.append(r if probed else {**r, **dict.fromkeys(PROBE_KEYS)})
+            kept.append(r if probed else {**r, **dict.fromkeys(PROBES)})
     return kept
 
 
@@ -148,15 +147,10 @@ def run_one(
 ) -> Path:
     """Train one entry and write its run file (thinned, atomically) into `folder`; `records`
     and `env`, when given, come from where it trained instead (a Ray worker: resviz.cluster)."""
-    run = Run(
-        net=entry.net, train=entry.train, env=env or environment(pick_device(entry.train.device))
+    run = recorded(
+        Run(entry.net, entry.train, env=env or environment(pick_device(entry.train.device))),
+        train(entry.net, entry.train, data) if records is None else records,
+        on_record,
     )
-    for rec in train(entry.net, entry.train, data) if records is None else records:
-        run.records.append(rec)
-        if on_record:
-            on_record(rec)
-    last = run.records[-1]
-    run.status = "diverged" if last.get("diverged") else "done"
-    run.message = last.get("message", "")
     run.records = thin(run.records, keep_every, entry.train.probe_every * keep_every)
     return save(run, folder, entry.filename)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from .cache import Stored
 from .pace import Eta
 from .runs import Run, load_weights
+from .schema import Status
 
 if TYPE_CHECKING:
     from .jobs import Job, JobManager
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Snapshot:
-    state: str  # "queued", "running", "done", "stopped", "failed"
+    state: Status  # not DIVERGED: a job whose run diverged is done
     position: int | None  # place in the queue while queued (1 = next)
     runs: list[Run]  # copies: safe to read while the worker goes on
     message: str
@@ -92,9 +93,13 @@ class Ticket:
             return self._final
         runs = [p.run() for p in self.parts]
         jobs = self.jobs()
-        queued = [j for j in jobs if j.state == "queued"]
-        state = "running" if any(j.state != "queued" for j in jobs) or not queued else "queued"
-        position = min(j.position or 1 for j in queued) if state == "queued" else None
+        queued = [j for j in jobs if j.state == Status.QUEUED]
+        state = (
+            Status.RUNNING
+            if any(j.state != Status.QUEUED for j in jobs) or not queued
+            else Status.QUEUED
+        )
+        position = min(j.position or 1 for j in queued) if state == Status.QUEUED else None
         etas = self.manager.etas()
         mine = [etas[j] for j in jobs if j in etas]
         eta = Eta(min(e.start_s for e in mine), max(e.finish_s for e in mine)) if mine else None
@@ -109,8 +114,8 @@ class Ticket:
         for p in self.parts:
             if p.job is job:
                 run = job.copy_run(p.index)
-                if run.status == "running":
-                    run.status = "stopped"
+                if run.status == Status.RUNNING:
+                    run.status = Status.STOPPED
                 p.job, p.frozen = None, run
 
     def settle(self) -> None:
@@ -120,8 +125,8 @@ class Ticket:
             if self._final is not None or any(j.active for j in self.jobs()):
                 return
             jobs = self.jobs()
-            states = {j.state for j in jobs} | {"stopped" for p in self.parts if p.frozen}
-            state = next((s for s in ("failed", "stopped") if s in states), "done")
+            states = {j.state for j in jobs} | {Status.STOPPED for p in self.parts if p.frozen}
+            state = next((s for s in (Status.FAILED, Status.STOPPED) if s in states), Status.DONE)
             message = next((j.message for j in jobs if j.message), "")
             if self.on_finish is not None:
                 try:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resviz import gradients
+from resviz import gradients, schema
 from resviz.config import NetConfig, TrainConfig
 from resviz.plots import curves
 from resviz.plots import gradients as gradient_plots
@@ -157,7 +157,7 @@ def _drawable(run: Run) -> None:
             assert all(y is None or math.isfinite(y) for y in trace.y)
     to_csv(run)
     final_errors(run)
-    for key in gradients.PROBES:
+    for key in schema.PROBES:
         m = gradients.matrix(run, key)
         gradient_plots.heatmap(m, run.label)
         for step in m.steps:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import claims, comparisons
-from ..gradients import PROBES, probe_steps, rms_matrix
+from ..gradients import probe_steps, rms_matrix
 from ..plots.gradients import heatmap, profile
 from ..plots.styles import run_style
 from ..runs import Run
+from ..schema import PROBES
 from .state import SessionWork
 
 STEP_KEY = "grad_step"
