@@ -4,6 +4,7 @@ import errno
 import json
 import multiprocessing
 import os
+import time
 
 import pytest
 import torch
@@ -191,12 +192,14 @@ def test_concurrent_saves_of_one_name_never_leave_a_broken_file(tmp_path):
     writers = [ctx.Process(target=_save_many, args=(str(tmp_path), 60)) for _ in range(2)]
     for w in writers:
         w.start()
-    while any(w.is_alive() for w in writers):  # a writer that dies ends the loop too
+    deadline = time.monotonic() + 120  # two processes start and write 60 small files each
+    while any(w.is_alive() for w in writers) and time.monotonic() < deadline:
         if (tmp_path / "same.json").exists():
             assert load(tmp_path / "same.json").records[0]["step"] == 1
     for w in writers:
-        w.join()
-        assert w.exitcode == 0
+        w.join(timeout=max(0.0, deadline - time.monotonic()))
+        w.kill()
+        assert w.exitcode == 0, f"a writer ended with {w.exitcode}"
     assert load(tmp_path / "same.json").records[0]["step"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["same.json"]  # no temporary left
 
