@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from resviz import block_demo, claims
-from resviz.plots import lessons
+from resviz import block_demo, block_wiring, claims
+from resviz.plots import block_diagram, lessons
 from resviz.ui import sidebar, state
 
 
@@ -70,6 +70,34 @@ st.markdown(
     f"{maps.params_without_skip:,} without.** The identity shortcut only adds x to F(x): "
     f"it has nothing to learn, so plain and residual networks of one depth have the same "
     f"weights."
+)
+
+st.subheader("How the block is wired")
+diagram_col, text_col = st.columns([2, 3])
+with text_col:
+    st.markdown(
+        "The branch F(x) is conv, batch norm, ReLU, conv, batch norm; the skip carries x "
+        "around it to the addition, and a last ReLU follows (He et al. 2016, Fig. 2). "
+        "Each arrow is labelled with the shape of the tensor it carries."
+    )
+    stage = st.radio(
+        "Block drawn",
+        list(block_wiring.STAGES),
+        format_func=block_wiring.STAGES.get,
+        key="block_stage",
+    )
+    shortcut = st.radio(
+        "Shortcut where the shape changes",
+        ("A", "B"),
+        format_func={"A": "A: zero channels", "B": "B: 1x1 projection"}.get,
+        key="block_shortcut",
+        horizontal=True,
+        disabled=stage == 1 or not skip,
+    )
+    wiring = block_wiring.block_wiring(tuple(data.x_train.shape[1:]), stage, skip, shortcut)
+    st.caption(block_wiring.describe(wiring))
+diagram_col.plotly_chart(
+    block_diagram.wiring_figure(wiring), key="block_wiring", config={"displayModeBar": False}
 )
 
 st.header("Gradient magnitude against depth, at initialisation", help=claims.HELP)

@@ -4,9 +4,12 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from resviz import block_demo, claims
+from resviz.config import NetConfig
 from resviz.data import load
+from resviz.models import build
 from tests.helpers import figures, plotly_array
 
 PAGE = "pages/residual_block.py"
@@ -93,3 +96,68 @@ def test_changing_depth_changes_the_number_of_blocks(open_page):
     fig = figures(at)["grad_depth"]
     assert {len(plotly_array(t["y"])) for t in fig["data"]} == {9}  # (20 - 2) / 2 blocks
     assert [t["name"] for t in fig["data"]][0] == "plain-20"
+
+
+def _wiring(at) -> tuple[list[str], set[str], str]:
+    """The diagram's edge shapes (in drawing order), its box texts, and the caption under it."""
+    fig = figures(at)["block_wiring"]
+    notes = fig["layout"]["annotations"]
+    shapes = [a["text"].split("<br>")[-1] for a in notes if a.get("name") == "shape"]
+    boxes = {a["text"] for a in notes if a.get("name") != "shape" and a["text"]}
+    caption = next(c.value for c in at.caption if "Each arrow carries" in c.value)
+    return shapes, boxes, caption
+
+
+def _forward_shapes(stage: int, shortcut: str) -> dict[str, tuple]:
+    """x, F(x), the shortcut's output and the block's output, from a forward pass of the block
+    the page draws (width 16, an MNIST digit)."""
+    net = build(NetConfig(depth=8, width=16, shortcut=shortcut)).eval()
+    with torch.no_grad():
+        x = net.stem(torch.zeros(1, 1, 28, 28))
+        x = x if stage == 1 else net.stage1(x)
+        block = getattr(net, f"stage{stage}").block1
+        fx = block.bn2(block.conv2(block.relu1(block.bn1(block.conv1(x)))))
+        found = {"x": x, "F(x)": fx, "shortcut": block.shortcut(x), "out": block(x)}
+    return {k: "×".join(map(str, v.shape[1:])) for k, v in found.items()}
+
+
+def test_the_block_is_drawn_with_its_wiring_and_shapes(open_page):
+    at = open_page(PAGE)
+    shapes, boxes, caption = _wiring(at)
+    want = _forward_shapes(1, "A")
+    assert set(shapes) == {want["x"]} == {"16×28×28"}  # the shape stays: an identity skip
+    assert {"x", "3x3 conv, 16", "batch norm", "ReLU", "+", "output"} <= boxes
+    assert "identity<br>16×28×28" in [
+        a["text"] for a in figures(at)["block_wiring"]["layout"]["annotations"]
+    ]
+    assert "the skip adds x itself" in caption
+    assert at.radio(key="block_shortcut").disabled
+
+
+@pytest.mark.parametrize("shortcut", ["A", "B"])
+def test_a_stride_two_block_draws_its_shortcut_with_the_forward_pass_s_shapes(open_page, shortcut):
+    at = open_page(PAGE)
+    at.radio(key="block_stage").set_value(2).run()
+    at.radio(key="block_shortcut").set_value(shortcut).run()
+    shapes, boxes, caption = _wiring(at)
+    want = _forward_shapes(2, shortcut)
+    assert want["x"] == "16×28×28" and want["F(x)"] == want["shortcut"] == want["out"] == "32×14×14"
+    # x -> conv1 first, the branch's four inner edges, F(x) -> +, x -> shortcut -> +, + -> ReLU.
+    assert shapes[0] == want["x"] and shapes[5] == want["F(x)"]
+    assert shapes[6:8] == [want["x"], want["shortcut"]] and shapes[-1] == want["out"]
+    if shortcut == "A":
+        assert "option A<br>subsample /2<br>+16 zero channels" in boxes
+        assert "appends 16 channels of zeros (no weights)" in caption
+    else:
+        assert "option B<br>1x1 conv, 32, /2<br>+ batch norm" in boxes
+        assert "learns 576 weights" in caption
+    assert "F(x) is 32×14×14 but x is 16×28×28" in caption
+
+
+def test_switching_the_skip_off_removes_it_from_the_diagram(open_page):
+    at = open_page(PAGE)
+    at.toggle(key="block_skip").set_value(False).run()
+    shapes, boxes, caption = _wiring(at)
+    assert "+" not in boxes and not any(b.startswith("option") for b in boxes)
+    assert len(shapes) == 7  # x, four inner edges, F(x) -> ReLU, ReLU -> output
+    assert "computes ReLU(F(x))" in caption
