@@ -28,10 +28,14 @@ st.plotly_chart(
 
 st.subheader("What it costs")
 params, macs, skips = st.columns(3)
-params.metric("Parameters", f"{arch.params:,}")
+params.metric(
+    "Parameters",
+    build_form.compact(arch.params),
+    help=f"{arch.params:,} parameters: every number the network learns",
+)
 macs.metric(
     "Multiply-adds",
-    f"{arch.macs / 1e6:,.1f} M",
+    build_form.compact(arch.macs),
     help=f"{arch.macs:,} multiply-adds for one image through the network",
 )
 skips.metric("Skip connections", len(arch.skips))

@@ -6,6 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from resviz.config import NetConfig
 from resviz.models import build, count_params
+from resviz.presets import PRESETS
 from tests.helpers import figures
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -36,9 +37,13 @@ def test_default_render_shows_resnet20_with_its_nine_skips():
     at = open_builder()
     diagram, paper = list(figures(at).values())
     assert skips(diagram) == 9 and skips(paper) == 0 + 8 + 0 + 16
-    # MNIST-5k: one channel, ten classes
-    n = count_params(build(NetConfig(depth=20, in_channels=1, num_classes=10)))
-    assert at.metric[0].value == f"{n:,}" and at.metric[2].value == "9"
+    # MNIST-5k: one channel, ten classes; the width the Degradation preset trains ResNet-20 at
+    (net,) = [n for n in PRESETS["degradation"].nets if n.label == "ResNet-20"]
+    n = count_params(build(NetConfig(depth=20, width=net.width, in_channels=1, num_classes=10)))
+    assert at.select_slider(key="build_width").value == net.width
+    # Compact, so a projector's narrow column shows all of it; the exact count on hover.
+    assert at.metric[0].value == f"{n / 1e3:.1f}k" and at.metric[0].help.startswith(f"{n:,} ")
+    assert at.metric[2].value == "9"
     table = at.dataframe[0].value
     assert len(table) == 40 and table["parameters"].sum() == n
     assert f"the same {n:,} parameters" in at.caption[0].value
@@ -78,7 +83,8 @@ def test_switching_family_picks_its_depth_and_width():
     at = open_builder()
     at.button_group(key="build_family").set_value("imagenet").run()
     assert at.selectbox(key="build_depth").value == 18
-    assert at.select_slider(key="build_width").value == 64
+    (imagenet,) = {n.width for p in PRESETS.values() for n in p.nets if n.family == "imagenet"}
+    assert at.select_slider(key="build_width").value == imagenet  # as the paper-figure preset
     assert skips(list(figures(at).values())[0]) == 8
     assert at.query_params["family"] == "imagenet"
 
@@ -89,7 +95,7 @@ def test_a_bad_link_says_what_it_ignored():
     assert "`depth=21`" in note.value and "`width=99999`" in note.value
     assert at.selectbox(key="build_depth").value == 20
     assert skips(list(figures(at).values())[0]) == 9
-    assert at.query_params["depth"] == "20" and at.query_params["width"] == "16"
+    assert at.query_params["depth"] == "20" and at.query_params["width"] == "8"
 
 
 def test_a_shared_link_preselects_its_network():

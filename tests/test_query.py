@@ -9,10 +9,10 @@ from streamlit.testing.v1 import AppTest
 from resviz.config import NetConfig, TrainConfig
 from resviz.plots.curves import error_curves, loss_curves
 from resviz.runs import Run
-from resviz.ui.query import literal, parse, to_params
+from resviz.ui.query import DEFAULT_WIDTH, literal, parse, to_params
 from tests.helpers import ROOT, TIMEOUT
 
-DEFAULT = NetConfig()
+DEFAULT = NetConfig(width=DEFAULT_WIDTH["cifar"])  # the presets' width, 8
 
 
 @pytest.mark.parametrize(
@@ -29,9 +29,12 @@ def test_a_written_url_reads_back_unchanged(cfg):
 
 
 def test_a_teachers_short_link():
-    assert parse({"depth": "56", "arch": "plain"}) == (NetConfig(depth=56, residual=False), [])
+    assert parse({"depth": "56", "arch": "plain"}) == (
+        NetConfig(depth=56, residual=False, width=8),
+        [],
+    )
     # A bare ImageNet depth picks the ImageNet family and its width.
-    assert parse({"depth": "34"}) == (NetConfig(family="imagenet", depth=34), [])
+    assert parse({"depth": "34"}) == (NetConfig(family="imagenet", depth=34, width=8), [])
     assert parse({"shortcut": "b", "arch": " Residual "})[0].shortcut == "B"
 
 
@@ -40,8 +43,8 @@ def test_a_teachers_short_link():
     [
         ({"depth": "abc"}, "6n+2: 8, 14, 20, 32, 44, 56 or 110; using 20"),
         ({"depth": "21"}, "6n+2: 8, 14, 20, 32, 44, 56 or 110; using 20"),
-        ({"width": "0"}, "from 1 to 512; using 16"),
-        ({"width": "99999"}, "from 1 to 512; using 16"),
+        ({"width": "0"}, "from 1 to 512; using 8"),
+        ({"width": "99999"}, "from 1 to 512; using 8"),
         ({"width": "2.5"}, "whole number"),
         ({"arch": "resnet"}, "plain or residual; using residual"),
         ({"bn": "yes"}, "0 (off) or 1 (on); using 1"),
@@ -58,7 +61,7 @@ def test_bad_values_fall_back_with_one_note(params, why):
 
 def test_a_depth_of_the_other_family_is_refused():
     cfg, notes = parse({"family": "imagenet", "depth": "20"})
-    assert cfg == NetConfig(family="imagenet", depth=18)
+    assert cfg == NetConfig(family="imagenet", depth=18, width=DEFAULT_WIDTH["imagenet"])
     assert notes == ["Ignored `depth=20`: ImageNet-style depths are 18 or 34; using 18."]
 
 
@@ -140,7 +143,7 @@ def test_build_writes_its_network_and_keeps_the_session_and_a_reload_finds_it():
     at.query_params["depth"] = "56"
     at.run()
     params = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
-    assert params == {**to_params(NetConfig(depth=56)), "session": sid}
+    assert params == {**to_params(NetConfig(depth=56, width=8)), "session": sid}
     reload = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     reload.query_params.update(params)  # the same address, a new browser session
     reload.run()

@@ -11,7 +11,7 @@ import streamlit as st
 from .. import architecture
 from .. import data as datasets
 from ..architecture import Architecture
-from ..config import DEFAULT_WIDTH, NetConfig
+from ..config import NetConfig
 from . import query
 from .sidebar import Settings
 
@@ -95,7 +95,7 @@ def _start_from_url() -> None:
 def _family_changed() -> None:
     family = st.session_state[KEY["family"]]
     st.session_state[KEY["depth"]] = query.DEFAULT_DEPTH[family]
-    st.session_state[KEY["width"]] = DEFAULT_WIDTH[family]
+    st.session_state[KEY["width"]] = query.DEFAULT_WIDTH[family]
     _forget_folds()
 
 
@@ -133,6 +133,15 @@ def fold_picker(arch: Architecture) -> list[str]:
         key=UNFOLD_KEY,
         format_func=lambda n: f"{n} ({blocks[n]} blocks)",
     )
+
+
+def compact(n: int) -> str:
+    """269,434 -> "269.4k", 21,797,672 -> "21.8M": a figure that fits a projector's narrow
+    column (the exact one belongs in the metric's help)."""
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= size * (1 - 5e-5):  # 999,990 rounds to 1.0M, not 1000.0k
+            return f"{n / size:.1f}{unit}"
+    return f"{n:,}"
 
 
 def numbers(columns) -> dict:

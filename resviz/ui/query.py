@@ -15,10 +15,17 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from ..config import DEFAULT_WIDTH, IMAGENET_BLOCKS, NetConfig
+from ..config import CIFAR_DEPTHS, IMAGENET_BLOCKS, NetConfig
+from ..presets import PRESETS
 
-DEPTHS = {"cifar": (8, 14, 20, 32, 44, 56, 110), "imagenet": tuple(IMAGENET_BLOCKS)}
+DEPTHS = {"cifar": CIFAR_DEPTHS, "imagenet": tuple(IMAGENET_BLOCKS)}
 DEFAULT_DEPTH = {"cifar": NetConfig().depth, "imagenet": DEPTHS["imagenet"][0]}
+# The width the presets train (small enough to train live on a CPU), so the network Build opens
+# on is one a preset trains; the paper's widths (16, 64) are a click away.
+DEFAULT_WIDTH = {
+    family: min(n.width for p in PRESETS.values() for n in p.nets if n.family == family)
+    for family in DEPTHS
+}
 FAMILY_TITLES = {"cifar": "CIFAR-style", "imagenet": "ImageNet-style"}
 DEPTH_RULE = {"cifar": "6n+2: ", "imagenet": ""}
 MAX_WIDTH = 512  # NetConfig refuses wider networks
