@@ -77,6 +77,8 @@ if note := state.session_note():
     st.warning(note)
 busy = work.busy
 specs = train_view.preset_buttons(settings, busy, key="home")
+if problem := train_view.dataset_problem(settings.dataset):
+    st.warning(problem)
 if specs:
     try:
         work.start(specs)

@@ -16,6 +16,10 @@ busy = work.busy
 st.title("Train plain and residual networks")
 if note := state.session_note():
     st.warning(note)
+# The current run first: after a click on Run, its progress and curves are where the eye is.
+train_view.live(work, settings.classroom)
+if settings.classroom:
+    train_view.invite(settings, work)
 st.write(
     "Each configuration trains on the same data in the same order from the same seed; "
     "only the architecture differs. Training error is thin, validation error bold."
@@ -23,6 +27,9 @@ st.write(
 specs = train_view.preset_buttons(settings, busy) or train_view.linked(settings, work)
 if busy:
     st.caption("A run is in progress: a new one can start when it ends or is stopped.")
+if problem := train_view.dataset_problem(settings.dataset):
+    st.warning(problem)
+    specs = None  # a teacher's link too: its runs would only fail
 with st.expander("What else the presets measured, and what they scale down from the paper"):
     for p in PRESETS.values():
         st.markdown(f"**{p.title}.** {p.details} {p.scaled_down}")
@@ -35,7 +42,4 @@ if specs:
         st.rerun()  # drawn again with the buttons off: a click on them now would be lost
     except OverBudget as err:  # refused before it starts; the current run and history stay
         st.error(str(err))
-train_view.live(work)
-if settings.classroom:
-    train_view.invite(settings, work)
 questions_view.ask(on_train(train_view.history(work)))

@@ -7,14 +7,51 @@ import tomllib
 
 import pytest
 
+from resviz import data
 from resviz.claims import percent
-from tests.helpers import ROOT, figures, start_long_run, train_button
+from resviz.runs import dumps
+from resviz.ui import train_view
+from tests.helpers import ROOT, RUN, figures, start_long_run, train_button
 
 
 def test_default_render_offers_presets_and_no_run(open_page):
     at = open_page("pages/train.py")
     assert [b.label for b in at.button if b.key and b.key.startswith("preset-")] == ["Run"] * 3
-    assert any("No run yet" in i.value for i in at.info)
+    (info,) = at.info
+    assert info.value.startswith("No run yet") and "Your own configurations" in info.value
+    # Classroom mode has no form: the sentence points only at what is there.
+    (info,) = open_page("pages/train.py", classroom=True).info
+    assert info.value == "No run yet: click a preset's Run below."
+
+
+def test_a_session_with_runs_is_not_told_it_has_none(open_page):
+    at = open_page("pages/train.py")
+    assert at.session_state["work"].add_upload("run.json", dumps(RUN).encode()) is None
+    at.run()
+    assert not [i.value for i in at.info if "No run yet" in i.value]
+    assert at.multiselect(key="compare").options == [f"{RUN.created} · ResNet-8 · done"]
+
+
+def test_a_dataset_that_cannot_load_cannot_be_started_and_says_why(open_page, monkeypatch):
+    real = data.load
+    why = "CIFAR-10 could not be downloaded (no internet connection?)."
+
+    def offline(name, *args, **kwargs):
+        if name == "cifar10":
+            raise data.DatasetUnavailable(why)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(data, "load", offline)
+    train_view.dataset_problem.clear()  # tried once a minute per server: not from another test
+    try:
+        at = open_page("pages/train.py", dataset="cifar10")
+        presets = [b for b in at.button if b.key and b.key.startswith("preset-")]
+        assert len(presets) == 3 and all(b.disabled and why in b.help for b in presets)
+        assert train_button(at).disabled and why in train_button(at).help
+        assert [w.value for w in at.warning] == [f"{why} Choose one in the sidebar."]
+        assert at.session_state["work"].job is None
+    finally:
+        train_view.dataset_problem.clear()
 
 
 @pytest.mark.slow

@@ -17,9 +17,9 @@ from ..plots.curves import error_curves, loss_curves
 from ..presets import PRESETS
 from ..runs import FILE_RECORDS, SESSION, Run, dumps, slug, to_csv
 from ..tickets import Snapshot, Ticket
-from .query import CLASSROOM_KEY, PRESET_KEY, literal
+from .query import CLASSROOM_KEY, DEFAULT_WIDTH, PRESET_KEY, literal
 from .sidebar import Settings
-from .state import SessionWork, manager, runtime
+from .state import SessionWork, dataset, manager, runtime
 
 Specs = list[tuple[NetConfig, TrainConfig]]
 # Each redraw reruns the fragment in the script thread, which takes CPU and the GIL from the
@@ -35,15 +35,40 @@ REDRAWS_PER_S = 4.0
 
 
 def preset_buttons(settings: Settings, busy: bool, key: str = "preset") -> Specs | None:
-    """One button per preset; returns its configurations for the current dataset when clicked."""
+    """One button per preset; returns its configurations for the current dataset when clicked.
+    The buttons are off, with the reason on hover, while a run trains or the dataset cannot be
+    had."""
+    why = blocked(settings, busy)
     chosen = None
     for col, preset in zip(st.columns(len(PRESETS)), PRESETS.values()):
         with col:
             st.markdown(f"**{preset.title}**")
-            st.caption(preset.lesson)
-            if st.button("Run", key=f"{key}-{preset.key}", disabled=busy, type="primary"):
+            # Above its long caption: the buttons line up, where the eye is after the titles.
+            if st.button(
+                "Run", key=f"{key}-{preset.key}", disabled=why is not None, help=why, type="primary"
+            ):
                 chosen = _preset_specs(preset, settings)
+            st.caption(preset.lesson)
     return chosen
+
+
+def blocked(settings: Settings, busy: bool) -> str | None:
+    """Why no run can start now (one sentence), or None."""
+    return dataset_problem(settings.dataset) or (
+        "A run is in progress: wait for it or stop it." if busy else None
+    )
+
+
+@st.cache_data(ttl=60, show_spinner="Fetching the dataset once for this server...")
+def dataset_problem(name: str) -> str | None:
+    """Why `name` cannot be trained on here (one sentence), or None. Tried in the page, at most
+    once a minute per dataset, so a dataset that cannot load is never started: its runs would
+    each fail with that sentence over empty axes."""
+    try:
+        dataset(name)
+    except datasets.DatasetUnavailable as err:
+        return f"{err} Choose one in the sidebar."
+    return None
 
 
 def linked(settings: Settings, work: SessionWork) -> Specs | None:
@@ -114,17 +139,13 @@ def custom_form(settings: Settings, busy: bool) -> Specs | None:
                     )
                 )
         c1, c2, c3, c4, c5 = st.columns(5)
-        width = c1.number_input("width", 1, 64, 8, key="width")
+        width = c1.number_input("width", 1, 64, DEFAULT_WIDTH["cifar"], key="width")
         steps = c2.number_input("steps", 10, 5000, 200, step=10, key="steps")
         batch = c3.number_input("batch size", 8, 512, 64, step=8, key="batch")
         lr = c4.number_input("learning rate", 0.0001, 10.0, 0.1, format="%.4f", key="lr")
         seed = c5.number_input("seed", 0, 10_000, 0, key="seed")
-        go = st.form_submit_button(
-            "Train",
-            disabled=busy,
-            type="primary",
-            help="A run is in progress: wait for it or stop it." if busy else None,
-        )
+        why = blocked(settings, busy)
+        go = st.form_submit_button("Train", disabled=why is not None, type="primary", help=why)
     if not go:
         return None
     try:
@@ -203,11 +224,15 @@ def _status(snap: Snapshot) -> None:
             col.warning(run.message)
 
 
-def live(work: SessionWork) -> None:
+def live(work: SessionWork, classroom: bool) -> None:
     """The current job, redrawn from a snapshot every REDRAW_S seconds while it trains."""
     job = work.job
     if job is None:
-        st.info("No run yet: click a preset, or fill in the form above.")
+        if not work.history():  # a session with runs has them in its history, below
+            st.info(
+                "No run yet: click a preset's Run below"
+                + ("." if classroom else ", or set your own under 'Your own configurations'.")
+            )
         return
 
     drawn_as = job.snapshot().state
