@@ -120,8 +120,8 @@ st.plotly_chart(
     config={"displayModeBar": False},
 )
 st.caption(
-    "The amber square is the kernel; the output fills in row by row as it slides, and the "
-    "amber pixel is the one it computes now."
+    "The amber square is the kernel; the output fills in row by row as it slides (grey: "
+    "not computed yet), and the amber pixel is the one it computes now."
     + (" The dotted line is the image's edge: outside it, the padding's zeros." if padding else "")
 )
 st.plotly_chart(
@@ -147,7 +147,13 @@ photo_col, *kernel_cols = st.columns(4)
 colour_name = photo_col.selectbox("Colour photo", conv_demo.SAMPLE_PHOTOS, key="rgb_photo")
 presets = list(conv_demo.PRESETS)
 names = [
-    kc.selectbox(f"Kernel for {ch}", presets, index=i, key=f"rgb_kernel_{ch}")
+    kc.selectbox(
+        f"Kernel for {ch}",
+        presets,
+        index=i,
+        format_func=lambda name: name.split(" (")[0],  # "Sobel x (vertical edges)": "Sobel x"
+        key=f"rgb_kernel_{ch}",
+    )
     for i, (kc, ch) in enumerate(zip(kernel_cols, sliding.CHANNELS))
 ]
 colour = sliding.colour_conv(

@@ -92,7 +92,7 @@ def _box(fig: go.Figure, n: Node) -> None:
         y=y,
         text=n.label.replace("\n", "<br>"),
         showarrow=False,
-        font=dict(size={"add": 16}.get(kind, 12)),
+        font=dict(size={"add": 16}.get(kind, 12), color="#111"),
     )
 
 

@@ -49,11 +49,25 @@ def slide_figure(s: Slide, w: Window, output: np.ndarray, height: int = 340) -> 
         row=1,
         col=2,
     )
+    fig.add_shape(  # where the output will be: grey until the kernel has been there
+        type="rect",
+        x0=-0.5,
+        x1=cols - 0.5,
+        y0=-0.5,
+        y1=rows - 0.5,
+        fillcolor="#e8e8e8",
+        line=dict(color="#888", dash="dot"),
+        layer="below",
+        name="output extent",
+        row=1,
+        col=2,
+    )
     if g.padding:  # the image itself, inside its ring of zeros
-        _outline(fig, g.padding, g.padding, g.height, g.width, 1, dict(color="#888", dash="dot"))
-    _outline(fig, w.top, w.left, g.kernel, g.kernel, 1, dict(color=WINDOW, width=3))
-    _outline(fig, w.row, w.col, 1, 1, 2, dict(color=WINDOW, width=3))
-    _square_pixels(fig, 2)
+        edge = dict(color="#888", dash="dot")
+        _outline(fig, "image edge", (g.padding, g.padding, g.height, g.width), 1, edge)
+    _outline(fig, "window", (w.top, w.left, g.kernel, g.kernel), 1, dict(color=WINDOW, width=3))
+    _outline(fig, "pixel", (w.row, w.col, 1, 1), 2, dict(color=WINDOW, width=3))
+    _square_pixels(fig, [s.padded.shape, output.shape])
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=30, b=0))
     return fig
 
@@ -70,7 +84,7 @@ def window_figure(w: Window, kernel: np.ndarray, height: int = 220) -> go.Figure
         fig.add_heatmap(
             z=values,
             **scale,
-            text=[[f"{v:.2f}" for v in r] for r in values],
+            text=[[f"{v:.2f}".replace("-0.00", "0.00") for v in r] for r in values],
             texttemplate="%{text}",
             textfont=dict(size=15, color="black"),
             showscale=False,
@@ -78,21 +92,25 @@ def window_figure(w: Window, kernel: np.ndarray, height: int = 220) -> go.Figure
             row=1,
             col=i,
         )
-    _square_pixels(fig, 3)
+    _square_pixels(fig, [kernel.shape] * 3)
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=30, b=0))
     return fig
 
 
-def colour_figure(c: ColourConv, names: list[str], height: int = 420) -> go.Figure:
+def colour_figure(c: ColourConv, names: list[str], panel_width: int = 190) -> go.Figure:
     """Top: the photo's red, green and blue channels, then the photo. Bottom: each channel
-    convolved with its own kernel (`names`), then their sum, the layer's output."""
+    convolved with its own kernel (`names`), then their sum, the layer's output. The height
+    fits two rows of panels about `panel_width` pixels wide."""
     vmax = float(np.abs(c.per_channel).max()) or 1.0
+    short = [name.split(" (")[0] for name in names]  # "Sobel x (vertical edges)" -> "Sobel x"
     fig = make_subplots(
         rows=2,
         cols=4,
-        column_titles=[f"{ch} ⊛ {name}" for ch, name in zip(CHANNELS, names)] + ["sum"],
+        subplot_titles=[*CHANNELS, "photo"]
+        + [f"{ch} ⊛ {name}" for ch, name in zip(CHANNELS, short)]
+        + ["sum: the output"],
         horizontal_spacing=0.02,
-        vertical_spacing=0.04,
+        vertical_spacing=0.1,
     )
     for i, ch in enumerate(CHANNELS, 1):
         fig.add_heatmap(
@@ -114,12 +132,13 @@ def colour_figure(c: ColourConv, names: list[str], height: int = 420) -> go.Figu
             row=2,
             col=i,
         )
+    _, h, w = c.image.shape
     fig.update_layout(
         coloraxis=dict(colorscale=DIVERGING, cmin=-vmax, cmax=vmax, showscale=False),
-        height=height,
+        height=round(2 * panel_width * h / w) + 80,
         margin=dict(l=0, r=0, t=30, b=0),
     )
-    _square_pixels(fig, 8)
+    _square_pixels(fig, [(h, w)] * 4 + [c.output.shape] * 4)
     return fig
 
 
@@ -128,10 +147,12 @@ def _diverging(values: np.ndarray) -> dict:
     return dict(colorscale=DIVERGING, zmin=-top, zmax=top)
 
 
-def _outline(fig: go.Figure, top: int, left: int, h: int, w: int, col: int, line: dict) -> None:
+def _outline(fig: go.Figure, name: str, box: tuple, col: int, line: dict) -> None:
     """A rectangle around pixels [top, top + h) x [left, left + w) of subplot `col`."""
+    top, left, h, w = box
     fig.add_shape(
         type="rect",
+        name=name,
         x0=left - 0.5,
         x1=left + w - 0.5,
         y0=top - 0.5,
@@ -142,16 +163,17 @@ def _outline(fig: go.Figure, top: int, left: int, h: int, w: int, col: int, line
     )
 
 
-def _square_pixels(fig: go.Figure, panels: int) -> None:
-    """Each panel an image: square pixels, row 0 at the top, no axes."""
-    for i in range(1, panels + 1):
+def _square_pixels(fig: go.Figure, shapes: list[tuple[int, ...]]) -> None:
+    """Each panel an image of its (H, W): square pixels, row 0 at the top, no axes; the ranges
+    fixed, so pixels not computed yet (NaN) keep their place."""
+    for i, (h, w) in enumerate(shapes, 1):
         suffix = "" if i == 1 else str(i)
         fig.update_layout(
             {
-                f"xaxis{suffix}": dict(visible=False, constrain="domain"),
+                f"xaxis{suffix}": dict(visible=False, range=[-0.5, w - 0.5], constrain="domain"),
                 f"yaxis{suffix}": dict(
                     visible=False,
-                    autorange="reversed",
+                    range=[h - 0.5, -0.5],
                     scaleanchor=f"x{suffix}",
                     constrain="domain",
                 ),
