@@ -17,7 +17,7 @@ from .claims import gradient_claim, say
 from .config import SCHEDULES, ConfigError, NetConfig, TrainConfig
 from .gradients import probe_steps
 from .models import build
-from .paper import paper_network, published_cost
+from .paper import PLAIN_CURVES, paper_network, published_cost
 from .runs import Run, check_writable, dumps, load, recorded, save, write_problem
 from .runtime import environment, pick_device
 from .schema import Status
@@ -100,7 +100,7 @@ def _schedule_args(p: argparse.ArgumentParser) -> None:
 
 def _sweep_args(w: argparse.ArgumentParser) -> None:
     w.add_argument("--out", help="folder for the run files (one per configuration)")
-    w.add_argument("--depths", type=int, nargs="+", default=[20, 32, 44, 56])
+    w.add_argument("--depths", type=int, nargs="+", default=list(PLAIN_CURVES))
     w.add_argument("--arch", nargs="+", choices=sweep.ARCHS, default=list(sweep.ARCHS))
     w.add_argument("--steps", type=int, default=200)
     w.add_argument("--batch-size", type=int, default=64)

@@ -16,15 +16,15 @@ import torch
 import torch.nn.functional as F
 
 from .claims import Claim, Kind, factor, profile_claim, say, spread
-from .config import NetConfig, TrainConfig
+from .config import VARIANTS, NetConfig, TrainConfig
 from .data import Dataset
 from .gradients import element_counts
 from .models import Net, count_params
+from .paper import CIFAR_PARAMS
 from .probes import Probe
 from .train import Trainer, build_seeded
 
-DEPTHS = (20, 32, 44, 56, 110)  # the paper's CIFAR-10 depths (Table 6)
-VARIANTS = ((False, True), (True, True), (False, False), (True, False))  # (residual, batch norm)
+DEPTHS = tuple(CIFAR_PARAMS)  # the paper's CIFAR-10 depths (Table 6)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ SCHEDULES = ("cosine", "step", "constant")
 PRECISIONS = ("fp32", "bf16")
 IMAGENET_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}  # He et al. 2016, Table 1
 DEFAULT_WIDTH = {"cifar": 16, "imagenet": 64}
+CIFAR_DEPTHS = (8, 14, 20, 32, 44, 56, 110)  # the 6n+2 depths the pages offer; any 6n+2 builds
+# The four kinds of network the lessons compare at each depth: (residual, batch norm).
+VARIANTS = ((False, True), (True, True), (False, False), (True, False))
 
 
 class ConfigError(ValueError):
@@ -46,7 +49,7 @@ class NetConfig:
         _check_int("depth", self.depth)
         if self.family == "cifar" and (self.depth < 8 or (self.depth - 2) % 6):
             raise ConfigError(
-                f"depth must be 6n+2 (8, 14, 20, 32, 44, 56, 110 ...), not {self.depth}"
+                f"depth must be 6n+2 ({', '.join(map(str, CIFAR_DEPTHS))} ...), not {self.depth}"
             )
         if self.family == "imagenet" and self.depth not in IMAGENET_BLOCKS:
             raise ConfigError(f"ImageNet-style depth must be 18 or 34, not {self.depth}")

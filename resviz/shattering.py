@@ -18,12 +18,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .config import NetConfig
+from .config import CIFAR_DEPTHS, VARIANTS, NetConfig
 from .data import Dataset
 from .train import build_seeded
 
-DEPTHS = (8, 14, 20, 32, 44, 56)
-VARIANTS = ((False, True), (True, True), (False, False), (True, False))  # (residual, batch norm)
+DEPTHS = CIFAR_DEPTHS[:-1]  # to 56 layers, as the Experiments page compares
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,14 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..config import NetConfig
+from ..config import CIFAR_DEPTHS, NetConfig
 
 KIND_HUE = {False: "#0072B2", True: "#D55E00"}  # plain, residual
 BN_DASH = {True: "solid", False: "dash"}
 NEUTRAL = "#555555"  # a line that names no network this module knows
 # Depths placed evenly from lightest to darkest: the paper's CIFAR depths; others in between by
 # their logarithm (ImageNet-style 18 near 20, 34 near 32), shallower and deeper ones at the ends.
-DEPTHS = (8, 14, 20, 32, 44, 56, 110)
+DEPTHS = CIFAR_DEPTHS
 LIGHTEST, DARKEST = 0.5, 0.45  # shallowest: mixed this far to white; deepest: to black
 
 
