@@ -13,10 +13,22 @@ from resviz.uploads import FORMATS, UploadError, read_image
 KERNEL_KEYS = [f"kernel_{i}" for i in range(9)]  # row-major 3x3
 
 
+EDITED = "Edited by hand"  # what the preset box says once the weights are no preset's
+
+
 def fill_kernel() -> None:
     """Preset select -> the nine weight inputs (runs before the script, as a callback)."""
-    weights = np.ravel(conv_demo.PRESETS[st.session_state.conv_preset])
-    st.session_state.update(zip(KERNEL_KEYS, map(float, weights)))
+    if st.session_state.conv_preset != EDITED:
+        weights = np.ravel(conv_demo.PRESETS[st.session_state.conv_preset])
+        st.session_state.update(zip(KERNEL_KEYS, map(float, weights)))
+
+
+def name_kernel() -> None:
+    """A weight edited -> the preset box names the preset the nine weights now are, if any."""
+    weights = [st.session_state[k] for k in KERNEL_KEYS]
+    st.session_state.conv_preset = next(
+        (name for name, w in conv_demo.PRESETS.items() if np.ravel(w).tolist() == weights), EDITED
+    )
 
 
 @st.cache_data(show_spinner=False)
@@ -35,8 +47,9 @@ st.markdown(
 data = state.usable_dataset(settings.dataset)[1]
 
 sources = ["Dataset image", "Sample photo"] + ([] if settings.classroom else ["Upload"])
-left, right = st.columns(2, gap="large")
-with left:
+# The outputs beside the editor that changes them, not under it.
+editor, outputs = st.columns([2, 3], gap="large")
+with editor:
     source = st.radio("Image", sources, key="conv_source", horizontal=True)
     image = None
     if source == "Sample photo":
@@ -59,9 +72,9 @@ with left:
             key="conv_index",
         )
         image = conv_demo.dataset_image(data, index)
-
-with right:
-    st.selectbox("Kernel preset", list(conv_demo.PRESETS), key="conv_preset", on_change=fill_kernel)
+    st.selectbox(
+        "Kernel preset", [*conv_demo.PRESETS, EDITED], key="conv_preset", on_change=fill_kernel
+    )
     if KERNEL_KEYS[0] not in st.session_state:
         fill_kernel()
     st.caption("Kernel weights (edit any of them)")
@@ -75,26 +88,28 @@ with right:
                 step=0.5,
                 format="%.3g",
                 label_visibility="collapsed",
+                on_change=name_kernel,
             )
     kernel = np.array([st.session_state[k] for k in KERNEL_KEYS]).reshape(3, 3)
     st.caption(conv_demo.kernel_note(kernel))
 
-height, per_row = (320, 2) if settings.classroom else (220, 4)  # a projector: 2x2, bigger
-for i, step in enumerate(conv_demo.steps(image, kernel)):
-    if i % per_row == 0:
-        cols = st.columns(per_row)
-    with cols[i % per_row]:
-        st.markdown(f"**{step.title}**")
-        st.plotly_chart(
-            lessons.feature_map(step.values, step.signed, step.vmax, height),
-            key=f"conv_step_{i}",
-            config={"displayModeBar": False},
-        )
-        st.caption(step.caption)
-st.caption(
-    "Hover over a pixel to read its value. Convolution: red positive, blue negative, "
-    "white zero; the other maps run from black (0) to white (their largest value)."
-)
+with outputs:
+    height = 300 if settings.classroom else 220  # a projector's column is wider: bigger maps
+    for i, step in enumerate(conv_demo.steps(image, kernel)):
+        if i % 2 == 0:
+            cols = st.columns(2)
+        with cols[i % 2]:
+            st.markdown(f"**{step.title}**")
+            st.plotly_chart(
+                lessons.feature_map(step.values, step.signed, step.vmax, height),
+                key=f"conv_step_{i}",
+                config={"displayModeBar": False},
+            )
+            st.caption(step.caption)
+    st.caption(
+        "Hover over a pixel to read its value. Convolution: red positive, blue negative, "
+        "white zero; the other maps run from black (0) to white (their largest value)."
+    )
 
 st.header("Slide the kernel, one pixel at a time")
 st.markdown(

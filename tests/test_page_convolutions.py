@@ -235,3 +235,13 @@ def test_colour_channels_add_up_to_a_three_channel_convolution(open_page):
     *parts, total = (float(v) for v in re.findall(r"-?\d+\.\d+", line.replace("−", "-")))
     assert total == pytest.approx(want[row, col], abs=5e-4)
     assert sum(parts) == pytest.approx(total, abs=2e-3)
+
+
+def test_an_edited_kernel_is_no_longer_named_after_its_preset(open_page):
+    at = open_page(PAGE)
+    at.selectbox(key="conv_preset").set_value("Laplacian (all edges)").run()
+    at.number_input(key="kernel_4").set_value(-3.0).run()
+    assert at.selectbox(key="conv_preset").value == "Edited by hand"
+    assert at.number_input(key="kernel_1").value == 1  # the other weights stay as edited
+    at.number_input(key="kernel_4").set_value(-4.0).run()  # the Laplacian's nine weights again
+    assert at.selectbox(key="conv_preset").value == "Laplacian (all edges)"
