@@ -6,7 +6,10 @@ import pytest
 
 from resviz import claims, comparisons
 from resviz.claims import Kind
-from resviz.gradients import probe_steps, rms_matrix
+from resviz.config import NetConfig
+from resviz.gradients import Matrix, probe_steps, rms_matrix
+from resviz.models import build
+from resviz.plots.gradients import heatmap
 from resviz.runs import save
 from tests import claims_grid
 from tests.helpers import figures, plotly_array
@@ -16,6 +19,17 @@ def test_without_runs_it_points_to_the_presets(open_page):
     at = open_page("pages/gradient_flow.py")
     assert "Vanishing gradients" in at.info[0].value and "explodes" in at.info[0].value
     assert not at.get("plotly_chart")
+
+
+def test_a_56_layer_heatmap_names_its_layers_and_its_axis():
+    layers = [n for n, p in build(NetConfig(depth=56, width=4)).named_parameters() if p.dim() > 1]
+    values = [[10.0 ** -(i % 5), 1.0] for i in range(len(layers))]
+    fig = heatmap(Matrix(layers, [1, 2], values), "plain-56: weight gradient").to_plotly_json()
+    yaxis = fig["layout"]["yaxis"]
+    assert yaxis["title"]["text"] == "layer (input side at the top)"
+    named = list(yaxis["tickvals"])
+    assert named[0] == layers[0] and set(named) <= set(layers)  # the input side first
+    assert 20 <= len(named) <= 30 < len(layers)  # every other one: readable, 9 px a row
 
 
 @pytest.mark.slow

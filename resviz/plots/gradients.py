@@ -42,6 +42,9 @@ def profile(
     return fig
 
 
+MAX_LABELS = 30  # layer names on a heatmap's axis
+
+
 def heatmap(m: Matrix, title: str) -> go.Figure:
     """log10 colours with decade tick labels (plotly 7 has no log colour bar); raw on hover."""
     logs = [[math.log10(v) if v and v > 0 else None for v in row] for row in m.values]
@@ -61,11 +64,19 @@ def heatmap(m: Matrix, title: str) -> go.Figure:
             hovertemplate="%{y}<br>step %{x}: %{customdata:.3g}<extra></extra>",
         )
     )
+    # Rows of 9 px are too close for a label each: every `every`-th layer is named (at most
+    # MAX_LABELS), the input side at the top; hover names them all.
+    every = math.ceil(len(m.layers) / MAX_LABELS) or 1
     fig.update_layout(
         title=plain(title),
         xaxis_title="training step",
         height=max(360, 9 * len(m.layers)),
-        yaxis=dict(autorange="reversed", showticklabels=len(m.layers) <= 40),
+        yaxis=dict(
+            title="layer (input side at the top)",
+            autorange="reversed",
+            tickmode="array",
+            tickvals=m.layers[::every],
+        ),
         margin=dict(l=10, r=10, t=40, b=10),
     )
     return fig
