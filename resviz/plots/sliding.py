@@ -86,7 +86,7 @@ def window_figure(w: Window, kernel: np.ndarray, height: int = 220) -> go.Figure
             **scale,
             text=[[f"{v:.2f}".replace("-0.00", "0.00") for v in r] for r in values],
             texttemplate="%{text}",
-            textfont=dict(size=15, color="black"),
+            textfont=dict(size=15),  # plotly picks black or white for each cell
             showscale=False,
             hoverinfo="skip",
             row=1,
