@@ -12,7 +12,7 @@ def ask(found: list[Question]) -> None:
     """The questions under a heading, each answer folded until the learner opens it."""
     if not found:
         return
-    st.subheader("Questions about your runs")
+    st.subheader("Questions about these runs")
     st.caption("Look at the charts above first; each answer is computed from the same runs.")
     for n, q in enumerate(found, 1):
         st.markdown(f"**{n}.** {q.text}")
