@@ -14,8 +14,7 @@ from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occ
 from torch import nn
 
 from .data import Dataset
-from .features import eval_copy
-from .models import blocks
+from .models import blocks, eval_copy
 
 METHODS = {
     "saliency": "The gradient of the class score with respect to each pixel, its largest size "

@@ -19,10 +19,10 @@ from .claims import Claim, Kind, factor, profile_claim, say, spread
 from .config import VARIANTS, NetConfig, TrainConfig
 from .data import Dataset
 from .gradients import element_counts
-from .models import Net, count_params
+from .models import Net, build_seeded, count_params
 from .paper import CIFAR_PARAMS
 from .probes import Probe
-from .train import Trainer, build_seeded
+from .train import Trainer
 
 DEPTHS = tuple(CIFAR_PARAMS)  # the paper's CIFAR-10 depths (Table 6)
 

@@ -29,6 +29,7 @@ from . import budget
 from . import data as datasets
 from .cache import SharedRuns, Stored, device_kind, run_key
 from .config import NetConfig, TrainConfig
+from .models import cpu_state
 from .pace import Eta, Pace, Plan, Slot, balanced, schedule, step_macs, step_seconds
 from .runs import Run
 from .runtime import environment, pick_device, plan_threads, return_freed_memory, slots_needed
@@ -160,10 +161,7 @@ class Job:
             for r in self.runs:
                 if r.status == Status.RUNNING:
                     r.status = Status.STOPPED
-            self.weights = [
-                {k: v.detach().cpu().clone() for k, v in t.net.state_dict().items()}
-                for t in trainers
-            ]
+            self.weights = [cpu_state(t.net) for t in trainers]
 
     def _train_in_turn(self, streams: dict, failed: threading.Event) -> None:
         """One step of each configuration in turn, so their curves grow at the same pace."""

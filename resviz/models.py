@@ -6,6 +6,8 @@ line `out = out + identity` in `Block.forward`: same layers, same parameters (op
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections import OrderedDict
 
 import torch
@@ -147,6 +149,34 @@ def _he_init(net: nn.Module) -> None:
 def build(cfg: NetConfig) -> Net:
     """The network a configuration describes, on the CPU; move it with `.to(device)`."""
     return Net(cfg)
+
+
+_INIT_LOCK = threading.Lock()  # module init draws from torch's global RNG, shared by threads
+
+
+def build_seeded(cfg: NetConfig, seed: int) -> Net:
+    """`build(cfg)` with its initial weights drawn from `seed`, safely from any thread."""
+    with _INIT_LOCK:
+        torch.manual_seed(seed)
+        return build(cfg)
+
+
+def eval_copy(net: nn.Module) -> nn.Module:
+    """A frozen evaluation-mode copy: analysis can never train, or be trained under it."""
+    net = copy.deepcopy(net).eval()
+    return net.requires_grad_(False)  # inputs get gradients, parameters need none
+
+
+def from_state(cfg: NetConfig, state: dict[str, torch.Tensor]) -> nn.Module:
+    """A fresh evaluation-mode network with these weights (the state dict is only read)."""
+    net = build(cfg)
+    net.load_state_dict(state)
+    return net.eval().requires_grad_(False)
+
+
+def cpu_state(net: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the network's weights on the CPU, detached: safe to keep after training ends."""
+    return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
 
 
 def weight_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:

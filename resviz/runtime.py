@@ -12,12 +12,14 @@ import functools
 import math
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
 
 from .config import ConfigError
+
+Progress = Callable[[float], None]  # a long computation reports the fraction done, 0..1
 
 
 def cpu_quota() -> int:

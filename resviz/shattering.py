@@ -20,7 +20,7 @@ from torch import nn
 
 from .config import CIFAR_DEPTHS, VARIANTS, NetConfig
 from .data import Dataset
-from .train import build_seeded
+from .models import build_seeded
 
 DEPTHS = CIFAR_DEPTHS[:-1]  # to 56 layers, as the Experiments page compares
 

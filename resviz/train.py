@@ -21,12 +21,10 @@ from torch import nn
 
 from . import data as datasets
 from .config import ConfigError, NetConfig, TrainConfig
-from .models import build
+from .models import build_seeded
 from .pace import step_macs
 from .probes import Probe, weight_grad_norms
 from .runtime import cpu_quota, pick_device, plan_threads
-
-_INIT_LOCK = threading.Lock()  # module init draws from torch's global RNG, shared by threads
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -39,12 +37,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     if cfg.schedule == "step":  # the paper divides by 10 at 32k and 48k of 64k iterations
         return cfg.lr * 0.1 ** ((t >= 0.5) + (t >= 0.75))
     return cfg.lr
-
-
-def build_seeded(net_cfg: NetConfig, seed: int) -> nn.Module:
-    with _INIT_LOCK:
-        torch.manual_seed(seed)
-        return build(net_cfg)
 
 
 def autocast(device: torch.device, precision: str) -> torch.autocast:

@@ -27,10 +27,10 @@ from functools import partial
 
 import torch
 
-from resviz import attribution, features
+from resviz import attribution, features, models, shipped
 from resviz import data as datasets
+from resviz.models import build_seeded
 from resviz.runtime import describe_device, pick_device
-from resviz.train import build_seeded
 
 AM_CHANNELS, AM_STARTS = 6, 3  # the page's group of channels and images per channel
 
@@ -56,13 +56,13 @@ def high_frequency_share(x: torch.Tensor) -> float:
 def centre_units(net, layer: str, x: torch.Tensor) -> float:
     unit = features.last_relu(net, layer)
     with torch.no_grad():
-        out = features.outputs(features.eval_copy(net), x, [unit], inputs=True)[unit]
+        out = features.outputs(models.eval_copy(net), x, [unit], inputs=True)[unit]
     row, col = features.centre(out.shape[-2:])
     chans = torch.arange(AM_CHANNELS).repeat_interleave(len(x) // AM_CHANNELS)
     return out[torch.arange(len(x)), chans, row, col].mean().item()
 
 
-def costs(item: features.Shipped, net, data, args) -> None:
+def costs(item: shipped.Shipped, net, data, args) -> None:
     image, target = data.x_val[0], int(data.y_val[0])
     print(f"\n{item.title}, width {item.net.width}")
     print(f"{'what':<66}{'s':>7}{'unit':>8}{'high f':>8}")
@@ -96,7 +96,7 @@ def costs(item: features.Shipped, net, data, args) -> None:
             )
 
 
-def measurements(item: features.Shipped, net, data) -> None:
+def measurements(item: shipped.Shipped, net, data) -> None:
     initial = build_seeded(item.net, item.train.seed).eval()
     before, after = (features.first_layer_filters(n) for n in (initial, net))
     fit0, fit1 = features.edge_fit(before), features.edge_fit(after)
@@ -166,9 +166,9 @@ def main() -> None:
         f"average {os.getloadavg()[0]:.1f}"
     )
     if not args.skip_costs:
-        for item in features.shipped():
-            state, _ = features.load_shipped(item)
-            net, data = features.from_state(item.net, state), datasets.load(item.train.dataset)
+        for item in shipped.networks():
+            state, _ = shipped.load_shipped(item)
+            net, data = models.from_state(item.net, state), datasets.load(item.train.dataset)
             costs(item, net, data, args)
             measurements(item, net, data)
     if args.browser:

@@ -20,13 +20,14 @@ import time
 import torch
 
 from resviz import data as datasets
-from resviz import features
-from resviz.train import Trainer, build_seeded, evaluate
+from resviz import features, models, shipped
+from resviz.models import build_seeded
+from resviz.train import Trainer, evaluate
 
 COMMAND = "nice -n 10 python -m scripts.make_inside"
 
 
-def make(item: features.Shipped, threads: int) -> None:
+def make(item: shipped.Shipped, threads: int) -> None:
     data = datasets.load(item.train.dataset)
     trainer = Trainer(item.net, item.train, data, threads=threads)
     t0 = time.perf_counter()
@@ -43,7 +44,7 @@ def make(item: features.Shipped, threads: int) -> None:
         "date": time.strftime("%Y-%m-%d"),
         "command": f"{COMMAND} --only {item.name}",
     }
-    features.save_shipped(item, trainer.net.state_dict(), facts)
+    shipped.save_shipped(item, trainer.net.state_dict(), facts)
     print(
         f"{item.name}: {last['step']} steps in {seconds:.0f} s, validation error {error:.1%}",
         flush=True,
@@ -65,10 +66,10 @@ def manifest() -> str:
         "(initial, trained; random kernels) | wall time | date |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for item in features.shipped():
+    for item in shipped.networks():
         try:
-            state, meta = features.load_shipped(item)
-        except features.ShippedError as err:
+            state, meta = shipped.load_shipped(item)
+        except shipped.ShippedError as err:
             lines.append(f"| {item.path.name} | {err} | | | | | | |")
             continue
         train = json.loads(meta["train"])
@@ -76,7 +77,7 @@ def manifest() -> str:
             features.edge_fit(features.first_layer_filters(net)).mean()
             for net in (
                 build_seeded(item.net, item.train.seed),
-                features.from_state(item.net, state),
+                models.from_state(item.net, state),
             )
         ]
         k = state["stem.conv.weight"].shape[-1]
@@ -88,7 +89,7 @@ def manifest() -> str:
             f"{meta['train_seconds']} s on {meta['threads']} thread(s) | {meta['date']} |"
         )
     machines = {
-        features.load_shipped(i)[1]["machine"] for i in features.shipped() if i.path.is_file()
+        shipped.load_shipped(i)[1]["machine"] for i in shipped.networks() if i.path.is_file()
     }
     lines += [
         "",
@@ -99,16 +100,16 @@ def manifest() -> str:
 
 
 def main() -> None:
-    names = [i.name for i in features.shipped()]
+    names = [i.name for i in shipped.networks()]
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", nargs="+", choices=names, default=names)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
-    features.SHIPPED_DIR.mkdir(parents=True, exist_ok=True)
-    for item in features.shipped():
+    shipped.SHIPPED_DIR.mkdir(parents=True, exist_ok=True)
+    for item in shipped.networks():
         if item.name in args.only:
             make(item, args.threads)
-    (features.SHIPPED_DIR / "MANIFEST.md").write_text(manifest())
+    (shipped.SHIPPED_DIR / "MANIFEST.md").write_text(manifest())
     sys.stdout.write(manifest())
 
 

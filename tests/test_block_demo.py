@@ -9,8 +9,7 @@ from resviz import block_demo
 from resviz.claims import Kind, profile_claim, spread
 from resviz.config import NetConfig, TrainConfig
 from resviz.data import load
-from resviz.models import blocks
-from resviz.train import build_seeded
+from resviz.models import blocks, build_seeded
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from resviz.experiments import (
     paper_cell,
     sweep_runs,
 )
-from resviz.features import from_state
+from resviz.models import from_state
 from resviz.paper import CIFAR10, IMAGENET, published
 from resviz.plots.curves import error_curves
 from resviz.plots.experiments import error_vs_depth, figure6

@@ -8,12 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from resviz import attribution, features
+from resviz import attribution, features, models, shipped
 from resviz.config import NetConfig
 from resviz.data import Dataset, DatasetInfo
-from resviz.models import build
+from resviz.models import build, build_seeded
 from resviz.receptive import Field, crop, fields
-from resviz.train import build_seeded
 from tests.helpers import trained_like
 
 
@@ -159,7 +158,7 @@ def _centre_units(net, layer: str, x: torch.Tensor, channels: list[int]) -> torc
     """Each image's own channel's centre unit before the last ReLU, for images channel-major."""
     unit = features.last_relu(net, layer)
     with torch.no_grad():
-        out = features.outputs(features.eval_copy(net), x, [unit], inputs=True)[unit]
+        out = features.outputs(models.eval_copy(net), x, [unit], inputs=True)[unit]
     per = len(x) // len(channels)
     row, col = features.centre(out.shape[-2:])
     return out[torch.arange(len(x)), torch.tensor(channels).repeat_interleave(per), row, col]
@@ -225,25 +224,25 @@ def test_layers_and_the_preset():
         "stage3.block3": "late",
     }
     data = _dataset()
-    net_cfg, cfg = features.preset(data.info, steps=2)
+    net_cfg, cfg = shipped.preset(data.info, steps=2)
     assert (net_cfg.depth, net_cfg.in_channels, net_cfg.num_classes, cfg.steps) == (20, 3, 2, 2)
-    state = features.train_weights(net_cfg, cfg, data)
+    state = shipped.train_weights(net_cfg, cfg, data)
     assert state.keys() == build(net_cfg).state_dict().keys()
     assert all(v.device.type == "cpu" for v in state.values())
-    assert not features.from_state(net_cfg, state).training
+    assert not models.from_state(net_cfg, state).training
 
 
-def _shipped_copy(tmp_path, monkeypatch) -> features.Shipped:
-    monkeypatch.setattr(features, "SHIPPED_DIR", tmp_path)
-    return features.shipped()[0]
+def _shipped_copy(tmp_path, monkeypatch) -> shipped.Shipped:
+    monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path)
+    return shipped.networks()[0]
 
 
 def test_a_shipped_network_round_trips_through_safetensors(tmp_path, monkeypatch):
     item = _shipped_copy(tmp_path, monkeypatch)
     state = trained_like(depth=20, width=8).state_dict()
-    features.save_shipped(item, state, {"steps_run": "300"})
+    shipped.save_shipped(item, state, {"steps_run": "300"})
     assert item.path.read_bytes()[8:9] == b"{"  # a JSON header, then raw tensors: no pickle
-    loaded, meta = features.load_shipped(item)
+    loaded, meta = shipped.load_shipped(item)
     assert loaded.keys() == state.keys() and all(torch.equal(loaded[k], state[k]) for k in state)
     assert meta["steps_run"] == "300" and json.loads(meta["net"]) == item.net.to_dict()
 
@@ -251,12 +250,12 @@ def test_a_shipped_network_round_trips_through_safetensors(tmp_path, monkeypatch
 def test_a_damaged_or_different_shipped_file_is_refused_in_one_sentence(tmp_path, monkeypatch):
     item = _shipped_copy(tmp_path, monkeypatch)
     with pytest.raises(
-        features.ShippedError,
+        shipped.ShippedError,
         match=r"^The shipped network shapes-resnet20"
         r"\.safetensors is missing; python -m",
     ):
-        features.load_shipped(item)
-    features.save_shipped(item, trained_like(depth=20, width=8).state_dict(), {})
+        shipped.load_shipped(item)
+    shipped.save_shipped(item, trained_like(depth=20, width=8).state_dict(), {})
     good = item.path.read_bytes()
     flipped = bytearray(good)
     flipped[-3] ^= 1  # one bit of one weight
@@ -266,24 +265,24 @@ def test_a_damaged_or_different_shipped_file_is_refused_in_one_sentence(tmp_path
         (bytes(flipped), "not the ones it was saved with"),
     ):
         item.path.write_bytes(bad)
-        with pytest.raises(features.ShippedError, match=why):
-            features.load_shipped(item)
-    features.save_shipped(item, trained_like(depth=14, width=8).state_dict(), {})
-    with pytest.raises(features.ShippedError, match="does not have the weights of ResNet-20"):
-        features.load_shipped(item)  # the right configuration in its metadata, other weights
-    other = features.shipped()[1]
+        with pytest.raises(shipped.ShippedError, match=why):
+            shipped.load_shipped(item)
+    shipped.save_shipped(item, trained_like(depth=14, width=8).state_dict(), {})
+    with pytest.raises(shipped.ShippedError, match="does not have the weights of ResNet-20"):
+        shipped.load_shipped(item)  # the right configuration in its metadata, other weights
+    other = shipped.networks()[1]
     item.path.write_bytes(good)
-    with pytest.raises(features.ShippedError, match="holds another network than ResNet-18"):
-        features.load_shipped(other, item.path)
+    with pytest.raises(shipped.ShippedError, match="holds another network than ResNet-18"):
+        shipped.load_shipped(other, item.path)
 
 
 def test_the_shipped_networks_load_and_learned_edges_beyond_their_initial_weights():
-    for item in features.shipped():
-        state, meta = features.load_shipped(item)
-        after = features.first_layer_filters(features.from_state(item.net, state))
+    for item in shipped.networks():
+        state, meta = shipped.load_shipped(item)
+        after = features.first_layer_filters(models.from_state(item.net, state))
         before = features.first_layer_filters(build_seeded(item.net, item.train.seed))
         assert meta["steps_run"] == str(item.train.steps)  # trained to the end of its plan
         assert features.edge_fit(after).mean() > 2 * features.edge_fit(before).mean(), item.name
     assert after.shape[1:] == (1, 3, 3)  # the digits network, the last shipped
-    state, _ = features.load_shipped(features.shipped()[1])
+    state, _ = shipped.load_shipped(shipped.networks()[1])
     assert state["stem.conv.weight"].shape == (16, 3, 7, 7)  # the large-kernel colour stem

@@ -11,12 +11,12 @@ import torch
 from PIL import Image
 
 from resviz import data as datasets
-from resviz import features
+from resviz import features, models, shipped
 from resviz.config import NetConfig, TrainConfig
+from resviz.models import build_seeded
 from resviz.plots import inside
 from resviz.runs import Run, load_weights
 from resviz.runtime import fast_precision
-from resviz.train import build_seeded
 from resviz.ui.inside_view import ran
 from tests.helpers import figures, plotly_array
 
@@ -58,9 +58,9 @@ def test_the_page_opens_on_the_shipped_network_with_every_figure_and_no_click(op
     assert at.selectbox(key="inside_net").value == ("shipped", 0)
     figs = figures(at)
     assert list(figs) == SECTIONS and not at.button
-    item = features.shipped()[0]
-    state, meta = features.load_shipped(item)
-    after = features.first_layer_filters(features.from_state(item.net, state))
+    item = shipped.networks()[0]
+    state, meta = shipped.load_shipped(item)
+    after = features.first_layer_filters(models.from_state(item.net, state))
     before = features.first_layer_filters(build_seeded(item.net, item.train.seed))
     want = inside.filters(before, after, ("", ""))
     assert [t["source"] for t in figs["inside_filters"]["data"]] == [t.source for t in want.data]
@@ -77,8 +77,8 @@ def test_the_page_opens_on_the_shipped_network_with_every_figure_and_no_click(op
 def test_a_damaged_shipped_file_gets_one_sentence_and_the_page_still_works(
     open_page, tmp_path, monkeypatch
 ):
-    good = features.shipped()[0].path.read_bytes()
-    monkeypatch.setattr(features, "SHIPPED_DIR", tmp_path)
+    good = shipped.networks()[0].path.read_bytes()
+    monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path)
     (tmp_path / "shapes-resnet20.safetensors").write_bytes(good[: len(good) // 2])
     at = open_page(PAGE)
     assert [w.value for w in at.warning] == [
@@ -117,8 +117,8 @@ def test_the_preset_shows_filters_maps_channels_probes_and_attributions(preset_p
     data = datasets.load("shapes")
     # the page trains in the precision the app chose for this machine (bf16 where supported)
     precision = fast_precision(torch.device("cpu"))
-    net_cfg, cfg = features.preset(data.info, steps=10, precision=precision)
-    net = features.from_state(net_cfg, features.train_weights(net_cfg, cfg, data))
+    net_cfg, cfg = shipped.preset(data.info, steps=10, precision=precision)
+    net = models.from_state(net_cfg, shipped.train_weights(net_cfg, cfg, data))
     want = features.feature_maps(net, data.x_val[0], "stem")  # (8, 32, 32)
     drawn = plotly_array(figs["inside_maps"]["data"][0]["z"])
     assert drawn.shape == (32, 8 * 33 - 1)
@@ -214,7 +214,7 @@ def test_a_run_from_the_train_page_is_analysed(open_page, train_custom):
     figs = figures(at)
     assert list(figs) == SECTIONS
     run, path = at.session_state["work"].trained()[0]  # the drawn kernels are the run's own
-    net = features.from_state(run.net, load_weights(path))
+    net = models.from_state(run.net, load_weights(path))
     after = features.first_layer_filters(net)
     drawn = figs["inside_filters"]["data"][1]["source"]
     assert after.shape == (4, 1, 3, 3)

@@ -8,8 +8,8 @@ from torch import nn
 from resviz import shattering
 from resviz.config import NetConfig
 from resviz.data import load
+from resviz.models import build_seeded
 from resviz.plots.landscape import shattering_curves
-from resviz.train import build_seeded
 
 
 @pytest.fixture(scope="module")

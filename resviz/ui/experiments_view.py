@@ -22,7 +22,7 @@ from ..experiments import (
     mixed_note,
     sweep_runs,
 )
-from ..features import from_state
+from ..models import from_state
 from ..paper import CIFAR10, IMAGENET
 from ..plots import landscape as landscape_plots
 from ..plots.experiments import error_vs_depth, figure6

@@ -11,15 +11,15 @@ import streamlit as st
 import torch
 from torch import nn
 
-from .. import attribution, features
+from .. import attribution, features, models, shipped
 from ..budget import OverBudget
 from ..config import NetConfig
 from ..data import Dataset, DatasetUnavailable
+from ..models import build_seeded
 from ..plots import inside as plots
 from ..receptive import Field, crop, fields
 from ..runs import Run, load_weights
 from ..tickets import Ticket
-from ..train import build_seeded
 from ..uploads import FORMATS, UploadError, read_colour, read_image
 from .computed import cached
 from .sidebar import Settings
@@ -74,7 +74,7 @@ def pick(settings: Settings, work: SessionWork) -> Picked | None:
     preset trained here on demand (None until ready, or when it cannot be used)."""
     trained = work.trained()
     options = {
-        ("shipped", i): f"{s.title}: trained in advance" for i, s in enumerate(features.shipped())
+        ("shipped", i): f"{s.title}: trained in advance" for i, s in enumerate(shipped.networks())
     }
     options |= {
         ("run", i): f"Your run: {r.label} on {r.train.dataset}, {ran(r)}"
@@ -86,7 +86,7 @@ def pick(settings: Settings, work: SessionWork) -> Picked | None:
     }
     kind, which = st.selectbox("Network", list(options), format_func=options.get, key="inside_net")
     if kind == "shipped":
-        return _shipped(features.shipped()[which])
+        return _shipped(shipped.networks()[which])
     if kind == "preset":
         return _preset(which, settings.classroom, work)
     run, path = trained[which]
@@ -94,18 +94,18 @@ def pick(settings: Settings, work: SessionWork) -> Picked | None:
     if data is None:
         return None
     state = cached(("weights", str(path)), lambda: load_weights(path), "Loading the weights...")
-    return Picked(str(path), run.net, run.train.seed, data, features.from_state(run.net, state))
+    return Picked(str(path), run.net, run.train.seed, data, models.from_state(run.net, state))
 
 
-def _shipped(item: features.Shipped) -> Picked | None:
+def _shipped(item: shipped.Shipped) -> Picked | None:
     """A network trained in advance (assets/inside), checked against its configuration."""
     try:
         state, meta = cached(
             ("shipped", str(item.path)),
-            lambda: features.load_shipped(item),
+            lambda: shipped.load_shipped(item),
             "Loading the weights...",
         )
-    except features.ShippedError as err:
+    except shipped.ShippedError as err:
         st.warning(f"{err} Pick another network above, or train one here.")
         return None
     data = _dataset(item.train.dataset)
@@ -122,7 +122,7 @@ def _shipped(item: features.Shipped) -> Picked | None:
         item.net,
         item.train.seed,
         data,
-        features.from_state(item.net, state),
+        models.from_state(item.net, state),
     )
 
 
@@ -147,7 +147,7 @@ def _preset(name: str, classroom: bool, work: SessionWork) -> Picked | None:
             )
         )
     )
-    net_cfg, cfg = features.preset(data.info, steps, precision=runtime().precision)
+    net_cfg, cfg = shipped.preset(data.info, steps, precision=runtime().precision)
     specs = [(net_cfg, cfg)]
     (stored,) = manager().finished(specs)
     if stored is None:
@@ -157,7 +157,7 @@ def _preset(name: str, classroom: bool, work: SessionWork) -> Picked | None:
         ("weights", str(stored.path)), lambda: load_weights(stored.path), "Loading the weights..."
     )
     return Picked(
-        f"preset:{stored.path.stem}", net_cfg, cfg.seed, data, features.from_state(net_cfg, state)
+        f"preset:{stored.path.stem}", net_cfg, cfg.seed, data, models.from_state(net_cfg, state)
     )
 
 
