@@ -111,8 +111,8 @@ st.plotly_chart(
 st.caption(
     f"The gradient of the loss with respect to each block's input, per element (its root "
     f"mean square), for one batch of {result.batch} training images through freshly "
-    f"initialised networks (width {result.width}, seed 0); plain networks dashed, "
-    f"residual networks solid."
+    f"initialised networks (width {result.width}, seed 0); plain blue, ResNet orange, "
+    f"without batch norm dashed, as on every page."
 )
 settled = None
 if block_demo.plain_explodes(result):
