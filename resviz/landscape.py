@@ -16,17 +16,16 @@ import copy
 import json
 import math
 import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from .data import Dataset
+from .runtime import Progress
 from .train import evaluate
 
 SCHEMA_VERSION = 1
-Progress = Callable[[float], None]  # called with the fraction of grid points done, 0..1
 
 
 @dataclass(frozen=True)
