@@ -207,16 +207,21 @@ def _status(snap: Snapshot) -> None:
         )
     if snap.followers > 1:
         st.caption(f"{snap.followers} sessions follow this run: it is trained once for all.")
-    cols = st.columns(len(snap_runs))
-    for col, run in zip(cols, snap_runs):
+
+
+def _metrics(snap_runs: list[Run]) -> None:
+    """Each run's last validation error and speed, one column a run."""
+    for col, run in zip(st.columns(len(snap_runs)), snap_runs):
         last = run.records[-1] if run.records else {}
         val = next(
             (r["val_error"] for r in reversed(run.records) if r.get("val_error") is not None), None
         )
+        col.markdown(f"**{run.label}**")  # wraps where a metric's label was cut ("plain-56, no …")
         col.metric(
             run.label,
             "—" if val is None else f"{val:.1%}",
             help="validation error at the last evaluation",
+            label_visibility="collapsed",
         )
         if last.get("images_per_s"):
             col.caption(f"{last['images_per_s']:,.0f} images/s · {run.status}")
@@ -246,15 +251,19 @@ def live(work: SessionWork, classroom: bool) -> None:
             target and every and not 2 / 3 < target / every < 3 / 2
         ):
             st.rerun()  # drawn again with the interval for its state and the server's viewers
-        _status(snap)
+        # Progress and Stop on one line, the curves right under them: in the first screen.
+        status, stop = st.columns([5, 1], vertical_alignment="bottom")
+        with status:
+            _status(snap)
+        if job.active and stop.button("Stop", key="stop", icon=":material/stop_circle:"):
+            job.stop()
         if snap.message:
             st.error(snap.message)
-        if job.active and st.button("Stop", key="stop", icon=":material/stop_circle:"):
-            job.stop()
         left, right = st.columns([3, 2])
         errors, losses = _curves(snap.runs)
         left.plotly_chart(errors, key="live-errors")
         right.plotly_chart(losses, key="live-loss")
+        _metrics(snap.runs)
         if snap.state not in ("queued", "running"):  # what the finished runs show
             for line in ending(snap.runs):
                 st.markdown(line, help=HELP)
