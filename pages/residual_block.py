@@ -19,6 +19,12 @@ def settling(dataset: str, depth: int) -> block_demo.Settling:
     return block_demo.settling(state.dataset(dataset), depth)
 
 
+@st.cache_data(show_spinner=False)
+def wiring(image: tuple, stage: int, skip: bool, shortcut: str) -> block_wiring.Wiring:
+    # Shapes only (no weights matter): one forward pass per combination, for everyone.
+    return block_wiring.block_wiring(image, stage, skip, shortcut)
+
+
 settings = sidebar.current()
 st.title("The residual block")
 st.markdown(
@@ -94,10 +100,10 @@ with text_col:
         horizontal=True,
         disabled=stage == 1 or not skip,
     )
-    wiring = block_wiring.block_wiring(tuple(data.x_train.shape[1:]), stage, skip, shortcut)
-    st.caption(block_wiring.describe(wiring))
+    drawn = wiring(tuple(data.x_train.shape[1:]), stage, skip, shortcut)
+    st.caption(block_wiring.describe(drawn))
 diagram_col.plotly_chart(
-    block_diagram.wiring_figure(wiring), key="block_wiring", config={"displayModeBar": False}
+    block_diagram.wiring_figure(drawn), key="block_wiring", config={"displayModeBar": False}
 )
 
 st.header("Gradient magnitude against depth, at initialisation", help=claims.HELP)

@@ -28,11 +28,12 @@ INK, SKIP_LINE = "#555", "#e377c2"
 def wiring_figure(w: Wiring, height: int = 560) -> go.Figure:
     """Boxes for the layers, arrows for the tensors (each labelled with its shape on the arrow);
     the addition a circle where the skip joins. About 220 pixels wide at the least."""
-    fig = go.Figure()
+    sketch = _Sketch()
     for e in w.edges:
-        _edge(fig, e)
+        _edge(sketch, e)
     for n in w.nodes:
-        _box(fig, n)
+        _box(sketch, n)
+    fig = go.Figure(layout=dict(annotations=sketch.annotations, shapes=sketch.shapes))
     fig.add_scatter(  # invisible points: each box's hover, with its weights
         x=[_centre(n.key)[0] for n in w.nodes],
         y=[_centre(n.key)[1] for n in w.nodes],
@@ -50,7 +51,22 @@ def wiring_figure(w: Wiring, height: int = 560) -> go.Figure:
     return fig
 
 
-def _edge(fig: go.Figure, e: Edge) -> None:
+class _Sketch:
+    """Annotations and shapes gathered as plain dicts and handed to the figure at once: adding
+    them one by one validates the figure's whole list again each time, the slow part."""
+
+    def __init__(self) -> None:
+        self.annotations: list[dict] = []
+        self.shapes: list[dict] = []
+
+    def add_annotation(self, **kw) -> None:
+        self.annotations.append(kw)
+
+    def add_shape(self, **kw) -> None:
+        self.shapes.append(kw)
+
+
+def _edge(fig: _Sketch, e: Edge) -> None:
     """An arrow from box to box; the skip leaves x to the right, runs down its column and
     enters the addition from the side."""
     x0, y0 = _centre(e.src)
@@ -76,7 +92,7 @@ def _edge(fig: go.Figure, e: Edge) -> None:
         _label(fig, (0, (y0 + _half(e.src)[1] + y1 - _half(e.dst)[1]) / 2), e.shape)
 
 
-def _box(fig: go.Figure, n: Node) -> None:
+def _box(fig: _Sketch, n: Node) -> None:
     (x, y), (hw, hh), kind = _centre(n.key), _half(n.key), _kind(n.key)
     fig.add_shape(
         type="circle" if kind == "add" else "rect",
@@ -96,7 +112,7 @@ def _box(fig: go.Figure, n: Node) -> None:
     )
 
 
-def _arrow(fig: go.Figure, tail: tuple, head_at: tuple, head: bool = False) -> None:
+def _arrow(fig: _Sketch, tail: tuple, head_at: tuple, head: bool = False) -> None:
     on_skip = SKIP_X in (tail[0], head_at[0])
     fig.add_annotation(
         x=head_at[0],
@@ -116,7 +132,7 @@ def _arrow(fig: go.Figure, tail: tuple, head_at: tuple, head: bool = False) -> N
     )
 
 
-def _label(fig: go.Figure, at: tuple, shape: tuple, prefix: str = "") -> None:
+def _label(fig: _Sketch, at: tuple, shape: tuple, prefix: str = "") -> None:
     """A tensor's shape, written over its arrow."""
     fig.add_annotation(
         x=at[0],
