@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion, Saliency
 from torch import nn
 
-from .data import Dataset
 from .models import blocks, eval_copy
 
 METHODS = {
@@ -89,37 +87,3 @@ def _last_block(net: nn.Module) -> nn.Module:
 
 def _map(attr: torch.Tensor) -> np.ndarray:
     return attr[0].detach().cpu().numpy()  # (1, H, W) -> (H, W)
-
-
-def dark_ink(gray: np.ndarray) -> bool:
-    """Whether an image (H, W) in [0, 1] is dark marks on a light background, read from its
-    border (the paper around a drawing): its median above mid-grey."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    return bool(np.median(border) > 0.5)
-
-
-def prepare_upload(image: np.ndarray, data: Dataset, invert: bool = False) -> torch.Tensor:
-    """An upload, grey (h, w) or colour (h, w, 3) in [0, 1], as the network's input: normalised
-    (C, S, S).
-
-    Padded to a square with its border colour (so nothing is cut off or stretched), resized to
-    the dataset's size with antialiasing, and optionally inverted (MNIST digits are white on
-    black; photos of ink are the opposite). A grey image fills every channel of a colour
-    network; a colour one is made grey (its mean colour) for a grey network.
-    """
-    img = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
-    img = img.permute(2, 0, 1) if img.ndim == 3 else img[None]  # (c, h, w)
-    if data.info.channels == 1 and len(img) == 3:
-        img = img.mean(0, keepdim=True)
-    img = 1 - img if invert else img
-    _, h, w = img.shape
-    border = torch.cat([img[:, 0], img[:, -1], img[:, :, 0], img[:, :, -1]], 1).median(1).values
-    side = max(h, w)
-    top, left = (side - h) // 2, (side - w) // 2
-    pad = (left, side - w - left, top, side - h - top)
-    img = torch.stack([F.pad(ch, pad, value=float(b)) for ch, b in zip(img, border)])
-    size = data.info.size
-    img = F.interpolate(img[None], size=(size, size), mode="bilinear", antialias=True)
-    img = img[0].clamp(0, 1).expand(data.info.channels, size, size)  # (C, S, S)
-    mean, std = (torch.tensor(v).view(-1, 1, 1) for v in (data.mean, data.std))
-    return (img - mean) / std

@@ -1,4 +1,5 @@
-"""Read a learner's uploaded image safely: one grayscale float array, or one sentence why not.
+"""Read a learner's uploaded image safely: one grey or colour float array, or one sentence why
+not; and turn it into a network's input.
 
 Every failure raises `UploadError` whose message is a single sentence the page shows as it is.
 Pillow only warns for images up to twice `Image.MAX_IMAGE_PIXELS` (a 24 KB PNG can claim 200
@@ -19,7 +20,11 @@ import warnings
 from collections import OrderedDict
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
+
+from .data import Dataset
 
 FORMATS = ["PNG", "JPEG", "GIF", "BMP", "WEBP"]
 MAX_BYTES = 5 * 2**20  # matches server.maxUploadSize in .streamlit/config.toml
@@ -139,3 +144,37 @@ def read_colour(data: bytes, max_side: int = MAX_SIDE) -> np.ndarray:
     rgb.paste(rgba, mask=rgba.getchannel("A"))
     rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return np.asarray(rgb, dtype=np.float32) / 255
+
+
+def dark_ink(gray: np.ndarray) -> bool:
+    """Whether an image (H, W) in [0, 1] is dark marks on a light background, read from its
+    border (the paper around a drawing): its median above mid-grey."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return bool(np.median(border) > 0.5)
+
+
+def prepare_upload(image: np.ndarray, data: Dataset, invert: bool = False) -> torch.Tensor:
+    """An upload, grey (h, w) or colour (h, w, 3) in [0, 1], as the network's input: normalised
+    (C, S, S).
+
+    Padded to a square with its border colour (so nothing is cut off or stretched), resized to
+    the dataset's size with antialiasing, and optionally inverted (MNIST digits are white on
+    black; photos of ink are the opposite). A grey image fills every channel of a colour
+    network; a colour one is made grey (its mean colour) for a grey network.
+    """
+    img = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
+    img = img.permute(2, 0, 1) if img.ndim == 3 else img[None]  # (c, h, w)
+    if data.info.channels == 1 and len(img) == 3:
+        img = img.mean(0, keepdim=True)
+    img = 1 - img if invert else img
+    _, h, w = img.shape
+    border = torch.cat([img[:, 0], img[:, -1], img[:, :, 0], img[:, :, -1]], 1).median(1).values
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2
+    pad = (left, side - w - left, top, side - h - top)
+    img = torch.stack([F.pad(ch, pad, value=float(b)) for ch, b in zip(img, border)])
+    size = data.info.size
+    img = F.interpolate(img[None], size=(size, size), mode="bilinear", antialias=True)
+    img = img[0].clamp(0, 1).expand(data.info.channels, size, size)  # (C, S, S)
+    mean, std = (torch.tensor(v).view(-1, 1, 1) for v in (data.mean, data.std))
+    return (img - mean) / std

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from resviz import attribution
+from resviz import attribution, uploads
 from resviz.data import Dataset, DatasetInfo
 from tests.helpers import trained_like
 
@@ -87,14 +87,14 @@ def _data(channels: int) -> Dataset:
 def test_an_upload_becomes_the_networks_input_without_being_stretched():
     wide = np.ones((20, 60), np.float32)  # white, three times wider than tall
     wide[:, 28:32] = 0.0  # a black bar down the middle
-    x = attribution.prepare_upload(wide, _data(1))
+    x = uploads.prepare_upload(wide, _data(1))
     assert x.shape == (1, 28, 28)
     pixels = x * 0.4 + 0.2  # undo the normalisation
     assert pixels.min() >= 0 and pixels.max() <= 1 + 1e-6
     assert pixels[0, 0].min() == pytest.approx(1.0)  # padded above with the white border
     middle = pixels[0, 14]
     assert middle.argmin() in (13, 14) and middle.min() < 0.6  # the bar stays thin and centred
-    inverted = attribution.prepare_upload(wide, _data(3), invert=True)
+    inverted = uploads.prepare_upload(wide, _data(3), invert=True)
     assert inverted.shape == (3, 28, 28) and torch.equal(inverted[0], inverted[2])
     assert (inverted[0, 0] * 0.4 + 0.2).max() == pytest.approx(0.0, abs=1e-6)  # white -> black
 
@@ -102,11 +102,11 @@ def test_an_upload_becomes_the_networks_input_without_being_stretched():
 def test_a_digits_polarity_is_read_from_its_border_and_a_colour_upload_keeps_its_colours():
     digit = np.zeros((28, 28), np.float32)
     digit[6:22, 12:16] = 1.0  # a light "1" on black, as MNIST draws it
-    assert not attribution.dark_ink(digit) and attribution.dark_ink(1 - digit)  # ink on paper
+    assert not uploads.dark_ink(digit) and uploads.dark_ink(1 - digit)  # ink on paper
     photo = np.zeros((28, 28, 3), np.float32)
     photo[..., 0], photo[8:20, 8:20, 2] = 0.9, 0.8  # a blue square on red
-    pixels = attribution.prepare_upload(photo, _data(3)) * 0.4 + 0.2  # undo the normalisation
+    pixels = uploads.prepare_upload(photo, _data(3)) * 0.4 + 0.2  # undo the normalisation
     assert pixels[0, 0, 0] == pytest.approx(0.9, abs=1e-5) and pixels[2, 0, 0] < 1e-5
     assert pixels[2, 14, 14] == pytest.approx(0.8, abs=1e-5)  # the colours, not their grey
-    grey = attribution.prepare_upload(photo, _data(1)) * 0.4 + 0.2
+    grey = uploads.prepare_upload(photo, _data(1)) * 0.4 + 0.2
     assert grey.shape == (1, 28, 28) and grey[0, 0, 0] == pytest.approx(0.3, abs=1e-5)

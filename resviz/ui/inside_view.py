@@ -11,7 +11,7 @@ import streamlit as st
 import torch
 from torch import nn
 
-from .. import attribution, features, models, shipped
+from .. import attribution, features, models, shipped, uploads
 from ..budget import OverBudget
 from ..config import NetConfig
 from ..data import Dataset, DatasetUnavailable
@@ -405,9 +405,9 @@ def _upload(p: Picked, content: bytes) -> tuple[torch.Tensor, str]:
     digest = hashlib.blake2b(content, digest_size=8).hexdigest()
     if p.data.info.channels == 3:
         image = cached(("colour", digest), lambda: read_colour(content), "Reading the image...")
-        return attribution.prepare_upload(image, p.data), "unknown (your image, in colour)"
+        return uploads.prepare_upload(image, p.data), "unknown (your image, in colour)"
     gray = read_image(content)
-    dark = attribution.dark_ink(gray)
+    dark = uploads.dark_ink(gray)
     invert = st.checkbox(
         "Invert the colours",
         value=dark,
@@ -418,7 +418,7 @@ def _upload(p: Picked, content: bytes) -> tuple[torch.Tensor, str]:
     )
     seen = "dark marks on a light border" if dark else "light marks on a dark border"
     st.caption(f"Read in grey: {seen}" + (", inverted." if invert else ", as it is."))
-    return attribution.prepare_upload(gray, p.data, invert), "unknown (your image, read in grey)"
+    return uploads.prepare_upload(gray, p.data, invert), "unknown (your image, read in grey)"
 
 
 def _attribution_image(p: Picked, source: str) -> tuple[torch.Tensor, str]:
