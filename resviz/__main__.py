@@ -178,21 +178,24 @@ def _run_file(out: str) -> Path:
     return path
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    net_cfg = net_config(args)
-    cfg = TrainConfig(
+def _train_config(args: argparse.Namespace, **more) -> TrainConfig:
+    """The training settings `train` and `sweep` share, and `more` of a command's own."""
+    return TrainConfig(
         dataset=args.dataset,
         steps=args.steps,
         batch_size=args.batch_size,
         lr=args.lr,
         schedule=args.schedule,
         warmup_steps=args.warmup_steps,
-        seed=args.seed,
         eval_every=args.eval_every,
-        probe_every=args.probe_every,
-        device=args.device,
         precision=args.precision,
+        **more,
     )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    net_cfg = net_config(args)
+    cfg = _train_config(args, seed=args.seed, probe_every=args.probe_every, device=args.device)
     out = _run_file(args.out)
     run = recorded(
         Run(net_cfg, cfg, env=environment(pick_device(cfg.device))),
@@ -281,17 +284,7 @@ def cmd_datasets(_args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     info = datasets.info(args.dataset)
-    cfg = TrainConfig(
-        dataset=args.dataset,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        schedule=args.schedule,
-        warmup_steps=args.warmup_steps,
-        seed=args.seeds[0],
-        eval_every=args.eval_every,
-        precision=args.precision,
-    )
+    cfg = _train_config(args, seed=args.seeds[0])
     entries = sweep.select(
         sweep.plan(
             args.depths,

@@ -117,60 +117,45 @@ def _filter_norms(t: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(t, dim=tuple(range(1, t.dim())), keepdim=True)
 
 
-def slice_1d(
+RESOLUTION = {1: 51, 2: 21}  # points along each axis when not given: a curve, a surface
+
+
+def measure(
     net: nn.Module,
     data: Dataset,
-    resolution: int = 51,
+    dims: int = 1,
+    resolution: int | None = None,
     span: float = 1.0,
     subset: int = 500,
     seed: int = 0,
     label: str | None = None,
     progress: Progress | None = None,
 ) -> Landscape:
-    """Loss and error at `resolution` points alpha in [-span, span] along one direction.
+    """Loss and error at `resolution` points alpha in [-span, span] along one random direction
+    (`dims=1`), or on a `resolution` x `resolution` grid in [-span, span]^2 along two (`dims=2`).
 
-    The first direction drawn with `seed` is the alpha direction of `slice_2d` with the same
-    seed, so this curve is that surface's beta = 0 row where the grids share points.
+    Two random directions among tens of thousands of weights are almost orthogonal, so the plane
+    they span shows two independent cuts through the trained weights (Li et al., Sec. 4). The
+    first direction drawn with `seed` is the same for both, so a curve is its surface's beta = 0
+    row where the grids share points.
     """
-    alphas = _axis(span, resolution)
-    loss, err = _evaluate_grid(
-        net, data, subset, _directions(net, seed, 1), [(a,) for a in alphas], progress
-    )
+    if dims not in RESOLUTION:
+        raise ValueError(f"a landscape has 1 or 2 dimensions, not {dims}")
+    axis = _axis(span, resolution or RESOLUTION[dims])
+    points = [(a,) for a in axis] if dims == 1 else [(a, b) for b in axis for a in axis]
+    loss, err = _evaluate_grid(net, data, subset, _directions(net, seed, dims), points, progress)
+    n = len(axis)
+    if dims == 2:  # row i is beta = axis[i]
+        loss, err = (tuple(tuple(v[i * n : (i + 1) * n]) for i in range(n)) for v in (loss, err))
     return Landscape(
         _label(net, label),
         data.info.name,
         _subset_size(data, subset),
         seed,
-        alphas,
-        (),
+        axis,
+        axis if dims == 2 else (),
         tuple(loss),
         tuple(err),
-    )
-
-
-def slice_2d(
-    net: nn.Module,
-    data: Dataset,
-    resolution: int = 21,
-    span: float = 1.0,
-    subset: int = 500,
-    seed: int = 0,
-    label: str | None = None,
-    progress: Progress | None = None,
-) -> Landscape:
-    """Loss and error on a `resolution` x `resolution` grid in [-span, span]^2.
-
-    Two random directions among tens of thousands of weights are almost orthogonal, so the plane
-    they span shows two independent cuts through the trained weights (Li et al., Sec. 4).
-    """
-    axis = _axis(span, resolution)
-    loss, err = _evaluate_grid(
-        net, data, subset, _directions(net, seed, 2), [(a, b) for b in axis for a in axis], progress
-    )
-    n = len(axis)
-    loss, err = (tuple(tuple(v[i * n : (i + 1) * n]) for i in range(n)) for v in (loss, err))
-    return Landscape(
-        _label(net, label), data.info.name, _subset_size(data, subset), seed, axis, axis, loss, err
     )
 
 

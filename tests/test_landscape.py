@@ -51,8 +51,8 @@ def _loss(net, x, y) -> float:
 def test_the_centre_of_the_landscape_is_the_trained_networks_loss(mnist):
     net = trained_like(channels=1)
     x, y = mnist.x_train[:64], mnist.y_train[:64]
-    one = landscape.slice_1d(net, mnist, resolution=3, subset=64)
-    two = landscape.slice_2d(net, mnist, resolution=3, subset=64)
+    one = landscape.measure(net, mnist, 1, resolution=3, subset=64)
+    two = landscape.measure(net, mnist, 2, resolution=3, subset=64)
     assert one.alphas[1] == two.alphas[1] == two.betas[1] == 0.0
     assert one.loss[1] == pytest.approx(_loss(net, x, y), rel=1e-5)
     assert two.loss[1][1] == pytest.approx(_loss(net, x, y), rel=1e-5)
@@ -62,15 +62,15 @@ def test_the_centre_of_the_landscape_is_the_trained_networks_loss(mnist):
 
 def test_the_1d_slice_is_the_2d_slices_middle_row(mnist):
     net = trained_like(channels=1)
-    one = landscape.slice_1d(net, mnist, resolution=3, subset=32, seed=7)
-    two = landscape.slice_2d(net, mnist, resolution=3, subset=32, seed=7)
+    one = landscape.measure(net, mnist, 1, resolution=3, subset=32, seed=7)
+    two = landscape.measure(net, mnist, 2, resolution=3, subset=32, seed=7)
     assert one.loss == pytest.approx(two.loss[1], rel=1e-5)
 
 
 def test_the_network_is_unchanged_after_a_landscape(mnist):
     net = trained_like(channels=1).train()
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    landscape.slice_2d(net, mnist, resolution=3, subset=32)
+    landscape.measure(net, mnist, 2, resolution=3, subset=32)
     assert net.training
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     assert all(p.grad is None for p in net.parameters())
@@ -78,8 +78,8 @@ def test_the_network_is_unchanged_after_a_landscape(mnist):
 
 def test_progress_reaches_one_point_by_point(mnist):
     seen = []
-    ls = landscape.slice_2d(
-        trained_like(channels=1), mnist, resolution=3, subset=16, progress=seen.append
+    ls = landscape.measure(
+        trained_like(channels=1), mnist, 2, resolution=3, subset=16, progress=seen.append
     )
     assert seen == pytest.approx([k / 9 for k in range(1, 10)])
     assert len(ls.loss) == len(ls.betas) == 3 and {len(r) for r in ls.loss} == {3}
@@ -97,7 +97,7 @@ def test_a_landscape_survives_a_json_round_trip(tmp_path):
 
 def test_bad_grids_say_what_is_allowed(mnist):
     with pytest.raises(ValueError, match="at least 2 points"):
-        landscape.slice_1d(trained_like(channels=1), mnist, resolution=1)
+        landscape.measure(trained_like(channels=1), mnist, 1, resolution=1)
 
 
 def _landscape(label: str, loss: list[list[float]]) -> Landscape:

@@ -286,7 +286,6 @@ def _own_landscapes(work: SessionWork) -> None:
         all(map(store().has, keys)) or st.button("Compute", key="ls_go", type="primary")
     ):
         return
-    slicer = landscape.slice_1d if dims == 1 else landscape.slice_2d
     done = []
     for (run, path), key in zip(chosen, keys):
         data = dataset(run.train.dataset)
@@ -294,8 +293,8 @@ def _own_landscapes(work: SessionWork) -> None:
         done.append(
             cached(
                 key,
-                lambda on, net=net, data=data: slicer(
-                    net, data, resolution=resolution, span=span, subset=250, progress=on
+                lambda on, net=net, data=data: landscape.measure(
+                    net, data, dims, resolution, span, subset=250, progress=on
                 ),
                 f"Computing the landscape of {run.label}...",
                 steps=True,
