@@ -144,15 +144,13 @@ def _sweep_args(w: argparse.ArgumentParser) -> None:
 
 def net_config(args: argparse.Namespace) -> NetConfig:
     info = datasets.info(args.dataset)
-    return NetConfig(
+    return info.net(
         family=args.family,
         depth=args.depth,
         residual=args.arch == "residual",
         batch_norm=not args.no_bn,
         width=args.width,
         shortcut=args.shortcut,
-        in_channels=info.channels,
-        num_classes=info.num_classes,
     )
 
 

@@ -78,14 +78,7 @@ class GradientProfile:
 
 
 def _config(data: Dataset, depth: int, residual: bool, batch_norm: bool, width: int) -> NetConfig:
-    return NetConfig(
-        depth=depth,
-        residual=residual,
-        batch_norm=batch_norm,
-        width=width,
-        in_channels=data.info.channels,
-        num_classes=data.info.num_classes,
-    )
+    return data.info.net(depth=depth, residual=residual, batch_norm=batch_norm, width=width)
 
 
 def gradient_profile(

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import ConfigError
+from .config import ConfigError, NetConfig
 from .synthetic import SCENE_CLASSES, SHAPE_CLASSES, make_scenes, make_shapes
 
 DIGITS = tuple(str(d) for d in range(10))
@@ -45,6 +45,10 @@ class DatasetInfo:
     def short(self) -> str:
         """The title without its note: "MNIST-5k", "CIFAR-10"."""
         return self.title.split(" (")[0]
+
+    def net(self, **settings) -> NetConfig:
+        """A network sized for these images: their channels in, one output per class."""
+        return NetConfig(in_channels=self.channels, num_classes=self.num_classes, **settings)
 
 
 # eq=False: the generated __eq__ would compare tensors, which raises instead of answering.

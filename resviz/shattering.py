@@ -113,14 +113,7 @@ def shattering(
     for k, (residual, batch_norm, depth) in enumerate(
         (r, bn, d) for r, bn in variants for d in depths
     ):
-        cfg = NetConfig(
-            depth=depth,
-            residual=residual,
-            batch_norm=batch_norm,
-            width=width,
-            in_channels=data.info.channels,
-            num_classes=data.info.num_classes,
-        )
+        cfg = data.info.net(depth=depth, residual=residual, batch_norm=batch_norm, width=width)
         label = cfg.label.replace(f"-{depth}", "")  # "ResNet-56, no BN" -> "ResNet, no BN"
         curves.setdefault(label, []).append(correlation(cfg, line, batch, seed))
         if progress is not None:

@@ -27,18 +27,7 @@ def preset(
     """The network trained on demand when a learner has none: ResNet-20 at width 8 (8, 16, 32
     channels). 300 steps of batch 64 on Shapes took 51 s on one busy CPU core and reached 12%
     validation error; width 16 halves the error but doubles the wait."""
-    return (
-        NetConfig(depth=20, width=8, in_channels=dataset.channels, num_classes=dataset.num_classes),
-        TrainConfig(
-            dataset=dataset.name,
-            steps=steps,
-            batch_size=64,
-            seed=seed,
-            eval_every=steps,
-            probe_every=steps,  # no probes: nobody plots them
-            precision=precision,
-        ),
-    )
+    return dataset.net(depth=20, width=8), _inside_training(dataset, steps, seed, precision)
 
 
 def large_kernel(
@@ -48,22 +37,23 @@ def large_kernel(
     pooling), so its trained kernels are large enough to read as oriented edges and colour
     blobs (Krizhevsky et al. 2012, Fig. 3). ResNet-18 at width 16 (16, 32, 64, 128 channels)."""
     return (
-        NetConfig(
-            family="imagenet",
-            depth=18,
-            width=16,
-            small_input=False,
-            in_channels=dataset.channels,
-            num_classes=dataset.num_classes,
-        ),
-        TrainConfig(
-            dataset=dataset.name,
-            steps=steps,
-            batch_size=64,
-            seed=seed,
-            eval_every=steps,
-            probe_every=steps,
-        ),
+        dataset.net(family="imagenet", depth=18, width=16, small_input=False),
+        _inside_training(dataset, steps, seed),
+    )
+
+
+def _inside_training(
+    dataset: DatasetInfo, steps: int, seed: int, precision: str = "fp32"
+) -> TrainConfig:
+    """Batch 64, one evaluation at the end and no probes: nobody plots them."""
+    return TrainConfig(
+        dataset=dataset.name,
+        steps=steps,
+        batch_size=64,
+        seed=seed,
+        eval_every=steps,
+        probe_every=steps,
+        precision=precision,
     )
 
 

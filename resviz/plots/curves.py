@@ -62,32 +62,58 @@ def train_window(n: int) -> int:
     return max(10, -(-n // MAX_POINTS)) if n > 20 else 1
 
 
+def error_pair(
+    fig: go.Figure,
+    train: tuple[list[int], list[float]],
+    validation: tuple[list[int], list[float]],
+    name: str,
+    group: str,
+    colour: str,
+    dash: str,
+    marker: dict | None = None,
+    **where,
+) -> None:
+    """One network's error in %: training thin (averaged over a few steps), validation bold.
+
+    One legend entry a network, its bold line (the titles say thin is training): eight rows of
+    legend left the plot a sliver in a narrow column. `where` places both (row, col).
+    """
+    xs, ys = smooth(*train, train_window(len(train[1])))
+    fig.add_scatter(
+        x=xs,
+        y=[100 * y for y in ys],
+        mode="lines",
+        name=f"{name} train",
+        legendgroup=group,
+        showlegend=False,
+        line=dict(color=colour, width=1.2, dash=dash),
+        **where,
+    )
+    fig.add_scatter(
+        x=validation[0],
+        y=[100 * v for v in validation[1]],
+        mode="lines+markers" if marker else "lines",
+        name=f"{name} validation",
+        legendgroup=group,
+        line=dict(color=colour, width=4, dash=dash),
+        marker=marker,
+        **where,
+    )
+
+
 def error_curves(runs: list[Run]) -> go.Figure:
     """Training error (thin, averaged over a few steps) and validation error (bold), in %."""
     fig = go.Figure()
     for i, (run, symbol) in enumerate(zip(runs, symbols(runs))):
         look = run_style(run.net)
-        steps, err = series(run, "train_error")
-        xs, ys = smooth(steps, err, train_window(len(err)))
-        # One legend entry a run (its bold line; the title says thin is training): eight rows
-        # of legend left the plot a sliver in a narrow column.
-        fig.add_scatter(
-            x=xs,
-            y=[100 * y for y in ys],
-            mode="lines",
-            name=plain(f"{run.label} train"),
-            legendgroup=str(i),
-            showlegend=False,
-            line=dict(color=look.colour, width=1.2, dash=look.dash),
-        )
-        vs, verr = series(run, "val_error")
-        fig.add_scatter(
-            x=vs,
-            y=[100 * v for v in verr],
-            mode="lines+markers",
-            name=plain(f"{run.label} validation"),
-            legendgroup=str(i),
-            line=dict(color=look.colour, width=4, dash=look.dash),
+        error_pair(
+            fig,
+            series(run, "train_error"),
+            series(run, "val_error"),
+            plain(run.label),
+            str(i),
+            look.colour,
+            look.dash,
             marker=dict(size=7, symbol=symbol),
         )
     return _layout(fig, "Error: training thin, validation bold", "error (%)")

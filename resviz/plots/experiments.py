@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from ..experiments import Group
 from ..runs import Run
-from .curves import series, smooth, train_window
+from .curves import error_pair, series
 from .styles import BN_DASH, kind_colour, run_style
 
 # Dash styles of the lines of one kind: with batch norm from the first tuple, without from the
@@ -82,32 +82,10 @@ def figure6(found: list[Group]) -> go.Figure:
             label = g.label(p) + (f", {len(p.runs)} seeds" if len(p.runs) > 1 else "")
             c = run_style(p.runs[0].net).colour
             steps, err, _ = mean_series(p.runs, "train_error")
-            xs, ys = smooth(steps, err, train_window(len(err)))
-            # One legend entry a run (its bold line); the thin one follows it on a click.
-            fig.add_scatter(
-                x=xs,
-                y=[100 * y for y in ys],
-                mode="lines",
-                name=f"{label} train",
-                legendgroup=label,
-                showlegend=False,
-                line=dict(color=c, width=1.2, dash=dash[g]),
-                row=1,
-                col=col,
-            )
             vs, verr, vsd = mean_series(p.runs, "val_error")
             if len(p.runs) > 1:
                 _band(fig, vs, verr, vsd, c, label, col)
-            fig.add_scatter(
-                x=vs,
-                y=[100 * v for v in verr],
-                mode="lines",
-                name=f"{label} validation",
-                legendgroup=label,
-                line=dict(color=c, width=4, dash=dash[g]),
-                row=1,
-                col=col,
-            )
+            error_pair(fig, (steps, err), (vs, verr), label, label, c, dash[g], row=1, col=col)
     fig.update_xaxes(title_text="iteration (training step)")
     fig.update_yaxes(title_text="error (%)", col=1)
     # A bottom margin that holds the whole legend: left to plotly, the margin grew by

@@ -59,6 +59,20 @@ def slice_curves(landscapes: list[Landscape]) -> go.Figure:
     return fig
 
 
+def _loss_map(ls: Landscape, lo: float, hi: float, i: int) -> dict:
+    """A 2-D slice's log loss in one colour scale shared by every panel (the first shows it)."""
+    return dict(
+        x=ls.alphas,
+        y=ls.betas,
+        z=_log(ls.loss),
+        customdata=ls.loss,
+        colorscale="Viridis",
+        colorbar=_colorbar(lo, hi),
+        showscale=i == 1,
+        hovertemplate="α %{x:.2f}, β %{y:.2f}<br>loss %{customdata:.3g}<extra></extra>",
+    )
+
+
 def contour_pair(landscapes: list[Landscape]) -> go.Figure:
     """2-D slices as contour maps side by side, with the same colours and levels for all."""
     lo, hi = _log_range(landscapes)
@@ -67,19 +81,12 @@ def contour_pair(landscapes: list[Landscape]) -> go.Figure:
     )
     for i, ls in enumerate(landscapes, 1):
         fig.add_contour(
-            x=ls.alphas,
-            y=ls.betas,
-            z=_log(ls.loss),
-            customdata=ls.loss,
-            colorscale="Viridis",
+            **_loss_map(ls, lo, hi, i),
             zmin=lo,
             zmax=hi,
             contours=dict(start=lo, end=hi, size=0.25),  # 4 levels a decade
-            colorbar=_colorbar(lo, hi),
-            showscale=i == 1,
             row=1,
             col=i,
-            hovertemplate="α %{x:.2f}, β %{y:.2f}<br>loss %{customdata:.3g}<extra></extra>",
         )
         fig.add_scatter(
             x=[0],
@@ -123,20 +130,7 @@ def surface_pair(landscapes: list[Landscape]) -> go.Figure:
     ticks = _ticks(lo, hi)
     zaxis = dict(title="loss", range=[lo, hi], tickvals=ticks, ticktext=_tick_text(ticks))
     for i, ls in enumerate(landscapes, 1):
-        fig.add_surface(
-            x=ls.alphas,
-            y=ls.betas,
-            z=_log(ls.loss),
-            customdata=ls.loss,
-            colorscale="Viridis",
-            cmin=lo,
-            cmax=hi,
-            colorbar=_colorbar(lo, hi),
-            showscale=i == 1,
-            row=i,
-            col=1,
-            hovertemplate="α %{x:.2f}, β %{y:.2f}<br>loss %{customdata:.3g}<extra></extra>",
-        )
+        fig.add_surface(**_loss_map(ls, lo, hi, i), cmin=lo, cmax=hi, row=i, col=1)
         fig.update_scenes(
             xaxis_title="α",
             yaxis_title="β",
