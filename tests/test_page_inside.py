@@ -21,7 +21,7 @@ from resviz.ui.inside_view import ran
 from tests.helpers import figures, plotly_array
 
 PAGE = "pages/inside.py"
-SECTIONS = ["inside_filters", "inside_maps", "inside_channels", "inside_attr", "inside_probes"]
+SECTIONS = ["inside_maps", "inside_channels", "inside_attr", "inside_probes"]  # plotly figures
 
 
 def _own(widgets, name: str):
@@ -30,10 +30,16 @@ def _own(widgets, name: str):
     return found
 
 
-def _png(trace: dict) -> np.ndarray:
-    """The pixels of a go.Image trace sent as a PNG data URI: (H, W, 3) uint8."""
-    data = base64.b64decode(trace["source"].split(",", 1)[1])
+def _png(trace: dict | str) -> np.ndarray:
+    """The pixels of a PNG data URI, or of a go.Image trace sent as one: (H, W, 3) uint8."""
+    uri = trace if isinstance(trace, str) else trace["source"]
+    data = base64.b64decode(uri.split(",", 1)[1])
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def filter_images(at) -> list[str]:
+    """The first-layer filters as drawn: two plain images (data URIs), before and after."""
+    return [i.proto.imgs[0].url for i in at.get("image")[:2]]
 
 
 @pytest.fixture
@@ -62,8 +68,7 @@ def test_the_page_opens_on_the_shipped_network_with_every_figure_and_no_click(op
     state, meta = shipped.load_shipped(item)
     after = features.first_layer_filters(models.from_state(item.net, state))
     before = features.first_layer_filters(build_seeded(item.net, item.train.seed))
-    want = inside.filters(before, after, ("", ""))
-    assert [t["source"] for t in figs["inside_filters"]["data"]] == [t.source for t in want.data]
+    assert filter_images(at) == [inside.png(inside.filter_grid(w)) for w in (before, after)]
     assert any(
         "so it has one best image: where the starts differ (0 of 6 channels)" in c.value
         for c in at.caption
@@ -110,9 +115,9 @@ def test_without_a_trained_network_it_offers_to_train_the_preset(open_page):
 def test_the_preset_shows_filters_maps_channels_probes_and_attributions(preset_page):
     at, figs = preset_page, figures(preset_page)
     assert list(figs) == SECTIONS
-    before, after = (_png(t) for t in figs["inside_filters"]["data"])
+    before, after = (_png(uri) for uri in filter_images(at))
     assert before.shape == after.shape and not np.array_equal(before, after)  # training moved them
-    assert any("edge fit" in a["text"] for a in figs["inside_filters"]["layout"]["annotations"])
+    assert any(m.value.startswith("**after training · edge fit") for m in at.markdown)
     # The drawn maps are the network's: the same 10 seeded steps, retrained here, give them.
     data = datasets.load("shapes")
     # the page trains in the precision the app chose for this machine (bf16 where supported)
@@ -216,7 +221,6 @@ def test_a_run_from_the_train_page_is_analysed(open_page, train_custom):
     run, path = at.session_state["work"].trained()[0]  # the drawn kernels are the run's own
     net = models.from_state(run.net, load_weights(path))
     after = features.first_layer_filters(net)
-    drawn = figs["inside_filters"]["data"][1]["source"]
     assert after.shape == (4, 1, 3, 3)
-    assert drawn == inside.filters(after, after, ("", "")).data[1].source
+    assert filter_images(at)[1] == inside.png(inside.filter_grid(after))
     assert len(figs["inside_probes"]["data"][0]["x"]) == 4  # stem and three blocks of ResNet-8

@@ -74,28 +74,22 @@ def signed_rgb(values: np.ndarray) -> np.ndarray:
     return 1 + np.clip(v, 0, 1) * (red - 1) + np.clip(-v, 0, 1) * (blue - 1)  # white at 0
 
 
-def filters(
-    before: np.ndarray, after: np.ndarray, titles: tuple[str, str], height: int = 300
-) -> go.Figure:
-    """First-layer kernels (K, C, k, k) at initialisation and after training, side by side.
+def filter_grid(weights: np.ndarray, width: int = 300) -> np.ndarray:
+    """First-layer kernels (K, C, k, k) as one image (3, H, W) in [0, 1], in a square grid
+    (8 -> 3x3, 64 -> 8x8) about `width` px wide, every weight a square of whole pixels.
 
     Each kernel is scaled by its own largest |weight|. Colour kernels: grey = 0 and each colour
     channel shows that colour's weight. One-channel kernels: red positive (wants light), blue
     negative (wants dark).
     """
-    cols = int(np.ceil(np.sqrt(len(before))))  # a square grid: 8 -> 3x3, 16 -> 4x4
-    fig = make_subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.06)
-    for c, w in enumerate((before, after), 1):
-        tiles = (
-            list(0.5 + 0.5 * _scaled(w))
-            if w.shape[1] == 3
-            else [signed_rgb(k[0]) for k in _scaled(w)]
-        )
-        size = w.shape[-1] * -(-30 // w.shape[-1])  # about 30 px, every weight the same size
-        fig.add_trace(
-            go.Image(source=png(mosaic(tiles, cols, size, gap=6)), hoverinfo="skip"), 1, c
-        )
-    return _image_axes(fig, height, top=40)
+    cols = int(np.ceil(np.sqrt(len(weights))))
+    tiles = (
+        list(0.5 + 0.5 * _scaled(weights))
+        if weights.shape[1] == 3
+        else [signed_rgb(k[0]) for k in _scaled(weights)]
+    )
+    k = weights.shape[-1]
+    return mosaic(tiles, cols, k * max(1, width // cols // k), gap=6)
 
 
 def feature_maps(maps: np.ndarray, cols: int = 8, height: int | None = None) -> go.Figure:

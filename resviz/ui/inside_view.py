@@ -21,6 +21,7 @@ from ..receptive import Field, crop, fields
 from ..runs import Run, load_weights
 from ..tickets import Ticket
 from ..uploads import FORMATS, UploadError, read_colour, read_image
+from . import filters_view
 from .computed import cached
 from .sidebar import Settings
 from .state import SessionWork, dataset, manager, runtime
@@ -227,9 +228,7 @@ def filters(p: Picked) -> None:
         f"at initialisation · edge fit {fit0.mean():.2f}",
         f"after training · edge fit {fit1.mean():.2f}",
     )
-    st.plotly_chart(
-        plots.filters(before, after, titles), key="inside_filters", config={"displayModeBar": False}
-    )
+    filters_view.pair(before, after, titles)
     scheme = (
         "grey = 0, each colour its weight"
         if before.shape[1] == 3
