@@ -44,12 +44,13 @@ def attribute(
     method: str,
     steps: int = 64,
     window: int = 4,
-    layer: nn.Module | None = None,
+    layer: str | None = None,
 ) -> np.ndarray:
     """The `method` map (H, W) for class `target` of one normalised image (C, H, W).
 
-    Runs in the image's dtype (float64 for exact checks). `layer` is Grad-CAM's layer, by
-    default the last block of a `Net` (the last stage's output, 8x8 for 32 px inputs).
+    Runs in the image's dtype (float64 for exact checks). `layer` names Grad-CAM's layer
+    (`layer4` of torchvision's ResNet-18), found in the copy the method runs on; by default
+    the last block of a `Net` (the last stage's output, 8x8 for 32 px inputs).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -63,8 +64,8 @@ def attribute(
         )
         return _map(ig.sum(1))
     if method == "Grad-CAM":
-        layer = layer if layer is not None else _last_block(net)
-        cam = LayerGradCam(net, layer).attribute(x, target=target, relu_attributions=True)
+        module = net.get_submodule(layer) if layer is not None else _last_block(net)
+        cam = LayerGradCam(net, module).attribute(x, target=target, relu_attributions=True)
         return _map(LayerAttribution.interpolate(cam, x.shape[-2:], "bilinear")[:, 0])
     c = x.shape[1]  # occlusion: every channel of a window at once, windows overlapping by half
     occ = Occlusion(net).attribute(

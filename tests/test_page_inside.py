@@ -38,8 +38,10 @@ def _png(trace: dict | str) -> np.ndarray:
 
 
 def filter_images(at) -> list[str]:
-    """The first-layer filters as drawn: two plain images (data URIs), before and after."""
-    return [i.proto.imgs[0].url for i in at.get("image")[:2]]
+    """The first-layer filters as drawn: the page's two images sent as PNG data URIs (other
+    images, photos, go through the media files), before and after training."""
+    urls = [i.proto.imgs[0].url for i in at.get("image")]
+    return [u for u in urls if u.startswith("data:image/png")]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from ..receptive import Field, crop, fields
 from ..runs import Run, load_weights
 from ..tickets import Ticket
 from ..uploads import FORMATS, UploadError, read_colour, read_image
-from . import filters_view
+from . import filters_view, imagenet_view
 from .computed import cached
 from .sidebar import Settings
 from .state import SessionWork, dataset, manager, runtime
@@ -85,7 +85,10 @@ def pick(settings: Settings, work: SessionWork) -> Picked | None:
         ("preset", n): f"ResNet-20 on {n}: train it here"
         for n in dict.fromkeys([*PRESET_DATASETS, settings.dataset])
     }
+    options[("imagenet", 0)] = imagenet_view.OPTION
     kind, which = st.selectbox("Network", list(options), format_func=options.get, key="inside_net")
+    if kind == "imagenet":  # its own sections: no dataset of ours, 224 px photos
+        return imagenet_view.show()
     if kind == "shipped":
         return _shipped(shipped.networks()[which])
     if kind == "preset":
