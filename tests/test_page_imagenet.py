@@ -78,7 +78,7 @@ def test_cached_weights_show_their_filters_predictions_maps_and_attributions(ope
     assert any(m.value.endswith(ranked) for m in at.markdown)
     before, after = pretrained.first_conv_at_init(), state["conv1.weight"].numpy()
     assert filter_images(at) == [inside.png(inside.filter_grid(w)) for w in (before, after)]
-    assert any("The 64 7x7 kernels of conv1" in c.value for c in at.caption)
+    assert any("one 7x7 kernel of the first layer (64 in all)" in c.value for c in at.caption)
 
     figs = figures(at)
     assert list(figs) == ["inside_imagenet_maps", "inside_imagenet_attr"]

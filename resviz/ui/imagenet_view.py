@@ -105,22 +105,13 @@ def _predictions(x, ranked: list[tuple[int, str, float]]) -> None:
 
 
 def _filters(net: ResNet) -> None:
-    before = pretrained.first_conv_at_init()
-    after = features.first_layer_filters(net)
-    fit0, fit1 = (features.edge_fit(w) for w in (before, after))
-    k = after.shape[-1]
-    titles = (
-        f"at initialisation · edge fit {fit0.mean():.2f}",
-        f"after ImageNet · edge fit {fit1.mean():.2f}",
-    )
-    filters_view.pair(before, after, titles)
-    st.caption(
-        f"The {len(after)} {k}x{k} kernels of conv1, each scaled by its own largest weight "
-        "(grey = 0, each colour its weight). Look for oriented edges and blobs of one colour "
-        "against another, as Krizhevsky et al. 2012 (Fig. 3) found in AlexNet's. Edge fit, the "
-        f"share a tilted plane explains: {fit0.mean():.2f} for torchvision's random start, "
-        f"{fit1.mean():.2f} after training; {(fit1 > fit0.max()).sum()} of {len(fit1)} "
-        "trained kernels beat every initial one (a colour blob is no ramp, so it scores low)."
+    filters_view.show(
+        pretrained.first_conv_at_init(),
+        features.first_layer_filters(net),
+        "after ImageNet",
+        "Look for oriented edges and blobs of one colour against another, as Krizhevsky et "
+        "al. 2012 (Fig. 3) found in AlexNet's first layer; a blob is no ramp, so its edge fit "
+        "is low. ",
     )
 
 

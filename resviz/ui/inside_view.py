@@ -224,27 +224,7 @@ def _image_number(p: Picked, key: str) -> int:
 @st.fragment
 def filters(p: Picked) -> None:
     before = features.first_layer_filters(build_seeded(p.net_cfg, p.seed))
-    after = features.first_layer_filters(p.net)
-    fit0, fit1 = (features.edge_fit(w) for w in (before, after))
-    k = before.shape[-1]
-    titles = (
-        f"at initialisation · edge fit {fit0.mean():.2f}",
-        f"after training · edge fit {fit1.mean():.2f}",
-    )
-    filters_view.pair(before, after, titles)
-    scheme = (
-        "grey = 0, each colour its weight"
-        if before.shape[1] == 3
-        else "red: wants light, blue: wants dark"
-    )
-    st.caption(
-        f"Each square is one {k}x{k} kernel of the first layer, scaled by its own largest "
-        f"weight ({scheme}). **Edge fit** is the share of a kernel a tilted plane explains "
-        f"(an oriented edge or colour ramp): mean {fit0.mean():.2f} at initialisation "
-        f"(random kernels: {2 / (k * k - 1):.2f}), {fit1.mean():.2f} after training; "
-        f"{(fit1 > fit0.max()).sum()} of {len(fit1)} trained kernels beat every initial "
-        "one."
-    )
+    filters_view.show(before, features.first_layer_filters(p.net), "after training")
 
 
 @st.fragment
