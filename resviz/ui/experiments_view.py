@@ -28,6 +28,7 @@ from ..plots import landscape as landscape_plots
 from ..plots.experiments import error_vs_depth, figure6
 from ..runs import BATCH, Run, list_runs, load, load_weights
 from .computed import cached, store
+from .pickers import pick_runs
 from .query import literal
 from .state import SessionWork, dataset
 
@@ -249,15 +250,7 @@ def _own_landscapes(work: SessionWork) -> None:
     if not trained:
         st.caption("Train a run on the Train page first: its final weights are kept for this.")
         return
-    labels = [f"{r.label} · {r.created.replace('T', ' ')[:16]}" for r, _ in trained]
-    picked = st.multiselect(
-        "Networks",
-        range(len(trained)),
-        default=list(range(min(2, len(trained)))),
-        format_func=labels.__getitem__,
-        key="ls_runs",
-        max_selections=2,
-    )
+    picked = pick_runs("Networks", [r for r, _ in trained], "ls_runs", newest=2, most=2)
     c1, c2, c3 = st.columns(3)
     dims = c1.radio("Slice", (1, 2), format_func=lambda n: f"{n}-D", horizontal=True, key="ls_dims")
     resolution = c2.slider(

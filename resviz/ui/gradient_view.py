@@ -10,6 +10,7 @@ from ..plots.gradients import heatmap, profile
 from ..plots.styles import run_style
 from ..runs import Run
 from ..schema import PROBES
+from .pickers import pick_runs
 from .state import SessionWork
 
 STEP_KEY = "grad_step"
@@ -25,15 +26,7 @@ def session_runs(work: SessionWork) -> list[Run]:
 
 def choose(runs: list[Run]) -> tuple[list[Run], int, list[int]] | None:
     """Pick runs (defaults: the newest four) and a probed step they all share."""
-    labels = [f"{r.label} · {r.created} · {r.status}" for r in runs]
-    picked = st.multiselect(
-        "Runs",
-        range(len(runs)),
-        default=list(range(min(4, len(runs)))),
-        format_func=labels.__getitem__,
-        key="grad_runs",
-    )
-    chosen = [runs[i] for i in picked]
+    chosen = [runs[i] for i in pick_runs("Runs", runs, "grad_runs", newest=4)]
     steps = probe_steps(chosen)
     if not steps:
         st.info("Pick at least one run to see its gradients.")

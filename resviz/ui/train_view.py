@@ -11,12 +11,13 @@ import streamlit as st
 from .. import data as datasets
 from ..claims import HELP
 from ..comparisons import ending
-from ..config import ConfigError, NetConfig, TrainConfig
+from ..config import CIFAR_DEPTHS, ConfigError, NetConfig, TrainConfig
 from ..jobs import MAX_CONFIGS
 from ..plots.curves import error_curves, loss_curves
 from ..presets import PRESETS
 from ..runs import FILE_RECORDS, SESSION, Run, dumps, slug, to_csv
 from ..tickets import Snapshot, Ticket
+from .pickers import pick_runs, run_names
 from .query import CLASSROOM_KEY, DEFAULT_WIDTH, PRESET_KEY, literal
 from .sidebar import Settings
 from .state import SessionWork, dataset, manager, runtime
@@ -131,7 +132,7 @@ def custom_form(settings: Settings, busy: bool) -> Specs | None:
                         ),
                         st.selectbox(
                             "depth",
-                            (8, 14, 20, 32, 44, 56, 110),
+                            CIFAR_DEPTHS,
                             index=2 + i // 2 * 3,
                             key=f"depth{i}",
                         ),
@@ -323,17 +324,8 @@ def history(work: SessionWork) -> list[Run]:
     if not runs:
         st.caption("Finished runs appear here.")
         return []
-    ids = _ids(runs)
-    before = st.session_state.get("compare_ids", [])
-    # Picked by name, not list position: a position named the previous job's runs once a new
-    # job's came first. A new run picks the newest four again; a run gone is dropped.
-    if "compare" not in st.session_state or any(i not in before for i in ids):
-        st.session_state["compare"] = ids[:4]
-    elif before != ids:
-        st.session_state["compare"] = [i for i in st.session_state["compare"] if i in ids]
-    st.session_state["compare_ids"] = ids
-    chosen = st.multiselect("Runs to compare", ids, key="compare")
-    picked = sorted(ids.index(i) for i in chosen)
+    ids = run_names(runs)
+    picked = pick_runs("Runs to compare", runs, "compare", newest=4)
     if picked:
         # Oldest first, so a job's runs keep the order they had while training.
         st.plotly_chart(error_curves([runs[i] for i in picked[::-1]]), key="history-errors")
@@ -345,15 +337,3 @@ def history(work: SessionWork) -> list[Run]:
         c2.download_button("JSON", dumps(run), f"{name}.json", "application/json", key=f"json{i}")
         c3.download_button("CSV", to_csv(run), f"{name}.csv", "text/csv", key=f"csv{i}")
     return [runs[i] for i in picked]
-
-
-def _ids(runs: list[Run]) -> list[str]:
-    """Each run's name in the History: when it was made, what it is, how it ended; a second run
-    of one name (one network twice in a job) numbered."""
-    seen: dict[str, int] = {}
-    out = []
-    for run in runs:
-        name = f"{run.created} · {run.label} · {run.status}"
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
-    return out
