@@ -15,7 +15,7 @@ from PIL import Image
 from resviz.config import NetConfig
 from resviz.data import DATASETS
 from resviz.runs import dumps
-from resviz.ui.query import literal, parse, session_id
+from resviz.ui.query import DEFAULT_WIDTH, literal, parse, session_id
 from resviz.ui.state import SessionWork
 from resviz.uploads import UploadError, read_image
 from tests.helpers import ROOT, RUN, TIMEOUT, encode, png_chunk
@@ -330,7 +330,8 @@ QUERIES = {  # row -> (query, the exact note)
     ),
     "width out of range": (
         {"width": "99999"},
-        "Ignored `width=99999`: width must be a whole number of channels from 1 to 512; using 16.",
+        "Ignored `width=99999`: width must be a whole number of channels from 1 to 512; "
+        f"using {DEFAULT_WIDTH['cifar']}.",
     ),
     "unknown parameter": (
         {"dpeth": "56"},
@@ -342,7 +343,7 @@ QUERIES = {  # row -> (query, the exact note)
 @pytest.mark.parametrize("row", QUERIES)
 def test_a_bad_query_parameter_falls_back_with_its_note(row):
     params, note = QUERIES[row]
-    assert parse(params) == (NetConfig(), [note])
+    assert parse(params) == (NetConfig(width=DEFAULT_WIDTH["cifar"]), [note])  # the presets'
 
 
 @pytest.mark.parametrize("row", ["garbage depth", "width out of range"])
