@@ -77,9 +77,7 @@ class NetConfig:
 
     @property
     def label(self) -> str:
-        kind = "ResNet" if self.residual else "plain"
-        bn = "" if self.batch_norm else ", no BN"
-        return f"{kind}-{self.depth}{bn}"
+        return kind_label(self.residual, self.batch_norm, self.depth)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -141,6 +139,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def kind_label(residual: bool, batch_norm: bool, depth: int | None = None) -> str:
+    """A network's name, "ResNet-56, no BN"; without a depth, its kind alone ("ResNet, no BN")."""
+    kind = "ResNet" if residual else "plain"
+    return f"{kind}{'' if depth is None else f'-{depth}'}{'' if batch_norm else ', no BN'}"
 
 
 def _check_number(name: str, value: object) -> None:

@@ -27,10 +27,10 @@ DEPTHS = CIFAR_DEPTHS[:-1]  # to 56 layers, as the Experiments page compares
 
 @dataclass(frozen=True)
 class Shattering:
-    """Neighbour correlation at each depth, one curve per network kind ("ResNet, no BN")."""
+    """Neighbour correlation at each depth, one curve per network kind."""
 
     depths: tuple[int, ...]
-    curves: dict[str, tuple[float, ...]]
+    curves: dict[tuple[bool, bool], tuple[float, ...]]  # (residual, batch norm) -> one a depth
     points: int  # inputs along the line
     width: int
     seed: int
@@ -109,13 +109,12 @@ def shattering(
     """
     line = image_line(data.x_train[ends[0]], data.x_train[ends[1]], points)
     batch = data.x_train[:calibration]
-    curves: dict[str, list[float]] = {}
+    curves: dict[tuple[bool, bool], list[float]] = {}
     for k, (residual, batch_norm, depth) in enumerate(
         (r, bn, d) for r, bn in variants for d in depths
     ):
         cfg = data.info.net(depth=depth, residual=residual, batch_norm=batch_norm, width=width)
-        label = cfg.label.replace(f"-{depth}", "")  # "ResNet-56, no BN" -> "ResNet, no BN"
-        curves.setdefault(label, []).append(correlation(cfg, line, batch, seed))
+        curves.setdefault((residual, batch_norm), []).append(correlation(cfg, line, batch, seed))
         if progress is not None:
             progress((k + 1) / (len(variants) * len(depths)))
     return Shattering(tuple(depths), {k: tuple(v) for k, v in curves.items()}, points, width, seed)

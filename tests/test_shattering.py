@@ -10,6 +10,7 @@ from resviz.config import NetConfig
 from resviz.data import load
 from resviz.models import build_seeded
 from resviz.plots.landscape import shattering_curves
+from resviz.plots.styles import KIND_HUE
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def test_shattering_measures_every_variant_at_every_depth(mnist):
     seen = []
     result = shattering.shattering(mnist, depths=(8, 14), points=16, width=4, progress=seen.append)
     assert seen == pytest.approx([k / 8 for k in range(1, 9)])
-    assert list(result.curves) == ["plain", "ResNet", "plain, no BN", "ResNet, no BN"]
+    assert list(result.curves) == [(False, True), (True, True), (False, False), (True, False)]
     assert all(len(v) == 2 and all(-1 <= c <= 1 for c in v) for v in result.curves.values())
     assert (result.depths, result.points, result.width) == ((8, 14), 16, 4)
 
@@ -98,7 +99,7 @@ def test_shattering_measures_every_variant_at_every_depth(mnist):
 def test_shattering_figure_shows_the_curves_it_was_given():
     result = shattering.Shattering(
         (20, 56),
-        {"plain": (0.75, 0.01), "ResNet": (0.96, 0.91), "ResNet, no BN": (0.98, 0.96)},
+        {(False, True): (0.75, 0.01), (True, True): (0.96, 0.91), (True, False): (0.98, 0.96)},
         256,
         8,
         0,
@@ -109,3 +110,5 @@ def test_shattering_figure_shows_the_curves_it_was_given():
     assert all(list(t.x) == [20, 56] for t in fig.data)
     assert list(fig.layout.yaxis.range) == [0, 1]
     assert fig.data[2].line.dash == "dash" and fig.data[0].line.dash == "solid"
+    # plain blue, ResNet orange: from the variant, as on every page
+    assert [t.line.color for t in fig.data] == [KIND_HUE[False], KIND_HUE[True], KIND_HUE[True]]

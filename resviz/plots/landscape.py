@@ -11,15 +11,12 @@ import math
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..config import kind_label
 from ..landscape import Landscape
 from ..shattering import Shattering
-from .styles import kind_colour, label_style
+from .styles import BN_DASH, kind_colour, label_style
 
 ALPHA = "α (0 = trained weights)"
-
-
-def _colour(label: str) -> str:
-    return kind_colour(not label.startswith("plain"))
 
 
 def slice_curves(landscapes: list[Landscape]) -> go.Figure:
@@ -151,14 +148,14 @@ def surface_pair(landscapes: list[Landscape]) -> go.Figure:
 def shattering_curves(result: Shattering) -> go.Figure:
     """Correlation of neighbouring inputs' gradients against depth; dashed: without BN."""
     fig = go.Figure()
-    for label, values in result.curves.items():
+    for (residual, batch_norm), values in result.curves.items():
         fig.add_scatter(
             x=result.depths,
             y=values,
             mode="lines+markers",
-            name=label,
+            name=kind_label(residual, batch_norm),
             cliponaxis=False,
-            line=dict(color=_colour(label), width=3, dash="dash" if "no BN" in label else "solid"),
+            line=dict(color=kind_colour(residual), width=3, dash=BN_DASH[batch_norm]),
             hovertemplate="depth %{x}: %{y:.3f}<extra></extra>",
         )
     fig.update_layout(
