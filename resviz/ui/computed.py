@@ -1,5 +1,12 @@
 """Finished analyses shared by every session of the server, computed once each under a spinner
-or a progress bar: trained weights, landscapes, correlations. Never a live model."""
+or a progress bar: trained weights, landscapes, correlations. Never a live model.
+
+Not `st.cache_resource`: that keys a result on the hashes of a function's arguments and cannot
+say whether one is there without computing it. Here the caller names each result (a run's
+identity, a file's digest) and computes it with a closure over tensors and state dicts that
+would be hashed on every call; and `has` lets a page offer a Compute button only for what no
+session has computed yet.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +20,15 @@ import streamlit as st
 class Store:
     """Finished results shared by every session: state dicts and read-only arrays, never a model.
 
-    Holds the newest `size`; one lock per key, so two sessions asking at once compute it once.
+    Holds the newest `size`. While a key is being computed, the sessions asking for it share one
+    lock, so it is computed once; the lock goes when the last of them is done, so a computation
+    that raised leaves nothing behind and the next request computes it again.
     """
 
     def __init__(self, size: int = 64):
         self.size = size
         self.items: OrderedDict[Hashable, object] = OrderedDict()
-        self.locks: dict[Hashable, threading.Lock] = {}
+        self.pending: dict[Hashable, tuple[threading.Lock, list[int]]] = {}  # lock, waiters
         self.lock = threading.Lock()
 
     def has(self, key: Hashable) -> bool:
@@ -28,18 +37,27 @@ class Store:
 
     def get(self, key: Hashable, compute: Callable[[], object]) -> object:
         with self.lock:
-            key_lock = self.locks.setdefault(key, threading.Lock())
-        with key_lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+            key_lock, waiters = self.pending.setdefault(key, (threading.Lock(), [0]))
+            waiters[0] += 1
+        try:
+            with key_lock:
+                with self.lock:
+                    if key in self.items:  # computed by the session this one waited for
+                        return self.items[key]
+                value = compute()
+                with self.lock:
+                    self.items[key] = value
+                    while len(self.items) > self.size:
+                        self.items.popitem(last=False)
+                return value
+        finally:
             with self.lock:
-                if key in self.items:
-                    self.items.move_to_end(key)
-                    return self.items[key]
-            value = compute()
-            with self.lock:
-                self.items[key] = value
-                while len(self.items) > self.size:
-                    self.locks.pop(self.items.popitem(last=False)[0], None)
-            return value
+                waiters[0] -= 1
+                if not waiters[0]:
+                    del self.pending[key]
 
 
 @st.cache_resource
