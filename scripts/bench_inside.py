@@ -2,15 +2,19 @@
 (assets/inside). Prints three tables.
 
     OMP_WAIT_POLICY=PASSIVE nice -n 10 python -m scripts.bench_inside [--repeats 3] [--am-steps 96]
-        [--browser 3]
+        [--server 5] [--browser 3] [--skip-costs]
 
 1. Each attribution and the activation maximisation of one group of channels (the page's 6
    channels x 3 images), regularised (Olah et al. 2017) and plain, with the mean centre-unit
    value it reaches and the share of its energy at high frequencies (above half the highest).
 2. The edge fit and linear probes, trained against the seeded initial weights.
-3. With --browser N: a server is started, one Chromium visit warms it (every analysis of the
+3. With --server N: the page's first render in a warm process, as the server makes it (an
+   AppTest script run of a fresh session after one that computed every shared analysis): the
+   engine's part of the first figure, without the browser.
+4. With --browser N: a server is started, one Chromium visit warms it (every analysis of the
    default network computed once), then N fresh visits time the title (the script has started
-   drawing), the first figure (plotly drawn) and the page's end.
+   drawing), the first figure (the first-layer filters drawn), the first plotly chart drawn
+   and the page's end.
 
 Each time is the median of `repeats` runs after one warm-up, on one validation image.
 """
@@ -19,10 +23,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 
 import torch
@@ -31,6 +38,7 @@ from resviz import attribution, features, models, shipped
 from resviz import data as datasets
 from resviz.models import build_seeded
 from resviz.runtime import describe_device, pick_device
+from scripts.appserver import READY
 
 AM_CHANNELS, AM_STARTS = 6, 3  # the page's group of channels and images per channel
 
@@ -117,53 +125,106 @@ def measurements(item: shipped.Shipped, net, data) -> None:
     )
 
 
+def server(visits: int) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from scripts.appserver import ROOT
+
+    times = []
+    for _ in range(visits + 1):  # the first computes the shared analyses
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+        at.run()
+        at.switch_page("pages/inside.py")
+        t0 = time.perf_counter()
+        at.run()
+        times.append(time.perf_counter() - t0)
+        assert not at.exception, at.exception
+    print(
+        f"the page's script run in a fresh session: {times[0]:.2f} s in a fresh process, "
+        f"then median of {visits} {statistics.median(times[1:]):.2f} s "
+        f"(min {min(times[1:]):.2f}, max {max(times[1:]):.2f})"
+    )
+
+
+CHART = "[data-testid='stPlotlyChart'] .main-svg"
+MILESTONES = {  # what a visitor sees, in the order it comes: a selector, or a JS predicate
+    "title": "h1",
+    # the first-layer filters, the page's first figure: PNG images sent inline (a plotly chart
+    # until commit fa1b3d7, drawn with every other chart once plotly's script had loaded)
+    "first figure": "() => [...document.querySelectorAll(\"img[src^='data:image/png']\")]"
+    ".some(i => i.complete && i.naturalWidth > 0)"
+    f' || document.querySelector("{CHART}") !== null',
+    "first chart": CHART,
+    "end": READY,
+}
+
+
 def browser(visits: int) -> None:
     from playwright.sync_api import sync_playwright
 
-    from scripts.appserver import CHROMIUM, FLAGS, PAGES, READY, app_server
+    from scripts.appserver import CHROMIUM, FLAGS, PAGES, app_server
 
-    chart = "[data-testid='stPlotlyChart'] .main-svg"
     with tempfile.TemporaryDirectory() as runs, sync_playwright() as pw, app_server(runs) as app:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         url = f"{app.url}/{PAGES['inside']}"
-        firsts, lasts = [], []
+        times: dict[str, list[float]] = {k: [] for k in list(MILESTONES)[1:]}
         for visit in range(visits + 1):  # the first visit warms the server
             page = chromium.new_page(viewport={"width": 1280, "height": 800})
             t0 = time.perf_counter()
             page.goto(url)
-            page.wait_for_selector("h1", timeout=300_000)  # the page's title: the script runs
-            title = time.perf_counter() - t0
-            page.wait_for_selector(chart, timeout=300_000)
-            first = time.perf_counter() - t0
-            page.wait_for_selector(READY, timeout=300_000)
-            last = time.perf_counter() - t0
+            seen = {}
+            for what, selector in MILESTONES.items():
+                if selector.startswith("() =>"):
+                    page.wait_for_function(selector, timeout=300_000)
+                else:
+                    page.wait_for_selector(selector, timeout=300_000)
+                seen[what] = time.perf_counter() - t0
             page.close()
             print(
-                f"visit {visit} ({'warms the server' if visit == 0 else 'warm'}): title "
-                f"{title:.1f} s, first figure {first:.1f} s, page finished {last:.1f} s, load "
-                f"average {os.getloadavg()[0]:.1f}",
+                f"visit {visit} ({'warms the server' if visit == 0 else 'warm'}): "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in seen.items())
+                + f", load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-            if visit:
-                firsts.append(first)
-                lasts.append(last)
+            for k in times if visit else ():
+                times[k].append(seen[k])
         print(
-            f"warm server, median of {visits}: first figure {statistics.median(firsts):.1f} s, "
-            f"page finished {statistics.median(lasts):.1f} s"
+            f"warm server, median of {visits}: "
+            + ", ".join(f"{k} {statistics.median(v):.1f} s" for k, v in times.items())
         )
+
+
+def machine() -> str:
+    """Where and when: the date, the CPU, the cores this process may use, torch, the commit."""
+    model = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in open("/proc/cpuinfo")
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {model}, "
+        f"{describe_device(pick_device())}, torch {torch.__version__}, commit {commit}"
+    )
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--am-steps", type=int, default=96)
+    p.add_argument("--server", type=int, default=0, help="warm script runs to time (0: none)")
     p.add_argument("--browser", type=int, default=0, help="warm visits to time (0: none)")
     p.add_argument("--skip-costs", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(1)
     print(
-        f"on {describe_device(pick_device())}, {torch.get_num_threads()} torch threads, load "
-        f"average {os.getloadavg()[0]:.1f}"
+        f"{machine()}; {torch.get_num_threads()} torch threads, load average "
+        f"{os.getloadavg()[0]:.1f}"
     )
     if not args.skip_costs:
         for item in shipped.networks():
@@ -171,6 +232,8 @@ def main() -> None:
             net, data = models.from_state(item.net, state), datasets.load(item.train.dataset)
             costs(item, net, data, args)
             measurements(item, net, data)
+    if args.server:
+        server(args.server)
     if args.browser:
         browser(args.browser)
 
