@@ -97,10 +97,32 @@ class Job:
         run.records = list(run.records)
         return run
 
-    def _set(self, **fields) -> None:
+    # What the manager changes, each under the job's lock: a snapshot never sees half of it.
+
+    def place(self, position: int) -> None:
+        """Its place in the queue (1 = next)."""
         with self._lock:
-            for k, v in fields.items():
-                setattr(self, k, v)
+            self.position = position
+
+    def begin(self) -> None:
+        with self._lock:
+            self.state, self.position = Status.RUNNING, None
+
+    def cancel(self) -> None:
+        """Stopped before it started: every run reads stopped, with no records."""
+        with self._lock:
+            for r in self.runs:
+                r.status = Status.STOPPED
+
+    def fail(self, message: str) -> None:
+        """Every run failed, with `message`."""
+        with self._lock:
+            for r in self.runs:
+                r.status, r.message = Status.FAILED, message
+
+    def end(self, state: Status, message: str = "") -> None:
+        with self._lock:
+            self.state, self.message, self.position = state, message, None
 
     def done_steps(self) -> list[int]:
         """Steps each run has trained (all of them once it has ended)."""
@@ -335,7 +357,7 @@ class JobManager:
 
     def _renumber(self) -> None:
         for i, job in enumerate(self._queue):
-            job._set(position=i + 1)
+            job.place(i + 1)
 
     def _work(self, job: Job) -> None:
         need = job.plan.slots
@@ -347,23 +369,22 @@ class JobManager:
             self._queue.remove(job)
             self._renumber()
             self._cond.notify_all()
-            if not job.stopping:
+            # Decided once, here: a stop that comes after it is seen by the training loop.
+            start = not job.stopping
+            if start:
                 self._running.append(job)
-        if job.stopping:
-            for r in job.runs:
-                r.status = Status.STOPPED
-            self._finished(job, state=Status.STOPPED, position=None)
+        if not start:
+            job.cancel()
+            self._finished(job, Status.STOPPED)
             return
-        job._set(state=Status.RUNNING, position=None)
-        final = {"state": Status.FAILED, "message": "training was interrupted"}
+        job.begin()
+        state, message = Status.FAILED, "training was interrupted"
         try:
             job.train(workers=len(job.plan.groups))
-            final = {"state": Status.STOPPED if job.stopping else Status.DONE}
+            state, message = (Status.STOPPED if job.stopping else Status.DONE), ""
         except Exception as e:  # noqa: BLE001 - a worker must report, never die silently
-            final = {"state": Status.FAILED, "message": f"training failed: {e}"}
-            with job._lock:
-                for r in job.runs:
-                    r.status, r.message = Status.FAILED, final["message"]
+            message = f"training failed: {e}"
+            job.fail(message)
         finally:
             if (measured := job.measured_factor()) is not None:
                 self.pace.observe(measured)
@@ -372,16 +393,15 @@ class JobManager:
                 if job.val_images:
                     self._val_images[job.runs[0].train.dataset] = job.val_images
                 self._cond.notify_all()
-        self._finished(job, **final)
+        self._finished(job, state, message)
         return_freed_memory()
 
     def _busy(self) -> int:
         return sum(j.plan.slots for j in self._running)
 
-    def _finished(self, job: Job, **final) -> None:
+    def _finished(self, job: Job, state: Status, message: str = "") -> None:
         """Keep the finished runs, settle the tickets (saving their runs), then publish the
         end: a ticket that reads `done` has been saved."""
-        state = final["state"]
         with self._cond:
             for key in job.keys:
                 if self._live.get(key, (None,))[0] is job:
@@ -394,7 +414,7 @@ class JobManager:
                         self.store.put(key, run, weights)
                 except OSError:
                     pass  # not shared, but every ticket still gets its copy below
-        job._set(**final)
+        job.end(state, message)
         for ticket in tickets:
             ticket.settle()
         if self._on_finish is not None:

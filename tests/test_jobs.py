@@ -117,10 +117,33 @@ def test_a_queued_job_can_be_stopped_before_it_starts():
     first = manager.submit([(NET, LONG)])
     second = manager.submit([(NET, QUICK)])
     second.stop()
-    assert _wait(second).state == "stopped"
+    snap = _wait(second)
+    assert snap.state == "stopped" and [r.status for r in snap.runs] == ["stopped"]
     assert len(manager.etas()) == 1  # only the first job: the stopped one left the queue
     first.stop()
     _wait(first)
+
+
+def test_a_stop_as_a_queued_job_leaves_the_queue_ends_it_stopped_and_frees_its_slot(
+    monkeypatch,
+):
+    manager = JobManager(slots=1)
+    first = manager.submit([(NET, LONG)])
+    _wait(first, states=("running",))
+    second = manager.submit([(NET, QUICK)])
+    start = Job.begin
+
+    def stopped_as_it_starts(job):  # the Stop click lands after the queue let the job go
+        job.stop()
+        start(job)
+
+    monkeypatch.setattr(Job, "begin", stopped_as_it_starts)
+    first.stop()
+    snap = _wait(second)
+    assert snap.state == "stopped" and {r.status for r in snap.runs} == {"stopped"}
+    monkeypatch.undo()
+    assert manager.etas() == {}  # neither queued nor holding the slot
+    assert _wait(manager.submit([(NET, QUICK)])).state == "done"
 
 
 def test_an_error_in_the_worker_marks_the_job_failed_and_others_go_on():
