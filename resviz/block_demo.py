@@ -74,7 +74,11 @@ class GradientProfile:
     depth: int
     width: int
     batch: int
-    curves: dict[str, tuple[float, ...]]  # label ("plain-56, no BN") -> one value per block
+    curves: dict[NetConfig, tuple[float, ...]]  # each network -> one value per block
+
+    def net(self, residual: bool, batch_norm: bool) -> NetConfig:
+        """The network of this kind among the four."""
+        return next(n for n in self.curves if (n.residual, n.batch_norm) == (residual, batch_norm))
 
 
 def _config(data: Dataset, depth: int, residual: bool, batch_norm: bool, width: int) -> NetConfig:
@@ -93,7 +97,7 @@ def gradient_profile(
     curves = {}
     for residual, batch_norm in VARIANTS:
         cfg = _config(data, depth, residual, batch_norm, width)
-        curves[cfg.label] = block_input_rms(build_seeded(cfg, seed), x, y)
+        curves[cfg] = block_input_rms(build_seeded(cfg, seed), x, y)
     return GradientProfile(depth, width, len(x), curves)
 
 
@@ -112,11 +116,11 @@ def block_input_rms(net: Net, x: torch.Tensor, y: torch.Tensor) -> tuple[float, 
     )
 
 
-def verdicts(profile: GradientProfile) -> dict[str, Claim]:
+def verdicts(profile: GradientProfile) -> dict[NetConfig, Claim]:
     """The gradient rule's verdict on each of the four networks at initialisation."""
     return {
-        label: profile_claim(label, values, label.startswith("ResNet"), None)
-        for label, values in profile.curves.items()
+        net: profile_claim(net.label, values, net.residual, None)
+        for net, values in profile.curves.items()
     }
 
 
@@ -175,20 +179,20 @@ def settling(
 
 def plain_explodes(profile: GradientProfile) -> bool:
     """Whether the plain network with batch norm explodes at initialisation at this depth."""
-    return verdicts(profile)[_label(profile.depth, False, True)].kind == Kind.EXPLODING
+    return verdicts(profile)[profile.net(False, True)].kind == Kind.EXPLODING
 
 
 def describe(profile: GradientProfile, settled: Settling | None = None) -> list[str]:
     """What the figure shows, computed: each network's verdict, then the comparisons."""
     said = verdicts(profile)
-    plain, residual = (profile.curves[_label(profile.depth, r, False)] for r in (False, True))
+    plain, residual = (profile.curves[profile.net(r, False)] for r in (False, True))
     lines = say(said.values())
     lines.append(
         f"Without batch norm the plain network's gradient is "
         f"{_than(plain[-1] / residual[-1])} the residual network's at block "
         f"{len(plain)} and {_than(plain[0] / residual[0])} at block 1."
     )
-    bn = said[_label(profile.depth, False, True)]
+    bn = said[profile.net(False, True)]
     if bn.kind == Kind.EXPLODING:
         lines.append(_explosion(bn, settled))
     elif bn.kind == Kind.HEALTHY:
@@ -233,7 +237,3 @@ def _explosion(bn: Claim, settled: Settling | None) -> str:
 
 def _than(ratio: float) -> str:
     return f"{factor(ratio)}x {'smaller than' if ratio < 1 else 'larger than'}"
-
-
-def _label(depth: int, residual: bool, batch_norm: bool) -> str:
-    return NetConfig(depth=depth, residual=residual, batch_norm=batch_norm).label

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from resviz import block_demo
 from resviz.claims import Kind, profile_claim, spread
-from resviz.config import NetConfig, TrainConfig
+from resviz.config import VARIANTS, NetConfig, TrainConfig
 from resviz.data import load
 from resviz.models import blocks, build_seeded
 
@@ -40,7 +40,7 @@ def test_the_skip_adds_no_parameters(mnist):
 
 
 def test_profile_has_four_networks_with_one_value_per_block(profile56):
-    assert list(profile56.curves) == [
+    assert [n.label for n in profile56.curves] == [
         "plain-56",
         "ResNet-56",
         "plain-56, no BN",
@@ -63,20 +63,18 @@ def test_frozen_weights_give_autograd_s_per_element_gradients(mnist):
 
 
 def test_the_science_the_page_states_holds_at_depth_56(profile56):
-    said = block_demo.verdicts(profile56)
+    said = {n.label: claim for n, claim in block_demo.verdicts(profile56).items()}
     assert said["plain-56, no BN"].kind == Kind.VANISHING
     assert said["plain-56"].kind == Kind.EXPLODING and spread(said["plain-56"]) > 1000
     assert said["ResNet-56, no BN"].kind == Kind.RESIDUAL_GROWTH
-    c = profile56.curves
+    c = {n.label: values for n, values in profile56.curves.items()}
     assert c["plain-56, no BN"][0] < c["ResNet-56, no BN"][0] / 100
 
 
 def _profile(plain, residual, plain_bn) -> block_demo.GradientProfile:
     curves = {
-        "plain-20": plain_bn,
-        "ResNet-20": (1.0, 1.0),
-        "plain-20, no BN": plain,
-        "ResNet-20, no BN": residual,
+        NetConfig(residual=r, batch_norm=bn): values
+        for (r, bn), values in zip(VARIANTS, (plain_bn, (1.0, 1.0), plain, residual))
     }
     return block_demo.GradientProfile(20, 8, 16, curves)
 
@@ -130,7 +128,8 @@ def test_huge_ratios_read_as_powers_of_ten():
 @pytest.mark.slow
 def test_training_starts_from_the_figure_s_network_and_measures_each_step(mnist):
     settled = block_demo.settling(mnist, 20, after=(0, 1, 3), width=4)
-    start = block_demo.gradient_profile(mnist, 20, width=4).curves["plain-20"]
+    profile = block_demo.gradient_profile(mnist, 20, width=4)
+    start = profile.curves[profile.net(False, True)]
     assert sorted(settled.after) == [0, 1, 3]
     assert settled.after[0]["largest"] == pytest.approx(max(start), rel=1e-6)
     assert settled.after[3]["largest"] != settled.after[0]["largest"]

@@ -10,6 +10,7 @@ from resviz import block_demo, claims
 from resviz.config import NetConfig
 from resviz.data import load
 from resviz.models import build
+from resviz.plots.styles import run_style
 from tests.helpers import figures, plotly_array
 
 PAGE = "pages/residual_block.py"
@@ -35,7 +36,12 @@ def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion
     fig = figures(at)["grad_depth"]
     want = block_demo.gradient_profile(mnist, 56)
     assert fig["layout"]["yaxis"]["type"] == "log"
-    assert [t["name"] for t in fig["data"]] == list(want.curves)
+    assert [t["name"] for t in fig["data"]] == [n.label for n in want.curves]
+    # each line in its network's look, as on every page (plain blue, ResNet orange, no BN dashed)
+    looks = [run_style(n) for n in want.curves]
+    assert [(t["line"]["color"], t["line"]["dash"]) for t in fig["data"]] == [
+        (look.colour, look.dash) for look in looks
+    ]
     for trace, values in zip(fig["data"], want.curves.values()):
         assert plotly_array(trace["y"]) == pytest.approx(values, rel=1e-6)
         assert list(plotly_array(trace["x"])) == list(range(1, 28))
@@ -46,7 +52,7 @@ def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion
     explosion = said[-1]
     ratio = re.search(r"\*\*explodes\*\*, ([\d,]+)x larger", explosion).group(1)
     assert float(ratio.replace(",", "")) == pytest.approx(
-        max(want.curves["plain-56"]) / min(want.curves["plain-56"]), rel=5e-3
+        max(plain := want.curves[want.net(False, True)]) / min(plain), rel=5e-3
     )
     for steps, claim in settled.after.items():
         if steps:

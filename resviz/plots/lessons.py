@@ -8,9 +8,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..config import NetConfig
 from ..summary import LayerRow
 from .curves import colour
-from .styles import label_style
+from .styles import run_style
 
 DIVERGING = "RdBu_r"  # negative blue, zero white, positive red: signs of a response at a glance
 _NO_AXES = dict(visible=False)
@@ -81,24 +82,24 @@ def block_maps(stages: Mapping[str, np.ndarray], height_per_row: int = 150) -> g
     return fig
 
 
-def gradient_vs_depth(curves: Mapping[str, Sequence[float]], height: int = 420) -> go.Figure:
+def gradient_vs_depth(curves: Mapping[NetConfig, Sequence[float]], height: int = 420) -> go.Figure:
     """RMS of dL/dx per element entering each block (input side left), one line per network,
     log y axis.
 
-    Each network in its style on every page (labels as `NetConfig.label`: plain blue, ResNet
-    orange, without batch norm dashed).
+    Each network in its style on every page (plain blue, ResNet orange, without batch norm
+    dashed).
     """
     fig = go.Figure()
-    for label, values in curves.items():
-        look = label_style(label)
+    for net, values in curves.items():
+        look = run_style(net)
         fig.add_scatter(
             x=list(range(1, len(values) + 1)),
             y=list(values),
-            name=label,
+            name=net.label,
             mode="lines+markers",
             marker=dict(size=5),
             line=dict(color=look.colour, width=2.5, dash=look.dash),
-            hovertemplate=f"{label}<br>block %{{x}}: %{{y:.3g}}<extra></extra>",
+            hovertemplate=f"{net.label}<br>block %{{x}}: %{{y:.3g}}<extra></extra>",
         )
     fig.update_yaxes(type="log", dtick=1, exponentformat="power")  # one tick per decade
     fig.update_layout(
