@@ -21,11 +21,13 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from .config import NetConfig
 from .data import Dataset
+from .models import Net
 from .runtime import Progress
 from .train import evaluate
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the network's configuration, not only its name
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class Landscape:
     fractions (0.25 = a quarter of the subset misclassified).
     """
 
-    label: str  # the network, "ResNet-20"
+    net: NetConfig
     dataset: str
     subset: int  # the first `subset` training images
     seed: int  # of the random directions
@@ -45,6 +47,10 @@ class Landscape:
     betas: tuple[float, ...]
     loss: tuple
     error: tuple
+
+    @property
+    def label(self) -> str:
+        return self.net.label
 
     @property
     def ndim(self) -> int:
@@ -63,8 +69,9 @@ class Landscape:
                 f"this landscape file has schema version {d.get('schema')!r}; "
                 f"this ResViz reads version {SCHEMA_VERSION}"
             )
-        fields = {k: d[k] for k in ("label", "dataset", "subset", "seed")}
+        fields = {k: d[k] for k in ("dataset", "subset", "seed")}
         return cls(
+            NetConfig(**d["net"]),
             **fields,
             alphas=tuple(d["alphas"]),
             betas=tuple(d["betas"]),
@@ -121,14 +128,13 @@ RESOLUTION = {1: 51, 2: 21}  # points along each axis when not given: a curve, a
 
 
 def measure(
-    net: nn.Module,
+    net: Net,
     data: Dataset,
     dims: int = 1,
     resolution: int | None = None,
     span: float = 1.0,
     subset: int = 500,
     seed: int = 0,
-    label: str | None = None,
     progress: Progress | None = None,
 ) -> Landscape:
     """Loss and error at `resolution` points alpha in [-span, span] along one random direction
@@ -148,7 +154,7 @@ def measure(
     if dims == 2:  # row i is beta = axis[i]
         loss, err = (tuple(tuple(v[i * n : (i + 1) * n]) for i in range(n)) for v in (loss, err))
     return Landscape(
-        _label(net, label),
+        net.cfg,
         data.info.name,
         _subset_size(data, subset),
         seed,
@@ -177,11 +183,6 @@ def _directions(net: nn.Module, seed: int, n: int) -> list[list[torch.Tensor]]:
 
 def _subset_size(data: Dataset, subset: int) -> int:
     return min(subset, len(data.x_train))
-
-
-def _label(net: nn.Module, label: str | None) -> str:
-    cfg = getattr(net, "cfg", None)
-    return label or (cfg.label if cfg is not None else type(net).__name__)
 
 
 @torch.no_grad()

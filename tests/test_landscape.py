@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,9 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from resviz import landscape
+from resviz.config import NetConfig
 from resviz.data import load
 from resviz.landscape import Landscape
 from resviz.plots import landscape as plots
+from resviz.plots.styles import run_style
 from tests.helpers import trained_like
 
 
@@ -83,14 +86,15 @@ def test_progress_reaches_one_point_by_point(mnist):
     )
     assert seen == pytest.approx([k / 9 for k in range(1, 10)])
     assert len(ls.loss) == len(ls.betas) == 3 and {len(r) for r in ls.loss} == {3}
-    assert ls.label == "ResNet-8" and ls.dataset == "mnist-5k" and ls.subset == 16
+    assert ls.net == NetConfig(depth=8, width=4) and ls.label == "ResNet-8"
+    assert ls.dataset == "mnist-5k" and ls.subset == 16
 
 
 def test_a_landscape_survives_a_json_round_trip(tmp_path):
-    ls = _landscape("ResNet-20", [[0.1, 2.0], [30.0, 4.0]])
+    ls = _landscape(RESNET20, [[0.1, 2.0], [30.0, 4.0]])
     landscape.save(ls, tmp_path / "r.json")
     assert landscape.load(tmp_path / "r.json") == ls and ls.ndim == 2
-    inf = _landscape("plain-20", [[0.1, math.inf], [1.0, 1.0]])
+    inf = _landscape(PLAIN20, [[0.1, math.inf], [1.0, 1.0]])
     landscape.save(inf, tmp_path / "p.json")
     assert json.loads((tmp_path / "p.json").read_text())["loss"][0] == [0.1, None]  # no NaN/inf
 
@@ -100,10 +104,13 @@ def test_bad_grids_say_what_is_allowed(mnist):
         landscape.measure(trained_like(channels=1), mnist, 1, resolution=1)
 
 
-def _landscape(label: str, loss: list[list[float]]) -> Landscape:
+PLAIN20, RESNET20 = (NetConfig(depth=20, residual=r, width=8) for r in (False, True))
+
+
+def _landscape(net: NetConfig, loss: list[list[float]]) -> Landscape:
     axis = tuple(np.linspace(-1, 1, len(loss)).tolist())
     return Landscape(
-        label,
+        net,
         "mnist-5k",
         500,
         0,
@@ -116,22 +123,23 @@ def _landscape(label: str, loss: list[list[float]]) -> Landscape:
 
 def test_1d_figure_shows_the_losses_and_errors_it_was_given():
     a = Landscape(
-        "plain-20", "mnist-5k", 500, 0, (-1.0, 0.0, 1.0), (), (9.0, 0.2, 7.0), (0.9, 0.05, 0.8)
+        PLAIN20, "mnist-5k", 500, 0, (-1.0, 0.0, 1.0), (), (9.0, 0.2, 7.0), (0.9, 0.05, 0.8)
     )
     b = Landscape(
-        "ResNet-20", "mnist-5k", 500, 0, (-1.0, 0.0, 1.0), (), (3.0, 0.1, 2.0), (0.6, 0.02, 0.5)
+        RESNET20, "mnist-5k", 500, 0, (-1.0, 0.0, 1.0), (), (3.0, 0.1, 2.0), (0.6, 0.02, 0.5)
     )
     fig = plots.slice_curves([a, b])
     loss, err = [t for t in fig.data if t.xaxis == "x"], [t for t in fig.data if t.xaxis == "x2"]
     assert [t.name for t in loss] == ["plain-20", "ResNet-20"]
+    assert [t.line.color for t in loss] == [run_style(n).colour for n in (PLAIN20, RESNET20)]
     assert [list(t.y) for t in loss] == [[9.0, 0.2, 7.0], [3.0, 0.1, 2.0]]
     assert np.array([t.y for t in err]) == pytest.approx(np.array([[90, 5, 80], [60, 2, 50]]))
     assert fig.layout.yaxis.type == "log" and a.ndim == 1
 
 
 def test_contours_share_one_log_scale_and_keep_the_raw_loss():
-    plain = _landscape("plain-20", [[500.0, 40.0, 900.0], [30.0, 0.3, 60.0], [2e3, 8.0, 1e4]])
-    res = _landscape("ResNet-20", [[3.0, 1.0, 4.0], [0.9, 0.1, 1.0], [5.0, 2.0, 6.0]])
+    plain = _landscape(PLAIN20, [[500.0, 40.0, 900.0], [30.0, 0.3, 60.0], [2e3, 8.0, 1e4]])
+    res = _landscape(RESNET20, [[3.0, 1.0, 4.0], [0.9, 0.1, 1.0], [5.0, 2.0, 6.0]])
     fig = plots.contour_pair([plain, res])
     contours = [t for t in fig.data if t.type == "contour"]
     assert [np.asarray(t.customdata).tolist() for t in contours] == [
@@ -146,8 +154,8 @@ def test_contours_share_one_log_scale_and_keep_the_raw_loss():
 
 
 def test_surfaces_share_one_colour_scale_and_height_range():
-    plain = _landscape("plain-20", [[50.0, 4.0], [3.0, 0.2]])
-    res = _landscape("ResNet-20", [[2.0, 1.0], [0.9, 0.1]])
+    plain = _landscape(PLAIN20, [[50.0, 4.0], [3.0, 0.2]])
+    res = _landscape(RESNET20, [[2.0, 1.0], [0.9, 0.1]])
     fig = plots.surface_pair([plain, res])
     assert [t.type for t in fig.data] == ["surface", "surface"]
     assert np.asarray(fig.data[1].z) == pytest.approx(np.log10(res.loss))
@@ -164,3 +172,12 @@ def test_surfaces_share_one_colour_scale_and_height_range():
         "50",
     ]
     assert list(fig.layout.scene.zaxis.range) == list(fig.layout.scene2.zaxis.range) == [-1, 1.75]
+
+
+def test_the_shipped_landscapes_name_the_networks_their_manifest_trained():
+    folder = Path(landscape.__file__).parent.parent / "assets" / "landscapes"
+    loaded = {p.name: landscape.load(p) for p in sorted(folder.glob("*.json"))}
+    assert len(loaded) == 8
+    for name, ls in loaded.items():
+        assert name == f"{ls.label.lower()}_{ls.ndim}d.json"
+        assert (ls.net.width, ls.net.batch_norm, ls.dataset) == (8, True, "mnist-5k")

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from ..config import kind_label
 from ..landscape import Landscape
 from ..shattering import Shattering
-from .styles import BN_DASH, kind_colour, label_style
+from .styles import BN_DASH, kind_colour, run_style
 
 ALPHA = "α (0 = trained weights)"
 
@@ -28,7 +28,7 @@ def slice_curves(landscapes: list[Landscape]) -> go.Figure:
         subplot_titles=("loss (cross-entropy)", "error on the same images (%)"),
     )
     for ls in landscapes:
-        look = label_style(ls.label)
+        look = run_style(ls.net)
         style = dict(
             mode="lines",
             name=ls.label,

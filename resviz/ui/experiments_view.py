@@ -196,7 +196,7 @@ def reference_landscapes() -> dict[tuple[int, int], list[landscape.Landscape]]:
     found: dict[tuple[int, int], list[landscape.Landscape]] = {}
     for path in sorted(LANDSCAPES.glob("*.json")):  # plain-* sorts before resnet-*
         ls = landscape.load(path)
-        found.setdefault((int(ls.label.split("-")[1]), ls.ndim), []).append(ls)
+        found.setdefault((ls.net.depth, ls.ndim), []).append(ls)
     return found
 
 
