@@ -4,7 +4,7 @@ import random
 
 from resviz.config import NetConfig
 from resviz.plots.curves import error_curves, loss_curves
-from resviz.plots.styles import DEPTHS, label_style, run_style
+from resviz.plots.styles import DEPTHS, run_style
 from tests.helpers import RUN
 from tests.test_experiments import run_of
 
@@ -30,17 +30,12 @@ def test_the_style_is_a_pure_function_of_the_network_s_identity():
         r, _, b = rgb(look.colour)
         assert (b > r) != net.residual, net.label  # plain blue, ResNet orange
         assert look.dash == ("solid" if net.batch_norm else "dash"), net.label
-        assert label_style(net.label) == look  # figures that carry only the name agree
 
 
 def test_deeper_is_darker_within_a_kind():
     for residual in (False, True):
         shades = [sum(rgb(run_style(NetConfig(depth=d, residual=residual)).colour)) for d in DEPTHS]
         assert shades == sorted(shades, reverse=True)
-
-
-def test_a_name_it_does_not_read_is_drawn_grey():
-    assert label_style("my favourite net").colour == "#555555"
 
 
 def test_a_run_keeps_its_colour_whatever_else_a_chart_shows():

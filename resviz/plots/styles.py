@@ -6,14 +6,12 @@ others a figure shows), so plain-56 is the same line on every page."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from ..config import CIFAR_DEPTHS, NetConfig
 
 KIND_HUE = {False: "#0072B2", True: "#D55E00"}  # plain, residual
 BN_DASH = {True: "solid", False: "dash"}
-NEUTRAL = "#555555"  # a line that names no network this module knows
 # Depths placed evenly from lightest to darkest: the paper's CIFAR depths; others in between by
 # their logarithm (ImageNet-style 18 near 20, 34 near 32), shallower and deeper ones at the ends.
 DEPTHS = CIFAR_DEPTHS
@@ -58,15 +56,3 @@ def style(residual: bool, depth: int, batch_norm: bool) -> Style:
 def run_style(net: NetConfig) -> Style:
     """The look of a run of `net`, the same in every figure of every page."""
     return style(net.residual, net.depth, net.batch_norm)
-
-
-_LABEL = re.compile(r"(plain|ResNet)-(\d+)(, no BN)?")
-
-
-def label_style(label: str) -> Style:
-    """The look of a network named as `NetConfig.label` names it ("plain-56, no BN"), for
-    figures that carry only the name; a grey solid line for a name it does not read."""
-    m = _LABEL.fullmatch(label)
-    if m is None:
-        return Style(NEUTRAL, "solid")
-    return style(m[1] == "ResNet", int(m[2]), m[3] is None)
