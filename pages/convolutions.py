@@ -8,7 +8,7 @@ from resviz.plots import lessons
 from resviz.plots import sliding as plots_sliding
 from resviz.summary import LayerRow
 from resviz.ui import sidebar, state
-from resviz.uploads import FORMATS, UploadError, read_image
+from resviz.uploads import FORMATS, MAX_BYTES, UploadError, read_image
 
 KERNEL_KEYS = [f"kernel_{i}" for i in range(9)]  # row-major 3x3
 
@@ -57,7 +57,10 @@ with editor:
         image = conv_demo.sample_photo(photo)
     elif source == "Upload":
         upload = st.file_uploader(
-            "Your image", type=[f.lower() for f in FORMATS] + ["jpg"], key="conv_upload"
+            "Your image",
+            type=[f.lower() for f in FORMATS] + ["jpg"],
+            key="conv_upload",
+            max_upload_size=MAX_BYTES // 2**20,
         )
         try:
             image = read_image(upload.getvalue()) if upload else None

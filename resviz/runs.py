@@ -41,7 +41,10 @@ from .probes import _responses
 from .schema import Status
 
 SCHEMA_VERSION = schema.VERSION
-MAX_FILE_BYTES = 20_000_000
+# The largest run file read, from disk or an upload (the Train and Experiments uploaders take
+# this much per file): about what FILE_RECORDS probed records, the most a file may hold, take.
+MAX_FILE_MB = 20
+MAX_FILE_BYTES = MAX_FILE_MB * 2**20
 CSV_FIELDS = (
     "step",
     "epoch",
@@ -63,7 +66,7 @@ class RunFileError(ValueError):
 class Run:
     net: NetConfig
     train: TrainConfig
-    records: list[dict] = field(default_factory=list)
+    records: list[schema.Record] = field(default_factory=list)
     env: dict = field(default_factory=dict)
     status: Status = Status.RUNNING
     message: str = ""
@@ -128,7 +131,9 @@ class Run:
 
 
 def recorded(
-    run: Run, records: Iterable[dict], on_record: Callable[[dict], None] | None = None
+    run: Run,
+    records: Iterable[schema.Record],
+    on_record: Callable[[schema.Record], None] | None = None,
 ) -> Run:
     """`run` with `records` appended as they come (a training loop's), ending done, or diverged
     with the last record's message."""
@@ -195,7 +200,7 @@ def loads(text: str | bytes, max_records: int = schema.MAX_STEPS) -> Run:
     """A run from a file's text. The records are counted before anything is parsed, so a file of
     half a million tiny records costs a count, not 100 MB of dicts (`max_records`)."""
     if len(text) > MAX_FILE_BYTES:
-        raise RunFileError(f"this run file is larger than {MAX_FILE_BYTES // 1_000_000} MB")
+        raise RunFileError(f"this run file is larger than {MAX_FILE_MB} MB")
     raw = text.encode() if isinstance(text, str) else text
     # Each record has one "step" and at most four objects (itself and three probes).
     if (steps := raw.count(b'"step"')) > max_records:
@@ -310,7 +315,7 @@ def load_weights(run_path: str | Path) -> dict | None:
 def load(path: str | Path, max_records: int = schema.MAX_STEPS) -> Run:
     path = Path(path)
     if path.stat().st_size > MAX_FILE_BYTES:
-        raise RunFileError(f"{path.name} is larger than {MAX_FILE_BYTES // 1_000_000} MB")
+        raise RunFileError(f"{path.name} is larger than {MAX_FILE_MB} MB")
     return loads(path.read_bytes(), max_records)
 
 

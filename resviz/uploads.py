@@ -27,7 +27,7 @@ from PIL import Image, UnidentifiedImageError
 from .data import Dataset
 
 FORMATS = ["PNG", "JPEG", "GIF", "BMP", "WEBP"]
-MAX_BYTES = 5 * 2**20  # matches server.maxUploadSize in .streamlit/config.toml
+MAX_BYTES = 5 * 2**20  # an image uploader passes it on as its max_upload_size
 MAX_PIXELS = 16_000_000  # decoded size limit, checked before decoding
 MAX_SIDE = 128  # the convolution lesson needs pixels you can see, not megapixels
 MIN_SIDE = 8  # a 3x3 convolution then 2x2 pooling still leaves a few pixels

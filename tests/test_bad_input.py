@@ -202,8 +202,8 @@ BAD_RUN_FILES = {  # row -> (name, content, exact sentence)
     ),
     "huge file": (
         "big.json",
-        b" " * (6 * 2**20),
-        "big.json: this run file is 6.0 MB; run files of at most 5 MB can be uploaded.",
+        b" " * (21 * 2**20),
+        "big.json: this run file is 21.0 MB; run files of at most 20 MB can be uploaded.",
     ),
 }
 

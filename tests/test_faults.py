@@ -236,15 +236,15 @@ def test_nothing_is_unpickled_except_weights_only_state_dicts():
     assert loads and all("weights_only=True" in call for _, call in loads), loads
 
 
-def test_server_settings_keep_xsrf_on_and_cap_uploads_at_the_readers_limit():
+def test_server_settings_keep_xsrf_on_and_cap_uploads_at_the_largest_readers_limit():
     import tomllib
 
-    from resviz import uploads
+    from resviz import runs, uploads
 
     server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
     assert server["enableXsrfProtection"] is True
     assert server.get("enableCORS", True) is True  # Streamlit's default; turning it off is unsafe
-    assert server["maxUploadSize"] * 2**20 == uploads.MAX_BYTES
+    assert server["maxUploadSize"] * 2**20 == max(runs.MAX_FILE_BYTES, uploads.MAX_BYTES)
     assert uploads.MAX_PIXELS <= 16_000_000 and uploads.MAX_SIDE <= 512
 
 

@@ -11,11 +11,21 @@ import weakref
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resviz import runs
+from resviz import runs, uploads
 from resviz.config import NetConfig, TrainConfig
 from resviz.jobs import JobManager
-from resviz.models import build
-from resviz.runs import BATCH, FILE_RECORDS, SESSION, Run, dumps, load_weights, loads, save
+from resviz.models import build, weight_layers
+from resviz.runs import (
+    BATCH,
+    FILE_RECORDS,
+    MAX_FILE_BYTES,
+    SESSION,
+    Run,
+    dumps,
+    load_weights,
+    loads,
+    save,
+)
 from resviz.ui.query import literal
 from resviz.ui.state import SessionWork
 from tests.helpers import ROOT, TIMEOUT
@@ -78,6 +88,23 @@ def test_an_upload_past_the_sessions_quota_is_refused_with_the_quota(tmp_path):
         f"records, so this file was not added."
     )
     assert len(work.history()) == 3
+
+
+def test_a_probed_run_file_past_the_image_limit_is_taken_up_to_the_run_file_limit(tmp_path):
+    """Run files have their own limit: a long probed run is larger than any image may be."""
+    net = NetConfig(depth=56)
+    probe = {name: 0.012345 for name, _ in weight_layers(build(net))}
+    run = Run(
+        net=net,
+        train=TrainConfig(steps=4_000),
+        status="done",
+        records=[{"step": s, "train_error": 0.5, "grad_norms": probe} for s in range(1, 4_001)],
+    )
+    content = dumps(run).encode()
+    assert uploads.MAX_BYTES < len(content) <= MAX_FILE_BYTES
+    work = SessionWork(folder=tmp_path / "s")
+    assert work.add_upload("long.json", content) is None
+    assert len(work.history()[0].records) == 4_000
 
 
 def test_a_file_of_too_many_records_is_refused_before_its_records_are_checked(tmp_path):

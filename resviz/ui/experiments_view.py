@@ -26,7 +26,7 @@ from ..models import from_state
 from ..paper import CIFAR10, IMAGENET
 from ..plots import landscape as landscape_plots
 from ..plots.experiments import error_vs_depth, figure6
-from ..runs import BATCH, Run, list_runs, load, load_weights
+from ..runs import BATCH, MAX_FILE_MB, Run, list_runs, load, load_weights
 from .computed import cached, store
 from .pickers import pick_runs
 from .query import literal
@@ -93,6 +93,7 @@ def choose(work: SessionWork) -> tuple[list[Run], str]:
         type=["json"],
         accept_multiple_files=True,
         key="exp_upload",
+        max_upload_size=MAX_FILE_MB,
         help=f"The folder written by `python -m resviz sweep --out DIR`; one upload reads {BATCH}.",
     )
     runs, problems = work.read_batch([(f.name, f.getvalue()) for f in files or []])

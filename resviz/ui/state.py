@@ -21,6 +21,8 @@ from ..jobs import JobManager
 from ..runs import (
     BATCH,
     FILE_RECORDS,
+    MAX_FILE_BYTES,
+    MAX_FILE_MB,
     SESSION,
     Run,
     RunFileError,
@@ -39,7 +41,6 @@ from ..runtime import (
     training_slots,
 )
 from ..tickets import Ticket
-from ..uploads import MAX_BYTES
 from .query import SESSION_KEY, session_id
 
 
@@ -276,10 +277,10 @@ class SessionWork:
 
 
 def _too_big(name: str, content: bytes) -> str | None:
-    if len(content) > MAX_BYTES:
+    if len(content) > MAX_FILE_BYTES:
         return (
             f"{name}: this run file is {len(content) / 2**20:.1f} MB; run files of at most "
-            f"{MAX_BYTES / 2**20:.0f} MB can be uploaded."
+            f"{MAX_FILE_MB} MB can be uploaded."
         )
     return None
 

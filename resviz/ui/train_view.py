@@ -15,7 +15,7 @@ from ..config import CIFAR_DEPTHS, ConfigError, NetConfig, TrainConfig
 from ..jobs import MAX_CONFIGS
 from ..plots.curves import error_curves, loss_curves
 from ..presets import PRESETS
-from ..runs import FILE_RECORDS, SESSION, Run, dumps, slug, to_csv
+from ..runs import FILE_RECORDS, MAX_FILE_MB, SESSION, Run, dumps, slug, to_csv
 from ..tickets import Snapshot, Ticket
 from .pickers import pick_runs, run_names
 from .query import CLASSROOM_KEY, DEFAULT_WIDTH, PRESET_KEY, literal
@@ -213,7 +213,7 @@ def _status(snap: Snapshot) -> None:
 def _metrics(snap_runs: list[Run]) -> None:
     """Each run's last validation error and speed, one column a run."""
     for col, run in zip(st.columns(len(snap_runs)), snap_runs):
-        last = run.records[-1] if run.records else {}
+        speed = run.records[-1].get("images_per_s") if run.records else None
         val = next(
             (r["val_error"] for r in reversed(run.records) if r.get("val_error") is not None), None
         )
@@ -224,8 +224,8 @@ def _metrics(snap_runs: list[Run]) -> None:
             help="validation error at the last evaluation",
             label_visibility="collapsed",
         )
-        if last.get("images_per_s"):
-            col.caption(f"{last['images_per_s']:,.0f} images/s · {run.status}")
+        if speed:
+            col.caption(f"{speed:,.0f} images/s · {run.status}")
         if run.message:
             col.warning(run.message)
 
@@ -308,8 +308,9 @@ def history(work: SessionWork) -> list[Run]:
         "Compare a run file",
         type=["json"],
         key="upload_run",
+        max_upload_size=MAX_FILE_MB,
         help="A .json run file downloaded from ResViz or written by "
-        f"`python -m resviz train`, of at most 5 MB and "
+        f"`python -m resviz train`, of at most {MAX_FILE_MB} MB and "
         f"{FILE_RECORDS:,} records. A session keeps {SESSION}.",
     )
     if upload is not None and st.session_state.get("uploaded") != upload.file_id:
