@@ -19,7 +19,7 @@ from . import sweep
 from .config import ConfigError, NetConfig, TrainConfig
 from .runs import Run, save
 from .runtime import GPU_JOBS, environment
-from .schema import Status
+from .schema import Record, Status
 from .train import Trainer
 
 POLL_STEPS = 10  # records fetched per round trip: the live progress lags at most this many
@@ -53,7 +53,7 @@ class RemoteTrainer:
         """Where it trains: the worker's device, versions and torch threads."""
         return {**environment(self.trainer.device), "threads": self.trainer.threads}
 
-    def next(self, n: int) -> list[dict]:
+    def next(self, n: int) -> list[Record]:
         """Its next `n` records (fewer at the end, none once it has ended)."""
         return [rec for _, rec in zip(range(n), self.stream)]
 
@@ -63,7 +63,7 @@ class RemoteTrainer:
         return os.getpid()
 
 
-def records(ray, actor) -> Iterator[dict]:
+def records(ray, actor) -> Iterator[Record]:
     """An actor's records as they come, POLL_STEPS at a time."""
     while batch := ray.get(actor.next.remote(POLL_STEPS)):
         yield from batch
@@ -112,9 +112,9 @@ def run_sweep(
 def _train_one(ray, actor_class, entry: sweep.Entry, folder: str | Path, keep_every: int) -> str:
     """Train one entry on an actor and write its file; a dead worker's run is written failed."""
     actor = actor_class.remote(entry.net.to_dict(), entry.train.to_dict())
-    seen: list[dict] = []
+    seen: list[Record] = []
 
-    def kept(stream: Iterator[dict]) -> Iterator[dict]:
+    def kept(stream: Iterator[Record]) -> Iterator[Record]:
         for rec in stream:
             seen.append(rec)
             yield rec

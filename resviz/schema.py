@@ -28,6 +28,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    with_config,
 )
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
@@ -126,10 +127,10 @@ Probe = Annotated[
 ]
 
 
+@with_config(ConfigDict(extra="forbid"))
 class Record(TypedDict):
     """One training step; every measurement may be missing or null (not measured there)."""
 
-    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
     step: Annotated[StrictInt, Field(ge=1, le=MAX_STEPS)]
     epoch: NotRequired[Amount]
     train_loss: NotRequired[Amount]
@@ -144,6 +145,12 @@ class Record(TypedDict):
     act_std: NotRequired[Probe | None]
     diverged: NotRequired[StrictBool]
     message: NotRequired[Annotated[StrictStr, Field(max_length=500, pattern=_PRINTABLE)]]
+
+
+# A record's numbers with one value a step (or null): what a curve can plot.
+Measurement = Literal[
+    "epoch", "train_loss", "train_error", "val_loss", "val_error", "lr", "images_per_s", "elapsed"
+]
 
 
 def _rising(records: list[dict]) -> list[dict]:

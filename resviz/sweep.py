@@ -19,12 +19,13 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from . import data as datasets
 from .config import ConfigError, NetConfig, TrainConfig
 from .runs import Run, RunFileError, load, recorded, save
 from .runtime import environment, pick_device
-from .schema import FINISHED, PROBES
+from .schema import FINISHED, PROBES, Record
 from .train import train
 
 ARCHS = ("plain", "residual")
@@ -100,7 +101,7 @@ def finished(path: Path) -> bool:
         return False
 
 
-def thin(records: list[dict], keep_every: int, probe_every: int) -> list[dict]:
+def thin(records: list[Record], keep_every: int, probe_every: int) -> list[Record]:
     """Every `keep_every`-th record, the first, the last and every one with a validation error;
     per-layer probes only at the first, the last and every `probe_every`-th step.
 
@@ -112,7 +113,7 @@ def thin(records: list[dict], keep_every: int, probe_every: int) -> list[dict]:
     for r in records:
         if r["step"] in ends or r.get("val_error") is not None or r["step"] % keep_every == 0:
             probed = r["step"] in ends or r["step"] % probe_every == 0
-            kept.append(r if probed else {**r, **dict.fromkeys(PROBES)})
+            kept.append(r if probed else cast(Record, {**r, **dict.fromkeys(PROBES)}))
     return kept
 
 
@@ -141,8 +142,8 @@ def run_one(
     folder: str | Path,
     keep_every: int = 1,
     data: datasets.Dataset | None = None,
-    on_record: Callable[[dict], None] | None = None,
-    records: Iterable[dict] | None = None,
+    on_record: Callable[[Record], None] | None = None,
+    records: Iterable[Record] | None = None,
     env: dict | None = None,
 ) -> Path:
     """Train one entry and write its run file (thinned, atomically) into `folder`; `records`

@@ -3,8 +3,10 @@
 >>> for record in train(NetConfig(depth=20), TrainConfig(steps=100)):
 ...     print(record["step"], record["train_error"])
 
-A record is a plain JSON-ready dict (see `Trainer._record`). Plain and residual runs with one
-seed share their initial weights (option A adds none), data order and augmentation draws.
+A record is a `schema.Record`, a JSON-ready dict built here and nowhere else: by `Trainer.run`
+for each step and by `_diverged` for the step whose loss was not finite. Plain and residual runs
+with one seed share their initial weights (option A adds none), data order and augmentation
+draws.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .models import build_seeded
 from .pace import step_macs
 from .probes import Probe, weight_grad_norms
 from .runtime import cpu_quota, pick_device, plan_threads
+from .schema import Record
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -126,7 +129,7 @@ class Trainer:
             for i in range(0, n - b + 1 if n >= b else 1, b):
                 yield perm[i : i + b]
 
-    def run(self, stop: threading.Event | None = None) -> Iterator[dict]:
+    def run(self, stop: threading.Event | None = None) -> Iterator[Record]:
         cfg, net, d = self.cfg, self.net, self.data
         if self.device.type == "cpu":
             torch.set_num_threads(self.threads)
@@ -158,7 +161,7 @@ class Trainer:
                 return
             grads = weight_grad_norms(net) if probing else None
             self.opt.step()
-            rec = {
+            rec: Record = {
                 "step": step + 1,
                 "epoch": (step + 1) * len(x) / len(d.x_train),
                 "train_loss": loss_v,
@@ -179,7 +182,7 @@ class Trainer:
             yield rec
 
 
-def _diverged(step: int, lr: float, elapsed: float) -> dict:
+def _diverged(step: int, lr: float, elapsed: float) -> Record:
     return {
         "step": step,
         "diverged": True,
@@ -195,6 +198,6 @@ def train(
     cfg: TrainConfig,
     data: datasets.Dataset | None = None,
     stop: threading.Event | None = None,
-) -> Iterator[dict]:
+) -> Iterator[Record]:
     """Train one network; yields a record per step. Set `stop` to end within one step."""
     yield from Trainer(net_cfg, cfg, data).run(stop)

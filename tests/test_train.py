@@ -3,10 +3,13 @@
 import math
 import threading
 from dataclasses import replace
+from typing import get_args
 
 import pytest
+from pydantic import TypeAdapter
 
 from resviz.config import ConfigError, NetConfig, TrainConfig
+from resviz.schema import Measurement, Record
 from resviz.train import Trainer, lr_at, train
 
 TINY_NET = NetConfig(depth=8, width=4)
@@ -58,6 +61,13 @@ def test_a_diverging_run_ends_with_a_record_not_an_exception():
     assert recs[-1]["diverged"] is True and recs[-1]["step"] == len(recs)
     assert f"step {len(recs)}" in recs[-1]["message"]
     assert all(math.isfinite(r["train_loss"]) for r in recs[:-1])
+    TypeAdapter(list[Record]).validate_python(recs)  # the diverged record is a Record too
+
+
+def test_every_record_has_the_shape_a_run_file_may_hold():
+    recs = TypeAdapter(list[Record]).validate_python(list(train(TINY_NET, TINY)))
+    assert {k for r in recs for k in r} == set(Record.__annotations__) - {"diverged", "message"}
+    assert set(get_args(Measurement)) <= set(Record.__annotations__)  # each curve's field
 
 
 def test_stop_from_another_thread_ends_within_one_step():

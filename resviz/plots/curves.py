@@ -6,6 +6,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from ..runs import Run
+from ..schema import Measurement
 from .styles import run_style
 
 # Colour-blind safe (Okabe-Ito), dark enough for a projector: for things that are not runs.
@@ -50,7 +51,7 @@ def smooth(steps: list[int], values: list[float], window: int) -> tuple[list, li
     return xs, ys
 
 
-def series(run: Run, key: str) -> tuple[list[int], list[float]]:
+def series(run: Run, key: Measurement) -> tuple[list[int], list[float]]:
     """(steps, values) of one record field, skipping steps where it was not measured."""
     pts = [(r["step"], r[key]) for r in run.records if r.get(key) is not None]
     return [p[0] for p in pts], [p[1] for p in pts]

@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 from ..experiments import Group
 from ..runs import Run
+from ..schema import Measurement
 from .curves import error_pair, series
 from .styles import BN_DASH, kind_colour, run_style
 
@@ -56,7 +57,9 @@ def _legend_rows(names: list[str]) -> int:
     return rows
 
 
-def mean_series(runs: tuple[Run, ...], key: str) -> tuple[list[int], list[float], list[float]]:
+def mean_series(
+    runs: tuple[Run, ...], key: Measurement
+) -> tuple[list[int], list[float], list[float]]:
     """(steps, mean, standard deviation) of a record field over runs, at the steps all share."""
     per_run = [dict(zip(*series(r, key))) for r in runs]
     steps = sorted(set.intersection(*(set(s) for s in per_run)))
