@@ -10,9 +10,9 @@ it has open, and jobs start first come, first served, so no session can hold the
 Workers never touch Streamlit: they append records to plain `Run` objects under a lock, and the
 page's fragment reads `Ticket.snapshot()`. A job too large for the memory budget is refused
 before it is queued (`resviz.budget`). On a CPU a job trains its configurations side by side,
-one thread each: measured on 2 cores (the Degradation preset, bf16), 528 ms a round with the
-four networks in turn on two torch threads, 216 ms with two threads of two networks each. A
-network alone gets the spare CPUs if it is large enough to use them (`runtime.plan_threads`).
+one thread each: small networks' convolutions are too small to share threads, so stepping them
+in turn on all threads is slower (python -m scripts.bench_train --threads). A network alone
+gets the spare CPUs if it is large enough to use them (`runtime.plan_threads`).
 """
 
 from __future__ import annotations

@@ -32,8 +32,9 @@ from .models import build
 C_LAYER = 2.7e-3  # seconds per weight layer and step: dispatch, small kernels
 C_ACT = 9.9e-9  # seconds per activation value (memory traffic: BN, ReLU, copies)
 C_MAC = 1.2e-10  # seconds per multiply-add of the forward pass, backward included
-PARALLEL_GAIN = 0.58  # a second torch thread's speed-up on a large network: ~1,410 against ~890
-# images/s (ResNet-20, width 16, batch 128, bf16, 2 cores; resviz.runtime.PARALLEL_MACS)
+# A second torch thread's speed-up on a network past runtime.PARALLEL_MACS
+# (python -m scripts.bench_train --threads).
+PARALLEL_GAIN = 0.58
 FORWARD_SHARE = 1 / 3  # an evaluation image costs a third of a training image (no backward)
 EVAL_BATCH = 250  # as resviz.train evaluates
 VAL_IMAGES = 1000  # validation split assumed before a job on the dataset has started

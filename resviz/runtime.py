@@ -25,8 +25,8 @@ Progress = Callable[[float], None]  # a long computation reports the fraction do
 def cpu_quota() -> int:
     """CPUs this process may really use: affinity, capped by a cgroup v2 `cpu.max` quota.
 
-    On a hosted container the host may show 8+ CPUs while the quota allows 2; sizing torch
-    threads from the host count made two threads run 3-10x slower than one there.
+    On a hosted container the host may show 8+ CPUs while the quota allows 2: torch threads
+    sized from the host count would fight over the quota's CPUs (docs/PERFORMANCE.md).
     """
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
@@ -40,13 +40,11 @@ def cpu_quota() -> int:
 
 # A training step of at least this many multiply-adds (forward, per image x batch) runs faster
 # on two torch threads than on one; smaller ones run slower, their convolutions too small to
-# share. Measured on 2 cores, batch 128: ResNet-20 at width 8 (1.0 G a step) at 915 images/s on
-# two threads against 1,223 on one; at width 16 (3.9 G, bf16) at ~1,410 against ~890. Between
-# them, python -m scripts.bench_train --threads measures where a machine crosses over.
+# share. Where a machine crosses over: python -m scripts.bench_train --threads.
 PARALLEL_MACS = 2_000_000_000
 # Jobs one GPU trains at once when RESVIZ_GPU_JOBS does not say: small networks leave a GPU
-# mostly idle, so several jobs share it. Not measured here (no GPU was at hand);
-# python -m scripts.bench_train --concurrent measures it on the GPU it runs on.
+# mostly idle, so several jobs share it. The count that maximises total images/s on a GPU:
+# python -m scripts.bench_train --concurrent.
 GPU_JOBS = 4
 
 
@@ -142,8 +140,8 @@ def _libc() -> ctypes.CDLL | None:
 def return_freed_memory() -> None:
     """Hand the memory a finished job freed back to the system (glibc keeps it otherwise).
 
-    Measured: after a ResNet-110 step glibc's malloc held ~800 MB that training had freed, so a
-    server's RSS stayed at its peak after every job; malloc_trim releases it. A no-op elsewhere.
+    glibc's malloc keeps what a training step freed, so a server's memory would stay at its
+    peak after every job (docs/PERFORMANCE.md); malloc_trim releases it. A no-op elsewhere.
     """
     trim = getattr(_libc(), "malloc_trim", None)
     if trim is not None:

@@ -25,8 +25,9 @@ def preset(
     dataset: DatasetInfo, steps: int = 300, seed: int = 0, precision: str = "fp32"
 ) -> tuple[NetConfig, TrainConfig]:
     """The network trained on demand when a learner has none: ResNet-20 at width 8 (8, 16, 32
-    channels). 300 steps of batch 64 on Shapes took 51 s on one busy CPU core and reached 12%
-    validation error; width 16 halves the error but doubles the wait."""
+    channels), small enough to train while the learner waits (width 16 errs less, after a longer
+    wait). `python -m scripts.make_inside` trains it and writes its time and error to
+    assets/inside/MANIFEST.md."""
     return dataset.net(depth=20, width=8), _inside_training(dataset, steps, seed, precision)
 
 

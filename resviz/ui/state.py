@@ -304,8 +304,8 @@ def _drop_uploads(session_id: str) -> None:
 
     Streamlit keeps a session's uploads until it shuts the session down, and a session whose
     tab closed is only dropped from its store, never shut down: every upload stayed in the
-    server's memory for good (157 MB after two sessions of the hardening issue's uploads, with
-    no session left).
+    server's memory for good (python -m scripts.load --hostile shows what is left after the tabs
+    close).
     """
 
     def drop() -> None:

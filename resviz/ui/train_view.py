@@ -24,10 +24,7 @@ from .state import SessionWork, dataset, manager, runtime
 
 Specs = list[tuple[NetConfig, TrainConfig]]
 # Each redraw reruns the fragment in the script thread, which takes CPU and the GIL from the
-# training threads. With the server on one core and the browser on another (the classroom case:
-# the browser is on the student's computer), ResNet-20 trained at 0.76x the command line's speed
-# with 1 s redraws and 0.86x with 2 s (python -m scripts.bench_app --parts live --pin), both
-# measured while Streamlit still ran a full garbage collection after every redraw.
+# training threads: what each interval costs, python -m scripts.bench_app --parts live --pin.
 REDRAW_S = 2.0
 QUEUED_REDRAW_S = 5.0  # a queued job only waits: its position changes rarely
 # Redraws a second that all live views together may take from training: a class of 30 following
