@@ -6,7 +6,6 @@ from resviz.questions import on_experiments
 from resviz.ui import experiments_view, questions_view, state
 
 work = state.work()
-work.collect()
 st.title("Experiments")
 st.write(
     "Does a deeper plain network train worse, and a deeper ResNet not? The paper's Fig. 6 "

@@ -6,7 +6,6 @@ from resviz.questions import on_gradient_flow
 from resviz.ui import gradient_view, nav, questions_view, state
 
 work = state.work()
-work.collect()
 st.title("Gradient flow")
 st.write(
     "How large is the gradient each layer receives, and how does it change while training? "

@@ -6,7 +6,6 @@ from resviz.ui import inside_view, sidebar, state
 
 settings = sidebar.current()
 work = state.work()
-work.collect()
 st.title("Inside the network")
 st.markdown(
     "What has a trained network learned? Its first layer looks for **edges and colours**, "

@@ -10,7 +10,6 @@ from resviz.ui.sidebar import current
 
 settings = current()
 work = state.work()
-work.collect()
 busy = work.busy
 
 st.title("Train plain and residual networks")

@@ -52,10 +52,12 @@ def test_a_good_upload_joins_the_history_and_a_bad_one_gets_a_sentence(tmp_path)
 
 def test_a_finished_job_is_saved_once_with_its_weights(tmp_path):
     work = SessionWork(folder=tmp_path / "s")
-    work.job = JobManager().submit([(NetConfig(depth=8, width=4), TrainConfig(steps=3))])
+    work.job = JobManager().submit(
+        [(NetConfig(depth=8, width=4), TrainConfig(steps=3))], on_finish=work._save
+    )
     while work.job.active:
         time.sleep(0.05)
-    assert work.collect() and not work.collect()
+    work._save(work.job)  # a second call (another tab's) adds nothing
     ((run, path),) = work.trained()
     assert run.status == "done" and len(run.records) == 3
     net = build(run.net)
@@ -239,7 +241,7 @@ def test_runs_a_full_disk_refused_stay_to_download_and_are_saved_later(tmp_path,
     assert len(run.records) == 3 and loads(dumps(run)) == run  # the download reads back
     assert str(tmp_path) not in work.notes[0]  # no server path
     monkeypatch.undo()
-    work.collect()  # the next page view tries again
+    work.history()  # the next page that reads the runs tries again
     assert work.notes == [] and [p.suffix for p in sorted((tmp_path / "s").iterdir())] == [
         ".json",
         ".pt",

@@ -108,9 +108,8 @@ class SessionWork:
 
     job: Ticket | None = None
     folder: Path = field(default_factory=lambda: runs_root() / uuid.uuid4().hex)
-    # Jobs whose runs are saved / whose end a page has seen; weak, so old jobs can be freed.
+    # Jobs whose runs are saved; weak, so old jobs can be freed.
     saved: weakref.WeakSet = field(default_factory=weakref.WeakSet)
-    shown: weakref.WeakSet = field(default_factory=weakref.WeakSet)
     unsaved: list[tuple[Run, dict | None]] = field(default_factory=list)
     save_problem: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -188,18 +187,11 @@ class SessionWork:
             self.unsaved.pop(0)
         self.save_problem = None
 
-    def collect(self) -> bool:
-        """True the first time a page sees the current job finished (its runs are then saved).
-        Runs a disk refused before are tried again."""
+    def _write_pending(self) -> None:
+        """Runs a disk refused before are tried again each time the runs are read."""
         if self.unsaved:
             with self._lock:
                 self._write_unsaved()
-        job = self.job
-        if job is None or job.active or job in self.shown:
-            return False
-        self.shown.add(job)
-        self._save(job)
-        return True
 
     def add_upload(self, name: str, content: bytes) -> str | None:
         """Keep an uploaded run file for comparison; the reason it was refused, or None."""
@@ -261,12 +253,14 @@ class SessionWork:
 
     def history(self) -> list[Run]:
         """Finished and uploaded runs of this session, newest first (unsaved ones first)."""
+        self._write_pending()
         with self._lock:
             pending = [run for run, _ in reversed(self.unsaved)]
         return pending + [run for _, run in self.shelf.read()]
 
     def trained(self) -> list[tuple[Run, Path]]:
         """Finished runs of this session whose final weights were kept, newest first."""
+        self._write_pending()
         return [(run, path) for path, run in self.shelf.read() if path.with_suffix(".pt").exists()]
 
     def close(self) -> None:

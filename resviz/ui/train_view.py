@@ -245,10 +245,10 @@ def live(work: SessionWork, classroom: bool) -> None:
     def view(job: Ticket = job) -> None:
         snap = job.snapshot()
         target = _interval(snap.state)
-        if (snap.state != drawn_as and snap.state == "running") or (
-            target and every and not 2 / 3 < target / every < 3 / 2
-        ):
-            st.rerun()  # drawn again with the interval for its state and the server's viewers
+        if snap.state != drawn_as or (target and every and not 2 / 3 < target / every < 3 / 2):
+            # The page again: with the interval for its state and the server's viewers, and
+            # once the job has ended, with its runs in the history and the buttons back on.
+            st.rerun()
         # Progress and Stop on one line, the curves right under them: in the first screen.
         status, stop = st.columns([5, 1], vertical_alignment="bottom")
         with status:
@@ -265,8 +265,6 @@ def live(work: SessionWork, classroom: bool) -> None:
         if snap.state not in ("queued", "running"):  # what the finished runs show
             for line in ending(snap.runs):
                 st.markdown(line, help=HELP)
-        if work.collect():
-            st.rerun()
 
     view()
 
