@@ -17,8 +17,12 @@ CLASSROOM_CSS = (
     "<style>html { font-size: 21px; } "
     "[data-testid='stMainBlockContainer'] { padding: 3rem 1.5rem 4rem; }</style>"
 )
+# The sidebar's keys carry no page's prefix: it is drawn on every page, and what it holds (the
+# dataset, the classroom mode, like the session's work) is the same on all of them.
 CLASSROOM = "classroom"  # the session's mode; the toggle only shows and changes it
 _TOGGLE = "classroom_toggle"
+_DATASET = "dataset"
+_SETTINGS = "sidebar_settings"  # this script run's Settings, for the page the router runs next
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ def sidebar() -> Settings:
         name = st.selectbox(
             "Dataset",
             names,
-            key="dataset",
+            key=_DATASET,
             format_func=lambda n: datasets.DATASETS[n].title,
             help="MNIST-5k and Shapes work offline; the others download once.",
         )
@@ -59,7 +63,8 @@ def sidebar() -> Settings:
             st.query_params[CLASSROOM_KEY] = "1"
         else:
             del st.query_params[CLASSROOM_KEY]
-    return Settings(dataset=name, classroom=classroom)
+    settings = st.session_state[_SETTINGS] = Settings(dataset=name, classroom=classroom)
+    return settings
 
 
 def _classroom_toggle() -> bool:
@@ -81,8 +86,5 @@ def _classroom_toggle() -> bool:
 
 
 def current() -> Settings:
-    """The sidebar's settings as last chosen, for pages (the router draws the sidebar)."""
-    return Settings(
-        dataset=st.session_state.get("dataset", "mnist-5k"),
-        classroom=st.session_state.get(CLASSROOM, False),
-    )
+    """What the sidebar selected in this script run (the router draws it before every page)."""
+    return st.session_state[_SETTINGS]
