@@ -2,8 +2,9 @@
 
 import errno
 import json
-import multiprocessing
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -23,6 +24,7 @@ from resviz.runs import (
     save_weights,
     write_problem,
 )
+from tests.helpers import ROOT
 
 
 def _run(**kw):
@@ -180,28 +182,29 @@ def test_a_run_that_would_not_read_back_is_not_written(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def _save_many(folder: str, n: int) -> None:
-    for _ in range(n):
-        save(_run(), folder, "same")
-
-
 @pytest.mark.slow
 def test_concurrent_saves_of_one_name_never_leave_a_broken_file(tmp_path):
-    # Two processes write one name; a reader must only ever see a whole file.
-    ctx = multiprocessing.get_context("spawn")
-    writers = [ctx.Process(target=_save_many, args=(str(tmp_path), 60)) for _ in range(2)]
-    for w in writers:
-        w.start()
+    # Two processes write one name; a reader must only ever see a whole file. Plain
+    # subprocesses: multiprocessing's spawn re-runs the main module, which after an AppTest in
+    # this process is app.py (it failed there, and the reader then waited forever).
+    source, out = save(_run(), tmp_path, "source"), tmp_path / "out"
+    script = (
+        "import sys; from pathlib import Path; from resviz.runs import load, save\n"
+        "for _ in range(60): save(load(Path(sys.argv[1])), sys.argv[2], 'same')"
+    )
+    writers = [
+        subprocess.Popen([sys.executable, "-c", script, str(source), str(out)], cwd=ROOT)
+        for _ in range(2)
+    ]
     deadline = time.monotonic() + 120  # two processes start and write 60 small files each
-    while any(w.is_alive() for w in writers) and time.monotonic() < deadline:
-        if (tmp_path / "same.json").exists():
-            assert load(tmp_path / "same.json").records[0]["step"] == 1
+    while any(w.poll() is None for w in writers) and time.monotonic() < deadline:
+        if (out / "same.json").exists():
+            assert load(out / "same.json").records[0]["step"] == 1
     for w in writers:
-        w.join(timeout=max(0.0, deadline - time.monotonic()))
         w.kill()
-        assert w.exitcode == 0, f"a writer ended with {w.exitcode}"
-    assert load(tmp_path / "same.json").records[0]["step"] == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["same.json"]  # no temporary left
+        assert w.wait() == 0, f"a writer ended with {w.returncode}"
+    assert load(out / "same.json").records[0]["step"] == 1
+    assert sorted(p.name for p in out.iterdir()) == ["same.json"]  # no temporary left
 
 
 def test_a_full_disk_keeps_the_old_weights_and_leaves_no_partial_file(tmp_path, monkeypatch):
