@@ -10,7 +10,7 @@ from resviz.summary import LayerRow
 from resviz.ui import sidebar, state
 from resviz.uploads import FORMATS, MAX_BYTES, UploadError, read_image
 
-KERNEL_KEYS = [f"kernel_{i}" for i in range(9)]  # row-major 3x3
+KERNEL_KEYS = [f"conv_kernel_{i}" for i in range(9)]  # row-major 3x3
 
 
 EDITED = "Edited by hand"  # what the preset box says once the weights are no preset's
@@ -121,20 +121,22 @@ st.markdown(
     "**zero padding** adds a ring of zeros so it can also sit over the border."
 )
 controls = st.columns(4)
-stride = controls[0].select_slider("Stride", sliding.STRIDES, key="slide_stride")
-padding = controls[1].select_slider("Zero padding", sliding.PADDINGS, key="slide_padding")
+stride = controls[0].select_slider("Stride", sliding.STRIDES, key="conv_slide_stride")
+padding = controls[1].select_slider("Zero padding", sliding.PADDINGS, key="conv_slide_padding")
 slid = sliding.slide(image, kernel, stride, padding)
 out_rows, out_cols = slid.geometry.out
-if "slide_row" not in st.session_state:  # start where the kernel responds most
-    st.session_state.slide_row, st.session_state.slide_col = sliding.strongest(slid.output)
-st.session_state.slide_row = min(st.session_state.slide_row, out_rows - 1)
-st.session_state.slide_col = min(st.session_state.slide_col, out_cols - 1)
-row = controls[2].slider("Output row", 0, out_rows - 1, key="slide_row")
-col = controls[3].slider("Output column", 0, out_cols - 1, key="slide_col")
+if "conv_slide_row" not in st.session_state:  # start where the kernel responds most
+    st.session_state.conv_slide_row, st.session_state.conv_slide_col = sliding.strongest(
+        slid.output
+    )
+st.session_state.conv_slide_row = min(st.session_state.conv_slide_row, out_rows - 1)
+st.session_state.conv_slide_col = min(st.session_state.conv_slide_col, out_cols - 1)
+row = controls[2].slider("Output row", 0, out_rows - 1, key="conv_slide_row")
+col = controls[3].slider("Output column", 0, out_cols - 1, key="conv_slide_col")
 win = sliding.window(slid, row, col)
 st.plotly_chart(
     plots_sliding.slide_figure(slid, win, sliding.filled(slid, row, col)),
-    key="slide_view",
+    key="conv_slide_view",
     config={"displayModeBar": False},
 )
 st.caption(
@@ -144,7 +146,7 @@ st.caption(
 )
 st.plotly_chart(
     plots_sliding.window_figure(win, slid.kernel),
-    key="slide_window",
+    key="conv_slide_window",
     config={"displayModeBar": False},
 )
 st.markdown(f"Output pixel (row {row}, column {col}) = {win.arithmetic(slid.kernel)}")
@@ -162,7 +164,7 @@ st.markdown(
     "three results are added into **one** output map."
 )
 photo_col, *kernel_cols = st.columns(4)
-colour_name = photo_col.selectbox("Colour photo", conv_demo.SAMPLE_PHOTOS, key="rgb_photo")
+colour_name = photo_col.selectbox("Colour photo", conv_demo.SAMPLE_PHOTOS, key="conv_rgb_photo")
 presets = list(conv_demo.PRESETS)
 names = [
     kc.selectbox(
@@ -170,7 +172,7 @@ names = [
         presets,
         index=i,
         format_func=lambda name: name.split(" (")[0],  # "Sobel x (vertical edges)": "Sobel x"
-        key=f"rgb_kernel_{ch}",
+        key=f"conv_rgb_kernel_{ch}",
     )
     for i, (kc, ch) in enumerate(zip(kernel_cols, sliding.CHANNELS))
 ]
@@ -178,7 +180,9 @@ colour = sliding.colour_conv(
     sliding.colour_photo(colour_name), np.array([conv_demo.PRESETS[n] for n in names])
 )
 st.plotly_chart(
-    plots_sliding.colour_figure(colour, names), key="rgb_view", config={"displayModeBar": False}
+    plots_sliding.colour_figure(colour, names),
+    key="conv_rgb_view",
+    config={"displayModeBar": False},
 )
 top_row, top_col = sliding.strongest(colour.output)
 st.markdown(
@@ -203,7 +207,7 @@ st.markdown(
 rows = alexnet()
 st.dataframe(
     conv_demo.layer_table(rows),
-    key="alexnet_table",
+    key="conv_alexnet_table",
     hide_index=True,
     height="content",
     column_config={
@@ -214,7 +218,7 @@ st.dataframe(
 st.caption(conv_demo.totals_note(rows))
 st.plotly_chart(
     lessons.network_diagram(rows, conv_demo.ALEXNET_INPUT, 460 if settings.classroom else 360),
-    key="alexnet_diagram",
+    key="conv_alexnet_diagram",
     config={"displayModeBar": False},
 )
 st.caption(conv_demo.diagram_note(rows))

@@ -76,7 +76,7 @@ st.subheader("One click: a classroom experiment")
 if note := state.session_note():
     st.warning(note)
 busy = work.busy
-specs = train_view.preset_buttons(settings, busy, key="home")
+specs = train_view.preset_buttons(settings, busy, page="home")
 if problem := train_view.dataset_problem(settings.dataset):
     st.warning(problem)
 if specs:

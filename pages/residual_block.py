@@ -112,7 +112,8 @@ depth = st.columns([1, 2])[0].selectbox(
 )
 result = profile(name, depth)
 st.plotly_chart(
-    lessons.gradient_vs_depth(result.curves, 520 if settings.classroom else 420), key="grad_depth"
+    lessons.gradient_vs_depth(result.curves, 520 if settings.classroom else 420),
+    key="block_grad_depth",
 )
 st.caption(
     f"The gradient of the loss with respect to each block's input, per element (its root "

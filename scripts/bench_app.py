@@ -58,15 +58,15 @@ def train_in_browser(page, url: str, args, away_s: float = 0) -> tuple[float, fl
     open_page(page, f"{url}/training")
     page.keyboard.press("Escape")
     page.get_by_text("Your own configurations").click()
-    page.locator(".st-key-n_configs").get_by_role("slider").press("Home")  # one configuration
-    for key, value in (("steps", args.steps), ("width", args.width)):
+    page.locator(".st-key-train_configs").get_by_role("slider").press("Home")  # one configuration
+    for key, value in (("train_steps", args.steps), ("train_width", args.width)):
         box = page.locator(f".st-key-{key} input")
         box.fill(str(value))
         box.press("Tab")
     server = descendants(args.server_pid)
     browser = descendants(os.getpid()) - {os.getpid()} - server  # Playwright and Chromium
     cpu0 = cpu_seconds(server), cpu_seconds(browser)
-    page.locator(".st-key-FormSubmitter-custom-Train button").click()
+    page.locator(".st-key-FormSubmitter-train_custom-Train button").click()
     if away_s:
         page.get_by_role("link", name="Residual block").click()
         page.wait_for_timeout(1000 * away_s)
@@ -81,7 +81,7 @@ def preset(page, url: str, app) -> None:
     open_page(page, f"{url}/training")
     page.keyboard.press("Escape")
     t0 = time.perf_counter()
-    page.locator(".st-key-preset-degradation button").click()
+    page.locator(".st-key-train_preset_degradation button").click()
     page.get_by_text(f"done: step {steps} of {steps}").wait_for(timeout=600_000)
     print(
         f"Degradation preset (4 networks x {steps} steps): {time.perf_counter() - t0:.1f} s, "

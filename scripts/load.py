@@ -52,7 +52,7 @@ QUEUED = re.compile(r"number (\d+) in the queue")
 DURATION = r"((?:\d+ min )?\d+ s)"
 ETA = re.compile(rf"Estimated start in about {DURATION}, end in about {DURATION}")
 RUNNING = re.compile(r"running: step \d+")
-SUBMIT = ".st-key-FormSubmitter-custom-Train button"  # the Train form's button
+SUBMIT = ".st-key-FormSubmitter-train_custom-Train button"  # the Train form's button
 
 
 @dataclass
@@ -111,8 +111,8 @@ async def _goto_page(page, link: str, title: str) -> float:
 async def _fill_custom(page, steps: int, width: int) -> None:
     """One ResNet-20 in the Train form, of this many steps and this width."""
     await page.get_by_text("Your own configurations").click()
-    await page.locator(".st-key-n_configs").get_by_role("slider").press("Home")  # 1 network
-    for key, value in (("steps", steps), ("width", width)):
+    await page.locator(".st-key-train_configs").get_by_role("slider").press("Home")  # 1 network
+    for key, value in (("train_steps", steps), ("train_width", width)):
         box = page.locator(f".st-key-{key} input")
         await box.fill(str(value))
         await box.press("Tab")  # Enter would submit the form before the next field is set
@@ -169,7 +169,7 @@ async def _hostile(s: Session, page, url: str, files: tuple[Path, list[Path], Pa
     await _ready(page)
     await _upload(page, "conv_upload", png)
     for value in ("2", "3"):  # kernel edits: each reruns the page with the image
-        box = page.locator(".st-key-kernel_0 input")
+        box = page.locator(".st-key-conv_kernel_0 input")
         await box.fill(value)
         await box.press("Enter")
         await page.wait_for_timeout(500)
@@ -180,7 +180,7 @@ async def _hostile(s: Session, page, url: str, files: tuple[Path, list[Path], Pa
     await _upload(page, "exp_upload", runs, "one upload reads")
     s.refusals += await _alerts(page)
     await _goto_page(page, "Train", TRAIN_TITLE)
-    await _upload(page, "upload_run", brick, f"{brick.name}: ")
+    await _upload(page, "train_upload", brick, f"{brick.name}: ")
     s.refusals += await _alerts(page)
 
 
@@ -198,7 +198,7 @@ async def run_session(s: Session, browser, url: str, args, go: asyncio.Event, re
         await _fill_custom(page, args.steps, args.width + s.index - 1)  # a different run each
         button = page.locator(SUBMIT)
     else:
-        button = page.locator(f".st-key-home-{s.how} button")
+        button = page.locator(f".st-key-home_preset_{s.how} button")
     ready.append(s.index)
     await go.wait()
     t0, s.clicked = time.perf_counter(), time.time()
@@ -272,7 +272,7 @@ async def _follow(s: Session, ctx, page, t0: float, args) -> None:
         await page.wait_for_timeout(1500)  # the rerun that files the finished runs away
         await _ready(page)
         # One JSON download button per run shown for comparison (up to 4 are preselected).
-        s.history = await page.locator("[class*='st-key-json']").count()
+        s.history = await page.locator("[class*='st-key-train_json']").count()
     await ctx.close()
 
 

@@ -49,12 +49,12 @@ def train_custom():
     """Fill the Train page's custom form with tiny networks, submit, and wait for the end."""
 
     def _train(at: AppTest, steps: int = 20, depths: tuple = (8,), bn: bool = True) -> AppTest:
-        at.slider(key="n_configs").set_value(len(depths))
-        at.number_input(key="steps").set_value(steps)
-        at.number_input(key="width").set_value(4)
+        at.slider(key="train_configs").set_value(len(depths))
+        at.number_input(key="train_steps").set_value(steps)
+        at.number_input(key="train_width").set_value(4)
         for i, depth in enumerate(depths):
-            at.selectbox(key=f"depth{i}").set_value(depth)
-            at.checkbox(key=f"bn{i}").set_value(bn)
+            at.selectbox(key=f"train_depth{i}").set_value(depth)
+            at.checkbox(key=f"train_bn{i}").set_value(bn)
         train_button(at).click()
         at.run()
         end = time.monotonic() + 120

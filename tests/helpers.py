@@ -41,8 +41,8 @@ def train_button(at: AppTest):
 
 def start_long_run(at: AppTest) -> None:
     """Submit the Train page's custom form for a run long enough to outlast the test."""
-    at.number_input(key="steps").set_value(5000)
-    at.number_input(key="width").set_value(4)
+    at.number_input(key="train_steps").set_value(5000)
+    at.number_input(key="train_width").set_value(4)
     train_button(at).click()
     at.run()
 

@@ -309,11 +309,12 @@ def test_bad_run_files_in_the_app_show_their_sentence_and_keep_the_history(train
         "markdown in the name",
     ):
         name, content, sentence = BAD_RUN_FILES[row]
-        at.file_uploader(key="upload_run").set_value((name, content, "application/json"))
+        at.file_uploader(key="train_upload").set_value((name, content, "application/json"))
         at.run()
         assert not at.exception
         assert [e.value for e in at.error] == [literal(sentence)], row
-        assert len(at.multiselect(key="compare").options) == 1, row  # the finished run is kept
+        # The finished run is kept.
+        assert len(at.multiselect(key="train_compare").options) == 1, row
     assert at.session_state["work"].job.snapshot().state == "done"
 
 

@@ -81,7 +81,7 @@ def test_a_live_run_grows_then_stops(server, browser):
     _open(page, f"{server}/training")
     page.keyboard.press("Escape")
     page.get_by_text("Your own configurations").click()
-    for key, value in (("steps", "5000"), ("width", "4")):
+    for key, value in (("train_steps", "5000"), ("train_width", "4")):
         box = page.locator(f".st-key-{key} input")
         box.fill(value)
         box.press("Tab")  # Enter would submit the form before the next field is set
@@ -89,7 +89,7 @@ def test_a_live_run_grows_then_stops(server, browser):
     page.wait_for_function(_MORE_POINTS, arg=1, timeout=90_000)
     first = _points(page)
     page.wait_for_function(_MORE_POINTS, arg=first, timeout=60_000)  # a later poll drew more
-    page.locator(".st-key-stop button").click()
+    page.locator(".st-key-train_stop button").click()
     page.get_by_text("stopped: step").wait_for(timeout=30_000)  # one step, on a busy host
     page.wait_for_timeout(1500)  # the rerun that files the stopped run away, then quiet
     page.wait_for_selector(READY, timeout=30_000)

@@ -126,10 +126,10 @@ def test_the_train_page_refuses_a_job_too_large_and_keeps_the_history(open_page,
     finished = work.job
     assert len(work.history()) == 1
     # The custom form's largest: ResNet-110, 64 channels, batch 512 (far above any budget).
-    at.slider(key="n_configs").set_value(1)
-    at.selectbox(key="depth0").set_value(110)
-    at.number_input(key="width").set_value(64)
-    at.number_input(key="batch").set_value(512)
+    at.slider(key="train_configs").set_value(1)
+    at.selectbox(key="train_depth0").set_value(110)
+    at.number_input(key="train_width").set_value(64)
+    at.number_input(key="train_batch").set_value(512)
     train_button(at).click()
     at.run()
     errors = [e.value for e in at.error]
@@ -140,7 +140,7 @@ def test_the_train_page_refuses_a_job_too_large_and_keeps_the_history(open_page,
     ), errors
     assert at.session_state["work"].job is finished  # nothing started, nothing replaced
     assert len(at.session_state["work"].history()) == 1
-    assert any("ResNet-8" in o for o in at.multiselect(key="compare").options)
+    assert any("ResNet-8" in o for o in at.multiselect(key="train_compare").options)
 
 
 # --- the estimate against measurement -----------------------------------------------------------

@@ -23,7 +23,8 @@ def test_the_cloud_entrypoint_shows_the_same_pages_and_switches_between_them():
     assert [el.proto.page for el in cloud.get("page_link")] == [
         el.proto.page for el in app.get("page_link")
     ]
-    cloud.button(key="home-degradation").click()  # starts a preset, then opens the Train page
+    # Starts a preset, then opens the Train page.
+    cloud.button(key="home_preset_degradation").click()
     cloud.run()
     assert not cloud.exception, cloud.exception
     assert cloud.title[0].value == "Train plain and residual networks"

@@ -260,7 +260,7 @@ def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
     figs = figures(at)
     shipped = {load(p).label for p in list_runs(REFERENCE / "mnist-5k")}
     assert shipped >= {"plain-20", "ResNet-20", "plain-56", "ResNet-56"}
-    assert {t["name"] for t in figs["fig6"]["data"]} == {
+    assert {t["name"] for t in figs["exp_fig6"]["data"]} == {
         f"{label} {part}" for label in shipped for part in ("train", "validation")
     }
     table = at.dataframe[0].value
@@ -284,13 +284,13 @@ def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
         for m in at.markdown
     )
     assert not any("differ in more than depth" in i.value for i in at.info)
-    contours = [t for t in figs["ls_contour"]["data"] if t["type"] == "contour"]
+    contours = [t for t in figs["exp_ls_contour"]["data"] if t["type"] == "contour"]
     assert len(contours) == 2 and contours[0]["zmin"] == contours[1]["zmin"]  # one colour scale
-    at.radio(key="ls_view").set_value("Surface")
+    at.radio(key="exp_ls_view").set_value("Surface")
     at.run()
-    surfaces = [t for t in figures(at)["ls_surface"]["data"] if t["type"] == "surface"]
+    surfaces = [t for t in figures(at)["exp_ls_surface"]["data"] if t["type"] == "surface"]
     assert len(surfaces) == 2
-    assert "ls_contour" not in figures(at)  # one view at a time
+    assert "exp_ls_contour" not in figures(at)  # one view at a time
 
 
 def test_uploaded_sweep_files_are_drawn_and_a_bad_one_gets_a_sentence(open_page):
@@ -306,7 +306,7 @@ def test_uploaded_sweep_files_are_drawn_and_a_bad_one_gets_a_sentence(open_page)
     assert at.error[0].value == literal(
         "broken.json: this file is not valid JSON, so it is not a ResViz run file."
     )
-    names = {t["name"] for t in figures(at)["fig6"]["data"]}
+    names = {t["name"] for t in figures(at)["exp_fig6"]["data"]}
     assert names == {f"{r.label} {p}" for r in runs for p in ("train", "validation")}
     assert not any("panel stays empty" in c.value for c in at.caption)
     mixed = mixed_runs()
@@ -316,7 +316,7 @@ def test_uploaded_sweep_files_are_drawn_and_a_bad_one_gets_a_sentence(open_page)
     at.run()
     note = next(i.value for i in at.info if "differ in more than depth" in i.value)
     assert note == mixed_note(groups(sweep_runs(mixed)))
-    lines = [t for t in figures(at)["error_depth"]["data"] if len(t["x"]) > 1]
+    lines = [t for t in figures(at)["exp_error_depth"]["data"] if len(t["x"]) > 1]
     assert {t["name"] for t in lines} == {
         f"{name} {part}"
         for part in ("training", "validation")
@@ -332,10 +332,10 @@ def test_uploaded_sweep_files_are_drawn_and_a_bad_one_gets_a_sentence(open_page)
 @pytest.mark.slow
 def test_shattering_is_measured_once_on_request(open_page):
     at = open_page("pages/experiments.py")
-    at.button(key="shatter_go").click()
+    at.button(key="exp_shatter_go").click()
     at.run()
     assert not at.exception
-    curves = {t["name"]: t for t in figures(at)["shattering"]["data"]}
+    curves = {t["name"]: t for t in figures(at)["exp_shattering"]["data"]}
     plain, resnet = curves["plain"], curves["ResNet"]
     assert list(plain["x"])[-1] == 56
     assert list(resnet["y"])[-1] > 0.5 > list(plain["y"])[-1]  # skips keep neighbours correlated
@@ -346,11 +346,11 @@ def test_your_own_networks_landscape_passes_through_their_trained_loss(open_page
     at = train_custom(open_page("pages/train.py"), depths=(8, 8))
     at.switch_page("pages/experiments.py")
     at.run()
-    at.slider(key="ls_resolution").set_value(5)
-    at.button(key="ls_go").click()
+    at.slider(key="exp_ls_resolution").set_value(5)
+    at.button(key="exp_ls_go").click()
     at.run()
     assert not at.exception
-    lines = [t for t in figures(at)["ls_own"]["data"] if t.get("xaxis", "x") == "x"]
+    lines = [t for t in figures(at)["exp_ls_own"]["data"] if t.get("xaxis", "x") == "x"]
     assert {t["name"] for t in lines} == {"ResNet-8", "plain-8"}
     work = at.session_state["work"]
     for run, path in work.trained():
@@ -360,6 +360,6 @@ def test_your_own_networks_landscape_passes_through_their_trained_loss(open_page
         line = next(t for t in lines if t["name"] == run.label)
         assert list(line["x"])[2] == 0
         assert plotly_array(line["y"])[2] == pytest.approx(loss, rel=1e-5)
-    at.radio(key="ls_view").set_value("Surface")  # another control: the result stays drawn
+    at.radio(key="exp_ls_view").set_value("Surface")  # another control: the result stays drawn
     at.run()
-    assert "ls_own" in figures(at)
+    assert "exp_ls_own" in figures(at)

@@ -205,7 +205,7 @@ def test_after_a_restart_the_session_address_brings_the_runs_back(
     again.switch_page("pages/train.py")
     again.run()
     assert again.session_state["work"].folder == tmp_path / sid
-    assert [o.split(" · ")[1:] for o in again.multiselect(key="compare").options] == [
+    assert [o.split(" · ")[1:] for o in again.multiselect(key="train_compare").options] == [
         ["ResNet-8", "done"]
     ]
     fresh = open_page("pages/train.py")  # no id in its address: its own, empty history

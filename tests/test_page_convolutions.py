@@ -65,7 +65,7 @@ def test_default_shows_a_digit_its_three_stages_and_alexnet(open_page, mnist):
     assert any(
         "ImageNet" in m.value and "2012" in m.value and "2 groups" in m.value for m in at.markdown
     )
-    assert [t["name"] for t in figures(at)["alexnet_diagram"]["data"]] == [
+    assert [t["name"] for t in figures(at)["conv_alexnet_diagram"]["data"]] == [
         "input",
         "convolution",
         "response normalisation",
@@ -78,7 +78,7 @@ def test_a_preset_fills_the_kernel_and_changes_the_output(open_page):
     at = open_page(PAGE)
     before = _maps(at)[1]
     at.selectbox(key="conv_preset").set_value("Laplacian (all edges)").run()
-    assert [at.number_input(key=f"kernel_{i}").value for i in range(9)] == [
+    assert [at.number_input(key=f"conv_kernel_{i}").value for i in range(9)] == [
         0,
         1,
         0,
@@ -99,7 +99,7 @@ def test_editing_one_weight_changes_the_output(open_page):
     at.selectbox(key="conv_preset").set_value("Identity").run()
     inp, conv, *_ = _maps(at)
     assert conv == pytest.approx(inp[1:-1, 1:-1], abs=1e-6)
-    at.number_input(key="kernel_4").set_value(2.0).run()
+    at.number_input(key="conv_kernel_4").set_value(2.0).run()
     inp, conv, *_ = _maps(at)
     assert conv == pytest.approx(2 * inp[1:-1, 1:-1], abs=1e-6)
     assert any("scaled by 2" in c.value for c in at.caption)
@@ -180,7 +180,7 @@ def test_the_kernel_slides_and_its_arithmetic_is_the_convolution_s_value(open_pa
     # It opens where Sobel x responds most, and the sum written out is torch's value there.
     assert (row, col) == np.unravel_index(np.abs(want).argmax(), want.shape)
     assert total == pytest.approx(want[row, col], abs=5e-4)
-    fig = figures(at)["slide_view"]
+    fig = figures(at)["conv_slide_view"]
     assert plotly_array(fig["data"][0]["z"]) == pytest.approx(image, abs=1e-6)
     drawn = plotly_array(fig["data"][1]["z"])
     assert drawn.shape == want.shape and np.isfinite(drawn).sum() == row * 26 + col + 1
@@ -188,40 +188,40 @@ def test_the_kernel_slides_and_its_arithmetic_is_the_convolution_s_value(open_pa
     window, pixel = corners["window"], corners["pixel"]
     assert window == pixel == (col, row)  # stride 1, no padding: the patch starts at the pixel
 
-    at.slider(key="slide_row").set_value(5).run()
-    at.slider(key="slide_col").set_value(9).run()
+    at.slider(key="conv_slide_row").set_value(5).run()
+    at.slider(key="conv_slide_col").set_value(9).run()
     row, col, total = _shown_sum(at)
     assert (row, col) == (5, 9) and total == pytest.approx(want[5, 9], abs=5e-4)
-    products = figures(at)["slide_window"]["data"][2]["z"]
+    products = figures(at)["conv_slide_window"]["data"][2]["z"]
     assert plotly_array(products).sum() == pytest.approx(want[5, 9], abs=1e-5)
 
 
 def test_stride_and_padding_give_the_formula_s_output_size(open_page, mnist):
     at = open_page(PAGE)
-    at.select_slider(key="slide_stride").set_value(2).run()
-    at.select_slider(key="slide_padding").set_value(1).run()
+    at.select_slider(key="conv_slide_stride").set_value(2).run()
+    at.select_slider(key="conv_slide_padding").set_value(1).run()
     image = conv_demo.dataset_image(mnist, 0)
     kernel = np.array(conv_demo.PRESETS["Sobel x (vertical edges)"])
     want = _torch_conv(image, kernel, stride=2, padding=1)
     assert want.shape == (14, 14)
     size = next(m.value for m in at.markdown if m.value.startswith("**Output size**"))
     assert "height ⌊(28 + 2×1 − 3) / 2⌋ + 1 = 14" in size and "output is 14x14" in size
-    fig = figures(at)["slide_view"]
+    fig = figures(at)["conv_slide_view"]
     assert plotly_array(fig["data"][0]["z"]).shape == (30, 30)  # the zero ring drawn
     assert plotly_array(fig["data"][1]["z"]).shape == want.shape
-    assert at.slider(key="slide_row").max == 13
+    assert at.slider(key="conv_slide_row").max == 13
     row, col, total = _shown_sum(at)
     assert total == pytest.approx(want[row, col], abs=5e-4)
 
 
 def test_colour_channels_add_up_to_a_three_channel_convolution(open_page):
     at = open_page(PAGE)
-    at.selectbox(key="rgb_kernel_blue").set_value("Blur (box)").run()
+    at.selectbox(key="conv_rgb_kernel_blue").set_value("Blur (box)").run()
     image = sliding.colour_photo("china.jpg")  # (3, H, W)
     names = ["Sobel x (vertical edges)", "Sobel y (horizontal edges)", "Blur (box)"]
     weights = torch.tensor([conv_demo.PRESETS[n] for n in names], dtype=torch.float32)
     want = F.conv2d(torch.tensor(image)[None], weights[None])[0, 0].numpy()  # 3 in, 1 out
-    fig = figures(at)["rgb_view"]
+    fig = figures(at)["conv_rgb_view"]
     assert plotly_array(fig["data"][-1]["z"]) == pytest.approx(want, abs=1e-5)
     titles = [a["text"] for a in fig["layout"]["annotations"]]
     assert titles[4:] == [
@@ -240,8 +240,8 @@ def test_colour_channels_add_up_to_a_three_channel_convolution(open_page):
 def test_an_edited_kernel_is_no_longer_named_after_its_preset(open_page):
     at = open_page(PAGE)
     at.selectbox(key="conv_preset").set_value("Laplacian (all edges)").run()
-    at.number_input(key="kernel_4").set_value(-3.0).run()
+    at.number_input(key="conv_kernel_4").set_value(-3.0).run()
     assert at.selectbox(key="conv_preset").value == "Edited by hand"
-    assert at.number_input(key="kernel_1").value == 1  # the other weights stay as edited
-    at.number_input(key="kernel_4").set_value(-4.0).run()  # the Laplacian's nine weights again
+    assert at.number_input(key="conv_kernel_1").value == 1  # the other weights stay as edited
+    at.number_input(key="conv_kernel_4").set_value(-4.0).run()  # the Laplacian's nine weights again
     assert at.selectbox(key="conv_preset").value == "Laplacian (all edges)"

@@ -78,7 +78,7 @@ def test_each_sentence_is_its_run_s_claim_at_the_judged_step(open_page):
     assert sorted(c.value for c in at.caption if "Fig. 7" in c.value) == sorted(
         comparisons.say_responses(runs, step)
     )
-    fig = figures(at)["block_grad_norms"]
+    fig = figures(at)["grad_profile_block_grad_norms"]
     for trace in fig["data"]:
         run = next(r for r in runs if r.label == trace["name"])
         assert plotly_array(trace["y"]) == pytest.approx(
@@ -97,6 +97,6 @@ def test_the_step_where_a_gradient_is_furthest_from_healthy_is_one_click_away(op
     assert (
         f"furthest from healthy at step 1: exploding, {claims.factor(claims.spread(far))}x" in text
     )
-    at.button(key="jump-plain-56-1").click().run()
+    at.button(key="grad_jump_plain-56_1").click().run()
     assert at.select_slider(key="grad_step").value == 1
     assert far.sentence in [m.value for m in at.markdown]

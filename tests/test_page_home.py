@@ -36,7 +36,7 @@ def test_the_sidebar_names_the_device_its_cores_and_the_precision(open_page):
 
 def test_a_preset_starts_training_and_switches_to_the_train_page(open_page):
     at = open_page("pages/home.py")
-    at.button(key="home-degradation").click()
+    at.button(key="home_preset_degradation").click()
     at.run()
     assert at.title[0].value == "Train plain and residual networks"
     work = at.session_state["work"]
@@ -51,7 +51,7 @@ def test_a_preset_starts_training_and_switches_to_the_train_page(open_page):
 
 def test_a_second_click_while_training_does_not_start_another_run(open_page):
     at = open_page("pages/home.py")
-    at.button(key="home-vanishing").click()
+    at.button(key="home_preset_vanishing").click()
     at.run()
     work = at.session_state["work"]
     first = work.job

@@ -33,7 +33,7 @@ def _columns(fig: dict) -> dict[str, list[np.ndarray]]:
 
 def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion(open_page, mnist):
     at = open_page(PAGE)
-    fig = figures(at)["grad_depth"]
+    fig = figures(at)["block_grad_depth"]
     want = block_demo.gradient_profile(mnist, 56)
     assert fig["layout"]["yaxis"]["type"] == "log"
     assert [t["name"] for t in fig["data"]] == [n.label for n in want.curves]
@@ -99,7 +99,7 @@ def test_switching_the_skip_off_leaves_f_of_x_alone(open_page):
 def test_changing_depth_changes_the_number_of_blocks(open_page):
     at = open_page(PAGE)
     at.selectbox(key="block_depth").set_value(20).run()
-    fig = figures(at)["grad_depth"]
+    fig = figures(at)["block_grad_depth"]
     assert {len(plotly_array(t["y"])) for t in fig["data"]} == {9}  # (20 - 2) / 2 blocks
     assert [t["name"] for t in fig["data"]][0] == "plain-20"
 

@@ -16,7 +16,9 @@ from tests.helpers import ROOT, RUN, figures, start_long_run, train_button
 
 def test_default_render_offers_presets_and_no_run(open_page):
     at = open_page("pages/train.py")
-    assert [b.label for b in at.button if b.key and b.key.startswith("preset-")] == ["Run"] * 3
+    assert [b.label for b in at.button if b.key and b.key.startswith("train_preset_")] == [
+        "Run"
+    ] * 3
     (info,) = at.info
     assert info.value.startswith("No run yet") and "Your own configurations" in info.value
     # Classroom mode has no form: the sentence points only at what is there.
@@ -29,7 +31,7 @@ def test_a_session_with_runs_is_not_told_it_has_none(open_page):
     assert at.session_state["work"].add_upload("run.json", dumps(RUN).encode()) is None
     at.run()
     assert not [i.value for i in at.info if "No run yet" in i.value]
-    assert at.multiselect(key="compare").options == [f"{RUN.created} · ResNet-8 · done"]
+    assert at.multiselect(key="train_compare").options == [f"{RUN.created} · ResNet-8 · done"]
 
 
 def test_a_dataset_that_cannot_load_cannot_be_started_and_says_why(open_page, monkeypatch):
@@ -45,7 +47,7 @@ def test_a_dataset_that_cannot_load_cannot_be_started_and_says_why(open_page, mo
     train_view.dataset_problem.clear()  # tried once a minute per server: not from another test
     try:
         at = open_page("pages/train.py", dataset="cifar10")
-        presets = [b for b in at.button if b.key and b.key.startswith("preset-")]
+        presets = [b for b in at.button if b.key and b.key.startswith("train_preset_")]
         assert len(presets) == 3 and all(b.disabled and why in b.help for b in presets)
         assert train_button(at).disabled and why in train_button(at).help
         assert [w.value for w in at.warning] == [f"{why} Choose one in the sidebar."]
@@ -71,7 +73,7 @@ def test_a_custom_run_trains_and_draws_thin_train_and_bold_validation(open_page,
     charts = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
     live, history = (
         {t["name"]: t["line"]["color"] for t in f["data"]}
-        for key in ("live-errors", "history-errors")
+        for key in ("train_live_errors", "train_history_errors")
         for i, f in charts.items()
         if key in i
     )
@@ -92,13 +94,13 @@ def test_the_form_shows_as_many_networks_as_the_slider_says(open_page):
     at = open_page("pages/train.py")
 
     def pickers():
-        return [s.key for s in at.selectbox if s.key.startswith("arch")]
+        return [s.key for s in at.selectbox if s.key.startswith("train_arch")]
 
-    assert pickers() == ["arch0", "arch1"]
-    at.slider(key="n_configs").set_value(4).run()
-    assert pickers() == ["arch0", "arch1", "arch2", "arch3"]
-    at.slider(key="n_configs").set_value(1).run()
-    assert pickers() == ["arch0"]
+    assert pickers() == ["train_arch0", "train_arch1"]
+    at.slider(key="train_configs").set_value(4).run()
+    assert pickers() == ["train_arch0", "train_arch1", "train_arch2", "train_arch3"]
+    at.slider(key="train_configs").set_value(1).run()
+    assert pickers() == ["train_arch0"]
 
 
 @pytest.mark.slow
@@ -110,7 +112,7 @@ def test_once_a_run_starts_the_buttons_are_off_at_once_and_say_why(open_page):
     work = at.session_state["work"]
     try:
         assert work.busy
-        assert all(b.disabled for b in at.button if b.key and b.key.startswith("preset-"))
+        assert all(b.disabled for b in at.button if b.key and b.key.startswith("train_preset_"))
         assert train_button(at).disabled
         assert any("A run is in progress" in c.value for c in at.caption)
     finally:

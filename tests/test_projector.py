@@ -82,16 +82,16 @@ def test_classroom_mode_survives_every_page_a_preset_and_a_reload(server, browse
         assert _classroom(page), f"{title}, reloaded"
     # Home's preset opens Train through st.switch_page, which once dropped the mode there.
     _open(page, f"{server}/?classroom=1")
-    page.locator(".st-key-home-vanishing button").click()
+    page.locator(".st-key-home_preset_vanishing button").click()
     page.get_by_role("heading", name="Train plain and residual networks").wait_for()
     _settled(page)
     assert _classroom(page) and page.get_by_text("Your own configurations").count() == 0
     # The run is shown first: its progress bar in the first screen, above the presets.
     bar = page.locator("[data-testid='stProgress']").bounding_box()
-    run = page.locator(".st-key-preset-degradation button").first.bounding_box()
+    run = page.locator(".st-key-train_preset_degradation button").first.bounding_box()
     assert bar["y"] + bar["height"] < PROJECTOR["height"] and bar["y"] < run["y"]
     page.screenshot(path=str(SHOTS / "projector-train-live-classroom-1024x768.png"))
-    page.locator(".st-key-stop button").click()
+    page.locator(".st-key-train_stop button").click()
     page.get_by_text("stopped: step").wait_for(timeout=30_000)
     _settled(page)
     # Switched off, it stays off, reload included.

@@ -35,8 +35,8 @@ def _chart(at, key: str) -> dict:
 
 def _compared(at) -> tuple[list[str], set[str]]:
     """The History's tags (run labels) and the runs its chart draws."""
-    tags = [v.split(" · ")[1] for v in at.multiselect(key="compare").value]
-    chart = _chart(at, "-history-errors")
+    tags = [v.split(" · ")[1] for v in at.multiselect(key="train_compare").value]
+    chart = _chart(at, "train_history_errors")
     return tags, {t["name"].rsplit(" ", 1)[0] for t in chart["data"]}
 
 
@@ -46,11 +46,12 @@ def test_the_history_compares_the_runs_its_tags_name_after_a_new_job(open_page):
     at.run()
     tags, drawn = _compared(at)
     assert sorted(tags) == ["plain-20", "plain-56", "plain-8"] and set(tags) == drawn
-    at.multiselect(key="compare").set_value([v for v in at.multiselect(key="compare").value][-1:])
+    picker = at.multiselect(key="train_compare")
+    picker.set_value(picker.value[-1:])
     at.run()
-    (only,) = at.multiselect(key="compare").value
+    (only,) = at.multiselect(key="train_compare").value
     at.run()  # a rerun keeps the pick
-    assert at.multiselect(key="compare").value == [only]
+    assert at.multiselect(key="train_compare").value == [only]
     _keep(at, _grid((20, 56), residual=True), "2026-01-01T11:00:00")
     at.run()
     tags, drawn = _compared(at)
@@ -68,16 +69,16 @@ def test_a_run_has_the_same_colour_on_train_gradient_flow_and_experiments(open_p
     at = open_page("pages/train.py")
     _keep(at, _grid((20, 56)), "2026-01-01T10:00:00")
     at.run()
-    train = _line_colours(_chart(at, "-history-errors"))
+    train = _line_colours(_chart(at, "train_history_errors"))
     at.switch_page("pages/gradient_flow.py")
     at.run()
-    grads = _line_colours(_chart(at, "-profile-block_grad_norms"))
+    grads = _line_colours(_chart(at, "grad_profile_block_grad_norms"))
     at.switch_page("pages/experiments.py")
     at.run()
     at.radio(key="exp_source").set_value("This session's runs")
     at.run()
     assert not at.exception
-    fig6 = _line_colours(_chart(at, "-fig6"))
+    fig6 = _line_colours(_chart(at, "exp_fig6"))
     for label in ("plain-20", "plain-56", "ResNet-20", "ResNet-56"):
         assert train[f"{label} validation"] == grads[label] == fig6[f"{label} validation"], label
     assert len({grads[n] for n in grads}) == 4

@@ -178,7 +178,7 @@ def test_a_broken_file_on_disk_is_skipped_with_a_note_and_every_page_draws(
         assert at.session_state["work"].notes == [note]
         if page == "pages/train.py":  # its History says so, and shows the good run
             assert literal(note) in [w.value for w in at.warning]
-            assert len(at.multiselect(key="compare").options) == 1
+            assert len(at.multiselect(key="train_compare").options) == 1
 
 
 def test_a_file_is_parsed_once_for_every_view_and_every_tab(tmp_path, monkeypatch):

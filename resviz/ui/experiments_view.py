@@ -152,7 +152,7 @@ def figures(runs: list[Run], source: str, val_images: dict[str, int]) -> list[Gr
     )
     if note := mixed_note(found):
         st.info(note, icon=":material/call_split:")
-    st.plotly_chart(figure6(found), key="fig6")
+    st.plotly_chart(figure6(found), key="exp_fig6")
     if len(kinds := {g.residual for g in found}) == 1:
         residual = kinds.pop()
         st.caption(
@@ -160,7 +160,7 @@ def figures(runs: list[Run], source: str, val_images: dict[str, int]) -> list[Gr
             f"{'left' if residual else 'right'} panel stays empty."
         )
     st.subheader("Final error against depth")
-    st.plotly_chart(error_vs_depth(found), key="error_depth")
+    st.plotly_chart(error_vs_depth(found), key="exp_error_depth")
     if said := depth_trend(found, val_images):
         st.markdown(said, help=NOISE_HELP)
     names = {r.train.dataset for r in runs}
@@ -219,23 +219,23 @@ def landscapes(work: SessionWork) -> None:
             depths,
             index=len(depths) - 1,
             horizontal=True,
-            key="ls_depth",
+            key="exp_ls_depth",
             help="Trained on mnist-5k at width 8, 200 steps of batch 64; see the manifest.",
         )
         view = st.radio(
             "View",
             ("Contour", "Surface", "One direction"),
             horizontal=True,
-            key="ls_view",
+            key="exp_ls_view",
             help="One figure at a time: a 3-D surface is heavy to draw.",
         )
         one, two = shipped.get((depth, 1), []), shipped.get((depth, 2), [])
         if view == "One direction" and one:
-            st.plotly_chart(landscape_plots.slice_curves(one), key="ls_line")
+            st.plotly_chart(landscape_plots.slice_curves(one), key="exp_ls_line")
         elif view == "Surface" and two:
-            st.plotly_chart(landscape_plots.surface_pair(two), key="ls_surface")
+            st.plotly_chart(landscape_plots.surface_pair(two), key="exp_ls_surface")
         elif two:
-            st.plotly_chart(landscape_plots.contour_pair(two), key="ls_contour")
+            st.plotly_chart(landscape_plots.contour_pair(two), key="exp_ls_contour")
         with st.expander("How the reference landscapes were made"):
             st.markdown(_demoted((LANDSCAPES / "MANIFEST.md").read_text()))
     _own_landscapes(work)
@@ -251,16 +251,18 @@ def _own_landscapes(work: SessionWork) -> None:
     if not trained:
         st.caption("Train a run on the Train page first: its final weights are kept for this.")
         return
-    picked = pick_runs("Networks", [r for r, _ in trained], "ls_runs", newest=2, most=2)
+    picked = pick_runs("Networks", [r for r, _ in trained], "exp_ls_runs", newest=2, most=2)
     c1, c2, c3 = st.columns(3)
-    dims = c1.radio("Slice", (1, 2), format_func=lambda n: f"{n}-D", horizontal=True, key="ls_dims")
+    dims = c1.radio(
+        "Slice", (1, 2), format_func=lambda n: f"{n}-D", horizontal=True, key="exp_ls_dims"
+    )
     resolution = c2.slider(
         "Points per axis",
         5,
         41 if dims == 1 else 21,
         21 if dims == 1 else 11,
         step=2,
-        key="ls_resolution",
+        key="exp_ls_resolution",
         help="Odd, so the trained weights are a grid point. 2-D costs the "
         "square: 11 x 11 is 121 evaluations.",
     )
@@ -268,7 +270,7 @@ def _own_landscapes(work: SessionWork) -> None:
         "Span",
         (0.25, 0.5, 1.0),
         value=1.0,
-        key="ls_span",
+        key="exp_ls_span",
         help="How far from the trained weights, in units of each filter's "
         "own norm; the paper and the reference landscapes use 1.",
     )
@@ -277,7 +279,7 @@ def _own_landscapes(work: SessionWork) -> None:
     keys = [("landscape", str(path), dims, resolution, span) for _, path in chosen]
     # Drawn again on every rerun once computed: another control must not make it vanish.
     if not chosen or not (
-        all(map(store().has, keys)) or st.button("Compute", key="ls_go", type="primary")
+        all(map(store().has, keys)) or st.button("Compute", key="exp_ls_go", type="primary")
     ):
         return
     done = []
@@ -295,7 +297,7 @@ def _own_landscapes(work: SessionWork) -> None:
             )
         )
     fig = landscape_plots.slice_curves(done) if dims == 1 else landscape_plots.contour_pair(done)
-    st.plotly_chart(fig, key="ls_own")
+    st.plotly_chart(fig, key="exp_ls_own")
     st.caption("Loss on 250 training images (the reference landscapes use 500).")
 
 
@@ -314,7 +316,7 @@ def shattered() -> None:
     )
     key = ("shattering", "mnist-5k")
     if not store().has(key) and not st.button(
-        "Measure it (24 networks, about 15-30 s, once for everyone)", key="shatter_go"
+        "Measure it (24 networks, about 15-30 s, once for everyone)", key="exp_shatter_go"
     ):
         return
     result = cached(
@@ -323,4 +325,4 @@ def shattered() -> None:
         "Measuring gradient correlations...",
         steps=True,
     )
-    st.plotly_chart(landscape_plots.shattering_curves(result), key="shattering")
+    st.plotly_chart(landscape_plots.shattering_curves(result), key="exp_shattering")

@@ -78,7 +78,7 @@ def _elsewhere(chosen: list[Run], step: int, steps: list[int]) -> None:
         )
         button.button(
             f"Show step {far.step}",
-            key=f"jump-{run.label}-{far.step}",
+            key=f"grad_jump_{run.label}_{far.step}",
             on_click=_jump,
             args=(far.step,),
         )
@@ -101,16 +101,20 @@ def profiles(chosen: list[Run], step: int, steps: list[int]) -> None:
             _elsewhere(chosen, step, steps)
             for line in claims.say(comparisons.diagnosis_claims(chosen, step)):
                 st.markdown(line)
-        st.plotly_chart(profile(data, PROBES[key].split(",")[0], log=log), key=f"profile-{key}")
+        st.plotly_chart(
+            profile(data, PROBES[key].split(",")[0], log=log), key=f"grad_profile_{key}"
+        )
 
 
 def heatmaps(chosen: list[Run]) -> None:
     run = chosen[
         st.selectbox(
-            "Run", range(len(chosen)), format_func=lambda i: chosen[i].label, key="heat_run"
+            "Run", range(len(chosen)), format_func=lambda i: chosen[i].label, key="grad_heat_run"
         )
     ]
-    key = st.radio("Signal", list(PROBES), format_func=PROBES.get, key="heat_key", horizontal=True)
+    key = st.radio(
+        "Signal", list(PROBES), format_func=PROBES.get, key="grad_heat_signal", horizontal=True
+    )
     m = rms_matrix(run, key)
     if m is None:
         st.info(
@@ -118,4 +122,4 @@ def heatmaps(chosen: list[Run]) -> None:
             f"this run's gradients per element."
         )
         return
-    st.plotly_chart(heatmap(m, f"{run.label}: {PROBES[key]}"), key="heatmap")
+    st.plotly_chart(heatmap(m, f"{run.label}: {PROBES[key]}"), key="grad_heatmap")

@@ -32,10 +32,10 @@ QUEUED_REDRAW_S = 5.0  # a queued job only waits: its position changes rarely
 REDRAWS_PER_S = 4.0
 
 
-def preset_buttons(settings: Settings, busy: bool, key: str = "preset") -> Specs | None:
+def preset_buttons(settings: Settings, busy: bool, page: str = "train") -> Specs | None:
     """One button per preset; returns its configurations for the current dataset when clicked.
     The buttons are off, with the reason on hover, while a run trains or the dataset cannot be
-    had."""
+    had. Their keys carry `page`, the prefix of the page that draws them."""
     why = blocked(settings, busy)
     chosen = None
     for col, preset in zip(st.columns(len(PRESETS)), PRESETS.values()):
@@ -43,7 +43,11 @@ def preset_buttons(settings: Settings, busy: bool, key: str = "preset") -> Specs
             st.markdown(f"**{preset.title}**")
             # Above its long caption: the buttons line up, where the eye is after the titles.
             if st.button(
-                "Run", key=f"{key}-{preset.key}", disabled=why is not None, help=why, type="primary"
+                "Run",
+                key=f"{page}_preset_{preset.key}",
+                disabled=why is not None,
+                help=why,
+                type="primary",
             ):
                 chosen = _preset_specs(preset, settings)
             st.caption(preset.lesson)
@@ -73,9 +77,9 @@ def linked(settings: Settings, work: SessionWork) -> Specs | None:
     """The preset a teacher's link names (`/training?preset=degradation`), once per tab: its
     configurations, unless the session already shows them or is busy with another run."""
     raw = st.query_params.get(PRESET_KEY)
-    if raw is None or st.session_state.get("linked") == raw:
+    if raw is None or st.session_state.get("train_linked") == raw:
         return None
-    st.session_state["linked"] = raw
+    st.session_state["train_linked"] = raw
     preset = PRESETS.get(raw.strip().lower())
     if preset is None:
         st.warning(
@@ -117,31 +121,34 @@ def custom_form(settings: Settings, busy: bool) -> Specs | None:
     info = datasets.info(settings.dataset)
     # Outside the form, so that the form shows just that many networks (a form's widgets do not
     # rerun the page: inside it, four pickers showed whatever the slider said).
-    n = st.slider("Configurations", 1, MAX_CONFIGS, 2, key="n_configs")
-    with st.form("custom"):
+    n = st.slider("Configurations", 1, MAX_CONFIGS, 2, key="train_configs")
+    with st.form("train_custom"):
         rows = []
         for i, col in enumerate(st.columns(MAX_CONFIGS)[:n]):
             with col:
                 rows.append(
                     (
                         st.selectbox(
-                            f"#{i + 1} network", ("residual", "plain"), key=f"arch{i}", index=i % 2
+                            f"#{i + 1} network",
+                            ("residual", "plain"),
+                            key=f"train_arch{i}",
+                            index=i % 2,
                         ),
                         st.selectbox(
                             "depth",
                             CIFAR_DEPTHS,
                             index=2 + i // 2 * 3,
-                            key=f"depth{i}",
+                            key=f"train_depth{i}",
                         ),
-                        st.checkbox("batch norm", True, key=f"bn{i}"),
+                        st.checkbox("batch norm", True, key=f"train_bn{i}"),
                     )
                 )
         c1, c2, c3, c4, c5 = st.columns(5)
-        width = c1.number_input("width", 1, 64, DEFAULT_WIDTH["cifar"], key="width")
-        steps = c2.number_input("steps", 10, 5000, 200, step=10, key="steps")
-        batch = c3.number_input("batch size", 8, 512, 64, step=8, key="batch")
-        lr = c4.number_input("learning rate", 0.0001, 10.0, 0.1, format="%.4f", key="lr")
-        seed = c5.number_input("seed", 0, 10_000, 0, key="seed")
+        width = c1.number_input("width", 1, 64, DEFAULT_WIDTH["cifar"], key="train_width")
+        steps = c2.number_input("steps", 10, 5000, 200, step=10, key="train_steps")
+        batch = c3.number_input("batch size", 8, 512, 64, step=8, key="train_batch")
+        lr = c4.number_input("learning rate", 0.0001, 10.0, 0.1, format="%.4f", key="train_lr")
+        seed = c5.number_input("seed", 0, 10_000, 0, key="train_seed")
         why = blocked(settings, busy)
         go = st.form_submit_button("Train", disabled=why is not None, type="primary", help=why)
     if not go:
@@ -253,14 +260,14 @@ def live(work: SessionWork, classroom: bool) -> None:
         status, stop = st.columns([5, 1], vertical_alignment="bottom")
         with status:
             _status(snap)
-        if job.active and stop.button("Stop", key="stop", icon=":material/stop_circle:"):
+        if job.active and stop.button("Stop", key="train_stop", icon=":material/stop_circle:"):
             job.stop()
         if snap.message:
             st.error(snap.message)
         left, right = st.columns([3, 2])
         errors, losses = _curves(snap.runs)
-        left.plotly_chart(errors, key="live-errors")
-        right.plotly_chart(losses, key="live-loss")
+        left.plotly_chart(errors, key="train_live_errors")
+        right.plotly_chart(losses, key="train_live_loss")
         _metrics(snap.runs)
         if snap.state not in ("queued", "running"):  # what the finished runs show
             for line in ending(snap.runs):
@@ -302,18 +309,18 @@ def history(work: SessionWork) -> list[Run]:
     upload = st.file_uploader(
         "Compare a run file",
         type=["json"],
-        key="upload_run",
+        key="train_upload",
         max_upload_size=MAX_FILE_MB,
         help="A .json run file downloaded from ResViz or written by "
         f"`python -m resviz train`, of at most {MAX_FILE_MB} MB and "
         f"{FILE_RECORDS:,} records. A session keeps {SESSION}.",
     )
-    if upload is not None and st.session_state.get("uploaded") != upload.file_id:
+    if upload is not None and st.session_state.get("train_uploaded") != upload.file_id:
         problem = work.add_upload(upload.name, upload.getvalue())
         if problem:
             st.error(literal(problem))
         else:
-            st.session_state["uploaded"] = upload.file_id
+            st.session_state["train_uploaded"] = upload.file_id
     runs = work.history()
     for note in work.notes:  # files skipped, runs past the quota or not saved
         st.warning(literal(note))
@@ -321,15 +328,17 @@ def history(work: SessionWork) -> list[Run]:
         st.caption("Finished runs appear here.")
         return []
     ids = run_names(runs)
-    picked = pick_runs("Runs to compare", runs, "compare", newest=4)
+    picked = pick_runs("Runs to compare", runs, "train_compare", newest=4)
     if picked:
         # Oldest first, so a job's runs keep the order they had while training.
-        st.plotly_chart(error_curves([runs[i] for i in picked[::-1]]), key="history-errors")
+        st.plotly_chart(error_curves([runs[i] for i in picked[::-1]]), key="train_history_errors")
     for i in picked:
         run = runs[i]
         c1, c2, c3 = st.columns([3, 1, 1])
         c1.markdown(literal(ids[i]))
         name = slug(f"{run.created}-{run.label}")
-        c2.download_button("JSON", dumps(run), f"{name}.json", "application/json", key=f"json{i}")
-        c3.download_button("CSV", to_csv(run), f"{name}.csv", "text/csv", key=f"csv{i}")
+        c2.download_button(
+            "JSON", dumps(run), f"{name}.json", "application/json", key=f"train_json{i}"
+        )
+        c3.download_button("CSV", to_csv(run), f"{name}.csv", "text/csv", key=f"train_csv{i}")
     return [runs[i] for i in picked]
