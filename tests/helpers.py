@@ -1,6 +1,6 @@
 """What the tests share: the app's paths and timeouts, plotly figures read back out of an AppTest,
 image files written in memory (including deliberately broken ones), small networks with trained
-batch-norm statistics, and a finished run record."""
+batch-norm statistics, a finished run record, and the command line run in this process."""
 
 import base64
 import io
@@ -15,6 +15,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
+from resviz.__main__ import main
 from resviz.config import NetConfig, TrainConfig
 from resviz.models import build
 from resviz.runs import Run
@@ -31,6 +32,23 @@ RUN = Run(
         {"step": 2, "train_loss": 2.1, "train_error": 0.8, "val_error": 0.85},
     ],
 )
+
+
+def command(argv: list[str], capsys) -> tuple[int, str]:
+    """`python -m resviz ARGV` in this process (a fresh one spends seconds importing torch):
+    its exit status and what it wrote to standard error."""
+    try:
+        status = main(argv)
+    except SystemExit as e:  # argparse's own errors
+        status = e.code
+    return status, capsys.readouterr().err
+
+
+def one_line_exit(argv: list[str], words: str, capsys) -> None:
+    """Bad arguments: status 2 and one line on standard error that says `words`, no traceback."""
+    status, err = command(argv, capsys)
+    assert status == 2
+    assert err.count("\n") == 1 and words in err and "Traceback" not in err, err
 
 
 def train_button(at: AppTest):

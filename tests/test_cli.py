@@ -10,6 +10,7 @@ import torchvision
 from resviz.__main__ import main
 from resviz.claims import gradient_claim, holds
 from resviz.runs import load
+from tests.helpers import one_line_exit
 
 
 @pytest.mark.parametrize(
@@ -23,14 +24,18 @@ from resviz.runs import load
         (["--device", "mps"], "device 'mps' was asked for, but Apple's MPS is not available here"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line(args, words, tmp_path):
+def test_bad_arguments_exit_2_with_one_line(args, words, tmp_path, capsys):
+    one_line_exit(["train", "--out", str(tmp_path / "r.json"), *args], words, capsys)
+
+
+def test_python_m_resviz_runs_the_same_command_line(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "resviz", "train", "--out", str(tmp_path / "r.json"), *args],
+        [sys.executable, "-m", "resviz", "train", "--out", str(tmp_path / "r.json"), "--depth=21"],
         capture_output=True,
         text=True,
     )
-    assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1 and words in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "depth must be 6n+2" in proc.stderr
 
 
 def test_train_takes_the_learning_rate_schedule_and_warm_up(tmp_path):
