@@ -57,7 +57,7 @@ def train_in_browser(page, url: str, args, away_s: float = 0) -> tuple[float, fl
     the app (the live view closed) before coming back. (server, browser) CPU seconds used."""
     open_page(page, f"{url}/training")
     page.keyboard.press("Escape")
-    page.get_by_text("Your own configurations").click()
+    page.get_by_text("Your own configurations", exact=True).click()
     page.locator(".st-key-train_configs").get_by_role("slider").press("Home")  # one configuration
     for key, value in (("train_steps", args.steps), ("train_width", args.width)):
         box = page.locator(f".st-key-{key} input")

@@ -110,7 +110,7 @@ async def _goto_page(page, link: str, title: str) -> float:
 
 async def _fill_custom(page, steps: int, width: int) -> None:
     """One ResNet-20 in the Train form, of this many steps and this width."""
-    await page.get_by_text("Your own configurations").click()
+    await page.get_by_text("Your own configurations", exact=True).click()
     await page.locator(".st-key-train_configs").get_by_role("slider").press("Home")  # 1 network
     for key, value in (("train_steps", steps), ("train_width", width)):
         box = page.locator(f".st-key-{key} input")

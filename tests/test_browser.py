@@ -80,7 +80,7 @@ def test_a_live_run_grows_then_stops(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     _open(page, f"{server}/training")
     page.keyboard.press("Escape")
-    page.get_by_text("Your own configurations").click()
+    page.get_by_text("Your own configurations", exact=True).click()
     for key, value in (("train_steps", "5000"), ("train_width", "4")):
         box = page.locator(f".st-key-{key} input")
         box.fill(value)

@@ -85,7 +85,7 @@ def test_classroom_mode_survives_every_page_a_preset_and_a_reload(server, browse
     page.locator(".st-key-home_preset_vanishing button").click()
     page.get_by_role("heading", name="Train plain and residual networks").wait_for()
     _settled(page)
-    assert _classroom(page) and page.get_by_text("Your own configurations").count() == 0
+    assert _classroom(page) and page.get_by_text("Your own configurations", exact=True).count() == 0
     # The run is shown first: its progress bar in the first screen, above the presets.
     bar = page.locator("[data-testid='stProgress']").bounding_box()
     run = page.locator(".st-key-train_preset_degradation button").first.bounding_box()
