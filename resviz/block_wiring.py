@@ -134,7 +134,7 @@ def _describe(m: nn.Module) -> str:
     if isinstance(m, ZeroPadShortcut):
         return f"option A\nsubsample /{m.stride}\n+{m.extra} zero channels"
     if isinstance(m, nn.Sequential):  # option B: 1x1 convolution, then batch norm
-        return f"option B\n{_describe(m.conv)}\n+ batch norm"
+        return f"option B\n{_describe(m.get_submodule('conv'))}\n+ batch norm"
     raise TypeError(f"no description for {type(m).__name__}")
 
 

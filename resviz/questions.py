@@ -59,12 +59,11 @@ def depth_pair(runs: Sequence[Run], residual: bool) -> tuple[Run, Run] | None:
 def higher_error_claim(deep: Run, shallow: Run, step: int) -> Claim | None:
     """Which of two runs trained alike ends with the higher training error, beyond noise (the
     deeper: a degradation claim; the shallower: a deeper-wins claim)."""
-    base = degradation_claim(deep, shallow, step)
-    if base is None:
+    base, w = degradation_claim(deep, shallow, step), error_window(deep, step)
+    if base is None or w is None:
         return None
     d, s = base["deep"], base["shallow"]
     (hi, higher), (lo, lower) = sorted(((d, deep), (s, shallow)), key=lambda e: -e[0])
-    w = error_window(deep, step)
     steps = f"mean of steps {w.first}-{w.last}"
     return claim(
         Kind.DEGRADATION if d > s else Kind.DEEPER_WINS,
@@ -86,7 +85,7 @@ def on_train(runs: Sequence[Run]) -> list[Question]:
         if pair is None:
             continue
         deep, shallow = pair
-        step = min(last_step(deep), last_step(shallow))
+        step = min(last_step(deep) or 0, last_step(shallow) or 0)  # both trained: depth_pair
         out += _ask(
             f"Which network ends with the higher training error, **{shallow.label}** or "
             f"**{deep.label}**?",

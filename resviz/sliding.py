@@ -88,7 +88,8 @@ class Window:
 
 def slide(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: int = 0) -> Slide:
     """Convolve a grey (H, W) image with a square kernel at this stride and zero padding."""
-    geometry = Geometry(*image.shape, kernel=kernel.shape[0], stride=stride, padding=padding)
+    height, width = image.shape
+    geometry = Geometry(height, width, kernel=kernel.shape[0], stride=stride, padding=padding)
     x = torch.as_tensor(image, dtype=torch.float32)[None, None]  # (1, 1, H, W)
     w = torch.as_tensor(kernel, dtype=torch.float32)[None, None]  # (1, 1, k, k)
     output = F.conv2d(x, w, stride=stride, padding=padding)[0, 0]

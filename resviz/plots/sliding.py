@@ -3,6 +3,8 @@ the arithmetic of one output pixel, and a colour image convolved channel by chan
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -163,7 +165,7 @@ def _outline(fig: go.Figure, name: str, box: tuple, col: int, line: dict) -> Non
     )
 
 
-def _square_pixels(fig: go.Figure, shapes: list[tuple[int, ...]]) -> None:
+def _square_pixels(fig: go.Figure, shapes: Sequence[tuple[int, ...]]) -> None:
     """Each panel an image of its (H, W): square pixels, row 0 at the top, no axes; the ranges
     fixed, so pixels not computed yet (NaN) keep their place."""
     for i, (h, w) in enumerate(shapes, 1):

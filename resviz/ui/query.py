@@ -23,7 +23,8 @@ DEFAULT_DEPTH = {"cifar": NetConfig().depth, "imagenet": DEPTHS["imagenet"][0]}
 # The width the presets train (small enough to train live on a CPU), so the network Build opens
 # on is one a preset trains; the paper's widths (16, 64) are a click away.
 DEFAULT_WIDTH = {
-    family: min(n.width for p in PRESETS.values() for n in p.nets if n.family == family)
+    # `or 0` for the type checker: a built NetConfig always has its width
+    family: min(n.width or 0 for p in PRESETS.values() for n in p.nets if n.family == family)
     for family in DEPTHS
 }
 FAMILY_TITLES = {"cifar": "CIFAR-style", "imagenet": "ImageNet-style"}
