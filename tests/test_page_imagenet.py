@@ -41,6 +41,9 @@ def test_offline_the_download_gets_one_sentence_and_the_page_still_works(
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     at = _imagenet(open_page(PAGE))
+    assert at.selectbox(key="inside_net").options[-1] == (
+        "ResNet-18 trained on ImageNet (torchvision): downloaded on request"
+    )
     assert "11,689,512 weights, 45 MB to download from download.pytorch.org" in at.info[0].value
     assert "69.8% top-1 accuracy" in at.info[0].value  # torchvision's own figure, from its meta
     assert not at.warning and not at.get("plotly_chart")  # nothing fetched before the click
@@ -70,6 +73,9 @@ def test_cached_weights_show_their_filters_predictions_maps_and_attributions(ope
     at = _imagenet(open_page(PAGE))
     assert not at.exception, at.exception
     assert not at.button and not at.warning  # cached: no download offered
+    assert (
+        at.selectbox(key="inside_net").options[-1] == "ResNet-18 trained on ImageNet (torchvision)"
+    )
     probs = torch.softmax(state["fc.bias"], 0)
     names = pretrained.WEIGHTS.meta["categories"]
     ranked = "\n".join(
@@ -77,7 +83,7 @@ def test_cached_weights_show_their_filters_predictions_maps_and_attributions(ope
     )
     assert any(m.value.endswith(ranked) for m in at.markdown)
     before, after = pretrained.first_conv_at_init(), state["conv1.weight"].numpy()
-    assert filter_images(at) == [inside.png(inside.filter_grid(w)) for w in (before, after)]
+    assert filter_images(at) == [inside.png(inside.filter_grid(w, 300)) for w in (before, after)]
     assert any("one 7x7 kernel of the first layer (64 in all)" in c.value for c in at.caption)
 
     figs = figures(at)

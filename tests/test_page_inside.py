@@ -70,7 +70,7 @@ def test_the_page_opens_on_the_shipped_network_with_every_figure_and_no_click(op
     state, meta = shipped.load_shipped(item)
     after = features.first_layer_filters(models.from_state(item.net, state))
     before = features.first_layer_filters(build_seeded(item.net, item.train.seed))
-    assert filter_images(at) == [inside.png(inside.filter_grid(w)) for w in (before, after)]
+    assert filter_images(at) == [inside.png(inside.filter_grid(w, 210)) for w in (before, after)]
     assert any(
         "so it has one best image: where the starts differ (0 of 6 channels)" in c.value
         for c in at.caption
@@ -224,5 +224,5 @@ def test_a_run_from_the_train_page_is_analysed(open_page, train_custom):
     net = models.from_state(run.net, load_weights(path))
     after = features.first_layer_filters(net)
     assert after.shape == (4, 1, 3, 3)
-    assert filter_images(at)[1] == inside.png(inside.filter_grid(after))
+    assert filter_images(at)[1] == inside.png(inside.filter_grid(after, 210))
     assert len(figs["inside_probes"]["data"][0]["x"]) == 4  # stem and three blocks of ResNet-8

@@ -15,9 +15,12 @@ from .. import features
 from ..plots import inside as plots
 
 
-def show(before: np.ndarray, after: np.ndarray, trained: str, note: str = "") -> None:
+def show(
+    before: np.ndarray, after: np.ndarray, trained: str, note: str = "", width: int = 210
+) -> None:
     """Kernels (K, C, k, k) before and after training (`trained` says on what), side by side,
-    and a caption of measured edge fits; `note` says what to look for."""
+    each grid about `width` px wide (in the first screen at 1280x800 for a 3x3 grid), and a
+    caption of measured edge fits; `note` says what to look for."""
     fit0, fit1 = (features.edge_fit(w) for w in (before, after))
     k = after.shape[-1]
     titles = (
@@ -26,7 +29,9 @@ def show(before: np.ndarray, after: np.ndarray, trained: str, note: str = "") ->
     )
     for column, weights, title in zip(st.columns(2), (before, after), titles):
         column.markdown(f"**{title}**")
-        column.image(plots.png(plots.filter_grid(weights)))  # a data URI: crisp, no extra fetch
+        column.image(
+            plots.png(plots.filter_grid(weights, width))
+        )  # a data URI: crisp, no extra fetch
     scheme = (
         "grey = 0, each colour its weight"
         if after.shape[1] == 3

@@ -17,7 +17,6 @@ from ..plots import inside as plots
 from . import filters_view
 from .computed import cached
 
-OPTION = "ResNet-18 trained on ImageNet (torchvision): downloaded on request"
 SHOWN = 16  # feature maps drawn: the channels that respond most to the photo
 METHODS = ("Grad-CAM", "saliency", "integrated gradients")  # occlusion: thousands of 224 px passes
 IG_STEPS = 32
@@ -66,6 +65,12 @@ def _offer() -> bool:
     return True
 
 
+def label() -> str:
+    """Its name in the page's list of networks."""
+    name = "ResNet-18 trained on ImageNet (torchvision)"
+    return name if pretrained.downloaded() else f"{name}: downloaded on request"
+
+
 def show() -> None:
     """The whole ImageNet section of the page, or the offer to download it."""
     if not pretrained.downloaded() and not _offer():
@@ -112,6 +117,7 @@ def _filters(net: ResNet) -> None:
         "Look for oriented edges and blobs of one colour against another, as Krizhevsky et "
         "al. 2012 (Fig. 3) found in AlexNet's first layer; a blob is no ramp, so its edge fit "
         "is low. ",
+        width=300,  # 64 kernels in 8 rows: 5 px a weight
     )
 
 
@@ -134,7 +140,7 @@ def _maps(net: ResNet, photo: tuple, x) -> None:
 
 @st.fragment
 def _attributions(net: ResNet, photo: tuple, x, ranked: list[tuple[int, str, float]]) -> None:
-    left, right = st.columns([1, 2.4])
+    left, right = st.columns([1.4, 2.4])  # ImageNet's class names are long
     method = left.radio("Method", METHODS, key="inside_imagenet_method")
     choice = left.selectbox(
         "Explain the score of",

@@ -85,7 +85,7 @@ def pick(settings: Settings, work: SessionWork) -> Picked | None:
         ("preset", n): f"ResNet-20 on {n}: train it here"
         for n in dict.fromkeys([*PRESET_DATASETS, settings.dataset])
     }
-    options[("imagenet", 0)] = imagenet_view.OPTION
+    options[("imagenet", 0)] = imagenet_view.label()
     kind, which = st.selectbox("Network", list(options), format_func=options.get, key="inside_net")
     if kind == "imagenet":  # its own sections: no dataset of ours, 224 px photos
         return imagenet_view.show()
