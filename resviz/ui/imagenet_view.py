@@ -140,7 +140,7 @@ def _maps(net: ResNet, photo: tuple, x) -> None:
 
 @st.fragment
 def _attributions(net: ResNet, photo: tuple, x, ranked: list[tuple[int, str, float]]) -> None:
-    left, right = st.columns([1.4, 2.4])  # ImageNet's class names are long
+    left, right = st.columns([1.2, 2.4])  # ImageNet's class names are long
     method = left.radio("Method", METHODS, key="inside_imagenet_method")
     choice = left.selectbox(
         "Explain the score of",
@@ -154,12 +154,10 @@ def _attributions(net: ResNet, photo: tuple, x, ranked: list[tuple[int, str, flo
         lambda: attribution.attribute(net, x, target, method, steps=IG_STEPS, layer="layer4"),
         f"Computing {method}...",
     )
+    right.markdown(f"{method} for **{label}** ({p:.1%})")  # too long for a panel's title
     right.plotly_chart(
         plots.attribution(
-            pretrained.pixels(x),
-            values,
-            attribution.SIGNED[method],
-            ("the photo", f"{method} for {label} ({p:.1%})"),
+            pretrained.pixels(x), values, attribution.SIGNED[method], ("the photo", method)
         ),
         key="inside_imagenet_attr",
     )
