@@ -66,7 +66,7 @@ def train_in_browser(page, url: str, args, away_s: float = 0) -> tuple[float, fl
     server = descendants(args.server_pid)
     browser = descendants(os.getpid()) - {os.getpid()} - server  # Playwright and Chromium
     cpu0 = cpu_seconds(server), cpu_seconds(browser)
-    page.locator(".st-key-FormSubmitter-train_custom-Train button").click()
+    page.locator(".st-key-train_submit button").click()
     if away_s:
         page.get_by_role("link", name="Residual block").click()
         page.wait_for_timeout(1000 * away_s)

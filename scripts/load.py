@@ -52,7 +52,7 @@ QUEUED = re.compile(r"number (\d+) in the queue")
 DURATION = r"((?:\d+ min )?\d+ s)"
 ETA = re.compile(rf"Estimated start in about {DURATION}, end in about {DURATION}")
 RUNNING = re.compile(r"running: step \d+")
-SUBMIT = ".st-key-FormSubmitter-train_custom-Train button"  # the Train form's button
+SUBMIT = ".st-key-train_submit button"  # the Train form's button
 
 
 @dataclass

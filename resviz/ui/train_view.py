@@ -150,7 +150,9 @@ def custom_form(settings: Settings, busy: bool) -> Specs | None:
         lr = c4.number_input("learning rate", 0.0001, 10.0, 0.1, format="%.4f", key="train_lr")
         seed = c5.number_input("seed", 0, 10_000, 0, key="train_seed")
         why = blocked(settings, busy)
-        go = st.form_submit_button("Train", disabled=why is not None, type="primary", help=why)
+        go = st.form_submit_button(
+            "Train", key="train_submit", disabled=why is not None, type="primary", help=why
+        )
     if not go:
         return None
     try:
