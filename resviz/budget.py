@@ -42,7 +42,7 @@ SERVER_MB = 2700  # Community Cloud: up to 2.7 GB for the whole app
 APP_FOOTPRINT_MB = 1500
 STEP = 1.25  # a training step's peak / the bytes autograd saves (python -m tests.test_budget)
 EVAL_ALIVE = 5  # a no-grad pass's peak / (largest activation x images) (the same script)
-OVERHEAD_MB = 40  # per job: oneDNN scratch, the batch and its augmented copy, probe records
+OVERHEAD_MB = 40  # per network training at once: oneDNN scratch, its batch and augmented copy
 # Allocator fragmentation between steps: the estimate must cover the peak memory growth measured
 # on any machine, with a margin (python -m tests.test_budget prints the comparison).
 SLACK = 1.6
@@ -59,11 +59,13 @@ class Estimate:
     parameters: int  # weights + gradients + momentum, every network of the job
     activations: int  # training steps of the networks training at once (saved tensors + buffers)
     evaluation: int  # their no-grad validation passes
+    at_once: int = 1  # networks training at the same time
 
     @property
     def total(self) -> int:
         return (
-            int((self.parameters + self.activations + self.evaluation) * SLACK) + OVERHEAD_MB * MB
+            int((self.parameters + self.activations + self.evaluation) * SLACK)
+            + OVERHEAD_MB * MB * self.at_once
         )
 
 
@@ -108,7 +110,9 @@ def estimate(specs: Sequence[tuple[NetConfig, TrainConfig]], workers: int = 1) -
         per_image = largest // train.batch_size
         steps.append((int(STEP * saved) + 2 * largest, EVAL_ALIVE * per_image * EVAL_BATCH))
     at_once = sorted(steps, key=sum, reverse=True)[: max(1, workers)]
-    return Estimate(parameters, sum(a for a, _ in at_once), sum(e for _, e in at_once))
+    return Estimate(
+        parameters, sum(a for a, _ in at_once), sum(e for _, e in at_once), len(at_once)
+    )
 
 
 def per_slot_bytes(slots: int, env: Mapping[str, str] = os.environ) -> int:
