@@ -13,7 +13,9 @@ from resviz.config import TrainConfig
 from resviz.runs import load
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.slow  # a local Ray node takes tens of seconds to start
+# A local Ray node takes tens of seconds to start; on a busy 2-core machine a whole test took
+# up to 9 minutes, past the suite's 600 s per test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 ENTRIES = sweep.plan(
     (8, 14), sweep.ARCHS, TrainConfig(steps=12, batch_size=16, eval_every=6), width=4
