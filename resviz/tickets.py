@@ -54,8 +54,7 @@ class Ticket:
     on_finish: Callable[[Ticket], None] | None = None
     tabs: set[str] = field(default_factory=set)
     _final: Snapshot | None = None
-    _saved: bool = False
-    _lock: threading.RLock = field(default_factory=threading.RLock)  # on_finish may claim_save
+    _lock: threading.RLock = field(default_factory=threading.RLock)  # on_finish may read it
 
     def __hash__(self) -> int:  # one ticket is one request: identity, not contents
         return id(self)
@@ -142,12 +141,6 @@ class Ticket:
                 recorded=recorded,
                 followers=self._followers(jobs),
             )
-
-    def claim_save(self) -> bool:
-        """True once: whoever gets it saves the runs (a session's tabs share the ticket)."""
-        with self._lock:
-            first, self._saved = not self._saved, True
-            return first
 
     def stop(self) -> None:
         """Stop following (the Stop button): a job nobody else follows stops too."""
