@@ -45,12 +45,15 @@ def attribute(
     steps: int = 64,
     window: int = 4,
     layer: str | None = None,
+    batch: int = 64,
 ) -> np.ndarray:
     """The `method` map (H, W) for class `target` of one normalised image (C, H, W).
 
     Runs in the image's dtype (float64 for exact checks). `layer` names Grad-CAM's layer
     (`layer4` of torchvision's ResNet-18), found in the copy the method runs on; by default
-    the last block of a `Net` (the last stage's output, 8x8 for 32 px inputs).
+    the last block of a `Net` (the last stage's output, 8x8 for 32 px inputs). `batch`: the
+    integrated-gradients images run at once (their activations, kept for the backward pass,
+    are what its memory grows with).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -60,7 +63,11 @@ def attribute(
         return _map(Saliency(net).attribute(x, target=target, abs=True).amax(1))
     if method == "integrated gradients":  # summed over channels: completeness survives the sum
         ig = IntegratedGradients(net).attribute(
-            x, baselines=torch.zeros_like(x), target=target, n_steps=steps, internal_batch_size=64
+            x,
+            baselines=torch.zeros_like(x),
+            target=target,
+            n_steps=steps,
+            internal_batch_size=batch,
         )
         return _map(ig.sum(1))
     if method == "Grad-CAM":

@@ -2,16 +2,17 @@
 (assets/inside). Prints three tables.
 
     OMP_WAIT_POLICY=PASSIVE nice -n 10 python -m scripts.bench_inside [--repeats 3] [--am-steps 96]
-        [--server 5] [--browser 3] [--skip-costs]
+        [--imagenet] [--server 5] [--browser 3] [--skip-costs]
 
 1. Each attribution and the activation maximisation of one group of channels (the page's 6
    channels x 3 images), regularised (Olah et al. 2017) and plain, with the mean centre-unit
    value it reaches and the share of its energy at high frequencies (above half the highest).
 2. The edge fit and linear probes, trained against the seeded initial weights.
-3. With --server N: the page's first render in a warm process, as the server makes it (an
+3. With --imagenet: the ImageNet ResNet-18's attributions at 224 px, time and peak memory.
+4. With --server N: the page's first render in a warm process, as the server makes it (an
    AppTest script run of a fresh session after one that computed every shared analysis): the
    engine's part of the first figure, without the browser.
-4. With --browser N: a server is started, one Chromium visit warms it (every analysis of the
+5. With --browser N: a server is started, one Chromium visit warms it (every analysis of the
    default network computed once), then N fresh visits time the title (the script has started
    drawing), the first figure (the first-layer filters drawn), the first plotly chart drawn
    and the page's end.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -33,11 +35,14 @@ from datetime import UTC, datetime
 from functools import partial
 
 import torch
+from torchvision.models import resnet18
 
-from resviz import attribution, features, models, shipped
+from resviz import attribution, features, models, pretrained, shipped
 from resviz import data as datasets
+from resviz.conv_demo import SAMPLE_PHOTOS
 from resviz.models import build_seeded
 from resviz.runtime import describe_device, pick_device
+from resviz.ui.imagenet_view import IG_BATCH, IG_STEPS
 from scripts.appserver import READY
 
 AM_CHANNELS, AM_STARTS = 6, 3  # the page's group of channels and images per channel
@@ -123,6 +128,27 @@ def measurements(item: shipped.Shipped, net, data) -> None:
             f"{m} ({n}) {probe1[n]:.0%} (initial {probe0[n]:.0%})" for n, m in marks.items()
         )
     )
+
+
+def imagenet(repeats: int) -> None:
+    """The ImageNet ResNet-18's attributions on one 224 px photo: time and the process's peak
+    memory, cheapest first (the peak only grows). A seeded random ResNet-18 costs what the
+    downloaded one does and needs no network."""
+    torch.manual_seed(0)
+    net = resnet18().eval().requires_grad_(False)
+    x = pretrained.photo(SAMPLE_PHOTOS[0])
+    print(f"\nImageNet ResNet-18 (random weights), {SAMPLE_PHOTOS[0]} at {x.shape[-1]} px")
+    print(f"{'what':<56}{'s':>7}{'peak MB':>9}")
+    runs = [(m, IG_STEPS, IG_STEPS) for m in ("Grad-CAM", "saliency")]
+    runs += [("integrated gradients", IG_STEPS, b) for b in (IG_BATCH, 2 * IG_BATCH, IG_STEPS)]
+    for method, steps, batch in runs:
+        s, _ = median_s(
+            partial(attribution.attribute, net, x, 0, method, steps, layer="layer4", batch=batch),
+            repeats,
+        )
+        what = method + (f", {steps} steps, {batch} at once" if "integrated" in method else "")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{what:<56}{s:>7.2f}{peak:>9.0f}")
 
 
 def server(visits: int) -> None:
@@ -220,6 +246,7 @@ def main() -> None:
     p.add_argument("--server", type=int, default=0, help="warm script runs to time (0: none)")
     p.add_argument("--browser", type=int, default=0, help="warm visits to time (0: none)")
     p.add_argument("--skip-costs", action="store_true")
+    p.add_argument("--imagenet", action="store_true", help="the ImageNet ResNet-18's costs")
     args = p.parse_args()
     torch.set_num_threads(1)
     print(
@@ -232,6 +259,8 @@ def main() -> None:
             net, data = models.from_state(item.net, state), datasets.load(item.train.dataset)
             costs(item, net, data, args)
             measurements(item, net, data)
+    if args.imagenet:
+        imagenet(args.repeats)
     if args.server:
         server(args.server)
     if args.browser:

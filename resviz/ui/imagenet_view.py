@@ -20,6 +20,7 @@ from .computed import cached
 SHOWN = 16  # feature maps drawn: the channels that respond most to the photo
 METHODS = ("Grad-CAM", "saliency", "integrated gradients")  # occlusion: thousands of 224 px passes
 IG_STEPS = 32
+IG_BATCH = 4  # images at once: 32 at once held ~860 MB more (docs/PERFORMANCE.md, --imagenet)
 RETRY_S = 60  # a failed download is tried again by anyone after a minute, not on every rerun
 
 
@@ -151,7 +152,9 @@ def _attributions(net: ResNet, photo: tuple, x, ranked: list[tuple[int, str, flo
     target, label, p = ranked[choice]
     values = cached(
         ("imagenet-attr", photo, method, target),
-        lambda: attribution.attribute(net, x, target, method, steps=IG_STEPS, layer="layer4"),
+        lambda: attribution.attribute(
+            net, x, target, method, steps=IG_STEPS, layer="layer4", batch=IG_BATCH
+        ),
         f"Computing {method}...",
     )
     right.markdown(f"{method} for **{label}** ({p:.1%})")  # too long for a panel's title
