@@ -21,7 +21,7 @@ from PIL import Image
 from torch import nn
 from torchvision.models import ResNet, ResNet18_Weights, resnet18
 
-from .conv_demo import SAMPLE_PHOTOS, photo_path
+from .lesson_convolutions import SAMPLE_PHOTOS, photo_path
 
 WEIGHTS = ResNet18_Weights.IMAGENET1K_V1
 LAYERS = ("layer1", "layer2", "layer3", "layer4")  # the four stages, 56 -> 7 px at 224 px
@@ -51,7 +51,10 @@ def download() -> Path:
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = torch.hub.HASH_REGEX.search(path.name).group(1)
+    named = torch.hub.HASH_REGEX.search(path.name)  # torchvision's names end -<prefix>.pth
+    if named is None:
+        raise ValueError(f"{path.name} carries no hash prefix to check the download against")
+    prefix = named.group(1)
     try:
         torch.hub.download_url_to_file(WEIGHTS.url, str(path), prefix, progress=False)
     except (URLError, ConnectionError, TimeoutError) as err:  # no network here

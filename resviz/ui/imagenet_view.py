@@ -4,6 +4,7 @@ and attributions on scikit-learn's two sample photos."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -12,7 +13,7 @@ import streamlit as st
 from torchvision.models import ResNet
 
 from .. import attribution, features, pretrained
-from ..conv_demo import SAMPLE_PHOTOS
+from ..lesson_convolutions import SAMPLE_PHOTOS
 from ..plots import inside as plots
 from . import filters_view
 from .computed import cached
@@ -50,10 +51,10 @@ def _offer() -> bool:
         f"{pretrained.parameter_count():,} weights, {meta['_file_size']:.0f} MB to download from "
         f"{pretrained.HOST}, once for this server."
     )
-    failed = _failure().get("download")
-    recent = failed is not None and time.monotonic() - failed[0] < RETRY_S
+    when, sentence = _failure().get("download", (-math.inf, ""))
+    recent = time.monotonic() - when < RETRY_S
     if recent:
-        st.warning(failed[1])
+        st.warning(sentence)
     if not st.button("Download it", key="inside_imagenet_download", disabled=recent):
         return False
     with _download_lock, st.spinner(f"Downloading from {pretrained.HOST}..."):
