@@ -61,12 +61,35 @@ def test_offline_the_download_gets_one_sentence_and_the_page_still_works(
     assert list(figures(at)) == SECTIONS and not at.warning and not at.exception
 
 
-def test_cached_weights_show_their_filters_predictions_maps_and_attributions(open_page, torch_home):
+def _tabby_first() -> dict[str, torch.Tensor]:
+    """ResNet-18's shapes, seeded; every photo: tabby first, then the classes 0, 1, 2, 3."""
     torch.manual_seed(0)
     state = resnet18().state_dict()
-    state["fc.weight"].zero_()  # every photo: tabby first, then the classes of the next biases
+    state["fc.weight"].zero_()
     state["fc.bias"].zero_()
     state["fc.bias"][[TABBY, 0, 1, 2, 3]] = torch.tensor([6.0, 5.0, 4.0, 3.0, 2.0])
+    return state
+
+
+def test_the_button_downloads_once_and_the_network_is_shown(open_page, torch_home, monkeypatch):
+    asked = []
+
+    def download(url, dst, hash_prefix, progress):  # a reachable host, served from here
+        asked.append((url, hash_prefix))
+        torch.save(_tabby_first(), dst)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    at = _imagenet(open_page(PAGE))
+    at.button(key="inside_imagenet_download").click().run()
+    assert not at.exception and not at.warning, (at.exception, at.warning)
+    assert asked == [(pretrained.WEIGHTS.url, "f37072fd")]
+    assert any("1. tabby" in m.value for m in at.markdown)
+    at.radio(key="inside_imagenet_photo").set_value("flower.jpg").run()
+    assert not at.button and len(asked) == 1  # cached now: no second download
+
+
+def test_cached_weights_show_their_filters_predictions_maps_and_attributions(open_page, torch_home):
+    state = _tabby_first()
     pretrained.weights_path().parent.mkdir(parents=True)
     torch.save(state, pretrained.weights_path())
 
