@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from resviz import conv_demo, sliding
+from resviz import lesson_convolutions, sliding
 from resviz.plots import lessons
 from resviz.plots import sliding as plots_sliding
 from resviz.summary import LayerRow
@@ -19,7 +19,7 @@ EDITED = "Edited by hand"  # what the preset box says once the weights are no pr
 def fill_kernel() -> None:
     """Preset select -> the nine weight inputs (runs before the script, as a callback)."""
     if st.session_state.conv_preset != EDITED:
-        weights = np.ravel(conv_demo.PRESETS[st.session_state.conv_preset])
+        weights = np.ravel(lesson_convolutions.PRESETS[st.session_state.conv_preset])
         st.session_state.update(zip(KERNEL_KEYS, map(float, weights)))
 
 
@@ -27,13 +27,18 @@ def name_kernel() -> None:
     """A weight edited -> the preset box names the preset the nine weights now are, if any."""
     weights = [st.session_state[k] for k in KERNEL_KEYS]
     st.session_state.conv_preset = next(
-        (name for name, w in conv_demo.PRESETS.items() if np.ravel(w).tolist() == weights), EDITED
+        (
+            name
+            for name, w in lesson_convolutions.PRESETS.items()
+            if np.ravel(w).tolist() == weights
+        ),
+        EDITED,
     )
 
 
 @st.cache_data(show_spinner=False)
 def alexnet() -> list[LayerRow]:
-    return conv_demo.alexnet_layers()  # the same for everyone: built once per server
+    return lesson_convolutions.alexnet_layers()  # the same for everyone: built once per server
 
 
 settings = sidebar.current()
@@ -53,8 +58,8 @@ with editor:
     source = st.radio("Image", sources, key="conv_source", horizontal=True)
     image = None
     if source == "Sample photo":
-        photo = st.selectbox("Photo", conv_demo.SAMPLE_PHOTOS, key="conv_photo")
-        image = conv_demo.sample_photo(photo)
+        photo = st.selectbox("Photo", lesson_convolutions.SAMPLE_PHOTOS, key="conv_photo")
+        image = lesson_convolutions.sample_photo(photo)
     elif source == "Upload":
         upload = st.file_uploader(
             "Your image",
@@ -74,9 +79,12 @@ with editor:
             0,
             key="conv_index",
         )
-        image = conv_demo.dataset_image(data, index)
+        image = lesson_convolutions.dataset_image(data, index)
     st.selectbox(
-        "Kernel preset", [*conv_demo.PRESETS, EDITED], key="conv_preset", on_change=fill_kernel
+        "Kernel preset",
+        [*lesson_convolutions.PRESETS, EDITED],
+        key="conv_preset",
+        on_change=fill_kernel,
     )
     if KERNEL_KEYS[0] not in st.session_state:
         fill_kernel()
@@ -94,11 +102,11 @@ with editor:
                 on_change=name_kernel,
             )
     kernel = np.array([st.session_state[k] for k in KERNEL_KEYS]).reshape(3, 3)
-    st.caption(conv_demo.kernel_note(kernel))
+    st.caption(lesson_convolutions.kernel_note(kernel))
 
 with outputs:
     height = 300 if settings.classroom else 220  # a projector's column is wider: bigger maps
-    for i, step in enumerate(conv_demo.steps(image, kernel)):
+    for i, step in enumerate(lesson_convolutions.steps(image, kernel)):
         if i % 2 == 0:
             cols = st.columns(2)
         with cols[i % 2]:
@@ -164,8 +172,10 @@ st.markdown(
     "three results are added into **one** output map."
 )
 photo_col, *kernel_cols = st.columns(4)
-colour_name = photo_col.selectbox("Colour photo", conv_demo.SAMPLE_PHOTOS, key="conv_rgb_photo")
-presets = list(conv_demo.PRESETS)
+colour_name = photo_col.selectbox(
+    "Colour photo", lesson_convolutions.SAMPLE_PHOTOS, key="conv_rgb_photo"
+)
+presets = list(lesson_convolutions.PRESETS)
 names = [
     kc.selectbox(
         f"Kernel for {ch}",
@@ -177,7 +187,7 @@ names = [
     for i, (kc, ch) in enumerate(zip(kernel_cols, sliding.CHANNELS))
 ]
 colour = sliding.colour_conv(
-    sliding.colour_photo(colour_name), np.array([conv_demo.PRESETS[n] for n in names])
+    sliding.colour_photo(colour_name), np.array([lesson_convolutions.PRESETS[n] for n in names])
 )
 st.plotly_chart(
     plots_sliding.colour_figure(colour, names),
@@ -206,7 +216,7 @@ st.markdown(
 )
 rows = alexnet()
 st.dataframe(
-    conv_demo.layer_table(rows),
+    lesson_convolutions.layer_table(rows),
     key="conv_alexnet_table",
     hide_index=True,
     height="content",
@@ -215,10 +225,12 @@ st.dataframe(
         "multiply-adds": st.column_config.NumberColumn(format="localized"),
     },
 )
-st.caption(conv_demo.totals_note(rows))
+st.caption(lesson_convolutions.totals_note(rows))
 st.plotly_chart(
-    lessons.network_diagram(rows, conv_demo.ALEXNET_INPUT, 460 if settings.classroom else 360),
+    lessons.network_diagram(
+        rows, lesson_convolutions.ALEXNET_INPUT, 460 if settings.classroom else 360
+    ),
     key="conv_alexnet_diagram",
     config={"displayModeBar": False},
 )
-st.caption(conv_demo.diagram_note(rows))
+st.caption(lesson_convolutions.diagram_note(rows))

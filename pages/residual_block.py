@@ -2,21 +2,21 @@
 
 import streamlit as st
 
-from resviz import block_demo, block_wiring, claims
+from resviz import block_wiring, claims, lesson_residual_block
 from resviz.plots import block_diagram, lessons
 from resviz.ui import sidebar, state
 
 
 @st.cache_data(show_spinner="Building four networks and running one batch through them...")
-def profile(dataset: str, depth: int) -> block_demo.GradientProfile:
+def profile(dataset: str, depth: int) -> lesson_residual_block.GradientProfile:
     # Deterministic (seed 0, the first batch of the training split): one computation per pair.
-    return block_demo.gradient_profile(state.dataset(dataset), depth)
+    return lesson_residual_block.gradient_profile(state.dataset(dataset), depth)
 
 
 @st.cache_data(show_spinner=False)
-def settling(dataset: str, depth: int) -> block_demo.Settling:
+def settling(dataset: str, depth: int) -> lesson_residual_block.Settling:
     # Deterministic too (seed 0, on the CPU): trained once per server for each pair.
-    return block_demo.settling(state.dataset(dataset), depth)
+    return lesson_residual_block.settling(state.dataset(dataset), depth)
 
 
 @st.cache_data(show_spinner=False)
@@ -55,7 +55,7 @@ index = (
         key="block_index",
     )
 )
-maps = block_demo.block_maps(data.x_train[index], skip=skip)
+maps = lesson_residual_block.block_maps(data.x_train[index], skip=skip)
 output = "ReLU(F(x) + x)" if skip else "ReLU(F(x))"
 st.plotly_chart(
     lessons.block_maps(
@@ -108,7 +108,10 @@ diagram_col.plotly_chart(
 
 st.header("Gradient magnitude against depth, at initialisation", help=claims.HELP)
 depth = st.columns([1, 2])[0].selectbox(
-    "Depth (layers)", block_demo.DEPTHS, index=block_demo.DEPTHS.index(56), key="block_depth"
+    "Depth (layers)",
+    lesson_residual_block.DEPTHS,
+    index=lesson_residual_block.DEPTHS.index(56),
+    key="block_depth",
 )
 result = profile(name, depth)
 st.plotly_chart(
@@ -122,10 +125,10 @@ st.caption(
     f"without batch norm dashed, as on every page."
 )
 settled = None
-if block_demo.plain_explodes(result):
+if lesson_residual_block.plain_explodes(result):
     with st.spinner(
         f"Training plain-{depth} for a few steps to see what that does to its gradient..."
     ):
         settled = settling(name, depth)
-for sentence in block_demo.describe(result, settled):
+for sentence in lesson_residual_block.describe(result, settled):
     st.markdown(sentence)

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .conv_demo import photo_path
+from .lesson_convolutions import photo_path
 
 CHANNELS = ("red", "green", "blue")
 STRIDES = (1, 2, 3)

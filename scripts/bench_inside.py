@@ -39,7 +39,7 @@ from torchvision.models import resnet18
 
 from resviz import attribution, features, models, pretrained, shipped
 from resviz import data as datasets
-from resviz.conv_demo import SAMPLE_PHOTOS
+from resviz.lesson_convolutions import SAMPLE_PHOTOS
 from resviz.models import build_seeded
 from resviz.runtime import describe_device, pick_device
 from resviz.ui.imagenet_view import IG_BATCH, IG_STEPS

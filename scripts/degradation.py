@@ -23,8 +23,8 @@ import time
 
 import torch
 
-from resviz import block_demo
 from resviz import data as datasets
+from resviz import lesson_residual_block
 from resviz.claims import Kind, claim, factor, say, spread
 from resviz.config import NetConfig, TrainConfig
 from resviz.train import Trainer, evaluate
@@ -103,14 +103,14 @@ def main() -> None:
         "\n2. The gradient rule at initialisation (RMS of dL/dx per element into each block, "
         "one batch of 16 digits, width 8):"
     )
-    profile = block_demo.gradient_profile(data, 56)
-    for verdict in block_demo.verdicts(profile).values():
+    profile = lesson_residual_block.gradient_profile(data, 56)
+    for verdict in lesson_residual_block.verdicts(profile).values():
         print(f"  {verdict.sentence.replace('**', '')}")
 
     print(
         "\n3. What training does to plain-56's explosion (batch norm, largest over smallest block):"
     )
-    settled = block_demo.settling(data, 56)
+    settled = lesson_residual_block.settling(data, 56)
     print(
         "  "
         + ", ".join(

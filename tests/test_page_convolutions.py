@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from resviz import conv_demo, sliding
+from resviz import lesson_convolutions, sliding
 from resviz.data import load
 from resviz.models import AlexNet, count_params
 from resviz.uploads import MAX_SIDE
@@ -33,8 +33,9 @@ def mnist():
 def test_default_shows_a_digit_its_three_stages_and_alexnet(open_page, mnist):
     at = open_page(PAGE)
     inp, conv, relu, pool = _maps(at)
-    want = conv_demo.steps(
-        conv_demo.dataset_image(mnist, 0), np.array(conv_demo.PRESETS["Sobel x (vertical edges)"])
+    want = lesson_convolutions.steps(
+        lesson_convolutions.dataset_image(mnist, 0),
+        np.array(lesson_convolutions.PRESETS["Sobel x (vertical edges)"]),
     )
     for drawn, step in zip((inp, conv, relu, pool), want):
         assert drawn == pytest.approx(step.values, abs=1e-6)
@@ -173,8 +174,8 @@ def _shown_sum(at) -> tuple[int, int, float]:
 
 def test_the_kernel_slides_and_its_arithmetic_is_the_convolution_s_value(open_page, mnist):
     at = open_page(PAGE)
-    image = conv_demo.dataset_image(mnist, 0)
-    kernel = np.array(conv_demo.PRESETS["Sobel x (vertical edges)"])
+    image = lesson_convolutions.dataset_image(mnist, 0)
+    kernel = np.array(lesson_convolutions.PRESETS["Sobel x (vertical edges)"])
     want = _torch_conv(image, kernel)
     row, col, total = _shown_sum(at)
     # It opens where Sobel x responds most, and the sum written out is torch's value there.
@@ -200,8 +201,8 @@ def test_stride_and_padding_give_the_formula_s_output_size(open_page, mnist):
     at = open_page(PAGE)
     at.select_slider(key="conv_slide_stride").set_value(2).run()
     at.select_slider(key="conv_slide_padding").set_value(1).run()
-    image = conv_demo.dataset_image(mnist, 0)
-    kernel = np.array(conv_demo.PRESETS["Sobel x (vertical edges)"])
+    image = lesson_convolutions.dataset_image(mnist, 0)
+    kernel = np.array(lesson_convolutions.PRESETS["Sobel x (vertical edges)"])
     want = _torch_conv(image, kernel, stride=2, padding=1)
     assert want.shape == (14, 14)
     size = next(m.value for m in at.markdown if m.value.startswith("**Output size**"))
@@ -219,7 +220,7 @@ def test_colour_channels_add_up_to_a_three_channel_convolution(open_page):
     at.selectbox(key="conv_rgb_kernel_blue").set_value("Blur (box)").run()
     image = sliding.colour_photo("china.jpg")  # (3, H, W)
     names = ["Sobel x (vertical edges)", "Sobel y (horizontal edges)", "Blur (box)"]
-    weights = torch.tensor([conv_demo.PRESETS[n] for n in names], dtype=torch.float32)
+    weights = torch.tensor([lesson_convolutions.PRESETS[n] for n in names], dtype=torch.float32)
     want = F.conv2d(torch.tensor(image)[None], weights[None])[0, 0].numpy()  # 3 in, 1 out
     fig = figures(at)["conv_rgb_view"]
     assert plotly_array(fig["data"][-1]["z"]) == pytest.approx(want, abs=1e-5)

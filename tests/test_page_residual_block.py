@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from resviz import block_demo, claims
+from resviz import claims, lesson_residual_block
 from resviz.config import NetConfig
 from resviz.data import load
 from resviz.models import build
@@ -34,7 +34,7 @@ def _columns(fig: dict) -> dict[str, list[np.ndarray]]:
 def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion(open_page, mnist):
     at = open_page(PAGE)
     fig = figures(at)["block_grad_depth"]
-    want = block_demo.gradient_profile(mnist, 56)
+    want = lesson_residual_block.gradient_profile(mnist, 56)
     assert fig["layout"]["yaxis"]["type"] == "log"
     assert [t["name"] for t in fig["data"]] == [n.label for n in want.curves]
     # each line in its network's look, as on every page (plain blue, ResNet orange, no BN dashed)
@@ -46,8 +46,8 @@ def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion
         assert plotly_array(trace["y"]) == pytest.approx(values, rel=1e-6)
         assert list(plotly_array(trace["x"])) == list(range(1, 28))
     shown = [m.value for m in at.markdown]
-    settled = block_demo.settling(mnist, 56)
-    said = block_demo.describe(want, settled)
+    settled = lesson_residual_block.settling(mnist, 56)
+    said = lesson_residual_block.describe(want, settled)
     assert all(sentence in shown for sentence in said)
     explosion = said[-1]
     ratio = re.search(r"\*\*explodes\*\*, ([\d,]+)x larger", explosion).group(1)

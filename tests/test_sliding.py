@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from resviz import conv_demo, sliding
+from resviz import lesson_convolutions, sliding
 
 
 def _torch_conv(image: np.ndarray, kernel: np.ndarray, stride: int, padding: int) -> np.ndarray:
@@ -67,7 +67,7 @@ def test_the_arithmetic_written_out_adds_up_to_the_output_pixel():
     rng = np.random.default_rng(1)
     image, kernel = (
         rng.random((6, 6)).round(2),
-        np.array(conv_demo.PRESETS["Sobel x (vertical edges)"]),
+        np.array(lesson_convolutions.PRESETS["Sobel x (vertical edges)"]),
     )
     s = sliding.slide(image, kernel)
     w = sliding.window(s, 2, 1)
@@ -97,7 +97,9 @@ def test_colour_channels_each_convolved_add_up_to_a_three_channel_convolution():
     image = sliding.colour_photo("china.jpg")
     assert image.shape[0] == 3 and max(image.shape[1:]) == sliding.RGB_SIDE
     assert 0 <= image.min() and image.max() <= 1 and not np.allclose(image[0], image[2])
-    kernels = np.array([conv_demo.PRESETS[n] for n in list(conv_demo.PRESETS)[:3]])
+    kernels = np.array(
+        [lesson_convolutions.PRESETS[n] for n in list(lesson_convolutions.PRESETS)[:3]]
+    )
     c = sliding.colour_conv(image, kernels)
     x = torch.tensor(image)[None]  # (1, 3, H, W)
     w = torch.tensor(kernels, dtype=torch.float32)[None]  # one output channel: (1, 3, 3, 3)
