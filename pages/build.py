@@ -16,7 +16,7 @@ st.markdown(
 cfg = build_form.net_form(settings)
 query.write(cfg)
 size = build_form.image_size(settings)
-arch = build_form.describe(cfg, size)
+arch = build_form.architecture_of(cfg, size)
 
 st.subheader(f"{arch.label}, drawn layer by layer")
 unfolded = build_form.fold_picker(arch)

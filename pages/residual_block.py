@@ -101,7 +101,7 @@ with text_col:
         disabled=stage == 1 or not skip,
     )
     drawn = wiring(tuple(data.x_train.shape[1:]), stage, skip, shortcut)
-    st.caption(block_wiring.describe(drawn))
+    st.caption(block_wiring.caption(drawn))
 diagram_col.plotly_chart(
     block_diagram.wiring_figure(drawn), key="block_wiring", config={"displayModeBar": False}
 )
@@ -130,5 +130,5 @@ if lesson_residual_block.plain_explodes(result):
         f"Training plain-{depth} for a few steps to see what that does to its gradient..."
     ):
         settled = settling(name, depth)
-for sentence in lesson_residual_block.describe(result, settled):
+for sentence in lesson_residual_block.findings(result, settled):
     st.markdown(sentence)

@@ -113,7 +113,7 @@ def skip_kind(block: Block) -> str | None:
     return ZERO_PAD if isinstance(block.shortcut, ZeroPadShortcut) else PROJECTION
 
 
-def describe(net: Net, input_shape: tuple[int, int, int]) -> Architecture:
+def from_net(net: Net, input_shape: tuple[int, int, int]) -> Architecture:
     """Group `summarize`'s rows by stem, block and head, and name each block's shortcut."""
     rows = summarize(net, input_shape)
 
@@ -143,9 +143,9 @@ def _on_meta(cfg: NetConfig) -> Net:
         return build(cfg)
 
 
-def describe_config(cfg: NetConfig, image_size: int) -> Architecture:
-    """`describe` the network `cfg` builds, for square images of `image_size` pixels."""
-    return describe(_on_meta(cfg), (cfg.in_channels, image_size, image_size))
+def from_config(cfg: NetConfig, image_size: int) -> Architecture:
+    """`from_net` for the network `cfg` builds, for square images of `image_size` pixels."""
+    return from_net(_on_meta(cfg), (cfg.in_channels, image_size, image_size))
 
 
 def default_unfolded(arch: Architecture) -> list[str]:

@@ -61,9 +61,7 @@ def block_wiring(
     shapes = _record(net, block, image)
     skip = _skip_kind(block)
     nodes = [Node("x", "x", 0)]
-    nodes += [
-        Node(n, _describe(getattr(block, n)), count_params(getattr(block, n))) for n in BRANCH
-    ]
+    nodes += [Node(n, _label(getattr(block, n)), count_params(getattr(block, n))) for n in BRANCH]
     edges = [Edge(a, b, shapes[a]) for a, b in zip(["x", *BRANCH], BRANCH)]
     if skip == "none":
         edges.append(Edge("bn2", "relu2", shapes["bn2"]))
@@ -73,7 +71,7 @@ def block_wiring(
         if skip == "identity":
             edges.append(Edge("x", "add", shapes["x"]))
         else:
-            nodes.append(Node("shortcut", _describe(block.shortcut), count_params(block.shortcut)))
+            nodes.append(Node("shortcut", _label(block.shortcut), count_params(block.shortcut)))
             edges += [
                 Edge("x", "shortcut", shapes["x"]),
                 Edge("shortcut", "add", shapes["shortcut"]),
@@ -122,7 +120,7 @@ def _skip_kind(block: Block) -> str:
     return "A" if isinstance(block.shortcut, ZeroPadShortcut) else "B"
 
 
-def _describe(m: nn.Module) -> str:
+def _label(m: nn.Module) -> str:
     """A layer as the paper's figures name it."""
     if isinstance(m, nn.Conv2d):
         k, s = m.kernel_size[0], m.stride[0]
@@ -134,7 +132,7 @@ def _describe(m: nn.Module) -> str:
     if isinstance(m, ZeroPadShortcut):
         return f"option A\nsubsample /{m.stride}\n+{m.extra} zero channels"
     if isinstance(m, nn.Sequential):  # option B: 1x1 convolution, then batch norm
-        return f"option B\n{_describe(m.get_submodule('conv'))}\n+ batch norm"
+        return f"option B\n{_label(m.get_submodule('conv'))}\n+ batch norm"
     raise TypeError(f"no description for {type(m).__name__}")
 
 
@@ -143,7 +141,7 @@ def shape_text(shape: Shape) -> str:
     return "×".join(map(str, shape))
 
 
-def describe(w: Wiring) -> str:
+def caption(w: Wiring) -> str:
     """What the diagram shows, with its shapes and weights: how the skip meets F(x)."""
     x = w.edge("x", "conv1").shape
     fx = w.edge("bn2", "relu2" if w.skip == "none" else "add").shape

@@ -256,7 +256,7 @@ def edge_fit(weights: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def probe_accuracy(
+def readout_accuracy(
     net: nn.Module,
     data: Dataset,
     layers: Sequence[str],
@@ -264,9 +264,10 @@ def probe_accuracy(
     ridge: float = 0.1,
     batch: int = 500,
 ) -> dict[str, float]:
-    """Validation accuracy of a linear probe on each layer (Alain and Bengio 2016): how well its
-    channels, averaged over the map, tell the classes apart. The probe is ridge regression onto
-    one-hot labels, fitted on the first `n_train` training images; chance is 1 / classes."""
+    """Validation accuracy of a linear readout on each layer (a "linear probe", Alain and Bengio
+    2016): how well its channels, averaged over the map, tell the classes apart. The readout is
+    ridge regression onto one-hot labels, fitted on the first `n_train` training images; chance
+    is 1 / classes."""
     net = eval_copy(net)
     train = _pooled(net, data.x_train[:n_train], layers, batch)
     val = _pooled(net, data.x_val, layers, batch)

@@ -202,8 +202,8 @@ def _evaluate_grid(
     the weights. Far from the centre those statistics no longer fit the moved weights, which
     adds to the loss there; it does so for plain and residual networks alike.
     """
-    probe = copy.deepcopy(net)  # the caller's network is never touched
-    params = list(probe.parameters())
+    moved = copy.deepcopy(net)  # the caller's network is never touched
+    params = list(moved.parameters())
     trained = [p.detach().clone() for p in params]
     device = params[0].device
     x, y = data.x_train[:subset].to(device), data.y_train[:subset].to(device)
@@ -213,7 +213,7 @@ def _evaluate_grid(
             p.copy_(w)
             for d, c in zip(ds, coefficients):
                 p.add_(d, alpha=c)
-        loss, err = evaluate(probe, x, y)
+        loss, err = evaluate(moved, x, y)
         losses.append(loss)
         errors.append(err)
         if progress is not None:

@@ -182,7 +182,7 @@ def plain_explodes(profile: GradientProfile) -> bool:
     return verdicts(profile)[profile.net(False, True)].kind == Kind.EXPLODING
 
 
-def describe(profile: GradientProfile, settled: Settling | None = None) -> list[str]:
+def findings(profile: GradientProfile, settled: Settling | None = None) -> list[str]:
     """What the figure shows, computed: each network's verdict, then the comparisons."""
     said = verdicts(profile)
     plain, residual = (profile.curves[profile.net(r, False)] for r in (False, True))

@@ -284,9 +284,9 @@ def check_writable(folder: str | Path) -> None:
     `OSError` if that fails (`write_problem` words it)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd, probe = tempfile.mkstemp(dir=folder, prefix=".resviz-check.", suffix=".tmp")
+    fd, trial = tempfile.mkstemp(dir=folder, prefix=".resviz-check.", suffix=".tmp")
     os.close(fd)
-    os.unlink(probe)
+    os.unlink(trial)
 
 
 _WRITE_PROBLEMS = {

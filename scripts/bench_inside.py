@@ -120,12 +120,12 @@ def measurements(item: shipped.Shipped, net, data) -> None:
         f"after training; {(fit1 > fit0.max()).sum()} trained kernels beat every initial one"
     )
     names = features.layer_names(net)
-    probe1, probe0 = (features.probe_accuracy(n, data, names) for n in (net, initial))
+    readout1, readout0 = (features.readout_accuracy(n, data, names) for n in (net, initial))
     marks = features.depth_labels(names)
     print(
-        f"linear probe, validation accuracy (chance {1 / len(data.classes):.0%}): "
+        f"linear readout, validation accuracy (chance {1 / len(data.classes):.0%}): "
         + ", ".join(
-            f"{m} ({n}) {probe1[n]:.0%} (initial {probe0[n]:.0%})" for n, m in marks.items()
+            f"{m} ({n}) {readout1[n]:.0%} (initial {readout0[n]:.0%})" for n, m in marks.items()
         )
     )
 

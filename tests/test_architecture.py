@@ -10,8 +10,8 @@ from resviz.architecture import (
     comparison,
     comparison_note,
     default_unfolded,
-    describe,
-    describe_config,
+    from_config,
+    from_net,
     paper_configs,
     param_note,
     table,
@@ -51,7 +51,7 @@ def boxes(fig) -> list:
 )
 def test_meta_description_equals_the_real_network(cfg):
     # The page describes networks built on the meta device; a real build must read the same.
-    assert describe_config(cfg, 28) == describe(build(cfg), (cfg.in_channels, 28, 28))
+    assert from_config(cfg, 28) == from_net(build(cfg), (cfg.in_channels, 28, 28))
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_meta_description_equals_the_real_network(cfg):
     [("cifar", 20, 9), ("cifar", 110, 54), ("imagenet", 18, 8), ("imagenet", 34, 16)],
 )
 def test_one_skip_per_residual_block_and_none_when_plain(family, depth, blocks):
-    res, plain = (describe_config(NetConfig(family, depth, residual=r), 28) for r in (True, False))
+    res, plain = (from_config(NetConfig(family, depth, residual=r), 28) for r in (True, False))
     assert len(res.blocks) == len(res.skips) == blocks
     assert plain.skips == [] and len(plain.blocks) == blocks
     assert res.weight_layers == plain.weight_layers == depth
@@ -67,7 +67,7 @@ def test_one_skip_per_residual_block_and_none_when_plain(family, depth, blocks):
 
 @pytest.mark.parametrize("shortcut, reshaping", [("A", ZERO_PAD), ("B", PROJECTION)])
 def test_skips_that_downsample_are_marked_by_their_option(shortcut, reshaping):
-    arch = describe_config(NetConfig(depth=20, shortcut=shortcut), 32)
+    arch = from_config(NetConfig(depth=20, shortcut=shortcut), 32)
     kinds = {b.name: b.skip for b in arch.blocks}
     # Stages 2 and 3 open by halving the size and doubling the channels; nothing else reshapes.
     assert [n for n, k in kinds.items() if k == reshaping] == ["stage2.block1", "stage3.block1"]
@@ -88,7 +88,7 @@ def test_skips_that_downsample_are_marked_by_their_option(shortcut, reshaping):
 )
 def test_table_totals_are_those_of_the_built_network(cfg):
     net = build(cfg)
-    rows = table(describe_config(cfg, 28))
+    rows = table(from_config(cfg, 28))
     assert sum(r["parameters"] for r in rows) == count_params(net)
     assert (
         sum(r["multiply-adds"] for r in rows)
@@ -109,21 +109,21 @@ def test_param_note_names_the_shared_count():
     "depth, unfolded", [(20, ["stage1", "stage2", "stage3"]), (56, ["stage1"]), (110, [])]
 )
 def test_deep_networks_open_folded(depth, unfolded):
-    assert default_unfolded(describe_config(NetConfig(depth=depth), 28)) == unfolded
+    assert default_unfolded(from_config(NetConfig(depth=depth), 28)) == unfolded
 
 
 def test_diagram_draws_every_skip_and_dashes_those_that_reshape():
-    arch = describe_config(NetConfig(depth=20), 28)
+    arch = from_config(NetConfig(depth=20), 28)
     skips = skip_traces(diagram(arch))
     assert len(skips) == 9
     dashes = {t.meta["block"]: t.line.dash for t in skips}
     assert dashes["stage2.block1"] == dashes["stage3.block1"] == "dash"
     assert dashes["stage1.block1"] == "solid"
-    assert skip_traces(diagram(describe_config(NetConfig(depth=20, residual=False), 28))) == []
+    assert skip_traces(diagram(from_config(NetConfig(depth=20, residual=False), 28))) == []
 
 
 def test_folding_draws_a_stage_as_one_box():
-    arch = describe_config(NetConfig(depth=56), 28)
+    arch = from_config(NetConfig(depth=56), 28)
     open_fig, folded = diagram(arch), diagram(arch, unfolded=["stage1", "stage3"])
     # input, stem, 2 per block, pool, fc; folding stage 2 swaps its 18 boxes for one
     assert len(boxes(open_fig)) == 2 + 2 * 27 + 2
@@ -135,7 +135,7 @@ def test_folding_draws_a_stage_as_one_box():
 
 def test_the_papers_four_networks():
     cfgs = paper_configs(NetConfig(depth=20, **CIFAR))
-    archs = [describe_config(c, 28) for c in cfgs]
+    archs = [from_config(c, 28) for c in cfgs]
     side = comparison(cfgs, archs)
     assert list(side) == ["plain-18", "ResNet-18", "plain-34", "ResNet-34"]
     for plain, res in (("plain-18", "ResNet-18"), ("plain-34", "ResNet-34")):

@@ -57,7 +57,7 @@ def test_every_edge_carries_the_shape_a_forward_pass_gives(image, stage, residua
 def test_the_shape_stays_in_stage_one_and_halves_with_twice_the_channels_in_stage_two():
     same = block_wiring.block_wiring((1, 28, 28), 1)
     assert same.skip == "identity" and {e.shape for e in same.edges} == {(16, 28, 28)}
-    assert "x and F(x) are both 16×28×28" in block_wiring.describe(same)
+    assert "x and F(x) are both 16×28×28" in block_wiring.caption(same)
     down = block_wiring.block_wiring((1, 28, 28), 2, shortcut="A")
     assert down.edge("x", "shortcut").shape == (16, 28, 28)
     assert down.edge("shortcut", "add").shape == down.edge("bn2", "add").shape == (32, 14, 14)
@@ -72,8 +72,8 @@ def test_option_a_has_no_weights_and_option_b_is_a_1x1_projection():
     assert sa.params == 0 and sa.label == "option A\nsubsample /2\n+16 zero channels"
     assert sb.params == 16 * 32 + 2 * 32  # 1x1 weights, then BN's scale and shift
     assert sb.label == "option B\n1x1 conv, 32, /2\n+ batch norm"
-    assert "appends 16 channels of zeros (no weights)" in block_wiring.describe(a)
-    assert "learns 576 weights" in block_wiring.describe(b)
+    assert "appends 16 channels of zeros (no weights)" in block_wiring.caption(a)
+    assert "learns 576 weights" in block_wiring.caption(b)
     net = build(NetConfig(depth=8, width=16, shortcut="B"))
     assert sum(n.params for n in b.nodes) == count_params(net.stage2.block1)
 
@@ -81,7 +81,7 @@ def test_option_a_has_no_weights_and_option_b_is_a_1x1_projection():
 def test_a_plain_block_has_no_skip_and_no_addition():
     w = block_wiring.block_wiring((1, 28, 28), 2, residual=False)
     assert w.skip == "none" and {n.key for n in w.nodes}.isdisjoint({"add", "shortcut"})
-    assert "no addition" in block_wiring.describe(w)
+    assert "no addition" in block_wiring.caption(w)
 
 
 @pytest.mark.parametrize("shortcut", ["A", "B"])

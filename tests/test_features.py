@@ -123,9 +123,9 @@ def test_edge_fit_is_one_for_a_ramp_zero_for_a_spot_and_a_quarter_at_random():
     assert features.edge_fit(random).mean() == pytest.approx(0.25, abs=0.01)  # 2 of 8 directions
 
 
-def test_a_linear_probe_reads_brightness_but_not_shuffled_labels():
+def test_a_linear_readout_reads_brightness_but_not_shuffled_labels():
     data = _dataset(n=400)
-    assert features.probe_accuracy(trained_like(), data, ["stem"], n_train=400)["stem"] > 0.9
+    assert features.readout_accuracy(trained_like(), data, ["stem"], n_train=400)["stem"] > 0.9
     shuffled = Dataset(
         data.info,
         data.x_train,
@@ -136,7 +136,7 @@ def test_a_linear_probe_reads_brightness_but_not_shuffled_labels():
         data.mean,
         data.std,
     )
-    assert features.probe_accuracy(trained_like(), shuffled, ["stem"], n_train=400)["stem"] < 0.65
+    assert features.readout_accuracy(trained_like(), shuffled, ["stem"], n_train=400)["stem"] < 0.65
 
 
 def test_activation_maximisation_finds_the_known_optimum_of_a_first_layer_unit():
@@ -204,7 +204,7 @@ def test_no_analysis_changes_the_network_it_reads():
     features.feature_maps(net, image, "stage1.block1")
     features.top_units(net, data.x_val, "stage3.block1", n=2, pool=20)
     features.activation_maximisation(net, "stage3.block1", [0], data, steps=3)
-    features.probe_accuracy(net, data, features.layer_names(net), n_train=60)
+    features.readout_accuracy(net, data, features.layer_names(net), n_train=60)
     attribution.predict(net, image)
     for method in attribution.METHODS:
         attribution.attribute(net, image, 1, method, steps=8)

@@ -88,8 +88,8 @@ def _settled(*spreads: float) -> lesson_residual_block.Settling:
     )
 
 
-def test_describe_computes_its_numbers_from_the_curves():
-    lines = lesson_residual_block.describe(
+def test_findings_computes_its_numbers_from_the_curves():
+    lines = lesson_residual_block.findings(
         _profile((0.001, 0.02), (1.0, 0.02), (5000.0, 1.0)), _settled(5000, 100, 5, 3)
     )
     assert "**plain-20, no BN**, dL/dx per element is **vanishing**: 20x smaller" in lines[2]
@@ -108,22 +108,22 @@ def test_describe_computes_its_numbers_from_the_curves():
     ) in explosion
 
 
-def test_describe_does_not_claim_what_the_numbers_do_not_show():
-    lines = lesson_residual_block.describe(_profile((0.02, 0.01), (0.01, 0.02), (0.01, 0.02)))
+def test_findings_does_not_claim_what_the_numbers_do_not_show():
+    lines = lesson_residual_block.findings(_profile((0.02, 0.01), (0.01, 0.02), (0.01, 0.02)))
     assert (
         "2.0x smaller than the residual network's at block 2 and 2.0x larger than at "
         "block 1" in lines[4]
     )
     assert not any("vanish" in line for line in lines[:5])
     assert len(lines) == 6 and "healthy at this depth" in lines[5]
-    rising = lesson_residual_block.describe(
+    rising = lesson_residual_block.findings(
         _profile((0.02, 0.01), (0.01, 0.02), (5000.0, 1.0)), _settled(5000, 4000, 6000, 9000)
     )
     assert rising[5].endswith("after 50 steps exploding, 9,000x. It still explodes after 50 steps.")
 
 
 def test_huge_ratios_read_as_powers_of_ten():
-    lines = lesson_residual_block.describe(_profile((1e-5, 0.01), (5e5, 0.01), (1.0, 1.0)))
+    lines = lesson_residual_block.findings(_profile((1e-5, 0.01), (5e5, 0.01), (1.0, 1.0)))
     assert "5 × 10¹⁰x smaller than at block 1" in lines[4]
 
 

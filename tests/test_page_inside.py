@@ -21,7 +21,7 @@ from resviz.ui.inside_view import ran
 from tests.helpers import figures, plotly_array
 
 PAGE = "pages/inside.py"
-SECTIONS = ["inside_maps", "inside_channels", "inside_attr", "inside_probes"]  # plotly figures
+SECTIONS = ["inside_maps", "inside_channels", "inside_attr", "inside_readouts"]  # plotly figures
 
 
 def _own(widgets, name: str):
@@ -130,7 +130,7 @@ def test_the_preset_shows_filters_maps_channels_probes_and_attributions(preset_p
     drawn = plotly_array(figs["inside_maps"]["data"][0]["z"])
     assert drawn.shape == (32, 8 * 33 - 1)
     assert drawn[:, 33:65] == pytest.approx(want[1], abs=1e-4)  # channel 2, after a gap column
-    bars = figs["inside_probes"]["data"]
+    bars = figs["inside_readouts"]["data"]
     assert [b["name"] for b in bars] == ["after training", "at initialisation", "chance (10%)"]
     assert len(bars[0]["x"]) == 10 and "late" in bars[0]["x"][-1]
     assert any("A linear probe reads the class" in m.value for m in at.markdown)
@@ -225,4 +225,4 @@ def test_a_run_from_the_train_page_is_analysed(open_page, train_custom):
     after = features.first_layer_filters(net)
     assert after.shape == (4, 1, 3, 3)
     assert filter_images(at)[1] == inside.png(inside.filter_grid(after, 210))
-    assert len(figs["inside_probes"]["data"][0]["x"]) == 4  # stem and three blocks of ResNet-8
+    assert len(figs["inside_readouts"]["data"][0]["x"]) == 4  # stem and three blocks of ResNet-8

@@ -47,7 +47,7 @@ def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion
         assert list(plotly_array(trace["x"])) == list(range(1, 28))
     shown = [m.value for m in at.markdown]
     settled = lesson_residual_block.settling(mnist, 56)
-    said = lesson_residual_block.describe(want, settled)
+    said = lesson_residual_block.findings(want, settled)
     assert all(sentence in shown for sentence in said)
     explosion = said[-1]
     ratio = re.search(r"\*\*explodes\*\*, ([\d,]+)x larger", explosion).group(1)

@@ -186,7 +186,7 @@ def attribution(
     return _image_axes(fig, height, top=40)
 
 
-def probes(
+def readouts(
     layers: Sequence[str],
     trained: Sequence[float],
     initial: Sequence[float],
@@ -194,7 +194,7 @@ def probes(
     marks: dict[str, str],
     height: int = 360,
 ) -> go.Figure:
-    """Linear-probe accuracy per layer, trained network against its initial weights."""
+    """Linear-readout accuracy per layer, trained network against its initial weights."""
     x = [f"{n}<br><b>{marks[n]}</b>" if n in marks else n for n in layers]
     fig = go.Figure(
         [

@@ -156,8 +156,8 @@ def image_size(settings: Settings) -> int:
 # Descriptions are built on the meta device in well under a second, but every click reruns the
 # page: cache them (pure data, copied per session by cache_data).
 @st.cache_data(show_spinner=False, max_entries=64)
-def describe(cfg: NetConfig, size: int) -> Architecture:
-    return architecture.describe_config(cfg, size)
+def architecture_of(cfg: NetConfig, size: int) -> Architecture:
+    return architecture.from_config(cfg, size)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -169,5 +169,5 @@ def param_note(cfg: NetConfig) -> str:
 def paper_networks(cfg: NetConfig, size: int) -> tuple[list[Architecture], dict]:
     """The paper's four networks sized like `cfg`, and their comparison table."""
     cfgs = architecture.paper_configs(cfg)
-    archs = [architecture.describe_config(c, size) for c in cfgs]
+    archs = [architecture.from_config(c, size) for c in cfgs]
     return archs, architecture.comparison(cfgs, archs)

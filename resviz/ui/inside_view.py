@@ -344,25 +344,25 @@ def channels(p: Picked, classroom: bool) -> None:
 
 
 @st.fragment
-def probes(p: Picked) -> None:
+def readouts(p: Picked) -> None:
     names = p.names
     trained = cached(
-        ("probe", p.key),
-        lambda: features.probe_accuracy(p.net, p.data, names),
+        ("readout", p.key),
+        lambda: features.readout_accuracy(p.net, p.data, names),
         "Fitting a linear probe to every layer...",
     )
     initial = cached(
-        ("probe0", p.key),
-        lambda: features.probe_accuracy(build_seeded(p.net_cfg, p.seed), p.data, names),
+        ("readout0", p.key),
+        lambda: features.readout_accuracy(build_seeded(p.net_cfg, p.seed), p.data, names),
         "Probing the initial network...",
     )
     chance = 1 / len(p.data.classes)
     marks = features.depth_labels(names)
     st.plotly_chart(
-        plots.probes(
+        plots.readouts(
             names, [trained[n] for n in names], [initial[n] for n in names], chance, marks
         ),
-        key="inside_probes",
+        key="inside_readouts",
     )
     steps = " → ".join(f"{trained[n]:.0%} {m} ({n})" for n, m in marks.items())
     first, last = trained[names[0]], trained[names[-1]]
