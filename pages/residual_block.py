@@ -3,6 +3,7 @@
 import streamlit as st
 
 from resviz import block_wiring, claims, lesson_residual_block
+from resviz.config import SHORTCUTS
 from resviz.plots import block_diagram, lessons
 from resviz.ui import sidebar, state
 
@@ -94,7 +95,7 @@ with text_col:
     )
     shortcut = st.radio(
         "Shortcut where the shape changes",
-        ("A", "B"),
+        SHORTCUTS,
         format_func={"A": "A: zero channels", "B": "B: 1x1 projection"}.get,
         key="block_shortcut",
         horizontal=True,

@@ -14,7 +14,16 @@ from . import data as datasets
 from . import sweep
 from .architecture import variant
 from .claims import gradient_claim, say
-from .config import SCHEDULES, ConfigError, NetConfig, TrainConfig
+from .config import (
+    ARCHS,
+    FAMILIES,
+    PRECISIONS,
+    SCHEDULES,
+    SHORTCUTS,
+    ConfigError,
+    NetConfig,
+    TrainConfig,
+)
 from .gradients import probe_steps
 from .models import build
 from .paper import PLAIN_CURVES, paper_network, published_cost
@@ -31,11 +40,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _net_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--arch", choices=("plain", "residual"), default="residual")
-    p.add_argument("--family", choices=("cifar", "imagenet"), default="cifar")
+    p.add_argument("--arch", choices=ARCHS, default="residual")
+    p.add_argument("--family", choices=FAMILIES, default="cifar")
     p.add_argument("--depth", type=int, default=20)
     p.add_argument("--width", type=int, default=None, help="channels of the first stage")
-    p.add_argument("--shortcut", choices=("A", "B"), default="A")
+    p.add_argument("--shortcut", choices=SHORTCUTS, default="A")
     p.add_argument("--no-bn", action="store_true", help="leave batch norm out")
     p.add_argument("--dataset", default="mnist-5k")
 
@@ -55,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto")
     t.add_argument(
         "--precision",
-        choices=("fp32", "bf16"),
+        choices=PRECISIONS,
         default="fp32",
         help="bf16: autocast convolutions to bfloat16 (faster where supported)",
     )
@@ -101,7 +110,7 @@ def _schedule_args(p: argparse.ArgumentParser) -> None:
 def _sweep_args(w: argparse.ArgumentParser) -> None:
     w.add_argument("--out", help="folder for the run files (one per configuration)")
     w.add_argument("--depths", type=int, nargs="+", default=list(PLAIN_CURVES))
-    w.add_argument("--arch", nargs="+", choices=sweep.ARCHS, default=list(sweep.ARCHS))
+    w.add_argument("--arch", nargs="+", choices=ARCHS, default=list(ARCHS))
     w.add_argument("--steps", type=int, default=200)
     w.add_argument("--batch-size", type=int, default=64)
     w.add_argument("--width", type=int, default=None, help="channels of the first stage")
@@ -118,7 +127,7 @@ def _sweep_args(w: argparse.ArgumentParser) -> None:
     _schedule_args(w)
     w.add_argument("--eval-every", type=int, default=20)
     w.add_argument("--no-bn", action="store_true", help="leave batch norm out")
-    w.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    w.add_argument("--precision", choices=PRECISIONS, default="fp32")
     w.add_argument("--dataset", default="mnist-5k")
     w.add_argument(
         "--only",

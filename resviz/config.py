@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+ARCHS = ("plain", "residual")  # ARCHS[residual]: a network's kind on the command line and in links
 FAMILIES = ("cifar", "imagenet")
 SHORTCUTS = ("A", "B")
 SCHEDULES = ("cosine", "step", "constant")

@@ -28,8 +28,6 @@ from .runtime import environment, pick_device
 from .schema import FINISHED, PROBES, Record
 from .train import train
 
-ARCHS = ("plain", "residual")
-
 
 @dataclass(frozen=True)
 class Entry:

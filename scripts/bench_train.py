@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from resviz import data as datasets
-from resviz.config import NetConfig, TrainConfig
+from resviz.config import PRECISIONS, NetConfig, TrainConfig
 from resviz.models import build
 from resviz.runtime import describe_device, pick_device
 from resviz.summary import summarize, totals
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument(
         "--precision",
-        choices=("fp32", "bf16"),
+        choices=PRECISIONS,
         default="fp32",
         help="for --threads, --pace and --concurrent",
     )

@@ -26,7 +26,7 @@ import torch
 from resviz import data as datasets
 from resviz import lesson_residual_block
 from resviz.claims import Kind, claim, factor, say, spread
-from resviz.config import NetConfig, TrainConfig
+from resviz.config import PRECISIONS, NetConfig, TrainConfig
 from resviz.train import Trainer, evaluate
 
 
@@ -77,7 +77,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--width", type=int, default=8)
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
     args = p.parse_args()
     torch.set_num_threads(1)
     data = datasets.load("mnist-5k")

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from resviz import cluster, sweep
-from resviz.config import TrainConfig
+from resviz.config import ARCHS, TrainConfig
 from resviz.runs import load
 
 ray = pytest.importorskip("ray")
@@ -17,9 +17,7 @@ ray = pytest.importorskip("ray")
 # up to 9 minutes, past the suite's 600 s per test.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
-ENTRIES = sweep.plan(
-    (8, 14), sweep.ARCHS, TrainConfig(steps=12, batch_size=16, eval_every=6), width=4
-)
+ENTRIES = sweep.plan((8, 14), ARCHS, TrainConfig(steps=12, batch_size=16, eval_every=6), width=4)
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +64,7 @@ def test_a_dead_worker_is_marked_the_rest_finish_and_a_rerun_resumes(
                     os.kill(ray_module.get(actor.pid.remote()), signal.SIGKILL)
 
     monkeypatch.setattr(cluster, "records", dying)
-    long = sweep.plan(
-        (8, 14), sweep.ARCHS, TrainConfig(steps=60, batch_size=16, eval_every=20), width=4
-    )
+    long = sweep.plan((8, 14), ARCHS, TrainConfig(steps=60, batch_size=16, eval_every=20), width=4)
     outcomes = cluster.run_sweep(long, tmp_path, "local", workers=2)
     (dead,) = [name for name, outcome in outcomes.items() if outcome == "failed"]
     assert sorted(outcomes.values()) == ["done", "done", "done", "failed"]

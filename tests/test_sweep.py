@@ -6,7 +6,7 @@ import pytest
 
 from resviz import sweep
 from resviz.__main__ import main
-from resviz.config import NetConfig, TrainConfig
+from resviz.config import ARCHS, NetConfig, TrainConfig
 from resviz.runs import Run, load
 from resviz.train import Trainer, train
 from tests.helpers import one_line_exit
@@ -172,7 +172,7 @@ def test_list_names_each_configuration_once_whatever_the_seeds(capsys):
 
 def test_every_configuration_shares_the_seed_and_data_order():
     cfg = TrainConfig(steps=3, batch_size=16)
-    entries = sweep.plan([8, 14], sweep.ARCHS, cfg, width=4)
+    entries = sweep.plan([8, 14], ARCHS, cfg, width=4)
     assert {e.train for e in entries} == {cfg}
     first = [next(Trainer(e.net, e.train)._batches()).tolist() for e in entries]
     assert all(batch == first[0] for batch in first)

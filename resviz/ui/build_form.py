@@ -11,7 +11,7 @@ import streamlit as st
 from .. import architecture
 from .. import data as datasets
 from ..architecture import Architecture
-from ..config import NetConfig
+from ..config import SHORTCUTS, NetConfig
 from . import query
 from .sidebar import Settings
 
@@ -59,7 +59,7 @@ def net_form(settings: Settings) -> NetConfig:
     )
     second[1].segmented_control(
         "Shortcut",
-        ("A", "B"),
+        SHORTCUTS,
         key=KEY["shortcut"],
         **CHOICE,
         format_func=lambda s: "A: zero-pad" if s == "A" else "B: 1×1 conv",

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from ..config import CIFAR_DEPTHS, IMAGENET_BLOCKS, NetConfig
+from ..config import ARCHS, CIFAR_DEPTHS, IMAGENET_BLOCKS, SHORTCUTS, NetConfig
 from ..presets import PRESETS
 
 DEPTHS = {"cifar": CIFAR_DEPTHS, "imagenet": tuple(IMAGENET_BLOCKS)}
@@ -38,9 +38,13 @@ PRESET_KEY = "preset"  # a teacher's link: /training?preset=degradation runs or 
 # Only hex is accepted, so the id can never name a path outside the runs folder.
 _SESSION_ID = re.compile(r"[0-9a-f]{12,32}")
 _SWITCHES = {  # URL text -> value, the default, and why anything else is refused
-    "arch": ({"plain": False, "residual": True}, True, "arch must be plain or residual"),
+    "arch": (dict(zip(ARCHS, (False, True))), True, "arch must be plain or residual"),
     "bn": ({"0": False, "1": True}, True, "bn must be 0 (off) or 1 (on)"),
-    "shortcut": ({"A": "A", "B": "B"}, "A", "shortcut must be A (zero-padding) or B (projection)"),
+    "shortcut": (
+        {s: s for s in SHORTCUTS},
+        "A",
+        "shortcut must be A (zero-padding) or B (projection)",
+    ),
 }
 
 
@@ -144,7 +148,7 @@ def to_params(cfg: NetConfig) -> dict[str, str]:
         "family": cfg.family,
         "depth": str(cfg.depth),
         "width": str(cfg.width),
-        "arch": "residual" if cfg.residual else "plain",
+        "arch": ARCHS[cfg.residual],
         "bn": str(int(cfg.batch_norm)),
         "shortcut": cfg.shortcut,
     }
