@@ -8,7 +8,7 @@ from resviz.plots import lessons
 from resviz.plots import sliding as plots_sliding
 from resviz.summary import LayerRow
 from resviz.ui import sidebar, state
-from resviz.uploads import FORMATS, MAX_BYTES, UploadError, read_image
+from resviz.uploads import EXTENSIONS, MAX_BYTES, UploadError, read_image
 
 KERNEL_KEYS = [f"conv_kernel_{i}" for i in range(9)]  # row-major 3x3
 
@@ -63,7 +63,7 @@ with editor:
     elif source == "Upload":
         upload = st.file_uploader(
             "Your image",
-            type=[f.lower() for f in FORMATS] + ["jpg"],
+            type=EXTENSIONS,
             key="conv_upload",
             max_upload_size=MAX_BYTES // 2**20,
         )

@@ -27,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 from .data import Dataset
 
 FORMATS = ["PNG", "JPEG", "GIF", "BMP", "WEBP"]
+EXTENSIONS = [f.lower() for f in FORMATS] + ["jpg"]  # the names an uploader accepts
 MAX_BYTES = 5 * 2**20  # an image uploader passes it on as its max_upload_size
 MAX_PIXELS = 16_000_000  # decoded size limit, checked before decoding
 MAX_SIDE = 128  # the convolution lesson needs pixels you can see, not megapixels

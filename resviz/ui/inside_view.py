@@ -20,7 +20,7 @@ from ..plots import inside as plots
 from ..receptive import Field, crop, fields
 from ..runs import Run, load_weights
 from ..tickets import Ticket
-from ..uploads import FORMATS, UploadError, read_colour, read_image
+from ..uploads import EXTENSIONS, UploadError, read_colour, read_image
 from . import filters_view, imagenet_view
 from .computed import cached
 from .sidebar import Settings
@@ -405,9 +405,7 @@ def _upload(p: Picked, content: bytes) -> tuple[torch.Tensor, str]:
 
 def _attribution_image(p: Picked, source: str) -> tuple[torch.Tensor, str]:
     if source == "Upload":
-        upload = st.file_uploader(
-            "Your image", type=[f.lower() for f in FORMATS] + ["jpg"], key="inside_upload"
-        )
+        upload = st.file_uploader("Your image", type=EXTENSIONS, key="inside_upload")
         if upload is not None:
             try:
                 return _upload(p, upload.getvalue())
