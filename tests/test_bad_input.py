@@ -15,8 +15,9 @@ from PIL import Image
 from resviz.config import NetConfig
 from resviz.data import DATASETS
 from resviz.runs import dumps
+from resviz.session import SessionWork
 from resviz.ui.query import DEFAULT_WIDTH, literal, parse, session_id
-from resviz.ui.state import SessionWork
+from resviz.ui.state import manager
 from resviz.uploads import UploadError, read_image
 from tests.helpers import ROOT, RUN, TIMEOUT, encode, png_chunk
 
@@ -262,7 +263,7 @@ def test_a_bad_image_in_the_app_shows_its_sentence_and_keeps_the_settings(conv_p
 @pytest.mark.parametrize("row", BAD_RUN_FILES)
 def test_a_bad_run_file_gets_its_sentence(tmp_path, row):
     name, content, sentence = BAD_RUN_FILES[row]
-    work = SessionWork(folder=tmp_path / "s")
+    work = SessionWork(manager(), tmp_path / "s")
     assert work.add_upload(name, content) == sentence
     assert work.history() == []
 
@@ -274,7 +275,7 @@ def test_nan_infinite_and_huge_values_load_as_gaps_and_numbers(tmp_path):
         .replace('"train_error":0.8', '"train_error":1e999')
         .replace('"train_loss":2.1', '"train_loss":1e308')
     )
-    work = SessionWork(folder=tmp_path / "s")
+    work = SessionWork(manager(), tmp_path / "s")
     assert work.add_upload("odd.json", text.encode()) is None
     (run,) = work.history()
     assert [r["train_loss"] for r in run.records] == [None, 1e308]  # NaN: a gap; 1e308 kept
@@ -282,7 +283,7 @@ def test_nan_infinite_and_huge_values_load_as_gaps_and_numbers(tmp_path):
 
 
 def test_a_name_with_dot_dot_stays_in_the_sessions_folder(tmp_path):
-    work = SessionWork(folder=tmp_path / "runs" / "s")
+    work = SessionWork(manager(), tmp_path / "runs" / "s")
     assert work.add_upload("../../../etc/passwd.json", dumps(RUN).encode()) is None
     assert [p.parent for p in (tmp_path / "runs").rglob("*") if p.is_file()] == [work.folder]
 

@@ -11,7 +11,8 @@ import streamlit as st
 from resviz import data as datasets
 from resviz.config import ConfigError, NetConfig, TrainConfig
 from resviz.jobs import JobManager
-from resviz.ui.state import SessionWork
+from resviz.session import SessionWork
+from resviz.ui.state import manager
 from tests.helpers import ROOT, RUN, TIMEOUT
 
 # --- configurations -----------------------------------------------------------------------------
@@ -136,7 +137,7 @@ def test_an_exception_in_the_worker_fails_that_job_and_later_jobs_run(monkeypatc
 
 
 def test_a_diverging_run_is_marked_diverged_with_its_curve_so_far(tmp_path):
-    work = SessionWork(folder=tmp_path / "s")
+    work = SessionWork(manager(), tmp_path / "s")
     work.job = JobManager().submit(
         [
             (
@@ -163,7 +164,7 @@ def test_a_diverging_run_is_marked_diverged_with_its_curve_so_far(tmp_path):
 def test_a_closed_tab_stops_its_job_and_keeps_its_runs(tmp_path):
     from resviz.ui import state
 
-    work = SessionWork(folder=tmp_path / "s")
+    work = SessionWork(manager(), tmp_path / "s")
     work.job = JobManager().submit(
         [(NetConfig(depth=8, width=4), TrainConfig(steps=100_000, batch_size=16))],
         on_finish=work._save,
@@ -180,10 +181,9 @@ def test_a_closed_tab_stops_its_job_and_keeps_its_runs(tmp_path):
 def test_releasing_the_session_s_resources_closes_its_work(open_page, monkeypatch):
     """Streamlit releases a session's resources when its tab closes; releasing them all (the
     public st.cache_resource.clear) does the same."""
-    from resviz.ui import state
 
     closed = []
-    monkeypatch.setattr(state.SessionWork, "close", lambda self: closed.append(self))
+    monkeypatch.setattr(SessionWork, "close", lambda self: closed.append(self))
     at = open_page("pages/home.py")
     st.cache_resource.clear()
     assert at.session_state["work"] in closed

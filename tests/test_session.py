@@ -26,13 +26,14 @@ from resviz.runs import (
     loads,
     save,
 )
+from resviz.session import SessionWork
 from resviz.ui.query import literal
-from resviz.ui.state import SessionWork
+from resviz.ui.state import manager
 from tests.helpers import ROOT, TIMEOUT
 
 
 def test_a_good_upload_joins_the_history_and_a_bad_one_gets_a_sentence(tmp_path):
-    work = SessionWork(folder=tmp_path / "s")
+    work = SessionWork(manager(), tmp_path / "s")
     run = Run(
         net=NetConfig(depth=8),
         train=TrainConfig(steps=1),
@@ -51,7 +52,7 @@ def test_a_good_upload_joins_the_history_and_a_bad_one_gets_a_sentence(tmp_path)
 
 
 def test_a_finished_job_is_saved_once_with_its_weights(tmp_path):
-    work = SessionWork(folder=tmp_path / "s")
+    work = SessionWork(manager(), tmp_path / "s")
     work.job = JobManager().submit(
         [(NetConfig(depth=8, width=4), TrainConfig(steps=3))], on_finish=work._save
     )
@@ -79,7 +80,7 @@ def _records_file(n: int, name: str = "") -> bytes:
 
 
 def test_an_upload_past_the_sessions_quota_is_refused_with_the_quota(tmp_path):
-    work = SessionWork(folder=tmp_path / "s")
+    work = SessionWork(manager(), tmp_path / "s")
     for i in range(3):  # 3 x 20,000 records: the session's 60,000
         assert work.add_upload(f"big{i}.json", _records_file(FILE_RECORDS)) is None
     problem = work.add_upload("one.json", _records_file(1))
@@ -104,13 +105,13 @@ def test_a_probed_run_file_past_the_image_limit_is_taken_up_to_the_run_file_limi
     )
     content = dumps(run).encode()
     assert uploads.MAX_BYTES < len(content) <= MAX_FILE_BYTES
-    work = SessionWork(folder=tmp_path / "s")
+    work = SessionWork(manager(), tmp_path / "s")
     assert work.add_upload("long.json", content) is None
     assert len(work.history()[0].records) == 4_000
 
 
 def test_a_file_of_too_many_records_is_refused_before_its_records_are_checked(tmp_path):
-    work = SessionWork(folder=tmp_path / "s")
+    work = SessionWork(manager(), tmp_path / "s")
     assert work.add_upload("x.json", _records_file(FILE_RECORDS + 1)) == (
         "x.json: this run file has 20,001 records; at most 20,000 can be read here."
     )
@@ -130,7 +131,7 @@ def test_older_runs_past_the_quota_are_left_out_with_a_note(tmp_path):
             f"r{i}",
         )
         os.utime(tmp_path / "s" / f"r{i}.json", (i, i))  # r0 oldest
-    work = SessionWork(folder=tmp_path / "s")
+    work = SessionWork(manager(), tmp_path / "s")
     assert [r.name for r in work.history()] == [f"r{i}" for i in range(41, 1, -1)]
     assert work.notes == [
         "2 older run files are not shown: a session shows at most 40 run "
@@ -162,7 +163,7 @@ def test_a_broken_file_on_disk_is_skipped_with_a_note_and_every_page_draws(
         "brick.json was skipped: this run file is invalid (record 1's step must be a whole "
         "number, not null)."
     )
-    assert SessionWork(folder=folder).history()[0].records[0]["step"] == 1
+    assert SessionWork(manager(), folder).history()[0].records[0]["step"] == 1
     for page in (
         "pages/train.py",
         "pages/gradient_flow.py",
@@ -186,17 +187,20 @@ def test_a_file_is_parsed_once_for_every_view_and_every_tab(tmp_path, monkeypatc
     real = runs.loads
     monkeypatch.setattr(runs, "loads", lambda *a: calls.append(1) or real(*a))
     content = _records_file(5, name="shared")
-    teacher, student = SessionWork(folder=tmp_path / "s"), SessionWork(folder=tmp_path / "s")
+    teacher, student = (
+        SessionWork(manager(), tmp_path / "s"),
+        SessionWork(manager(), tmp_path / "s"),
+    )
     assert teacher.add_upload("a.json", content) is None
     for work in (teacher, teacher, student):  # two views, then another tab on the address
         assert [r.name for r in work.history()] == ["shared"]
-    other = SessionWork(folder=tmp_path / "t")  # another session, the same file
+    other = SessionWork(manager(), tmp_path / "t")  # another session, the same file
     assert other.read_batch([("copy.json", content)])[0][0] is teacher.history()[0]
     assert len(calls) == 1
 
 
 def test_a_closed_session_lets_go_of_its_runs(tmp_path):
-    work = SessionWork(folder=tmp_path / "s")
+    work = SessionWork(manager(), tmp_path / "s")
     assert work.add_upload("a.json", _records_file(5, name="gone")) is None
     ref = weakref.ref(work.history()[0])
     work.close()
@@ -205,7 +209,7 @@ def test_a_closed_session_lets_go_of_its_runs(tmp_path):
 
 
 def test_one_upload_reads_at_most_its_batch(tmp_path):
-    work = SessionWork(folder=tmp_path / "s")
+    work = SessionWork(manager(), tmp_path / "s")
     files = [(f"{i}.json", _records_file(2, name=str(i))) for i in range(BATCH.files + 2)]
     runs_read, problems = work.read_batch(files)
     assert [r.name for r in runs_read] == [str(i) for i in range(BATCH.files)]
@@ -219,13 +223,13 @@ def test_one_upload_reads_at_most_its_batch(tmp_path):
 
 
 def test_runs_a_full_disk_refused_stay_to_download_and_are_saved_later(tmp_path, monkeypatch):
-    from resviz.ui import state
+    from resviz import session
 
     def full(*_a, **_k):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path))
 
-    monkeypatch.setattr(state, "save", full)
-    work = SessionWork(folder=tmp_path / "s")
+    monkeypatch.setattr(session, "save", full)
+    work = SessionWork(manager(), tmp_path / "s")
     work.job = JobManager().submit(
         [(NetConfig(depth=8, width=4), TrainConfig(steps=3))], on_finish=work._save
     )
@@ -257,7 +261,7 @@ def test_sixteen_files_of_half_a_million_records_cost_a_count_each(tmp_path, mon
     tiny = ",".join(['{"step":1}'] * 445_000)  # the old check let steps repeat
     content = head.replace('"records":[]', f'"records":[{tiny}]').encode()
     assert 4_800_000 < len(content) < 5 * 2**20  # 4.9 MB, under the upload limit
-    runs_read, problems = SessionWork(folder=tmp_path / "s").read_batch(
+    runs_read, problems = SessionWork(manager(), tmp_path / "s").read_batch(
         [(f"{i}.json", content) for i in range(16)]
     )
     assert runs_read == [] and problems == [
@@ -269,12 +273,12 @@ def test_sixteen_files_of_half_a_million_records_cost_a_count_each(tmp_path, mon
 
 
 def test_an_upload_the_disk_refuses_gets_a_sentence_without_a_path(tmp_path, monkeypatch):
-    from resviz.ui import state
+    from resviz import session
 
     def read_only(*_a, **_k):
         raise OSError(errno.EROFS, "Read-only file system", str(tmp_path))
 
-    monkeypatch.setattr(state, "save", read_only)
-    assert SessionWork(folder=tmp_path / "s").add_upload("a.json", _records_file(2)) == (
+    monkeypatch.setattr(session, "save", read_only)
+    assert SessionWork(manager(), tmp_path / "s").add_upload("a.json", _records_file(2)) == (
         "a.json: the file could not be saved on the server (the disk is read-only)."
     )

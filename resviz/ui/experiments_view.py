@@ -27,10 +27,11 @@ from ..paper import CIFAR10, IMAGENET
 from ..plots import landscape as landscape_plots
 from ..plots.experiments import error_vs_depth, figure6
 from ..runs import BATCH, MAX_FILE_MB, Run, list_runs, load, load_weights
+from ..session import SessionWork
 from .computed import cached, store
 from .pickers import pick_runs
 from .query import literal
-from .state import SessionWork, dataset
+from .state import dataset
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 REFERENCE = ASSETS / "reference"

@@ -10,8 +10,8 @@ from ..plots.gradients import heatmap, profile
 from ..plots.styles import run_style
 from ..runs import Run
 from ..schema import PROBES
+from ..session import SessionWork
 from .pickers import pick_runs
-from .state import SessionWork
 
 STEP_KEY = "grad_step"
 

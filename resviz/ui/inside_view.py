@@ -19,12 +19,13 @@ from ..models import build_seeded
 from ..plots import inside as plots
 from ..receptive import Field, crop, fields
 from ..runs import Run, load_weights
+from ..session import SessionWork
 from ..tickets import Ticket
 from ..uploads import EXTENSIONS, UploadError, read_colour, read_image
 from . import filters_view, imagenet_view
 from .computed import cached
 from .sidebar import Settings
-from .state import SessionWork, dataset, manager, runtime
+from .state import dataset, manager, runtime
 
 GROUP = 6  # channels per figure: rows a screen can show
 PATCHES = 5  # strongest dataset patches per channel

@@ -16,11 +16,12 @@ from ..jobs import MAX_CONFIGS
 from ..plots.curves import error_curves, loss_curves
 from ..presets import PRESETS
 from ..runs import FILE_RECORDS, MAX_FILE_MB, SESSION, Run, dumps, slug, to_csv
+from ..session import SessionWork
 from ..tickets import Snapshot, Ticket
 from .pickers import pick_runs, run_names
 from .query import CLASSROOM_KEY, DEFAULT_WIDTH, PRESET_KEY, literal
 from .sidebar import Settings
-from .state import SessionWork, dataset, manager, runtime
+from .state import dataset, manager, runtime
 
 Specs = list[tuple[NetConfig, TrainConfig]]
 # Each redraw reruns the fragment in the script thread, which takes CPU and the GIL from the
