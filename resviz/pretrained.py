@@ -8,8 +8,6 @@ says in one sentence why it cannot where it is not. Nothing here imports streaml
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from functools import cache
 from pathlib import Path
 from urllib.error import URLError
@@ -113,7 +111,9 @@ def load() -> ResNet:
         raise PretrainedUnavailable("The ImageNet weights are not downloaded yet.")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+    # A damaged file raises RuntimeError, OSError, EOFError, zipfile's BadZipFile or the
+    # unpickler's own error (pickle is not imported here: nothing else is unpickled).
+    except Exception as err:
         raise PretrainedUnavailable(
             f"The cached file {path.name} is damaged and could not be read: delete it from "
             f"{path.parent} to download it again."
