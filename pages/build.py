@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from resviz import architecture
+from resviz import architecture, summary
 from resviz.plots import network
 from resviz.ui import build_form, query
 from resviz.ui.sidebar import current
@@ -41,7 +41,7 @@ macs.metric(
 skips.metric("Skip connections", len(arch.skips))
 st.caption(build_form.param_note(cfg))
 st.dataframe(
-    architecture.table(arch),
+    summary.table(arch.rows),
     hide_index=True,
     key="build_table",
     column_config=build_form.numbers(["parameters", "multiply-adds"]),

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from resviz import lesson_convolutions, sliding
+from resviz import lesson_convolutions, sliding, summary
 from resviz.plots import lessons
 from resviz.plots import sliding as plots_sliding
 from resviz.summary import LayerRow
@@ -216,7 +216,7 @@ st.markdown(
 )
 rows = alexnet()
 st.dataframe(
-    lesson_convolutions.layer_table(rows),
+    summary.table(rows),
     key="conv_alexnet_table",
     hide_index=True,
     height="content",

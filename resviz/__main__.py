@@ -31,6 +31,7 @@ from .runs import Run, check_writable, dumps, load, recorded, save, write_proble
 from .runtime import environment, pick_device
 from .schema import Status
 from .summary import summarize, totals
+from .summary import text as layer_text
 from .train import train
 
 
@@ -264,10 +265,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(f"{'layer':<26}{'kind':<16}{'output':>16}{'params':>12}{'mult-adds':>14}")
-    for r in rows:
-        shape = "x".join(map(str, r.out_shape))
-        print(f"{r.name:<26}{r.kind:<16}{shape:>16}{r.params:>12,}{r.macs:>14,}")
+    print(layer_text(rows))
     t = totals(rows)
     print(
         f"{net_cfg.label} ({what}): {t['params']:,} parameters, {t['macs']:,} multiply-adds "

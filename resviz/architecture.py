@@ -156,24 +156,6 @@ def default_unfolded(arch: Architecture) -> list[str]:
     return [] if longest > DEEP_STAGE else [arch.stages[0].name]
 
 
-def table(arch: Architecture) -> list[dict]:
-    """One row per layer, as a learner reads it."""
-    return [
-        {
-            "layer": r.name,
-            "type": r.kind,
-            "output": shape_text(r.out_shape),
-            "parameters": r.params,
-            "multiply-adds": r.macs,
-        }
-        for r in arch.rows
-    ]
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    return "×".join(map(str, shape))
-
-
 def shortcut_params(cfg: NetConfig) -> dict[str, int]:
     """Parameters of the plain network and of its residual twins with option A and option B."""
     variants = {

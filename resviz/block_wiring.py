@@ -16,6 +16,7 @@ from torch import nn
 
 from .config import NetConfig
 from .models import Block, ZeroPadShortcut, build, count_params
+from .summary import shape_text
 
 BRANCH = ("conv1", "bn1", "relu1", "conv2", "bn2")  # F(x), in the order Block.forward runs it
 STAGES = {1: "first block (the shape stays)", 2: "first block of stage 2 (stride 2)"}
@@ -134,11 +135,6 @@ def _label(m: nn.Module) -> str:
     if isinstance(m, nn.Sequential):  # option B: 1x1 convolution, then batch norm
         return f"option B\n{_label(m.get_submodule('conv'))}\n+ batch norm"
     raise TypeError(f"no description for {type(m).__name__}")
-
-
-def shape_text(shape: Shape) -> str:
-    """(C, H, W) as the diagram writes it: 32×14×14."""
-    return "×".join(map(str, shape))
 
 
 def caption(w: Wiring) -> str:

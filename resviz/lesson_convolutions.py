@@ -7,7 +7,7 @@ so the kernel the learner types is the pattern each output pixel is compared wit
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -129,20 +129,12 @@ def alexnet_layers() -> list[LayerRow]:
     """
     with torch.device("meta"):
         net = AlexNet(ALEXNET_INPUT[0], 1000)
-    return [r for r in summarize(net, ALEXNET_INPUT) if r.kind.startswith(_ALEXNET_KINDS)]
-
-
-def layer_table(rows: list[LayerRow]) -> list[dict]:
-    """Table rows: layer, kind, output shape (C x H x W or features), params, multiply-adds."""
+    rows = summarize(net, ALEXNET_INPUT)
+    # conv1, not features.conv1: each AlexNet layer's own name is unique without its container
     return [
-        {
-            "layer": r.name.split(".")[-1],
-            "kind": r.kind,
-            "output": " x ".join(map(str, r.out_shape)),
-            "parameters": r.params,
-            "multiply-adds": r.macs,
-        }
+        replace(r, name=r.name.rpartition(".")[2])
         for r in rows
+        if r.kind.startswith(_ALEXNET_KINDS)
     ]
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+COLUMNS = ("layer", "type", "output", "parameters", "multiply-adds")
+_TEXT_LEFT = 2  # the first two columns are words (left-aligned), the rest sizes and counts
 
 # Layers that hold a row in the table; activations, dropout and containers do not.
 _ROW_TYPES = (
@@ -81,3 +85,31 @@ def summarize(net: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerRo
 
 def totals(rows: list[LayerRow]) -> dict[str, int]:
     return {"params": sum(r.params for r in rows), "macs": sum(r.macs for r in rows)}
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    """An output shape as every table and diagram writes it: 32×14×14 (C×H×W), or 1000."""
+    return "×".join(map(str, shape))
+
+
+def table(rows: Sequence[LayerRow]) -> list[dict]:
+    """One dict per layer, keyed by `COLUMNS`: the tables of the Build and Convolutions pages."""
+    return [
+        dict(zip(COLUMNS, (r.name, r.kind, shape_text(r.out_shape), r.params, r.macs)))
+        for r in rows
+    ]
+
+
+def text(rows: Sequence[LayerRow]) -> str:
+    """`table` as fixed-width text (the command line's summary), counts with thousands commas."""
+    lines = [COLUMNS] + [
+        tuple(f"{v:,}" if isinstance(v, int) else v for v in row.values()) for row in table(rows)
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if i < _TEXT_LEFT else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(line, widths))
+        ).rstrip()
+        for line in lines
+    )

@@ -14,12 +14,11 @@ from resviz.architecture import (
     from_net,
     paper_configs,
     param_note,
-    table,
 )
 from resviz.config import NetConfig
 from resviz.models import build, count_params
 from resviz.plots.network import diagram, paper_figure
-from resviz.summary import summarize, totals
+from resviz.summary import summarize, table, totals
 
 CIFAR = dict(in_channels=1, num_classes=10)
 
@@ -88,7 +87,7 @@ def test_skips_that_downsample_are_marked_by_their_option(shortcut, reshaping):
 )
 def test_table_totals_are_those_of_the_built_network(cfg):
     net = build(cfg)
-    rows = table(from_config(cfg, 28))
+    rows = table(from_config(cfg, 28).rows)
     assert sum(r["parameters"] for r in rows) == count_params(net)
     assert (
         sum(r["multiply-adds"] for r in rows)

@@ -8,6 +8,7 @@ from resviz import block_wiring
 from resviz.config import NetConfig
 from resviz.models import build, count_params
 from resviz.plots.block_diagram import wiring_figure
+from resviz.summary import shape_text
 
 
 def _by_hand(image: tuple, stage: int, residual: bool, shortcut: str) -> dict:
@@ -89,7 +90,7 @@ def test_the_figure_writes_each_edge_s_shape_and_each_box_s_label(shortcut):
     w = block_wiring.block_wiring((1, 28, 28), 2, shortcut=shortcut)
     fig = wiring_figure(w)
     shapes = [a.text.split("<br>")[-1] for a in fig.layout.annotations if a.name == "shape"]
-    assert shapes == [block_wiring.shape_text(e.shape) for e in w.edges]
+    assert shapes == [shape_text(e.shape) for e in w.edges]
     texts = {a.text for a in fig.layout.annotations}
     assert {n.label.replace("\n", "<br>") for n in w.nodes} <= texts
     assert len([s for s in fig.layout.shapes if s.type == "circle"]) == 1  # the addition

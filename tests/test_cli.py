@@ -118,6 +118,14 @@ def test_summary_json_totals_match_the_paper(capsys):
     assert round(table["totals"]["params"] / 1e6, 2) == 0.85  # ResNet-56, 3 channels, 10 classes
 
 
+def test_summary_prints_the_pages_layer_table_as_text(capsys):
+    assert main(["summary", "--depth", "8"]) == 0
+    header, stem, *_ = capsys.readouterr().out.splitlines()
+    assert header.split() == ["layer", "type", "output", "parameters", "multiply-adds"]
+    # 16 kernels of 3x3 on one grey 28x28 channel, padding 1: 16 x 9 weights, 28 x 28 x 144 MACs
+    assert stem.split() == ["stem.conv", "Conv2d", "3x3", "16×28×28", "144", "112,896"]
+
+
 def test_summary_says_which_resnet18_it_prints_and_paper_prints_torchvisions(capsys):
     assert main(["summary", "--family", "imagenet", "--depth", "18"]) == 0
     small = capsys.readouterr().out.splitlines()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from resviz import lesson_convolutions
+from resviz import lesson_convolutions, summary
 from resviz.data import Dataset, DatasetInfo
 from resviz.models import AlexNet, count_params
 
@@ -117,25 +117,25 @@ def test_alexnet_table_is_the_2012_network_with_its_60_965_224_parameters():
     assert kinds.count("Conv2d") == 5 and kinds.count("Linear") == 3
     assert kinds.count("LocalResponseNorm") == 2 and kinds.count("MaxPool2d") == 3
     # Krizhevsky et al. 2012, Fig. 2: 96 maps of 55x55, then 27x27, 13x13 and 6x6 after pooling
-    shapes = {r.name.split(".")[-1]: r.out_shape for r in rows}
+    shapes = {r.name: r.out_shape for r in rows}
     assert shapes["conv1"] == (96, 55, 55) and shapes["pool1"] == (96, 27, 27)
     assert shapes["conv5"] == (256, 13, 13) and shapes["pool5"] == (256, 6, 6)
     assert shapes["fc3"] == (1000,)
     assert sum(r.params for r in rows) == count_params(AlexNet()) == 60_965_224
     assert "60,965,224 parameters" in lesson_convolutions.totals_note(rows)
-    table = lesson_convolutions.layer_table(rows)
+    table = summary.table(rows)
     assert table[0] == {
         "layer": "conv1",
-        "kind": "Conv2d 11x11/4",
-        "output": "96 x 55 x 55",
+        "type": "Conv2d 11x11/4",
+        "output": "96×55×55",
         "parameters": 96 * (3 * 11 * 11 + 1),
         "multiply-adds": 55 * 55 * 96 * 3 * 11 * 11,
     }
     # Two groups: each of conv2's 256 kernels sees 48 of conv1's 96 maps.
     assert table[3] == {
         "layer": "conv2",
-        "kind": "Conv2d 5x5, 2 groups",
-        "output": "256 x 27 x 27",
+        "type": "Conv2d 5x5, 2 groups",
+        "output": "256×27×27",
         "parameters": 256 * (48 * 5 * 5 + 1),
         "multiply-adds": 27 * 27 * 256 * 48 * 5 * 5,
     }

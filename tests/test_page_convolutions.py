@@ -60,7 +60,7 @@ def test_default_shows_a_digit_its_three_stages_and_alexnet(open_page, mnist):
         "fc2",
         "fc3",
     ]
-    assert list(table["kind"])[3] == "Conv2d 5x5, 2 groups"
+    assert list(table["type"])[3] == "Conv2d 5x5, 2 groups"
     assert table["parameters"].sum() == count_params(AlexNet()) == 60_965_224  # the 2012 net
     assert any("60,965,224 parameters" in c for c in captions)
     assert any(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from ..block_wiring import Edge, Node, Wiring, shape_text
+from ..block_wiring import Edge, Node, Wiring
+from ..summary import shape_text
 
 ROWS = {"x": 0, "conv1": 1, "bn1": 2, "relu1": 3, "conv2": 4, "bn2": 5, "add": 6, "relu2": 7}
 ROWS["out"] = 8

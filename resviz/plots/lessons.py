@@ -117,7 +117,7 @@ def network_diagram(
 ) -> go.Figure:
     """Layers as boxes whose height grows with the feature map's side (square-root scale),
     labelled with channels; fully connected layers are 1x1."""
-    names = ["input"] + [r.name.split(".")[-1] for r in rows]
+    names = ["input"] + [r.name for r in rows]
     shapes = [input_shape] + [r.out_shape for r in rows]
     sides = [s[1] if len(s) == 3 else 1 for s in shapes]  # (C, H, W) or (features,)
     kinds = ["input"] + [_family(r.kind) for r in rows]

@@ -20,9 +20,8 @@ from ..architecture import (
     Architecture,
     BlockView,
     StageView,
-    shape_text,
 )
-from ..summary import LayerRow
+from ..summary import LayerRow, shape_text
 
 BOX_W, PITCH, BULGE = 1.2, 1.5, 0.18  # box width, lane spacing, how far an arc swings out
 BOX_H, CONV_GAP, GAP, FOLD_H = 0.8, 0.3, 0.7, 2.8  # heights in the same units
