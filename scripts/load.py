@@ -28,160 +28,40 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import os
 import random
 import re
-import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from scripts.appserver import CHROMIUM, FLAGS, READY, ROOT, app_server
+from scripts.appserver import CHROMIUM, FLAGS, app_server
+from scripts.load_pages import (
+    BUILD_TITLE,
+    TRAIN_TITLE,
+    Session,
+    _fill_custom,
+    _goto_page,
+    _hostile,
+    _open,
+    _ready,
+    hostile_files,
+    rss_mb,
+    seconds,
+)
+from scripts.load_report import report
 from scripts.wsclient import Tab
 
 PRESETS = ("degradation", "vanishing", "paper-figure")
-TRAIN_TITLE, BUILD_TITLE = "Train plain and residual networks", "Build a network"
 HOME_TITLE = "Why residual networks work"
-REF = ROOT / "assets" / "reference" / "mnist-5k" / "plain-20-85308218.json"
 ENDED = re.compile(r"(done|stopped|failed): step (\d+) of (\d+)")
 QUEUED = re.compile(r"number (\d+) in the queue")
 DURATION = r"((?:\d+ min )?\d+ s)"
 ETA = re.compile(rf"Estimated start in about {DURATION}, end in about {DURATION}")
 RUNNING = re.compile(r"running: step \d+")
 SUBMIT = ".st-key-train_submit button"  # the Train form's button
-
-
-@dataclass
-class Session:
-    index: int
-    how: str  # what it started: a preset's key or "custom"
-    sid: str = ""  # its ?session= id: the folder of its runs
-    positions: set = field(default_factory=set)  # queue positions it was shown
-    ended: str = ""  # "done: step 180 of 180", or "" if still running at the deadline
-    renders: list = field(default_factory=list)  # seconds per page change while training
-    seconds: float = 0.0  # click to end
-    history: int = -1  # runs its History lists (chips in the compare box)
-    closed: bool = False
-    refusals: list = field(default_factory=list)  # with --hostile: the sentences it was shown
-    via: str = "browser"  # or "websocket"
-    clicked: float = 0.0  # time.time() of its click, or of opening the link
-    eta: tuple[float, float] | None = None  # first estimate shown: start, end (s after click)
-    eta_last: tuple[float, float] | None = None  # the last one shown before it started
-    shown_running: float = 0.0  # seconds after the click when its page first showed it training
-
-
-def seconds(text: str) -> float:
-    """ "1 min 05 s" or "35 s" as seconds."""
-    minutes = re.search(r"(\d+) min", text)
-    return 60 * int(minutes[1] if minutes else 0) + int(re.search(r"(\d+) s", text)[1])
-
-
-def rss_mb(pid: int, field_name: str = "VmRSS:") -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(status.split(field_name)[1].split()[0]) / 1024
-
-
-async def _ready(page, timeout=120_000) -> None:
-    await page.wait_for_selector(READY, timeout=timeout)
-
-
-async def _open(page, url: str) -> None:
-    await page.goto(url)
-    await _ready(page)
-    await page.keyboard.press("Escape")  # the one-time "Page not found" notice, if any
-
-
-async def _goto_page(page, link: str, title: str) -> float:
-    """Click a sidebar link and time it until the page's title is drawn and the run has ended."""
-    t0 = time.perf_counter()
-    await (
-        page.locator("[data-testid='stSidebarNav']")
-        .get_by_role("link", name=link, exact=True)
-        .click()
-    )
-    await page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
-    await _ready(page)
-    return time.perf_counter() - t0
-
-
-async def _fill_custom(page, steps: int, width: int) -> None:
-    """One ResNet-20 in the Train form, of this many steps and this width."""
-    await page.get_by_text("Your own configurations", exact=True).click()
-    await page.locator(".st-key-train_configs").get_by_role("slider").press("Home")  # 1 network
-    for key, value in (("train_steps", steps), ("train_width", width)):
-        box = page.locator(f".st-key-{key} input")
-        await box.fill(str(value))
-        await box.press("Tab")  # Enter would submit the form before the next field is set
-
-
-def hostile_files(folder: Path, index: int) -> tuple[Path, list[Path], Path]:
-    """Session `index`'s own copies of the issue's uploads (its own, so no cache of another
-    session's helps): the PNG, sixteen run files of 445,000 records, the brick."""
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    png = folder / f"big-{index}.png"
-    buf = io.BytesIO()
-    Image.new("RGB", (4000, 4000), (200, 30, index % 256)).save(buf, "PNG", optimize=True)
-    png.write_bytes(buf.getvalue())
-    ref = REF.read_text()
-    head, tail = ref[: ref.index('"records":[')], "]}"
-    tiny = ",".join(['{"step":1}'] * 445_000)
-    runs = []
-    for k in range(16):
-        path = folder / f"tiny-{index}-{k}.json"
-        path.write_text(
-            head.replace('"name":""', f'"name":"tiny {index}.{k}"') + f'"records":[{tiny}' + tail
-        )
-        runs.append(path)
-    brick = folder / f"brick-{index}.json"
-    brick.write_text(
-        ref.replace('"step":1,', '"step":1e999,', 1).replace('"name":""', f'"name":"brick {index}"')
-    )
-    return png, runs, brick
-
-
-async def _upload(page, key: str, files, shown: str | None = None) -> None:
-    """Upload and wait for the page's answer: `shown` (a refusal's words), else the file."""
-    await page.locator(f".st-key-{key} input[type='file']").set_input_files(files)
-    if shown:
-        await page.get_by_text(shown).first.wait_for(timeout=300_000)
-    else:  # the file's name shown in the uploader
-        await page.locator(f".st-key-{key}").get_by_text(Path(files).name).wait_for(timeout=300_000)
-    await page.wait_for_timeout(500)
-    await _ready(page, timeout=300_000)
-
-
-async def _alerts(page) -> list[str]:
-    return await page.locator(
-        "[data-testid='stAlertContentError'], [data-testid='stAlertContentWarning']"
-    ).all_inner_texts()
-
-
-async def _hostile(s: Session, page, url: str, files: tuple[Path, list[Path], Path]) -> None:
-    png, runs, brick = files
-    await _open(page, url + "/conv")
-    await page.locator(".st-key-conv_source").get_by_text("Upload", exact=True).click()
-    await _ready(page)
-    await _upload(page, "conv_upload", png)
-    for value in ("2", "3"):  # kernel edits: each reruns the page with the image
-        box = page.locator(".st-key-conv_kernel_0 input")
-        await box.fill(value)
-        await box.press("Enter")
-        await page.wait_for_timeout(500)
-        await _ready(page)
-    await _goto_page(page, "Experiments", "Experiments")
-    await page.locator(".st-key-exp_source").get_by_text("Upload run files", exact=True).click()
-    await _ready(page)
-    await _upload(page, "exp_upload", runs, "one upload reads")
-    s.refusals += await _alerts(page)
-    await _goto_page(page, "Train", TRAIN_TITLE)
-    await _upload(page, "train_upload", brick, f"{brick.name}: ")
-    s.refusals += await _alerts(page)
 
 
 async def run_session(s: Session, browser, url: str, args, go: asyncio.Event, ready: list) -> None:
@@ -358,95 +238,6 @@ async def main_async(args) -> dict:
         "folder": runs,
         "runs": {s.index: folder_runs(runs, s.sid) for s in sessions},
     }
-
-
-def report(r: dict, out=print) -> None:
-    ss = r["sessions"]
-    renders = sorted(x for s in ss for x in s.renders)
-    out(
-        f"{'session':>7} {'started':14} {'queue positions':16} {'ended':26} {'seconds':>7} "
-        f"{'history':>7} {'saved':>5}"
-    )
-    for s in ss:
-        saved = r["runs"][s.index]
-        out(
-            f"{s.index:>7} {s.how:14} {','.join(map(str, sorted(s.positions))) or '-':16} "
-            f"{(s.ended or ('tab closed' if s.closed else 'still waiting')):26} {s.seconds:7.1f} "
-            f"{s.history:>7} {len(saved):>5}"
-        )
-    if renders:
-        p95 = (
-            statistics.quantiles(renders, n=20, method="inclusive")[18]
-            if len(renders) > 1
-            else renders[0]
-        )
-        out(
-            f"page changes while training: {len(renders)}, p50 {statistics.median(renders):.2f} s,"
-            f" p95 {p95:.2f} s, max {renders[-1]:.2f} s"
-        )
-    out(
-        f"server RSS: pages loaded {r['cold']:,.0f} MB, after a first 10-step run (the baseline) "
-        f"{r['baseline']:,.0f} MB, peak {r['peak']:,.0f} MB, after all tabs closed "
-        f"{r['after']:,.0f} MB"
-    )
-    out(f"sessions with distinct run folders: {len({s.sid for s in ss if s.sid})} of {len(ss)}")
-    if shown := [s for s in ss if s.refusals]:
-        out(
-            f"hostile uploads refused: {sum(len(s.refusals) for s in shown)} sentences in "
-            f"{len(shown)} sessions; session {shown[0].index}'s:"
-        )
-        for sentence in shown[0].refusals:
-            out(f"  {sentence}")
-    ended = [s.seconds for s in ss if s.ended.startswith("done")]
-    if ended:
-        out(
-            f"sessions showing their final curves: {len(ended)} of {len(ss)} "
-            f"({sum(s.via == 'websocket' for s in ss)} through the websocket protocol), "
-            f"{min(ended):.0f}-{max(ended):.0f} s after their click or link, median "
-            f"{statistics.median(ended):.0f} s"
-        )
-    estimates(r, out)
-
-
-def estimates(r: dict, out=print) -> None:
-    """Each waiting session's first estimate against when its job really started: the start of
-    training as its run file records it (the file's time less the run's elapsed seconds)."""
-    rows = [
-        (s, started)
-        for s in r["sessions"]
-        if s.eta is not None
-        and s.ended.startswith("done")
-        and (started := _started(r["runs"][s.index], s.clicked)) is not None
-    ]
-    if not rows:
-        return
-    out(
-        f"{'session':>7} {'first in':>8} {'first estimate':>14} {'error':>6} {'last estimate':>13} "
-        f"{'error':>6} {'real start':>10} {'shown running':>13}"
-    )
-    first, last = [], []
-    for s, started in rows:
-        first.append(abs(s.eta[0] - started) / max(started, 1.0))
-        last.append(abs(s.eta_last[0] - started) / max(started, 1.0))
-        out(
-            f"{s.index:>7} {max(s.positions or {0}):>8} {s.eta[0]:>13.0f}s {first[-1]:>6.0%} "
-            f"{s.eta_last[0]:>12.0f}s {last[-1]:>6.0%} {started:>9.0f}s "
-            f"{s.shown_running:>12.0f}s"
-        )
-    out(
-        f"estimated starts (seconds after the click) against the real start: the first shown "
-        f"within {max(first):.0%} ({sum(e <= 0.3 for e in first)} of {len(first)} within 30%), "
-        f"the last within {max(last):.0%} ({sum(e <= 0.3 for e in last)} within 30%)"
-    )
-
-
-def _started(runs: list[dict], clicked: float) -> float | None:
-    """Seconds from the click to the start of training, from the newest run file's records."""
-    done = [r for r in runs if r["records"] and r["records"][-1].get("elapsed")]
-    if not done:
-        return None
-    run = done[-1]
-    return run["saved"] - run["records"][-1]["elapsed"] - clicked
 
 
 def main() -> None:
