@@ -40,6 +40,7 @@ macs.metric(
 )
 skips.metric("Skip connections", len(arch.skips))
 st.caption(build_form.param_note(cfg))
+build_form.train_offer(cfg, settings)
 st.dataframe(
     summary.table(arch.rows),
     hide_index=True,

@@ -1,10 +1,11 @@
 """The Build page under AppTest: what a learner sees, clicks and shares."""
 
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from resviz.config import NetConfig
+from resviz.config import NetConfig, TrainConfig
 from resviz.models import build, count_params
 from resviz.presets import PRESETS
 from tests.helpers import figures
@@ -119,3 +120,41 @@ def test_classroom_mode_keeps_the_essentials_and_draws_bigger():
         list(figures(big).values())[0]["layout"]["height"]
         > list(figures(normal).values())[0]["layout"]["height"]
     )
+
+
+def test_train_this_network_says_what_it_trains_and_sends_it_to_the_train_page():
+    at = open_builder()
+    default = TrainConfig()
+    offer = next(m.value for m in at.markdown if m.value.startswith("**Train it:**"))
+    assert offer.startswith(
+        f"**Train it:** ResNet-20 on MNIST-5k, {default.steps} steps at batch "
+        f"{default.batch_size} (learning rate {default.lr:g}, seed {default.seed})"
+    )
+    at.button(key="build_train").click().run()
+    work = at.session_state["work"]
+    try:
+        assert at.title[0].value == "Train plain and residual networks"
+        # The network drawn on Build, sized for MNIST-5k: one channel in, ten classes out.
+        ((net, train),) = [(r.net, r.train) for r in work.job.runs]
+        assert (net.label, net.width, net.in_channels, net.num_classes) == ("ResNet-20", 8, 1, 10)
+        assert (train.steps, train.batch_size) == (default.steps, default.batch_size)
+        assert "**ResNet-20**" in [m.value for m in at.markdown]  # the live view's run
+        # Back on Build while it trains: no second job, and the reason on the page.
+        at.switch_page("pages/build.py").run()
+        assert at.button(key="build_train").disabled
+        assert "A run is in progress: wait for it or stop it." in [c.value for c in at.caption]
+    finally:
+        work.job.stop()
+
+
+def test_a_network_too_large_for_memory_is_refused_in_one_sentence():
+    at = open_builder({"family": "imagenet", "depth": "34", "width": "256"})
+    at.button(key="build_train").click().run()
+    (error,) = at.error
+    assert re.fullmatch(
+        r"ResNet-34 at batch 64 needs about \d+\.\d GB to train; this server allows "
+        r"(\d\.\d GB|\d+ MB) per run\. Lower the batch size, the width or the depth\.",
+        error.value,
+    ), error.value
+    assert at.session_state["work"].job is None
+    assert at.title[0].value == "Build a network"

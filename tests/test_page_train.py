@@ -1,6 +1,7 @@
 """The Train page under AppTest: presets on offer; a custom run trains and its curves are drawn."""
 
 import json
+import re
 import statistics
 import time
 import tomllib
@@ -101,6 +102,46 @@ def test_the_form_shows_as_many_networks_as_the_slider_says(open_page):
     assert pickers() == ["train_arch0", "train_arch1", "train_arch2", "train_arch3"]
     at.slider(key="train_configs").set_value(1).run()
     assert pickers() == ["train_arch0"]
+
+
+def test_the_form_trains_an_imagenet_style_resnet18_sized_for_the_dataset(open_page):
+    at = open_page("pages/train.py", dataset="scenes")
+    depth = at.selectbox(key="train_depth0")
+    assert depth.options[-2:] == ["18 · ImageNet-style", "34 · ImageNet-style"]
+    assert "20 · CIFAR-style" in depth.options
+    at.slider(key="train_configs").set_value(1)
+    depth.set_value(18)
+    at.number_input(key="train_width").set_value(4)
+    at.number_input(key="train_steps").set_value(10)
+    train_button(at).click()
+    at.run()
+    work = at.session_state["work"]
+    try:
+        ((net, train),) = [(r.net, r.train) for r in work.job.runs]
+        scenes = data.info("scenes")
+        assert (net.family, net.label, net.width) == ("imagenet", "ResNet-18", 4)
+        assert (net.in_channels, net.num_classes) == (scenes.channels, scenes.num_classes)
+        assert net.small_input  # 32 px images: the small stem, no 4x shrink before any block
+        assert train.steps == 10 and "**ResNet-18**" in [m.value for m in at.markdown]
+    finally:
+        work.job.stop()
+
+
+def test_an_imagenet_style_network_too_large_for_memory_gets_one_sentence(open_page):
+    at = open_page("pages/train.py")
+    at.slider(key="train_configs").set_value(1)
+    at.selectbox(key="train_depth0").set_value(34)
+    at.number_input(key="train_width").set_value(64)
+    at.number_input(key="train_batch").set_value(512)
+    train_button(at).click()
+    at.run()
+    (error,) = at.error
+    assert re.fullmatch(
+        r"ResNet-34 at batch 512 needs about \d+\.\d GB to train; this server allows "
+        r"(\d\.\d GB|\d+ MB) per run\. Lower the batch size, the width or the depth\.",
+        error.value,
+    ), error.value
+    assert at.session_state["work"].job is None
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""The Build page's controls: they return a NetConfig, and the stages to draw unfolded.
+"""The Build page's controls: they return a NetConfig and the stages to draw unfolded; and the
+offer to train that network through the Train page's job queue.
 
 Widget values start from the URL on a session's first visit (so a shared link opens the network
 it names) and are kept for the session, so leaving the page and coming back keeps the network.
@@ -11,9 +12,11 @@ import streamlit as st
 from .. import architecture
 from .. import data as datasets
 from ..architecture import Architecture
+from ..budget import OverBudget
 from ..config import SHORTCUTS, NetConfig
-from . import query
+from . import nav, query, train_view
 from .sidebar import Settings
+from .state import work as session_work
 
 KEY = {name: f"build_{name}" for name in query.KEYS}
 UNFOLD_KEY = "build_unfold"
@@ -105,20 +108,46 @@ def _forget_folds() -> None:
 
 
 def _config(settings: Settings) -> NetConfig:
-    ds = datasets.DATASETS[settings.dataset]
     state = st.session_state
-    # 28-32 px images would shrink to 7-8 px under the 224 px stem's stride 4 before any block.
-    return NetConfig(
-        state[KEY["family"]],
-        state[KEY["depth"]],
-        state[KEY["arch"]],
-        state[KEY["bn"]],
-        state[KEY["width"]],
-        state[KEY["shortcut"]],
-        ds.channels,
-        ds.num_classes,
-        small_input=ds.size < 64,
+    return train_view.sized(
+        settings.dataset,
+        family=state[KEY["family"]],
+        depth=state[KEY["depth"]],
+        residual=state[KEY["arch"]],
+        batch_norm=state[KEY["bn"]],
+        width=state[KEY["width"]],
+        shortcut=state[KEY["shortcut"]],
     )
+
+
+def train_offer(cfg: NetConfig, settings: Settings) -> None:
+    """What "Train this network" would train, and the button: the session's one job, started
+    through the Train page's queue, followed on the Train page. Off, with the reason, while the
+    session trains or the dataset cannot be had; a job too large for memory is refused in one
+    sentence."""
+    work = session_work()
+    train = train_view.train_config(settings)
+    st.markdown(
+        f"**Train it:** {cfg.label} on {datasets.info(settings.dataset).short}, "
+        f"{train.steps} steps at batch {train.batch_size} (learning rate {train.lr:g}, "
+        f"seed {train.seed}), shown live on the Train page."
+    )
+    why = train_view.blocked(settings, work.busy)
+    if st.button(
+        "Train this network",
+        key="build_train",
+        disabled=why is not None,
+        help=why,
+        type="primary",
+        icon=":material/play_circle:",
+    ):
+        try:
+            work.start([(cfg, train)])
+            st.switch_page(nav.page("train.py"))
+        except OverBudget as err:  # refused before it starts: nothing else changes
+            st.error(str(err))
+    elif why:
+        st.caption(why)
 
 
 def fold_picker(arch: Architecture) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -11,7 +12,7 @@ import streamlit as st
 from .. import data as datasets
 from ..claims import HELP
 from ..comparisons import ending
-from ..config import CIFAR_DEPTHS, ConfigError, NetConfig, TrainConfig
+from ..config import CIFAR_DEPTHS, IMAGENET_BLOCKS, ConfigError, NetConfig, TrainConfig
 from ..jobs import MAX_CONFIGS
 from ..plots.curves import error_curves, loss_curves
 from ..presets import PRESETS
@@ -19,11 +20,15 @@ from ..runs import FILE_RECORDS, MAX_FILE_MB, SESSION, Run, dumps, slug, to_csv
 from ..session import SessionWork
 from ..tickets import Snapshot, Ticket
 from .pickers import pick_runs, run_names
-from .query import CLASSROOM_KEY, DEFAULT_WIDTH, PRESET_KEY, literal
+from .query import CLASSROOM_KEY, DEFAULT_WIDTH, FAMILY_TITLES, PRESET_KEY, literal
 from .sidebar import Settings
 from .state import dataset, manager, runtime
 
 Specs = list[tuple[NetConfig, TrainConfig]]
+DEFAULT = TrainConfig()  # what the custom form and Build's "Train this network" start from
+# The custom form's depths: CIFAR-style 6n+2, then the paper's ImageNet-style 18 and 34 (no
+# depth is both, so the depth names the family).
+DEPTHS = CIFAR_DEPTHS + tuple(IMAGENET_BLOCKS)
 # Each redraw reruns the fragment in the script thread, which takes CPU and the GIL from the
 # training threads: what each interval costs, python -m scripts.bench_app --parts live --pin.
 REDRAW_S = 2.0
@@ -117,9 +122,34 @@ def _preset_specs(preset, settings: Settings) -> Specs:
     return preset.specs(info.channels, info.num_classes, settings.dataset, runtime().precision)
 
 
+def family_of(depth: int) -> str:
+    return "imagenet" if depth in IMAGENET_BLOCKS else "cifar"
+
+
+def sized(dataset_name: str, **settings) -> NetConfig:
+    """A network for the dataset's images: their channels in, one output per class. ImageNet-style
+    networks on 28-32 px images get the small stem: the 224 px stem's stride 4 would shrink them
+    to 7-8 px before any block."""
+    info = datasets.info(dataset_name)
+    return info.net(small_input=info.size < 64, **settings)
+
+
+def train_config(settings: Settings, **chosen) -> TrainConfig:
+    """DEFAULT, with `chosen` steps, batch size, learning rate or seed, on the session's dataset
+    in the server's precision, evaluated 10 times."""
+    steps = chosen.get("steps", DEFAULT.steps)
+    return replace(
+        DEFAULT,
+        dataset=settings.dataset,
+        eval_every=max(1, steps // 10),
+        precision=runtime().precision,
+        **chosen,
+    )
+
+
 def custom_form(settings: Settings, busy: bool) -> Specs | None:
-    """Up to four configurations sharing one training budget, seed and data order."""
-    info = datasets.info(settings.dataset)
+    """Up to four configurations sharing one training budget, seed and data order: CIFAR-style
+    (6n+2) or ImageNet-style (18, 34) networks, sized for the session's dataset."""
     # Outside the form, so that the form shows just that many networks (a form's widgets do not
     # rerun the page: inside it, four pickers showed whatever the slider said).
     n = st.slider("Configurations", 1, MAX_CONFIGS, 2, key="train_configs")
@@ -137,19 +167,31 @@ def custom_form(settings: Settings, busy: bool) -> Specs | None:
                         ),
                         st.selectbox(
                             "depth",
-                            CIFAR_DEPTHS,
+                            DEPTHS,
                             index=2 + i // 2 * 3,
                             key=f"train_depth{i}",
+                            format_func=lambda d: f"{d} · {FAMILY_TITLES[family_of(d)]}",
+                            help="CIFAR-style: 3 stages, depth 6n+2; ImageNet-style: 4 stages, "
+                            "the paper's 18 and 34 layers.",
                         ),
                         st.checkbox("batch norm", True, key=f"train_bn{i}"),
                     )
                 )
         c1, c2, c3, c4, c5 = st.columns(5)
-        width = c1.number_input("width", 1, 64, DEFAULT_WIDTH["cifar"], key="train_width")
-        steps = c2.number_input("steps", 10, 5000, 200, step=10, key="train_steps")
-        batch = c3.number_input("batch size", 8, 512, 64, step=8, key="train_batch")
-        lr = c4.number_input("learning rate", 0.0001, 10.0, 0.1, format="%.4f", key="train_lr")
-        seed = c5.number_input("seed", 0, 10_000, 0, key="train_seed")
+        width = c1.number_input(
+            "width",
+            1,
+            64,
+            DEFAULT_WIDTH["cifar"],
+            key="train_width",
+            help="Channels of stage 1; every later stage doubles it.",
+        )
+        steps = c2.number_input("steps", 10, 5000, DEFAULT.steps, step=10, key="train_steps")
+        batch = c3.number_input("batch size", 8, 512, DEFAULT.batch_size, step=8, key="train_batch")
+        lr = c4.number_input(
+            "learning rate", 0.0001, 10.0, DEFAULT.lr, format="%.4f", key="train_lr"
+        )
+        seed = c5.number_input("seed", 0, 10_000, DEFAULT.seed, key="train_seed")
         why = blocked(settings, busy)
         go = st.form_submit_button(
             "Train", key="train_submit", disabled=why is not None, type="primary", help=why
@@ -157,24 +199,18 @@ def custom_form(settings: Settings, busy: bool) -> Specs | None:
     if not go:
         return None
     try:
-        train = TrainConfig(
-            dataset=settings.dataset,
-            steps=int(steps),
-            batch_size=int(batch),
-            lr=float(lr),
-            seed=int(seed),
-            eval_every=max(1, int(steps) // 10),
-            precision=runtime().precision,
+        train = train_config(
+            settings, steps=int(steps), batch_size=int(batch), lr=float(lr), seed=int(seed)
         )
         return [
             (
-                NetConfig(
+                sized(
+                    settings.dataset,
+                    family=family_of(d),
                     depth=d,
                     residual=a == "residual",
                     batch_norm=bn,
                     width=int(width),
-                    in_channels=info.channels,
-                    num_classes=info.num_classes,
                 ),
                 train,
             )
