@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from ..block_wiring import Edge, Node, Wiring
 from ..summary import shape_text
+from .layout import picture
 
 ROWS = {"x": 0, "conv1": 1, "bn1": 2, "relu1": 3, "conv2": 4, "bn2": 5, "add": 6, "relu2": 7}
 ROWS["out"] = 8
@@ -48,8 +49,7 @@ def wiring_figure(w: Wiring, height: int = 560) -> go.Figure:
     )
     fig.update_xaxes(visible=False, range=[-0.6, SKIP_X + 0.55], fixedrange=True)
     fig.update_yaxes(visible=False, range=[ROWS["out"] + 0.3, -0.3], fixedrange=True)
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=0, b=0), plot_bgcolor="white")
-    return fig
+    return picture(fig, height, plot_bgcolor="white")
 
 
 class _Sketch:

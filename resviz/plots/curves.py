@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from ..runs import Run
 from ..schema import Measurement
+from .layout import chart, legend_below
 from .styles import run_style
 
 # Colour-blind safe (Okabe-Ito), dark enough for a projector: for things that are not runs.
@@ -132,13 +133,12 @@ def loss_curves(runs: list[Run]) -> go.Figure:
 
 
 def _layout(fig: go.Figure, title: str, y_title: str) -> go.Figure:
-    fig.update_layout(
+    return chart(
+        fig,
+        420,
         title=title,
         xaxis_title="iteration (training step)",
         yaxis_title=y_title,
-        legend=dict(orientation="h", yanchor="top", y=-0.28),
-        margin=dict(l=10, r=10, t=40, b=10),
-        height=420,
+        legend=legend_below(-0.28),
         hovermode="x unified",
     )
-    return fig

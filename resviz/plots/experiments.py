@@ -17,6 +17,7 @@ from ..experiments import Group
 from ..runs import Run
 from ..schema import Measurement
 from .curves import error_pair, series
+from .layout import chart, legend_below, legend_row
 from .styles import BN_DASH, kind_colour, run_style
 
 # Dash styles of the lines of one kind: with batch norm from the first tuple, without from the
@@ -96,13 +97,13 @@ def figure6(found: list[Group]) -> go.Figure:
     # titles.
     legend = _legend_rows([t.name for t in fig.data if t.showlegend is not False])
     bottom = AXIS_TITLE_PX + LEGEND_ROW_PX * legend
-    fig.update_layout(
-        height=40 + PLOT_PX + bottom,
-        legend=dict(orientation="h", yanchor="top", y=-AXIS_TITLE_PX / PLOT_PX),
-        margin=dict(l=10, r=10, t=40, b=bottom),
+    return chart(
+        fig,
+        40 + PLOT_PX + bottom,
+        bottom=bottom,
+        legend=legend_below(-AXIS_TITLE_PX / PLOT_PX),
         hovermode="x unified",
     )
-    return fig
 
 
 def _band(
@@ -148,15 +149,15 @@ def error_vs_depth(found: list[Group]) -> go.Figure:
                     size=6 + 2 * i, color=[run_style(p.runs[0].net).colour for p in g.points]
                 ),
             )
-    fig.update_layout(
+    return chart(
+        fig,
+        380,
+        top=10,
         xaxis=dict(
             title="depth (layers)",
             tickmode="array",
             tickvals=sorted({p.depth for g in found for p in g.points}),
         ),
         yaxis_title="final error (%)",
-        height=380,
-        legend=dict(orientation="h", y=-0.25),
-        margin=dict(l=10, r=10, t=10, b=10),
+        legend=legend_row(-0.25),
     )
-    return fig

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from ..gradients import Matrix
 from .curves import plain
+from .layout import chart, legend_row
 from .styles import Style
 
 
@@ -32,14 +33,14 @@ def profile(
         if log
         else dict(title=y_title)
     )  # log: one tick per decade, as 10^-3, so factors of 10 read at once
-    fig.update_layout(
+    return chart(
+        fig,
+        400,
+        top=10,
         xaxis_title="layer (input → output)",
         yaxis=yaxis,
-        height=400,
-        legend=dict(orientation="h", y=-0.25),
-        margin=dict(l=10, r=10, t=10, b=10),
+        legend=legend_row(-0.25),
     )
-    return fig
 
 
 MAX_LABELS = 30  # layer names on a heatmap's axis
@@ -67,16 +68,15 @@ def heatmap(m: Matrix, title: str) -> go.Figure:
     # Rows of 9 px are too close for a label each: every `every`-th layer is named (at most
     # MAX_LABELS), the input side at the top; hover names them all.
     every = math.ceil(len(m.layers) / MAX_LABELS) or 1
-    fig.update_layout(
+    return chart(
+        fig,
+        max(360, 9 * len(m.layers)),
         title=plain(title),
         xaxis_title="training step",
-        height=max(360, 9 * len(m.layers)),
         yaxis=dict(
             title="layer (input side at the top)",
             autorange="reversed",
             tickmode="array",
             tickvals=m.layers[::every],
         ),
-        margin=dict(l=10, r=10, t=40, b=10),
     )
-    return fig

@@ -16,6 +16,7 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from .curves import colour
+from .layout import chart, legend_row, picture
 
 GAP = 1.0  # the lines between tiles: white, as the page
 # Attribution overlays: transparent where the map is 0, so the image shows through.
@@ -56,8 +57,7 @@ def _image_axes(fig: go.Figure, height: int, top: int = 30) -> go.Figure:
     # than its height leaves space below it, not above.
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, constraintoward="top")
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=top, b=0))
-    return fig
+    return picture(fig, height, top=top)
 
 
 def _scaled(weights: np.ndarray) -> np.ndarray:
@@ -114,8 +114,7 @@ def feature_maps(maps: np.ndarray, cols: int = 8, height: int | None = None) -> 
     )
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
-    fig.update_layout(height=height or 90 * rows + 40, margin=dict(l=0, r=0, t=10, b=0))
-    return fig
+    return picture(fig, height or 90 * rows + 40, top=10)
 
 
 def channels(
@@ -155,8 +154,7 @@ def channels(
         fig.add_annotation(x=x, y=-10, text=text, showarrow=False, font=dict(size=13))
     fig.add_vline(x=m * step - 1.5, line=dict(color="black", width=2))
     _image_axes(fig, height_per_row * len(rows) + 40, top=30)
-    fig.update_layout(margin=dict(l=90, r=0, t=30, b=0))
-    return fig
+    return picture(fig, top=30, left=90)
 
 
 def attribution(
@@ -218,11 +216,11 @@ def readouts(
         name=f"chance ({chance:.0%})",
         line=dict(dash="dash", color="grey"),
     )
-    fig.update_layout(
-        height=height,
+    return chart(
+        fig,
+        height,
+        top=30,
         barmode="group",
         yaxis=dict(title="probe accuracy (%)", range=[0, 100]),
-        legend=dict(orientation="h", y=1.1),
-        margin=dict(l=10, r=10, t=30, b=10),
+        legend=legend_row(1.1),
     )
-    return fig

@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 from ..config import kind_label
 from ..landscape import Landscape
 from ..shattering import Shattering
+from .layout import chart, legend_below, picture
 from .styles import BN_DASH, kind_colour, run_style
 
 ALPHA = "α (0 = trained weights)"
@@ -47,13 +48,13 @@ def slice_curves(landscapes: list[Landscape]) -> go.Figure:
     fig.update_xaxes(title_text=ALPHA)
     fig.update_yaxes(type="log", dtick=1, exponentformat="power", row=1, col=1)
     fig.update_yaxes(range=[0, 100], row=1, col=2)
-    fig.update_layout(
+    return chart(
+        fig,
+        420,
+        top=60,
         title="Loss along one random direction through the trained weights",
-        height=420,
-        legend=dict(orientation="h", yanchor="top", y=-0.2),
-        margin=dict(l=10, r=10, t=60, b=10),
+        legend=legend_below(-0.2),
     )
-    return fig
 
 
 def _loss_map(ls: Landscape, lo: float, hi: float, i: int) -> dict:
@@ -88,9 +89,14 @@ def contour_pair(landscapes: list[Landscape]) -> go.Figure:
         fig.add_scatter(
             x=[0],
             y=[0],
-            mode="markers",
+            # Labelled where it is, not in a legend: a legend row below the panels met the
+            # "α (direction 1)" axis title on a 1024 px projector.
+            mode="markers+text",
             name="trained weights",
-            showlegend=i == 1,
+            text=["trained weights"],
+            textposition="bottom center",
+            textfont=dict(color="white"),
+            showlegend=False,
             marker=dict(symbol="x", size=10, color="white", line=dict(width=1, color="black")),
             row=1,
             col=i,
@@ -100,13 +106,12 @@ def contour_pair(landscapes: list[Landscape]) -> go.Figure:
     fig.update_xaxes(title_text="α (direction 1)", constrain="domain")
     fig.update_yaxes(constrain="domain")
     fig.update_yaxes(title_text="β (direction 2)", row=1, col=1)
-    fig.update_layout(
+    return chart(
+        fig,
+        460,
+        top=110,
         title="Loss around the trained weights (contour lines 4 per decade)",
-        height=460,
-        legend=dict(orientation="h", y=-0.2),
-        margin=dict(l=10, r=10, t=110, b=10),
     )
-    return fig
 
 
 def surface_pair(landscapes: list[Landscape]) -> go.Figure:
@@ -137,12 +142,9 @@ def surface_pair(landscapes: list[Landscape]) -> go.Figure:
             camera_eye=dict(x=2.0, y=2.0, z=1.3),
         )  # further out than plotly's
     fig.update_traces(colorbar=dict(len=1 / n, y=1, yanchor="top"))  # beside the first panel
-    fig.update_layout(
-        title="The same loss as a surface (height on a log scale)",
-        height=110 + 440 * n,
-        margin=dict(l=0, r=0, t=110, b=0),
+    return picture(
+        fig, 110 + 440 * n, top=110, title="The same loss as a surface (height on a log scale)"
     )
-    return fig
 
 
 def shattering_curves(result: Shattering) -> go.Figure:
@@ -158,15 +160,15 @@ def shattering_curves(result: Shattering) -> go.Figure:
             line=dict(color=kind_colour(residual), width=3, dash=BN_DASH[batch_norm]),
             hovertemplate="depth %{x}: %{y:.3f}<extra></extra>",
         )
-    fig.update_layout(
+    return chart(
+        fig,
+        420,
+        top=70,
         title="Do neighbouring inputs get similar gradients? (at initialisation)",
         xaxis=dict(title="depth (layers)", tickvals=list(result.depths)),
         yaxis=dict(title="gradient correlation (1 = the same)", range=[0, 1]),
-        height=420,
-        legend=dict(orientation="h", yanchor="top", y=-0.2),
-        margin=dict(l=10, r=10, t=70, b=10),
+        legend=legend_below(-0.2),
     )
-    return fig
 
 
 def _titles(landscapes: list[Landscape]) -> list[str]:

@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 from ..config import NetConfig
 from ..summary import LayerRow
 from .curves import colour
+from .layout import chart, legend_row, picture
 from .styles import run_style
 
 DIVERGING = "RdBu_r"  # negative blue, zero white, positive red: signs of a response at a glance
@@ -42,8 +43,7 @@ def _image_axes(fig: go.Figure, height: int) -> go.Figure:
     # Square pixels, row 0 at the top as in an image.
     fig.update_xaxes(**_NO_AXES, constrain="domain")
     fig.update_yaxes(**_NO_AXES, autorange="reversed", scaleanchor="x", constrain="domain")
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=0, b=0))
-    return fig
+    return picture(fig, height)
 
 
 def block_maps(stages: Mapping[str, np.ndarray], height_per_row: int = 150) -> go.Figure:
@@ -78,8 +78,7 @@ def block_maps(stages: Mapping[str, np.ndarray], height_per_row: int = 150) -> g
         coloraxis=dict(colorscale=DIVERGING, cmin=-vmax, cmax=vmax, colorbar=dict(thickness=12))
     )
     _image_axes(fig, height_per_row * len(maps) + 40)
-    fig.update_layout(margin=dict(l=110, r=0, t=30, b=0))
-    return fig
+    return picture(fig, top=30, left=110)
 
 
 def gradient_vs_depth(curves: Mapping[NetConfig, Sequence[float]], height: int = 420) -> go.Figure:
@@ -102,14 +101,14 @@ def gradient_vs_depth(curves: Mapping[NetConfig, Sequence[float]], height: int =
             hovertemplate=f"{net.label}<br>block %{{x}}: %{{y:.3g}}<extra></extra>",
         )
     fig.update_yaxes(type="log", dtick=1, exponentformat="power")  # one tick per decade
-    fig.update_layout(
-        height=height,
+    return chart(
+        fig,
+        height,
+        top=10,
         xaxis_title="block (input side → output side)",
         yaxis_title="RMS of dL/dx entering the block",
-        legend=dict(orientation="h", y=-0.2),
-        margin=dict(l=10, r=10, t=10, b=10),
+        legend=legend_row(-0.2),
     )
-    return fig
 
 
 def network_diagram(
@@ -139,13 +138,7 @@ def network_diagram(
         )
     fig.update_xaxes(categoryorder="array", categoryarray=names)
     fig.update_yaxes(visible=False)
-    fig.update_layout(
-        height=height,
-        barmode="overlay",
-        legend=dict(orientation="h", y=-0.15),
-        margin=dict(l=10, r=10, t=40, b=10),
-    )
-    return fig
+    return chart(fig, height, barmode="overlay", legend=legend_row(-0.15))
 
 
 def _family(kind: str) -> str:

@@ -22,6 +22,7 @@ from ..architecture import (
     StageView,
 )
 from ..summary import LayerRow, shape_text
+from .layout import MARGIN, chart
 
 BOX_W, PITCH, BULGE = 1.2, 1.5, 0.18  # box width, lane spacing, how far an arc swings out
 BOX_H, CONV_GAP, GAP, FOLD_H = 0.8, 0.3, 0.7, 2.8  # heights in the same units
@@ -238,13 +239,13 @@ def _figure(sk: _Sketch, lanes: int) -> go.Figure:
     )
     fig = go.Figure([flow, *sk.skips, plus, labels])
     top = GAP + 0.1 + 3 * (sk.font + 1) / sk.unit_px  # two header lines above every lane
-    fig.update_layout(
+    chart(
+        fig,
+        int((sk.bottom + GAP + top) * sk.unit_px) + 40 + MARGIN,
         shapes=sk.shapes,
         annotations=sk.headers,
         plot_bgcolor="white",
         dragmode=False,
-        height=int((sk.bottom + GAP + top) * sk.unit_px) + 48,
-        margin=dict(l=8, r=8, t=40, b=8),
         font=dict(size=sk.font, color=INK),
         hovermode="closest",
         legend=dict(orientation="h", x=0, y=1, yanchor="bottom", font=dict(size=sk.font)),

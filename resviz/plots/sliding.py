@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..sliding import CHANNELS, ColourConv, Slide, Window
+from .layout import picture
 from .lessons import DIVERGING
 
 WINDOW = "#f5b700"  # the kernel's outline: amber reads on grey, red and blue alike
@@ -70,8 +71,7 @@ def slide_figure(s: Slide, w: Window, output: np.ndarray, height: int = 340) -> 
     _outline(fig, "window", (w.top, w.left, g.kernel, g.kernel), 1, dict(color=WINDOW, width=3))
     _outline(fig, "pixel", (w.row, w.col, 1, 1), 2, dict(color=WINDOW, width=3))
     _square_pixels(fig, [s.padded.shape, output.shape])
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=30, b=0))
-    return fig
+    return picture(fig, height, top=30)
 
 
 def window_figure(w: Window, kernel: np.ndarray, height: int = 220) -> go.Figure:
@@ -95,8 +95,7 @@ def window_figure(w: Window, kernel: np.ndarray, height: int = 220) -> go.Figure
             col=i,
         )
     _square_pixels(fig, [kernel.shape] * 3)
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=30, b=0))
-    return fig
+    return picture(fig, height, top=30)
 
 
 def colour_figure(c: ColourConv, names: list[str], panel_width: int = 190) -> go.Figure:
@@ -135,10 +134,11 @@ def colour_figure(c: ColourConv, names: list[str], panel_width: int = 190) -> go
             col=i,
         )
     _, h, w = c.image.shape
-    fig.update_layout(
+    picture(
+        fig,
+        round(2 * panel_width * h / w) + 80,
+        top=30,
         coloraxis=dict(colorscale=DIVERGING, cmin=-vmax, cmax=vmax, showscale=False),
-        height=round(2 * panel_width * h / w) + 80,
-        margin=dict(l=0, r=0, t=30, b=0),
     )
     _square_pixels(fig, [(h, w)] * 4 + [c.output.shape] * 4)
     return fig
