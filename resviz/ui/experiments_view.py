@@ -60,15 +60,14 @@ def _demoted(markdown: str) -> str:
     return re.sub(r"^(#+) ", r"###\1 ", markdown, flags=re.MULTILINE)
 
 
+SOURCES = ("Reference runs", "This session's runs", "Upload run files")
+VIEWS = ("Contour", "Surface", "One direction")  # of the reference landscapes
+
+
 def choose(work: SessionWork) -> tuple[list[Run], str]:
     """The runs to show (reference, this session's, or uploaded) and where they came from."""
-    source = st.radio(
-        "Runs",
-        ("Reference runs", "This session's runs", "Upload run files"),
-        horizontal=True,
-        key="exp_source",
-        help="Reference runs ship with ResViz: no training needed.",
-    )
+    hint = "Reference runs ship with ResViz: no training needed."
+    source = st.radio("Runs", SOURCES, horizontal=True, key="exp_source", help=hint)
     if source == "Reference runs":
         sweeps = reference_sweeps()
         name = (
@@ -223,13 +222,8 @@ def landscapes(work: SessionWork) -> None:
             key="exp_ls_depth",
             help="Trained on mnist-5k at width 8, 200 steps of batch 64; see the manifest.",
         )
-        view = st.radio(
-            "View",
-            ("Contour", "Surface", "One direction"),
-            horizontal=True,
-            key="exp_ls_view",
-            help="One figure at a time: a 3-D surface is heavy to draw.",
-        )
+        hint = "One figure at a time: a 3-D surface is heavy to draw."
+        view = st.radio("View", VIEWS, horizontal=True, key="exp_ls_view", help=hint)
         one, two = shipped.get((depth, 1), []), shipped.get((depth, 2), [])
         if view == "One direction" and one:
             st.plotly_chart(landscape_plots.slice_curves(one), key="exp_ls_line")
