@@ -40,26 +40,8 @@ def test_python_m_resviz_runs_the_same_command_line(tmp_path):
 
 def test_train_takes_the_learning_rate_schedule_and_warm_up(tmp_path):
     out = tmp_path / "r.json"
-    assert (
-        main(
-            [
-                "train",
-                "--depth",
-                "8",
-                "--width",
-                "4",
-                "--steps",
-                "4",
-                "--schedule",
-                "step",
-                "--warmup-steps",
-                "2",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    argv = "train --depth 8 --width 4 --steps 4 --schedule step --warmup-steps 2".split()
+    assert main([*argv, "--out", str(out)]) == 0
     train = json.loads(out.read_text())["train"]
     assert (train["schedule"], train["warmup_steps"]) == ("step", 2)
 
@@ -77,28 +59,8 @@ def test_a_bug_is_not_turned_into_a_one_line_message(monkeypatch):
 
 def test_train_writes_a_run_file_with_the_records_curves_need(tmp_path, capsys):
     out = tmp_path / "plain8.json"
-    assert (
-        main(
-            [
-                "train",
-                "--arch",
-                "plain",
-                "--depth",
-                "8",
-                "--width",
-                "4",
-                "--steps",
-                "4",
-                "--eval-every",
-                "2",
-                "--probe-every",
-                "2",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    argv = "train --arch plain --depth 8 --width 4 --steps 4 --eval-every 2 --probe-every 2".split()
+    assert main([*argv, "--out", str(out)]) == 0
     run = json.loads(out.read_text())
     assert run["net"]["residual"] is False and run["status"] == "done"
     rec = run["records"]

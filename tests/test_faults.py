@@ -300,19 +300,7 @@ def test_a_run_the_disk_refuses_at_the_end_goes_to_standard_output(tmp_path, mon
 
     monkeypatch.setattr(cli, "save", full)
     assert (
-        cli.main(
-            [
-                "train",
-                "--depth",
-                "8",
-                "--width",
-                "4",
-                "--steps",
-                "2",
-                "--out",
-                str(tmp_path / "r.json"),
-            ]
-        )
+        cli.main([*"train --depth 8 --width 4 --steps 2 --out".split(), str(tmp_path / "r.json")])
         == 1
     )
     out, err = capsys.readouterr()
