@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import data as datasets
-from .claims import RULES, Claim, Kind, claim, holds, say
+from .claims import RULES, Claim, Kind, claim, say
 from .config import NetConfig
 from .paper import PLAIN_CURVES, published, unlike_paper
 from .runs import Run
@@ -281,11 +281,6 @@ class Change:
             step=last,
             instead=within.format(**words) if self.noise else words["said"],
         )
-
-    @property
-    def within_noise(self) -> bool | None:
-        """Is the change within noise by the claims' rule? None where the noise is unknown."""
-        return None if self.noise is None else not holds(self.claim("", ""))
 
     @property
     def text(self) -> str:

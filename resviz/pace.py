@@ -127,9 +127,6 @@ class Plan:
             sum(self.seconds[i] * max(0, self.steps[i] - done[i]) for i in g) for g in self.groups
         )
 
-    def work_done(self, done: Sequence[int]) -> float:
-        return self.predicted() - self.predicted(done)
-
 
 @dataclass(frozen=True)
 class Eta:

@@ -15,10 +15,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .config import NetConfig, TrainConfig
-from .data import DATASETS, Dataset, DatasetInfo
-from .models import build, cpu_state
-from .runtime import Progress
-from .train import Trainer
+from .data import DATASETS, DatasetInfo
+from .models import build
 
 
 def preset(
@@ -142,14 +140,3 @@ def load_shipped(
     for v in state.values():
         v.requires_grad_(False)
     return state, meta
-
-
-def train_weights(
-    net_cfg: NetConfig, cfg: TrainConfig, data: Dataset, on_step: Progress | None = None
-) -> dict[str, torch.Tensor]:
-    """Train a network and return only its final weights, on the CPU (the trainer is dropped)."""
-    trainer = Trainer(net_cfg, cfg, data)
-    for record in trainer.run():
-        if on_step is not None:
-            on_step(record["step"] / cfg.steps)
-    return cpu_state(trainer.net)

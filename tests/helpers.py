@@ -1,12 +1,14 @@
 """What the tests share: the app's paths and timeouts, plotly figures read back out of an AppTest,
 image files written in memory (including deliberately broken ones), small networks with trained
-batch-norm statistics, a finished run record, and the command line run in this process."""
+batch-norm statistics, a trained network's weights, a finished run record, and the command line
+run in this process."""
 
 import base64
 import io
 import json
 import struct
 import zlib
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +19,10 @@ from torch import nn
 
 from resviz.__main__ import main
 from resviz.config import NetConfig, TrainConfig
-from resviz.models import build
+from resviz.data import Dataset
+from resviz.models import build, cpu_state
 from resviz.runs import Run
+from resviz.train import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60  # seconds: AppTest's 3 s default is too short for anything that touches torch
@@ -102,3 +106,10 @@ def trained_like(depth: int = 8, width: int = 4, channels: int = 3) -> nn.Module
             m.running_mean.normal_(0, 0.3, generator=g)
             m.running_var.uniform_(0.5, 2.0, generator=g)
     return net
+
+
+def trained_state(net_cfg: NetConfig, cfg: TrainConfig, data: Dataset) -> dict[str, torch.Tensor]:
+    """A network trained as the app trains it: its final weights, on the CPU."""
+    trainer = Trainer(net_cfg, cfg, data)
+    deque(trainer.run(), maxlen=0)  # every step; only the weights are kept
+    return cpu_state(trainer.net)

@@ -13,7 +13,7 @@ from resviz.config import NetConfig
 from resviz.data import Dataset, DatasetInfo
 from resviz.models import build, build_seeded
 from resviz.receptive import Field, crop, fields
-from tests.helpers import trained_like
+from tests.helpers import trained_like, trained_state
 
 
 def _dataset(n: int = 120, size: int = 16, seed: int = 0) -> Dataset:
@@ -226,7 +226,7 @@ def test_layers_and_the_preset():
     data = _dataset()
     net_cfg, cfg = shipped.preset(data.info, steps=2)
     assert (net_cfg.depth, net_cfg.in_channels, net_cfg.num_classes, cfg.steps) == (20, 3, 2, 2)
-    state = shipped.train_weights(net_cfg, cfg, data)
+    state = trained_state(net_cfg, cfg, data)
     assert state.keys() == build(net_cfg).state_dict().keys()
     assert all(v.device.type == "cpu" for v in state.values())
     assert not models.from_state(net_cfg, state).training

@@ -18,7 +18,7 @@ from resviz.plots import inside
 from resviz.runs import Run, load_weights
 from resviz.runtime import fast_precision
 from resviz.ui.inside_view import ran
-from tests.helpers import figures, plotly_array
+from tests.helpers import figures, plotly_array, trained_state
 
 PAGE = "pages/inside.py"
 SECTIONS = ["inside_maps", "inside_channels", "inside_attr", "inside_readouts"]  # plotly figures
@@ -114,7 +114,7 @@ def test_without_a_trained_network_it_offers_to_train_the_preset(open_page):
 
 
 @pytest.mark.slow
-def test_the_preset_shows_filters_maps_channels_probes_and_attributions(preset_page):
+def test_the_preset_shows_filters_maps_channels_readouts_and_attributions(preset_page):
     at, figs = preset_page, figures(preset_page)
     assert list(figs) == SECTIONS
     before, after = (_png(uri) for uri in filter_images(at))
@@ -125,7 +125,7 @@ def test_the_preset_shows_filters_maps_channels_probes_and_attributions(preset_p
     # the page trains in the precision the app chose for this machine (bf16 where supported)
     precision = fast_precision(torch.device("cpu"))
     net_cfg, cfg = shipped.preset(data.info, steps=10, precision=precision)
-    net = models.from_state(net_cfg, shipped.train_weights(net_cfg, cfg, data))
+    net = models.from_state(net_cfg, trained_state(net_cfg, cfg, data))
     want = features.feature_maps(net, data.x_val[0], "stem")  # (8, 32, 32)
     drawn = plotly_array(figs["inside_maps"]["data"][0]["z"])
     assert drawn.shape == (32, 8 * 33 - 1)
