@@ -53,16 +53,16 @@ class StageView:
     blocks: tuple[BlockView, ...]
 
     @property
+    def params(self) -> int:
+        return sum(b.params for b in self.blocks)
+
+    @property
     def out_shape(self) -> tuple[int, ...]:
         return self.blocks[-1].out_shape
 
     @property
     def skips(self) -> list[BlockView]:
         return [b for b in self.blocks if b.skip]
-
-    @property
-    def params(self) -> int:
-        return sum(b.params for b in self.blocks)
 
 
 @dataclass(frozen=True)
