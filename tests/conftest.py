@@ -1,4 +1,5 @@
-"""Shared fixtures: the app under Streamlit's AppTest, with timeouts sized for torch."""
+"""Shared fixtures: the app under Streamlit's AppTest, with timeouts sized for torch; and for
+the browser tests, a `streamlit run` server and Debian's Chromium (one each per test module)."""
 
 import os
 import tempfile
@@ -13,6 +14,7 @@ os.environ.setdefault("RESVIZ_RUNS", tempfile.mkdtemp(prefix="resviz-test-runs-"
 
 from streamlit.testing.v1 import AppTest
 
+from scripts.appserver import CHROMIUM, FLAGS, app_server
 from tests.helpers import ROOT, TIMEOUT, train_button
 
 
@@ -65,3 +67,24 @@ def train_custom():
         return at
 
     return _train
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with app_server(tmp_path_factory.mktemp("runs")) as app:
+        yield app.url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()

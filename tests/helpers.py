@@ -6,6 +6,7 @@ run in this process."""
 import base64
 import io
 import json
+import os
 import struct
 import zlib
 from collections import deque
@@ -25,6 +26,7 @@ from resviz.runs import Run
 from resviz.train import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
+SHOTS = Path(os.environ.get("RESVIZ_SCREENSHOTS", ROOT / "screenshots"))  # browser tests' PNGs
 TIMEOUT = 60  # seconds: AppTest's 3 s default is too short for anything that touches torch
 
 RUN = Run(

@@ -5,37 +5,14 @@ screenshot of every page at 1280x800 and at a projector's 1024x768 into `screens
 In CI (CI=true) a missing browser fails the run instead of skipping it.
 """
 
-import os
-from pathlib import Path
 
 import pytest
 
-from scripts.appserver import CHROMIUM, FLAGS, PAGES, READY, ROOT, app_server
+from scripts.appserver import PAGES, READY
 from scripts.appserver import open_page as _open
+from tests.helpers import SHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-SHOTS = Path(os.environ.get("RESVIZ_SCREENSHOTS", ROOT / "screenshots"))
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with app_server(tmp_path_factory.mktemp("runs")) as app:
-        yield app.url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
 
 
 # A redraw may replace the chart's element: read it defensively, as plotly's own data.

@@ -6,7 +6,7 @@ import pytest
 
 from scripts.appserver import PAGES, READY
 from scripts.appserver import open_page as _open
-from tests.test_browser import SHOTS, browser, server  # noqa: F401 (pytest fixtures)
+from tests.helpers import SHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PROJECTOR = {"width": 1024, "height": 768}
