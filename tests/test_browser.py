@@ -5,7 +5,6 @@ screenshot of every page at 1280x800 and at a projector's 1024x768 into `screens
 In CI (CI=true) a missing browser fails the run instead of skipping it.
 """
 
-
 import pytest
 
 from scripts.appserver import PAGES, READY
