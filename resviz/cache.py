@@ -30,7 +30,7 @@ from .schema import FINISHED
 
 # The modules whose code decides a run's records (tests/test_cache.py checks this list against
 # what resviz.train imports), and the packages whose versions do.
-NUMERIC_MODULES = ("config", "data", "models", "probes", "synthetic", "train")
+NUMERIC_MODULES = ("config", "data", "models", "probes", "schema", "synthetic", "train")
 PACKAGES = ("torch", "torchvision", "numpy", "mlxtend")
 
 
