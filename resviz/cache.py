@@ -28,7 +28,7 @@ from .config import NetConfig, TrainConfig
 from .runs import Run, RunFileError, load, save, save_weights
 from .schema import FINISHED
 
-# The modules whose code decides a run's records (tests/test_cache.py checks this list against
+# The modules whose code decides a run's records (tests/test_shared_runs.py checks this list against
 # what resviz.train imports), and the packages whose versions do.
 NUMERIC_MODULES = ("config", "data", "models", "probes", "schema", "synthetic", "train")
 PACKAGES = ("torch", "torchvision", "numpy", "mlxtend")

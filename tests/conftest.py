@@ -1,8 +1,10 @@
 """Shared fixtures: the app under Streamlit's AppTest, with timeouts sized for torch; and for
 the browser tests, a `streamlit run` server and Debian's Chromium (one each per test module)."""
 
+import gc
 import os
 import tempfile
+import threading
 import time
 
 import pytest
@@ -88,3 +90,15 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield b
         b.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop every training job a test left running and wait for its threads: a torch thread
+    still working while Python exits aborts the process (status 134) after the tests passed."""
+    from resviz.jobs import Job
+
+    for job in [o for o in gc.get_objects() if isinstance(o, Job)]:
+        job.stop()
+    for thread in threading.enumerate():
+        if thread.name.startswith("resviz-"):
+            thread.join(timeout=60)
