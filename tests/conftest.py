@@ -6,6 +6,7 @@ import os
 import tempfile
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -97,7 +98,10 @@ def pytest_sessionfinish(session, exitstatus):
     still working while Python exits aborts the process (status 134) after the tests passed."""
     from resviz.jobs import Job
 
-    for job in [o for o in gc.get_objects() if isinstance(o, Job)]:
+    with warnings.catch_warnings():  # isinstance on every object wakes deprecated torch aliases
+        warnings.simplefilter("ignore")
+        jobs = [o for o in gc.get_objects() if isinstance(o, Job)]
+    for job in jobs:
         job.stop()
     for thread in threading.enumerate():
         if thread.name.startswith("resviz-"):
