@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import os
+import re
 import struct
 import zlib
 from collections import deque
@@ -55,6 +56,23 @@ def one_line_exit(argv: list[str], words: str, capsys) -> None:
     status, err = command(argv, capsys)
     assert status == 2
     assert err.count("\n") == 1 and words in err and "Traceback" not in err, err
+
+
+def over_budget(label: str, batch: int) -> re.Pattern:
+    """The one sentence a job too large for the server's memory gets."""
+    return re.compile(
+        rf"{label} at batch {batch} needs about \d+\.\d GB to train; this server allows "
+        r"(\d\.\d GB|\d+ MB) per run\. Lower the batch size, the width or the depth\."
+    )
+
+
+def one_network(at: AppTest, depth: int, width: int, batch: int) -> AppTest:
+    """The Train page's custom form set to one network of this depth, width and batch."""
+    at.slider(key="train_configs").set_value(1)
+    at.selectbox(key="train_depth0").set_value(depth)
+    at.number_input(key="train_width").set_value(width)
+    at.number_input(key="train_batch").set_value(batch)
+    return at
 
 
 def train_button(at: AppTest):

@@ -22,7 +22,7 @@ from resviz.jobs import JobManager
 from resviz.models import build
 from resviz.presets import PRESETS
 from resviz.runtime import fast_precision
-from tests.helpers import ROOT, train_button
+from tests.helpers import ROOT, one_network, over_budget, train_button
 
 GB = 10**9
 SENTENCE = re.compile(
@@ -126,18 +126,10 @@ def test_the_train_page_refuses_a_job_too_large_and_keeps_the_history(open_page,
     finished = work.job
     assert len(work.history()) == 1
     # The custom form's largest: ResNet-110, 64 channels, batch 512 (far above any budget).
-    at.slider(key="train_configs").set_value(1)
-    at.selectbox(key="train_depth0").set_value(110)
-    at.number_input(key="train_width").set_value(64)
-    at.number_input(key="train_batch").set_value(512)
-    train_button(at).click()
+    train_button(one_network(at, depth=110, width=64, batch=512)).click()
     at.run()
     errors = [e.value for e in at.error]
-    assert len(errors) == 1 and re.fullmatch(
-        r"ResNet-110 at batch 512 needs about \d+\.\d GB to train; this server allows "
-        r"(\d\.\d GB|\d+ MB) per run\. Lower the batch size, the width or the depth\.",
-        errors[0],
-    ), errors
+    assert len(errors) == 1 and over_budget("ResNet-110", 512).fullmatch(errors[0]), errors
     assert at.session_state["work"].job is finished  # nothing started, nothing replaced
     assert len(at.session_state["work"].history()) == 1
     assert any("ResNet-8" in o for o in at.multiselect(key="train_compare").options)

@@ -1,7 +1,6 @@
 """The Train page under AppTest: presets on offer; a custom run trains and its curves are drawn."""
 
 import json
-import re
 import statistics
 import time
 import tomllib
@@ -12,7 +11,7 @@ from resviz import data
 from resviz.claims import percent
 from resviz.runs import dumps
 from resviz.ui import train_view
-from tests.helpers import ROOT, RUN, figures, start_long_run, train_button
+from tests.helpers import ROOT, RUN, figures, one_network, over_budget, start_long_run, train_button
 
 
 def test_default_render_offers_presets_and_no_run(open_page):
@@ -129,18 +128,10 @@ def test_the_form_trains_an_imagenet_style_resnet18_sized_for_the_dataset(open_p
 
 def test_an_imagenet_style_network_too_large_for_memory_gets_one_sentence(open_page):
     at = open_page("pages/train.py")
-    at.slider(key="train_configs").set_value(1)
-    at.selectbox(key="train_depth0").set_value(34)
-    at.number_input(key="train_width").set_value(64)
-    at.number_input(key="train_batch").set_value(512)
-    train_button(at).click()
+    train_button(one_network(at, depth=34, width=64, batch=512)).click()
     at.run()
     (error,) = at.error
-    assert re.fullmatch(
-        r"ResNet-34 at batch 512 needs about \d+\.\d GB to train; this server allows "
-        r"(\d\.\d GB|\d+ MB) per run\. Lower the batch size, the width or the depth\.",
-        error.value,
-    ), error.value
+    assert over_budget("ResNet-34", 512).fullmatch(error.value), error.value
     assert at.session_state["work"].job is None
 
 
