@@ -20,7 +20,7 @@ from ..runs import FILE_RECORDS, MAX_FILE_MB, SESSION, Run, dumps, slug, to_csv
 from ..session import SessionWork
 from ..tickets import Snapshot, Ticket
 from .pickers import pick_runs, run_names
-from .query import CLASSROOM_KEY, DEFAULT_WIDTH, FAMILY_TITLES, PRESET_KEY, literal
+from .query import CLASSROOM_KEY, DEFAULT_WIDTH, PRESET_KEY, literal
 from .sidebar import Settings
 from .state import dataset, manager, runtime
 
@@ -147,6 +147,11 @@ def train_config(settings: Settings, **chosen) -> TrainConfig:
     )
 
 
+def _depth_name(depth: int) -> str:
+    """The number first and whole: four columns are narrow on a projector."""
+    return str(depth) if family_of(depth) == "cifar" else f"{depth} ImageNet"
+
+
 def custom_form(settings: Settings, busy: bool) -> Specs | None:
     """Up to four configurations sharing one training budget, seed and data order: CIFAR-style
     (6n+2) or ImageNet-style (18, 34) networks, sized for the session's dataset."""
@@ -170,7 +175,7 @@ def custom_form(settings: Settings, busy: bool) -> Specs | None:
                             DEPTHS,
                             index=2 + i // 2 * 3,
                             key=f"train_depth{i}",
-                            format_func=lambda d: f"{d} · {FAMILY_TITLES[family_of(d)]}",
+                            format_func=_depth_name,
                             help="CIFAR-style: 3 stages, depth 6n+2; ImageNet-style: 4 stages, "
                             "the paper's 18 and 34 layers.",
                         ),
