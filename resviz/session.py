@@ -14,20 +14,15 @@ from pathlib import Path
 
 from .jobs import JobManager
 from .runs import (
-    BATCH,
-    FILE_RECORDS,
     MAX_FILE_BYTES,
     MAX_FILE_MB,
-    SESSION,
     Run,
     RunFileError,
-    RunFolder,
-    digest,
-    parse,
     save,
     save_weights,
     write_problem,
 )
+from .shelf import BATCH, FILE_RECORDS, SESSION, RunFolder, digest, parse
 from .tickets import Ticket
 
 
@@ -37,7 +32,7 @@ class SessionWork:
 
     The folder's name is the session id the URL carries (`?session=...`), so a reload, a new tab
     or a restarted server finds the same history again. Its runs are read within the session's
-    quota (`resviz.runs.SESSION`); runs a full or read-only disk would not take stay here, shown
+    quota (`resviz.shelf.SESSION`); runs a full or read-only disk would not take stay here, shown
     in the history and offered for download, and are written as soon as the disk allows.
     """
 
@@ -154,7 +149,7 @@ class SessionWork:
         return None
 
     def read_batch(self, files: list[tuple[str, bytes]]) -> tuple[list[Run], list[str]]:
-        """Run files uploaded together (Experiments) within `resviz.runs.BATCH`: the runs, and
+        """Run files uploaded together (Experiments) within `resviz.shelf.BATCH`: the runs, and
         one sentence for each file refused. Parsed once per content; held while shown."""
         runs: list[Run] = []
         problems: list[str] = []

@@ -11,22 +11,13 @@ import weakref
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resviz import runs, uploads
+from resviz import shelf, uploads
 from resviz.config import NetConfig, TrainConfig
 from resviz.jobs import JobManager
 from resviz.models import build, weight_layers
-from resviz.runs import (
-    BATCH,
-    FILE_RECORDS,
-    MAX_FILE_BYTES,
-    SESSION,
-    Run,
-    dumps,
-    load_weights,
-    loads,
-    save,
-)
+from resviz.runs import MAX_FILE_BYTES, Run, dumps, load_weights, loads, save
 from resviz.session import SessionWork
+from resviz.shelf import BATCH, FILE_RECORDS, SESSION
 from resviz.ui.query import literal
 from resviz.ui.state import manager
 from tests.helpers import ROOT, TIMEOUT
@@ -184,8 +175,8 @@ def test_a_broken_file_on_disk_is_skipped_with_a_note_and_every_page_draws(
 
 def test_a_file_is_parsed_once_for_every_view_and_every_tab(tmp_path, monkeypatch):
     calls = []
-    real = runs.loads
-    monkeypatch.setattr(runs, "loads", lambda *a: calls.append(1) or real(*a))
+    real = shelf.loads
+    monkeypatch.setattr(shelf, "loads", lambda *a: calls.append(1) or real(*a))
     content = _records_file(5, name="shared")
     teacher, student = (
         SessionWork(manager(), tmp_path / "s"),

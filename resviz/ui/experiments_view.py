@@ -26,8 +26,9 @@ from ..models import from_state
 from ..paper import CIFAR10, IMAGENET
 from ..plots import landscape as landscape_plots
 from ..plots.experiments import error_vs_depth, figure6
-from ..runs import BATCH, MAX_FILE_MB, Run, list_runs, load, load_weights
+from ..runs import MAX_FILE_MB, Run, list_runs, load, load_weights
 from ..session import SessionWork
+from ..shelf import BATCH
 from .computed import cached, store
 from .pickers import pick_runs
 from .query import literal

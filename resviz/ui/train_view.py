@@ -16,8 +16,9 @@ from ..config import CIFAR_DEPTHS, IMAGENET_BLOCKS, ConfigError, NetConfig, Trai
 from ..jobs import MAX_CONFIGS
 from ..plots.curves import error_curves, loss_curves
 from ..presets import PRESETS
-from ..runs import FILE_RECORDS, MAX_FILE_MB, SESSION, Run, dumps, slug, to_csv
+from ..runs import MAX_FILE_MB, Run, dumps, slug, to_csv
 from ..session import SessionWork
+from ..shelf import FILE_RECORDS, SESSION
 from ..tickets import Snapshot, Ticket
 from .pickers import pick_runs, run_names
 from .query import CLASSROOM_KEY, DEFAULT_WIDTH, PRESET_KEY, literal
