@@ -27,7 +27,7 @@ from .config import (
 from .gradients import probe_steps
 from .models import build
 from .paper import PLAIN_CURVES, paper_network, published_cost
-from .runs import Run, check_writable, dumps, load, recorded, save, write_problem
+from .runs import Run, check_writable, dumps, recorded, save, write_problem
 from .runtime import environment, pick_device
 from .schema import Status
 from .summary import summarize, totals
@@ -330,7 +330,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("\nresviz: interrupted; run the same command again to resume\n")
         return 130
-    _sweep_table(args.out, entries)
+    print(sweep.table(args.out, entries))
     return 0
 
 
@@ -350,7 +350,7 @@ def _sweep_on_ray(args: argparse.Namespace, entries: list[sweep.Entry]) -> int:
         args.workers,
         on_end=lambda e, outcome: print(f"{e.name}: {outcome}"),
     )
-    _sweep_table(args.out, entries)
+    print(sweep.table(args.out, entries))
     return int(Status.FAILED in outcomes.values())
 
 
@@ -358,39 +358,12 @@ def _sweep_folder(out: str | None) -> None:
     """Check --out before anything trains: a run file only fails to save after its training."""
     if not out:
         raise ConfigError("the sweep needs --out, the folder for its run files")
-    folder = Path(out)
-    if folder.exists() and not folder.is_dir():
+    if Path(out).exists() and not Path(out).is_dir():
         raise ConfigError(f"--out must be a folder for the run files, but {out} is a file")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        check_writable(out)
     except OSError as e:
-        raise ConfigError(
-            f"cannot create the folder {out} for the run files ({e.strerror.lower()})"
-        ) from None
-
-
-def _sweep_table(folder: str, entries: list[sweep.Entry]) -> None:
-    """Final errors of every run, read back from the files (also those skipped); with several
-    seeds, then each configuration's mean and standard deviation over its seeds."""
-    print(f"{'run':<22}{'status':<10}{'training error':>16}{'validation error':>18}")
-    errors: dict[str, list[tuple]] = {}
-    for e in entries:
-        run = load(Path(folder) / f"{e.filename}.json")
-        errs = sweep.final_errors(run)
-        if None not in errs:
-            errors.setdefault(e.label, []).append(errs)
-        cells = [f"{x:.2%}" if x is not None else "-" for x in errs]
-        print(f"{e.name:<22}{run.status:<10}{cells[0]:>16}{cells[1]:>18}")
-    if any(len(v) > 1 for v in errors.values()):
-        print(f"\n{'configuration':<16}{'seeds':>6}{'training error':>22}{'validation error':>22}")
-        for label, errs in errors.items():
-            cells = ["{:.2%} ± {:.2%}".format(*sweep.mean_spread(list(col))) for col in zip(*errs)]
-            print(f"{label:<16}{len(errs):>6}{cells[0]:>22}{cells[1]:>22}")
-        print("mean ± sample standard deviation over the seeds")
-    print(
-        "training error: mean batch error over the last 10% of steps; "
-        "validation error: the last evaluation"
-    )
+        raise ConfigError(f"cannot write the run files into {out} ({write_problem(e)})") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,3 +153,30 @@ def run_one(
     )
     run.records = thin(run.records, keep_every, entry.train.probe_every * keep_every)
     return save(run, folder, entry.filename)
+
+
+def table(folder: str | Path, entries: list[Entry]) -> str:
+    """Final errors of every run, read back from the files (also those skipped); with several
+    seeds, then each configuration's mean and standard deviation over its seeds."""
+    lines = [f"{'run':<22}{'status':<10}{'training error':>16}{'validation error':>18}"]
+    errors: dict[str, list[tuple]] = {}
+    for e in entries:
+        run = load(Path(folder) / f"{e.filename}.json")
+        errs = final_errors(run)
+        if None not in errs:
+            errors.setdefault(e.label, []).append(errs)
+        cells = [f"{x:.2%}" if x is not None else "-" for x in errs]
+        lines.append(f"{e.name:<22}{run.status:<10}{cells[0]:>16}{cells[1]:>18}")
+    if any(len(v) > 1 for v in errors.values()):
+        lines.append(
+            f"\n{'configuration':<16}{'seeds':>6}{'training error':>22}{'validation error':>22}"
+        )
+        for label, seeds in errors.items():
+            cells = ["{:.2%} ± {:.2%}".format(*mean_spread(list(col))) for col in zip(*seeds)]
+            lines.append(f"{label:<16}{len(seeds):>6}{cells[0]:>22}{cells[1]:>22}")
+        lines.append("mean ± sample standard deviation over the seeds")
+    lines.append(
+        "training error: mean batch error over the last 10% of steps; "
+        "validation error: the last evaluation"
+    )
+    return "\n".join(lines)
