@@ -98,7 +98,7 @@ def step_seconds(
     return step + evaluation / train.eval_every
 
 
-def balanced(costs: list[float], workers: int) -> list[list[int]]:
+def balanced(costs: Sequence[float], workers: int) -> list[list[int]]:
     """Indices of `costs` in at most `workers` groups of about equal work per step: the most
     expensive first, each to the group with the least so far."""
     groups: list[list[int]] = [[] for _ in range(max(1, min(workers, len(costs))))]

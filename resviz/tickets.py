@@ -15,7 +15,8 @@ from .runs import Run, load_weights
 from .schema import Status
 
 if TYPE_CHECKING:
-    from .jobs import Job, JobManager
+    from .jobs import JobManager
+    from .training_job import Job
 
 
 @dataclass(frozen=True)

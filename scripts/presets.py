@@ -20,13 +20,13 @@ from pathlib import Path
 import torch
 
 from resviz import presets
-from resviz.jobs import Job
 from resviz.runtime import (
     cpu_quota,
     describe_device,
     fast_precision,
     pick_device,
 )
+from resviz.training_job import Job
 
 DEFINED = {p.key: p for p in presets.DEFINED}
 

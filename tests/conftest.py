@@ -96,7 +96,7 @@ def browser():
 def pytest_sessionfinish(session, exitstatus):
     """Stop every training job a test left running and wait for its threads: a torch thread
     still working while Python exits aborts the process (status 134) after the tests passed."""
-    from resviz.jobs import Job
+    from resviz.training_job import Job
 
     with warnings.catch_warnings():  # isinstance on every object wakes deprecated torch aliases
         warnings.simplefilter("ignore")

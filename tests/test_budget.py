@@ -163,8 +163,8 @@ def _child(spec: dict) -> int:
     import gc
 
     from resviz import data as datasets
-    from resviz.jobs import Job
     from resviz.train import Trainer
+    from resviz.training_job import Job
 
     def kb(field):
         line = next(ln for ln in open("/proc/self/status") if ln.startswith(field))

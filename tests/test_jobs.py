@@ -6,10 +6,11 @@ import time
 import torch
 
 from resviz.config import NetConfig, TrainConfig
-from resviz.jobs import Job, JobManager
+from resviz.jobs import JobManager
 from resviz.pace import balanced, step_seconds
 from resviz.presets import PRESETS
 from resviz.train import Trainer
+from resviz.training_job import Job
 
 NET = NetConfig(depth=8, width=4)
 QUICK = TrainConfig(steps=6, batch_size=16, eval_every=3)

@@ -12,7 +12,7 @@ from resviz.claims import Kind, classify, factor, holds, percent
 from resviz.comparisons import error_window
 from resviz.config import NetConfig, TrainConfig
 from resviz.gradients import rms_matrix
-from resviz.jobs import Job
+from resviz.training_job import Job
 
 MEASURED = presets.load_measured()
 KEYS = [p.key for p in presets.DEFINED]

@@ -9,12 +9,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from resviz import cache, jobs
+from resviz import cache, training_job
 from resviz.cache import SharedRuns, run_key
 from resviz.config import NetConfig, TrainConfig
-from resviz.jobs import Job, JobManager
+from resviz.jobs import JobManager
 from resviz.pace import Eta, Plan, Slot, schedule
 from resviz.train import Trainer
+from resviz.training_job import Job
 
 PLAIN, RES = NetConfig(depth=8, width=4, residual=False), NetConfig(depth=8, width=4)
 SHORT = TrainConfig(steps=30, batch_size=16, eval_every=10)
@@ -31,7 +32,7 @@ def trained(monkeypatch):
             made.append(net_cfg.label)
             super().__init__(net_cfg, cfg, *args, **kwargs)
 
-    monkeypatch.setattr(jobs, "Trainer", Counting)
+    monkeypatch.setattr(training_job, "Trainer", Counting)
     return made
 
 
@@ -153,7 +154,7 @@ def test_a_session_has_one_ticket_whatever_it_asks_or_however_many_tabs(tmp_path
 
 def test_a_waiting_jobs_eta_comes_from_the_running_jobs_measured_step_times(monkeypatch):
     clock = SimpleNamespace(monotonic=lambda: 104.0)
-    monkeypatch.setattr(jobs, "time", clock)
+    monkeypatch.setattr(training_job, "time", clock)
     manager = JobManager(slots=1)
     running = Job([(RES, TrainConfig(steps=100))], plan=Plan((0.1,), (100,), ((0,),), 1))
     running.runs[0].records = [{"step": s} for s in range(1, 13)]

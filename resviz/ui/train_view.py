@@ -13,13 +13,13 @@ from .. import data as datasets
 from ..claims import HELP
 from ..comparisons import ending
 from ..config import CIFAR_DEPTHS, IMAGENET_BLOCKS, ConfigError, NetConfig, TrainConfig
-from ..jobs import MAX_CONFIGS
 from ..plots.curves import error_curves, loss_curves
 from ..presets import PRESETS
 from ..runs import MAX_FILE_MB, Run, dumps, slug, to_csv
 from ..session import SessionWork
 from ..shelf import FILE_RECORDS, SESSION
 from ..tickets import Snapshot, Ticket
+from ..training_job import MAX_CONFIGS
 from .pickers import pick_runs, run_names
 from .query import CLASSROOM_KEY, DEFAULT_WIDTH, PRESET_KEY, literal
 from .sidebar import Settings

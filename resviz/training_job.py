@@ -1,0 +1,186 @@
+"""One training job: the configurations one request trains side by side, on one thread each,
+with the records a page reads while it runs, its measured pace, and a stop (`resviz.jobs`
+queues jobs and shares their runs).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+
+from .config import NetConfig, TrainConfig
+from .models import cpu_state
+from .pace import Plan, balanced, step_macs
+from .runs import Run
+from .runtime import environment, pick_device
+from .schema import Status
+from .tickets import Snapshot, Ticket
+from .train import Trainer
+
+MAX_CONFIGS = 4
+WARM_STEPS = 2  # a job's first steps build kernels and caches: its pace is measured after them
+MEASURED_STEPS = 3  # a job's own pace counts once it has trained this many steps after those
+
+Specs = list[tuple[NetConfig, TrainConfig]]
+
+
+class Job:
+    """Up to four configurations sharing seed, data order and budget, trained side by side:
+    each thread takes a balanced share and steps its configurations in turn."""
+
+    def __init__(
+        self,
+        specs: Specs,
+        keys: list[str] | None = None,
+        threads: list[int] | None = None,
+        plan: Plan | None = None,
+    ):
+        if not 1 <= len(specs) <= MAX_CONFIGS:
+            raise ValueError(f"a job trains 1 to {MAX_CONFIGS} configurations, not {len(specs)}")
+        self.runs = [Run(net=n, train=t) for n, t in specs]
+        self.keys = keys or [""] * len(specs)
+        self.threads = threads or [1] * len(specs)
+        self.plan = plan
+        self.weights: list[dict | None] = [None] * len(specs)  # final state dicts, on the CPU
+        self.state = Status.QUEUED
+        self.message = ""
+        self.position: int | None = None
+        self.tickets: list[Ticket] = []  # following it; changed under the manager's lock
+        self.val_images: int | None = None
+        self._warm: tuple[float, list[int]] | None = None  # (time, steps) once past WARM_STEPS
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def active(self) -> bool:
+        return self.state in (Status.QUEUED, Status.RUNNING)
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            runs = [self._copy(i) for i in range(len(self.runs))]
+            return Snapshot(self.state, self.position, runs, self.message)
+
+    def copy_run(self, i: int) -> Run:
+        with self._lock:
+            return self._copy(i)
+
+    def _copy(self, i: int) -> Run:
+        run = copy.copy(self.runs[i])
+        run.records = list(run.records)
+        return run
+
+    # What the manager changes, each under the job's lock: a snapshot never sees half of it.
+
+    def place(self, position: int) -> None:
+        """Its place in the queue (1 = next)."""
+        with self._lock:
+            self.position = position
+
+    def begin(self) -> None:
+        with self._lock:
+            self.state, self.position = Status.RUNNING, None
+
+    def cancel(self) -> None:
+        """Stopped before it started: every run reads stopped, with no records."""
+        with self._lock:
+            for r in self.runs:
+                r.status = Status.STOPPED
+
+    def fail(self, message: str) -> None:
+        """Every run failed, with `message`."""
+        with self._lock:
+            for r in self.runs:
+                r.status, r.message = Status.FAILED, message
+
+    def end(self, state: Status, message: str = "") -> None:
+        with self._lock:
+            self.state, self.message, self.position = state, message, None
+
+    def done_steps(self) -> list[int]:
+        """Steps each run has trained (all of them once it has ended)."""
+        with self._lock:
+            return [
+                r.train.steps if r.status != Status.RUNNING else len(r.records) for r in self.runs
+            ]
+
+    def measured_factor(self) -> float | None:
+        """Its seconds per predicted second since its first steps, or None before it has
+        trained MEASURED_STEPS more."""
+        if self.plan is None or self._warm is None:
+            return None
+        t0, done0 = self._warm
+        done = self.done_steps()
+        if min(d - d0 for d, d0 in zip(done, done0)) < MEASURED_STEPS and self.active:
+            return None
+        predicted = self.plan.predicted(done0) - self.plan.predicted(done)
+        return (time.monotonic() - t0) / predicted if predicted > 0 else None
+
+    def train(self, workers: int = 1) -> None:
+        """Run every configuration to its end (or the stop flag), on up to `workers` threads
+        (one on a GPU, which runs one kernel at a time anyway); called by the job's thread."""
+        trainers = [Trainer(r.net, r.train, threads=t) for r, t in zip(self.runs, self.threads)]
+        device = pick_device(self.runs[0].train.device)
+        env = environment(device)
+        with self._lock:
+            self.val_images = len(trainers[0].data.x_val)
+            for r, t in zip(self.runs, self.threads):
+                r.env = {**env, "threads": t}
+        if self.plan is not None:
+            groups = [list(g) for g in self.plan.groups]
+        else:
+            costs = [step_macs(t.net_cfg, t.cfg.batch_size, t.data.info.size) for t in trainers]
+            groups = balanced(costs, workers if device.type == "cpu" else 1)
+        failed = threading.Event()
+        errors: list[BaseException] = []
+
+        def work(group: list[int]) -> None:
+            try:
+                self._train_in_turn({i: trainers[i].run(self._stop) for i in group}, failed)
+            except BaseException as e:  # noqa: BLE001 - re-raised below, in the job's thread
+                errors.append(e)
+                failed.set()  # the other threads stop too: the job fails as one
+
+        # Daemon threads: a server that is told to stop does not wait for a job to end.
+        pool = [
+            threading.Thread(target=work, args=(g,), daemon=True, name="resviz-train")
+            for g in groups
+        ]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        if errors:
+            raise errors[0]
+        with self._lock:
+            for r in self.runs:
+                if r.status == Status.RUNNING:
+                    r.status = Status.STOPPED
+            self.weights = [cpu_state(t.net) for t in trainers]
+
+    def _train_in_turn(self, streams: dict, failed: threading.Event) -> None:
+        """One step of each configuration in turn, so their curves grow at the same pace."""
+        while streams and not self._stop.is_set() and not failed.is_set():
+            for i, stream in list(streams.items()):
+                rec = next(stream, None)
+                with self._lock:
+                    if rec is None:
+                        del streams[i]
+                        self.runs[i].status = Status.STOPPED if self._stop.is_set() else Status.DONE
+                        continue
+                    self.runs[i].records.append(rec)
+                    if rec.get("diverged"):
+                        del streams[i]
+                        self.runs[i].status, self.runs[i].message = Status.DIVERGED, rec["message"]
+                    if self._warm is None and all(
+                        len(r.records) >= WARM_STEPS or r.status != Status.RUNNING
+                        for r in self.runs
+                    ):
+                        self._warm = (time.monotonic(), [len(r.records) for r in self.runs])
