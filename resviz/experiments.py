@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 from . import data as datasets
 from .claims import RULES, Claim, Kind, claim, say
-from .config import NetConfig
-from .paper import PLAIN_CURVES, published, unlike_paper
+from .paper import paper_cell
 from .runs import Run
 from .sweep import final_errors
 
@@ -346,16 +345,6 @@ def _noise_sources(judged: list[Change]) -> str:
             f"{' and '.join(counts)}), which leaves out what another seed would change"
         )
     return f"The standard errors come from {', and from '.join(parts)}."
-
-
-def paper_cell(net: NetConfig) -> str:
-    """The paper's CIFAR-10 error for this network, with how the paper's network differs."""
-    paper = published(net)
-    if paper is None:
-        plain_curve = not net.residual and net.depth in PLAIN_CURVES
-        return "curve only (Fig. 6)" if plain_curve else "not in the paper"
-    unlike = unlike_paper(net)
-    return paper.text + (f" (paper: {', '.join(unlike)})" if unlike else "")
 
 
 def comparison(found: list[Group], dataset: str) -> list[dict]:

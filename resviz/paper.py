@@ -108,3 +108,13 @@ def unlike_paper(net: NetConfig) -> list[str]:
     if net.shortcut != CIFAR_NET.shortcut:
         said.append(f"option-{CIFAR_NET.shortcut} shortcuts")
     return said
+
+
+def paper_cell(net: NetConfig) -> str:
+    """The paper's CIFAR-10 error for this network, with how the paper's network differs."""
+    paper = published(net)
+    if paper is None:
+        plain_curve = not net.residual and net.depth in PLAIN_CURVES
+        return "curve only (Fig. 6)" if plain_curve else "not in the paper"
+    unlike = unlike_paper(net)
+    return paper.text + (f" (paper: {', '.join(unlike)})" if unlike else "")

@@ -10,11 +10,10 @@ from resviz.experiments import (
     depth_trend,
     groups,
     mixed_note,
-    paper_cell,
     sweep_runs,
 )
 from resviz.models import from_state
-from resviz.paper import CIFAR10, IMAGENET, published
+from resviz.paper import CIFAR10, IMAGENET, paper_cell, published
 from resviz.plots.curves import error_curves
 from resviz.plots.experiments import error_vs_depth, figure6
 from resviz.plots.styles import kind_colour
