@@ -5,9 +5,11 @@ queues jobs and shares their runs).
 
 from __future__ import annotations
 
+import atexit
 import copy
 import threading
 import time
+import weakref
 
 from .config import NetConfig, TrainConfig
 from .models import cpu_state
@@ -23,6 +25,20 @@ WARM_STEPS = 2  # a job's first steps build kernels and caches: its pace is meas
 MEASURED_STEPS = 3  # a job's own pace counts once it has trained this many steps after those
 
 Specs = list[tuple[NetConfig, TrainConfig]]
+
+
+_LIVE: weakref.WeakSet[Job] = weakref.WeakSet()  # every job not yet collected
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop every job still training when Python exits, and wait for its threads: a torch thread
+    still working while the interpreter shuts down aborts the process (status 134)."""
+    for job in list(_LIVE):
+        job.stop()
+    for thread in threading.enumerate():
+        if thread.name.startswith("resviz-"):
+            thread.join(timeout=60)
 
 
 class Job:
@@ -51,6 +67,7 @@ class Job:
         self._warm: tuple[float, list[int]] | None = None  # (time, steps) once past WARM_STEPS
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        _LIVE.add(self)
 
     def stop(self) -> None:
         self._stop.set()

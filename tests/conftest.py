@@ -1,12 +1,9 @@
 """Shared fixtures: the app under Streamlit's AppTest, with timeouts sized for torch; and for
 the browser tests, a `streamlit run` server and Debian's Chromium (one each per test module)."""
 
-import gc
 import os
 import tempfile
-import threading
 import time
-import warnings
 
 import pytest
 
@@ -91,18 +88,3 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield b
         b.close()
-
-
-def pytest_sessionfinish(session, exitstatus):
-    """Stop every training job a test left running and wait for its threads: a torch thread
-    still working while Python exits aborts the process (status 134) after the tests passed."""
-    from resviz.training_job import Job
-
-    with warnings.catch_warnings():  # isinstance on every object wakes deprecated torch aliases
-        warnings.simplefilter("ignore")
-        jobs = [o for o in gc.get_objects() if isinstance(o, Job)]
-    for job in jobs:
-        job.stop()
-    for thread in threading.enumerate():
-        if thread.name.startswith("resviz-"):
-            thread.join(timeout=60)
