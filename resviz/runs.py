@@ -38,7 +38,7 @@ from .schema import Status
 
 SCHEMA_VERSION = schema.VERSION
 # The largest run file read, from disk or an upload (the Train and Experiments uploaders take
-# this much per file): about what FILE_RECORDS probed records, the most a file may hold, take.
+# this much per file): about what `shelf.FILE_RECORDS` probed records, the most a file holds, take.
 MAX_FILE_MB = 20
 MAX_FILE_BYTES = MAX_FILE_MB * 2**20
 CSV_FIELDS = (
