@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from resviz.ui import inside_view, sidebar, state
+from resviz.ui import inside_pick, inside_view, sidebar, state
 
 settings = sidebar.current()
 work = state.work()
@@ -13,7 +13,7 @@ st.markdown(
     "**whole classes**. Start with a network trained in advance, or pick one you trained, "
     "then look layer by layer, and ask which pixels made it decide."
 )
-picked = inside_view.pick(settings, work)
+picked = inside_pick.pick(settings, work)
 if picked is None:
     st.stop()
 st.header("First-layer filters: edges and colours")

@@ -17,7 +17,7 @@ from resviz.models import build_seeded
 from resviz.plots import inside
 from resviz.runs import Run, load_weights
 from resviz.runtime import fast_precision
-from resviz.ui.inside_view import ran
+from resviz.ui.inside_pick import ran
 from tests.helpers import figures, plotly_array, trained_state
 
 PAGE = "pages/inside.py"
