@@ -17,6 +17,7 @@ from .claims import gradient_claim, say
 from .config import (
     ARCHS,
     FAMILIES,
+    IS_RESIDUAL,
     PRECISIONS,
     SCHEDULES,
     SHORTCUTS,
@@ -157,7 +158,7 @@ def net_config(args: argparse.Namespace) -> NetConfig:
     return info.net(
         family=args.family,
         depth=args.depth,
-        residual=args.arch == "residual",
+        residual=IS_RESIDUAL[args.arch],
         batch_norm=not args.no_bn,
         width=args.width,
         shortcut=args.shortcut,
@@ -240,7 +241,7 @@ def gradient_verdicts(run: Run) -> list[str]:
 def cmd_summary(args: argparse.Namespace) -> int:
     args.shortcut = args.shortcut or ("B" if args.paper and args.family == "imagenet" else "A")
     if args.paper:
-        paper_cfg, size = paper_network(args.family, args.depth, args.arch == "residual")
+        paper_cfg, size = paper_network(args.family, args.depth, IS_RESIDUAL[args.arch])
         net_cfg = replace(
             paper_cfg,
             batch_norm=not args.no_bn,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 ARCHS = ("plain", "residual")  # ARCHS[residual]: a network's kind on the command line and in links
+IS_RESIDUAL = dict(zip(ARCHS, (False, True)))  # and back: IS_RESIDUAL[ARCHS[r]] == r
 FAMILIES = ("cifar", "imagenet")
 SHORTCUTS = ("A", "B")
 SCHEDULES = ("cosine", "step", "constant")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import cast
 
 from . import data as datasets
-from .config import ConfigError, NetConfig, TrainConfig
+from .config import IS_RESIDUAL, ConfigError, NetConfig, TrainConfig
 from .runs import Run, RunFileError, load, recorded, save
 from .runtime import environment, pick_device
 from .schema import FINISHED, PROBES, Record
@@ -66,7 +66,7 @@ def plan(
     """Each depth (in the order given) with each architecture, all sharing `train_cfg`; with
     `seeds`, that list once per seed (`train_cfg.seed` replaced), seed by seed."""
     nets = [
-        NetConfig(depth=d, residual=a == "residual", **net_fields)
+        NetConfig(depth=d, residual=IS_RESIDUAL[a], **net_fields)
         for d in dict.fromkeys(depths)
         for a in dict.fromkeys(archs)
     ]

@@ -13,7 +13,7 @@ from .. import architecture
 from .. import data as datasets
 from ..architecture import Architecture
 from ..budget import OverBudget
-from ..config import SHORTCUTS, NetConfig
+from ..config import ARCHS, SHORTCUTS, NetConfig
 from . import nav, query, train_view
 from .sidebar import Settings
 from .state import work as session_work
@@ -57,7 +57,7 @@ def net_form(settings: Settings) -> NetConfig:
         (False, True),
         key=KEY["arch"],
         **CHOICE,
-        format_func=lambda r: "residual" if r else "plain",
+        format_func=ARCHS.__getitem__,
         help="Residual adds each block's input x to its output: F(x) + x.",
     )
     second[1].segmented_control(

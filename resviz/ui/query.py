@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from ..config import ARCHS, CIFAR_DEPTHS, IMAGENET_BLOCKS, SHORTCUTS, NetConfig
+from ..config import ARCHS, CIFAR_DEPTHS, IMAGENET_BLOCKS, IS_RESIDUAL, SHORTCUTS, NetConfig
 from ..presets import PRESETS
 
 DEPTHS = {"cifar": CIFAR_DEPTHS, "imagenet": tuple(IMAGENET_BLOCKS)}
@@ -38,7 +38,7 @@ PRESET_KEY = "preset"  # a teacher's link: /training?preset=degradation runs or 
 # Only hex is accepted, so the id can never name a path outside the runs folder.
 _SESSION_ID = re.compile(r"[0-9a-f]{12,32}")
 _SWITCHES = {  # URL text -> value, the default, and why anything else is refused
-    "arch": (dict(zip(ARCHS, (False, True))), True, "arch must be plain or residual"),
+    "arch": (IS_RESIDUAL, True, "arch must be plain or residual"),
     "bn": ({"0": False, "1": True}, True, "bn must be 0 (off) or 1 (on)"),
     "shortcut": (
         {s: s for s in SHORTCUTS},

@@ -12,10 +12,11 @@ import streamlit as st
 from .. import data as datasets
 from ..claims import HELP
 from ..comparisons import ending
-from ..config import CIFAR_DEPTHS, IMAGENET_BLOCKS, ConfigError, NetConfig, TrainConfig
+from ..config import CIFAR_DEPTHS, IMAGENET_BLOCKS, IS_RESIDUAL, ConfigError, NetConfig, TrainConfig
 from ..plots.curves import error_curves, loss_curves
 from ..presets import PRESETS
 from ..runs import MAX_FILE_MB, Run, dumps, slug, to_csv
+from ..schema import Status
 from ..session import SessionWork
 from ..shelf import FILE_RECORDS, SESSION
 from ..tickets import Snapshot, Ticket
@@ -214,7 +215,7 @@ def custom_form(settings: Settings, busy: bool) -> Specs | None:
                     settings.dataset,
                     family=family_of(d),
                     depth=d,
-                    residual=a == "residual",
+                    residual=IS_RESIDUAL[a],
                     batch_norm=bn,
                     width=int(width),
                 ),
@@ -236,7 +237,7 @@ def _duration(seconds: float) -> str:
 
 def _status(snap: Snapshot) -> None:
     snap_runs, state, eta = snap.runs, snap.state, snap.eta
-    if state == "queued":
+    if state == Status.QUEUED:
         when = (
             f" Estimated start in about {_duration(eta.start_s)}, end in about "
             f"{_duration(eta.finish_s)}, from this server's measured speed."
@@ -247,7 +248,7 @@ def _status(snap: Snapshot) -> None:
     total = max(r.train.steps for r in snap_runs)
     done = min((r.records[-1]["step"] if r.records else 0) for r in snap_runs)
     st.progress(done / total, text=f"{state}: step {done} of {total}")
-    if state == "running" and eta is not None:
+    if state == Status.RUNNING and eta is not None:
         st.caption(f"About {_duration(eta.finish_s)} to go, from the speed measured so far.")
     if snap.recorded:
         st.caption(
@@ -314,17 +315,17 @@ def live(work: SessionWork, classroom: bool) -> None:
         left.plotly_chart(errors, key="train_live_errors")
         right.plotly_chart(losses, key="train_live_loss")
         _metrics(snap.runs)
-        if snap.state not in ("queued", "running"):  # what the finished runs show
+        if snap.state not in (Status.QUEUED, Status.RUNNING):  # what the finished runs show
             for line in ending(snap.runs):
                 st.markdown(line, help=HELP)
 
     view()
 
 
-def _interval(state: str) -> float | None:
+def _interval(state: Status) -> float | None:
     """Seconds between redraws of a live view: REDRAW_S while training (QUEUED_REDRAW_S while
     waiting), longer when so many tabs watch that they would take more than REDRAWS_PER_S."""
-    base = {"running": REDRAW_S, "queued": QUEUED_REDRAW_S}.get(state)
+    base = {Status.RUNNING: REDRAW_S, Status.QUEUED: QUEUED_REDRAW_S}.get(state)
     return None if base is None else max(base, manager().viewers() / REDRAWS_PER_S)
 
 
