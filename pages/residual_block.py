@@ -5,26 +5,7 @@ import streamlit as st
 from resviz import block_wiring, claims, lesson_residual_block
 from resviz.config import SHORTCUTS
 from resviz.plots import block_diagram, lessons
-from resviz.ui import sidebar, state
-
-
-@st.cache_data(show_spinner="Building four networks and running one batch through them...")
-def profile(dataset: str, depth: int) -> lesson_residual_block.GradientProfile:
-    # Deterministic (seed 0, the first batch of the training split): one computation per pair.
-    return lesson_residual_block.gradient_profile(state.dataset(dataset), depth)
-
-
-@st.cache_data(show_spinner=False)
-def settling(dataset: str, depth: int) -> lesson_residual_block.Settling:
-    # Deterministic too (seed 0, on the CPU): trained once per server for each pair.
-    return lesson_residual_block.settling(state.dataset(dataset), depth)
-
-
-@st.cache_data(show_spinner=False)
-def wiring(image: tuple, stage: int, skip: bool, shortcut: str) -> block_wiring.Wiring:
-    # Shapes only (no weights matter): one forward pass per combination, for everyone.
-    return block_wiring.block_wiring(image, stage, skip, shortcut)
-
+from resviz.ui import block_view, sidebar, state
 
 settings = sidebar.current()
 st.title("The residual block")
@@ -101,7 +82,7 @@ with text_col:
         horizontal=True,
         disabled=stage == 1 or not skip,
     )
-    drawn = wiring(tuple(data.x_train.shape[1:]), stage, skip, shortcut)
+    drawn = block_view.wiring(tuple(data.x_train.shape[1:]), stage, skip, shortcut)
     st.caption(block_wiring.caption(drawn))
 diagram_col.plotly_chart(
     block_diagram.wiring_figure(drawn), key="block_wiring", config={"displayModeBar": False}
@@ -114,7 +95,7 @@ depth = st.columns([1, 2])[0].selectbox(
     index=lesson_residual_block.DEPTHS.index(56),
     key="block_depth",
 )
-result = profile(name, depth)
+result = block_view.profile(name, depth)
 st.plotly_chart(
     lessons.gradient_vs_depth(result.curves, 520 if settings.classroom else 420),
     key="block_grad_depth",
@@ -130,6 +111,6 @@ if lesson_residual_block.plain_explodes(result):
     with st.spinner(
         f"Training plain-{depth} for a few steps to see what that does to its gradient..."
     ):
-        settled = settling(name, depth)
+        settled = block_view.settling(name, depth)
 for sentence in lesson_residual_block.findings(result, settled):
     st.markdown(sentence)

@@ -14,8 +14,15 @@ os.environ.setdefault("RESVIZ_RUNS", tempfile.mkdtemp(prefix="resviz-test-runs-"
 
 from streamlit.testing.v1 import AppTest
 
+from resviz.runtime import cpu_quota
 from scripts.appserver import CHROMIUM, FLAGS, app_server
 from tests.helpers import ROOT, TIMEOUT, train_button
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (pyproject's addopts): the fast tier on one process per CPU of the quota; a
+    run that includes slow tests (they time pages and drive a browser) in this one process."""
+    return cpu_quota() if "not slow" in (config.option.markexpr or "") else 0
 
 
 @pytest.fixture(autouse=True)

@@ -8,17 +8,12 @@ import torch
 
 from resviz import claims, lesson_residual_block
 from resviz.config import NetConfig
-from resviz.data import load
 from resviz.models import build
 from resviz.plots.styles import run_style
+from resviz.ui import block_view
 from tests.helpers import figures, plotly_array
 
 PAGE = "pages/residual_block.py"
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    return load("mnist-5k")
 
 
 def _columns(fig: dict) -> dict[str, list[np.ndarray]]:
@@ -31,10 +26,12 @@ def _columns(fig: dict) -> dict[str, list[np.ndarray]]:
     return {t: maps[i * rows : (i + 1) * rows] for i, t in enumerate(titles)}
 
 
-def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion(open_page, mnist):
+def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion(open_page):
     at = open_page(PAGE)
     fig = figures(at)["block_grad_depth"]
-    want = lesson_residual_block.gradient_profile(mnist, 56)
+    # The engine's results for the page's defaults, from the cache the page filled (computing
+    # them again costs a 50-step training run); test_lesson_residual_block checks the engine.
+    want = block_view.profile("mnist-5k", 56)
     assert fig["layout"]["yaxis"]["type"] == "log"
     assert [t["name"] for t in fig["data"]] == [n.label for n in want.curves]
     # each line in its network's look, as on every page (plain blue, ResNet orange, no BN dashed)
@@ -46,7 +43,7 @@ def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion
         assert plotly_array(trace["y"]) == pytest.approx(values, rel=1e-6)
         assert list(plotly_array(trace["x"])) == list(range(1, 28))
     shown = [m.value for m in at.markdown]
-    settled = lesson_residual_block.settling(mnist, 56)
+    settled = block_view.settling("mnist-5k", 56)
     said = lesson_residual_block.findings(want, settled)
     assert all(sentence in shown for sentence in said)
     explosion = said[-1]

@@ -103,6 +103,7 @@ def test_the_form_shows_as_many_networks_as_the_slider_says(open_page):
     assert pickers() == ["train_arch0"]
 
 
+@pytest.mark.slow  # trains (and generates the 20,000 scenes)
 def test_the_form_trains_an_imagenet_style_resnet18_sized_for_the_dataset(open_page):
     at = open_page("pages/train.py", dataset="scenes")
     depth = at.selectbox(key="train_depth0")
