@@ -21,11 +21,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-import torch
-
 from . import budget
 from . import data as datasets
 from .cache import SharedRuns, Stored, device_kind, run_key
+from .cluster import Cluster
 from .pace import Eta, Pace, Plan, Slot, balanced, schedule, step_macs, step_seconds
 from .runtime import pick_device, plan_threads, return_freed_memory, slots_needed
 from .schema import FINISHED, Status
@@ -51,8 +50,10 @@ class JobManager:
         store: SharedRuns | None = None,
         device_type: str = "cpu",
         pace: Pace | None = None,
+        cluster: Cluster | None = None,
     ):
-        self.slots = max(1, slots)
+        self.cluster = cluster  # None: jobs train in this process; else on its Ray actors
+        self.slots = cluster.slots if cluster else max(1, slots)
         self.memory_budget = memory_budget  # bytes a slot may use; None: no limit
         self.store = store  # None: nothing is shared across requests once its job has ended
         self.device_type = device_type
@@ -86,11 +87,11 @@ class JobManager:
             current = self._owners.get(owner) if owner else None
             if current is not None and current.active:
                 return current
-        device, sizes, threads, keys = self._identify(specs)
+        device_type, sizes, threads, keys = self._identify(specs)
         stored = {k: s for k in dict.fromkeys(keys) if self.store and (s := self.store.get(k))}
         with self._cond:
             todo = [k for k in dict.fromkeys(keys) if k not in stored and not self._training(k)]
-            job = self._new_job(todo, specs, keys, threads, sizes, device.type) if todo else None
+            job = self._new_job(todo, specs, keys, threads, sizes, device_type) if todo else None
             parts = [Part(stored=stored[k]) if k in stored else Part(*self._live[k]) for k in keys]
             ticket = Ticket(self, parts, on_finish)
             for j in ticket.jobs():
@@ -108,17 +109,23 @@ class JobManager:
             ticket.settle()
         return ticket
 
-    def _identify(self, specs: Specs) -> tuple[torch.device, list[int], list[int], list[str]]:
-        """The device, image sizes, torch threads and run keys a request's runs would have."""
-        device = pick_device(specs[0][1].device)
+    def _identify(self, specs: Specs) -> tuple[str, list[int], list[int], list[str]]:
+        """The device type, image sizes, torch threads and run keys a request's runs would have
+        (on a Ray cluster: its workers' device, one thread each, as each actor has one CPU)."""
         sizes = [datasets.info(t.dataset).size for _, t in specs]
-        threads = plan_threads(
-            [step_macs(n, t.batch_size, s) for (n, t), s in zip(specs, sizes)],
-            self.slots,
-            device.type,
-        )
-        keys = [run_key(n, t, device_kind(device), th) for (n, t), th in zip(specs, threads)]
-        return device, sizes, threads, keys
+        if self.cluster is not None:
+            kind, threads = self.cluster.device_kind, [1] * len(specs)
+            device_type = "cuda" if self.cluster.gpus else "cpu"
+        else:
+            device = pick_device(specs[0][1].device)
+            kind, device_type = device_kind(device), device.type
+            threads = plan_threads(
+                [step_macs(n, t.batch_size, s) for (n, t), s in zip(specs, sizes)],
+                self.slots,
+                device_type,
+            )
+        keys = [run_key(n, t, kind, th) for (n, t), th in zip(specs, threads)]
+        return device_type, sizes, threads, keys
 
     def finished(self, specs: Specs) -> list[Stored | None]:
         """Each run of `specs` as the store has it finished, or None: nothing is trained."""
@@ -141,8 +148,11 @@ class JobManager:
         picked = [keys.index(k) for k in todo]
         chosen = [specs[i] for i in picked]
         chosen_threads = [threads[i] for i in picked]
-        workers = min(len(chosen), self.slots) if device_type == "cpu" else 1
-        need = slots_needed(chosen_threads, workers, device_type)
+        if self.cluster is not None:  # an actor each, stepped by a thread each of this process
+            workers = need = len(chosen)
+        else:
+            workers = min(len(chosen), self.slots) if device_type == "cpu" else 1
+            need = slots_needed(chosen_threads, workers, device_type)
         if self.memory_budget is not None:  # a job has the memory of the slots it takes
             budget.check(chosen, self.memory_budget * need, workers)
         seconds = [
@@ -156,7 +166,7 @@ class JobManager:
             tuple(tuple(g) for g in groups),
             min(need, self.slots),
         )
-        job = Job(chosen, todo, chosen_threads, plan)
+        job = Job(chosen, todo, chosen_threads, plan, self.cluster)
         for j, key in enumerate(todo):
             self._live[key] = (job, j)
         self._queue.append(job)

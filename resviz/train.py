@@ -23,10 +23,10 @@ from torch import nn
 
 from . import data as datasets
 from .config import ConfigError, NetConfig, TrainConfig
-from .models import build_seeded
+from .models import build_seeded, cpu_state
 from .pace import step_macs
 from .probes import Probe, weight_grad_norms
-from .runtime import cpu_quota, pick_device, plan_threads
+from .runtime import cpu_quota, environment, pick_device, plan_threads
 from .schema import Record
 
 
@@ -120,6 +120,19 @@ class Trainer:
             fused=self.device.type in ("cpu", "cuda"),
         )
         self.gen = torch.Generator(self.device).manual_seed(cfg.seed)  # data order, augmentation
+
+    @property
+    def env(self) -> dict:
+        """Where it trains, saved with its run: device, versions, and its steps' torch threads."""
+        return {**environment(self.device), "threads": self.threads}
+
+    @property
+    def val_images(self) -> int:
+        return len(self.data.x_val)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The network's state dict, on the CPU."""
+        return cpu_state(self.net)
 
     def _batches(self) -> Iterator[torch.Tensor]:
         """Index batches drawn without replacement, reshuffled each epoch."""

@@ -11,11 +11,12 @@ import threading
 import time
 import weakref
 
+from . import data as datasets
+from .cluster import Cluster, RayRun, WorkerLost
 from .config import NetConfig, TrainConfig
-from .models import cpu_state
 from .pace import Plan, balanced, step_macs
 from .runs import Run
-from .runtime import environment, pick_device
+from .runtime import pick_device
 from .schema import Status
 from .tickets import Snapshot, Ticket
 from .train import Trainer
@@ -51,6 +52,7 @@ class Job:
         keys: list[str] | None = None,
         threads: list[int] | None = None,
         plan: Plan | None = None,
+        cluster: Cluster | None = None,
     ):
         if not 1 <= len(specs) <= MAX_CONFIGS:
             raise ValueError(f"a job trains 1 to {MAX_CONFIGS} configurations, not {len(specs)}")
@@ -58,6 +60,7 @@ class Job:
         self.keys = keys or [""] * len(specs)
         self.threads = threads or [1] * len(specs)
         self.plan = plan
+        self.cluster = cluster  # None: trained in this process; else each run on a Ray actor
         self.weights: list[dict | None] = [None] * len(specs)  # final state dicts, on the CPU
         self.state = Status.QUEUED
         self.message = ""
@@ -143,17 +146,19 @@ class Job:
     def train(self, workers: int = 1) -> None:
         """Run every configuration to its end (or the stop flag), on up to `workers` threads
         (one on a GPU, which runs one kernel at a time anyway); called by the job's thread."""
-        trainers = [Trainer(r.net, r.train, threads=t) for r, t in zip(self.runs, self.threads)]
-        device = pick_device(self.runs[0].train.device)
-        env = environment(device)
+        trainers = [self._trainer(r, t) for r, t in zip(self.runs, self.threads)]
         with self._lock:
-            self.val_images = len(trainers[0].data.x_val)
-            for r, t in zip(self.runs, self.threads):
-                r.env = {**env, "threads": t}
+            self.val_images = trainers[0].val_images
+            for r, t in zip(self.runs, trainers):
+                r.env = t.env
         if self.plan is not None:
             groups = [list(g) for g in self.plan.groups]
         else:
-            costs = [step_macs(t.net_cfg, t.cfg.batch_size, t.data.info.size) for t in trainers]
+            device = pick_device(self.runs[0].train.device)
+            costs = [
+                step_macs(r.net, r.train.batch_size, datasets.info(r.train.dataset).size)
+                for r in self.runs
+            ]
             groups = balanced(costs, workers if device.type == "cpu" else 1)
         failed = threading.Event()
         errors: list[BaseException] = []
@@ -176,17 +181,34 @@ class Job:
             thread.join()
         if errors:
             raise errors[0]
+        weights = [
+            t.weights() if r.status != Status.FAILED else None for r, t in zip(self.runs, trainers)
+        ]
         with self._lock:
             for r in self.runs:
                 if r.status == Status.RUNNING:
                     r.status = Status.STOPPED
-            self.weights = [cpu_state(t.net) for t in trainers]
+            self.weights = weights
+
+    def _trainer(self, run: Run, threads: int) -> Trainer | RayRun:
+        if self.cluster is not None:
+            share = min(1.0, self.cluster.slots / len(self.runs))
+            return RayRun(self.cluster, run.net, run.train, threads, share)
+        return Trainer(run.net, run.train, threads=threads)
 
     def _train_in_turn(self, streams: dict, failed: threading.Event) -> None:
         """One step of each configuration in turn, so their curves grow at the same pace."""
         while streams and not self._stop.is_set() and not failed.is_set():
             for i, stream in list(streams.items()):
-                rec = next(stream, None)
+                try:
+                    rec = next(stream, None)
+                except WorkerLost as e:  # that run fails; the job's other runs go on
+                    with self._lock:
+                        del streams[i]
+                        run = self.runs[i]
+                        run.status = Status.FAILED
+                        run.message = f"{e} after step {len(run.records)}"
+                    continue
                 with self._lock:
                     if rec is None:
                         del streams[i]

@@ -1,16 +1,21 @@
-"""Sweeps on Ray, with a local Ray instance (ray.init on this machine, two workers): the same run
-files as the in-process sweep; a worker that dies has its run marked, the rest finish, and a
-rerun trains only what is left. Skipped where Ray is not installed (requirements-cluster.txt)."""
+"""Sweeps and the app's jobs on Ray, with a local Ray instance (ray.init on this machine, two
+workers): the same numbers as in-process; a worker that dies has its run marked, the rest finish,
+and a rerun trains only what is left. Skipped where Ray is not installed
+(requirements-cluster.txt)."""
 
 import os
 import signal
 import threading
+import time
+from dataclasses import replace
 
 import pytest
 
-from resviz import cluster, sweep
+from resviz import cluster, sweep, training_job
 from resviz.config import ARCHS, TrainConfig
+from resviz.jobs import JobManager
 from resviz.runs import load
+from resviz.ui import state
 
 ray = pytest.importorskip("ray")
 # A local Ray node takes tens of seconds to start; on a busy 2-core machine a whole test took
@@ -29,12 +34,15 @@ def local_ray():
     ray.shutdown()
 
 
+def _clockless(records):
+    """Records less what the clock decides."""
+    return [{k: v for k, v in r.items() if k not in ("elapsed", "images_per_s")} for r in records]
+
+
 def _numbers(path):
     """A run file's status and records, less what the clock decides."""
     run = load(path)
-    return run.status, [
-        {k: v for k, v in r.items() if k not in ("elapsed", "images_per_s")} for r in run.records
-    ]
+    return run.status, _clockless(run.records)
 
 
 def test_a_ray_sweep_writes_the_files_the_in_process_sweep_writes(tmp_path, local_ray):
@@ -76,3 +84,80 @@ def test_a_dead_worker_is_marked_the_rest_finish_and_a_rerun_resumes(
     assert [e.filename for e in left] == [dead]
     assert cluster.run_sweep(left, tmp_path, "local") == {dead: "done"}
     assert all(load(tmp_path / f"{e.filename}.json").status == "done" for e in long)
+
+
+# --- the app's jobs on Ray (RESVIZ_RAY_ADDRESS) -----------------------------------------------
+
+PAIR = [(e.net, e.train) for e in ENTRIES[:2]]  # plain-8 and ResNet-8, 12 steps
+
+
+def _ended(ticket, timeout=600):
+    end = time.monotonic() + timeout
+    while ticket.active:
+        assert time.monotonic() < end, "the job did not end"
+        time.sleep(0.1)
+    return ticket.snapshot()
+
+
+def test_an_app_job_on_ray_gives_the_numbers_of_the_same_job_in_process(local_ray):
+    ray_cluster = cluster.cluster("local")
+    assert ray_cluster.slots == 2 and not ray_cluster.gpus
+    there = _ended(JobManager(cluster=ray_cluster).submit(PAIR))
+    here = _ended(JobManager(slots=2).submit(PAIR))
+    assert [r.status for r in there.runs] == ["done", "done"]
+    for remote, local in zip(there.runs, here.runs):
+        assert remote.env["threads"] == 1 and remote.env["torch"] == local.env["torch"]
+        assert _clockless(remote.records) == _clockless(local.records)
+
+
+def test_a_lost_ray_worker_fails_its_run_the_other_finishes_and_a_rerun_trains_it(
+    local_ray, monkeypatch
+):
+    real, killed = cluster.records, []
+
+    def dying(ray_module, actor):  # the first actor to stream dies after its third record
+        for i, rec in enumerate(real(ray_module, actor)):
+            yield rec
+            if i == 2 and not killed:
+                killed.append(actor)
+                os.kill(ray_module.get(actor.pid.remote()), signal.SIGKILL)
+
+    monkeypatch.setattr(cluster, "records", dying)
+    manager = JobManager(cluster=cluster.cluster("local"))
+    long = [(net, replace(train, steps=60)) for net, train in PAIR]
+    snap = _ended(manager.submit(long))
+    failed = [r for r in snap.runs if r.status == "failed"]
+    assert [r.status for r in snap.runs].count("done") == 1 and len(failed) == 1
+    assert failed[0].message.startswith("the Ray worker training it stopped")
+    assert 3 <= len(failed[0].records) < 60
+    monkeypatch.setattr(cluster, "records", real)
+    again = _ended(manager.submit(long))  # the finished run is served; the failed one trains
+    assert [r.status for r in again.runs] == ["done", "done"]
+
+
+def test_with_resviz_ray_address_the_app_trains_on_the_cluster(
+    local_ray, monkeypatch, open_page, train_custom
+):
+    monkeypatch.setenv("RESVIZ_RAY_ADDRESS", "local")
+    made = []
+    monkeypatch.setattr(training_job, "RayRun", _spy(made))
+    state.runtime.clear()
+    state.manager.clear()
+    try:
+        at = train_custom(open_page("pages/train.py"), steps=12)
+        captions = [c.value for c in at.sidebar.caption]
+        assert any("Running on **Ray cluster at local: 2 CPUs**" in c for c in captions)
+        (run,) = at.session_state["work"].job.snapshot().runs
+        assert run.status == "done" and len(run.records) == 12 and len(made) == 1
+    finally:
+        state.runtime.clear()
+        state.manager.clear()
+
+
+def _spy(made: list):
+    class Spy(cluster.RayRun):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    return Spy

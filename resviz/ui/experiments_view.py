@@ -48,7 +48,7 @@ def reference_sweeps() -> list[str]:
 @st.cache_resource(show_spinner=False)
 def reference_runs(dataset: str) -> tuple[list[Run], str]:
     """The shipped sweep of a dataset and its manifest (read-only: shared by every session)."""
-    manifest = REFERENCE / "MANIFEST.md"
+    manifest = REFERENCE / dataset / "MANIFEST.md"
     return (
         [load(p) for p in list_runs(REFERENCE / dataset)],
         manifest.read_text() if manifest.exists() else "",

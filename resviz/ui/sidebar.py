@@ -54,6 +54,8 @@ def sidebar() -> Settings:
             f"Running on **{rt.device}**, training in {rt.precision}"
             + (f" · {rt.slots} networks train at once" if rt.slots > 1 else "")
         )
+        if rt.problem:
+            st.warning(rt.problem)
     if classroom:
         st.markdown(CLASSROOM_CSS, unsafe_allow_html=True)
         # A projector's 1024 px cannot spare 300 of them: the sidebar opens on request.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import streamlit as st
@@ -12,9 +12,10 @@ import torch
 from streamlit import runtime as streamlit_runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from .. import budget
+from .. import budget, cluster
 from .. import data as datasets
 from ..cache import SharedRuns
+from ..cluster import Cluster
 from ..jobs import JobManager
 from ..runtime import (
     describe_device,
@@ -26,34 +27,50 @@ from ..runtime import (
 from ..session import SessionWork
 from .query import SESSION_KEY, session_id
 
+RAY_ADDRESS = "RESVIZ_RAY_ADDRESS"  # set: jobs train on that Ray cluster (resviz/cluster.py)
+
 
 @dataclass(frozen=True)
 class Runtime:
     slots: int  # CPU threads (or jobs on a GPU) the server trains at once
     device: str  # one line for the sidebar
     precision: str  # what training runs in here: "bf16" where the hardware has it
+    cluster: Cluster | None = None  # where jobs train when RESVIZ_RAY_ADDRESS names a cluster
+    problem: str = ""  # why they train here although it does
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner="Connecting to the Ray cluster...")
 def runtime() -> Runtime:
     """Training slots, device and precision, set once per process (`runtime.training_slots`):
-    a CPU's quota or RESVIZ_TRAIN_SLOTS; on a GPU, RESVIZ_GPU_JOBS jobs at once. Each job picks
-    its torch threads (`runtime.plan_threads`); the script thread's figures run on one."""
+    a CPU's quota or RESVIZ_TRAIN_SLOTS; on a GPU, RESVIZ_GPU_JOBS jobs at once; on a Ray
+    cluster, its slots. Each job picks its torch threads (`runtime.plan_threads`); the script
+    thread's figures run on one."""
     torch.set_num_threads(1)
     device = pick_device()
-    return Runtime(training_slots(device.type), describe_device(device), fast_precision(device))
+    here = Runtime(training_slots(device.type), describe_device(device), fast_precision(device))
+    if not (address := os.environ.get(RAY_ADDRESS, "").strip()):
+        return here
+    try:
+        c = cluster.cluster(address)
+    except Exception as e:  # noqa: BLE001 - any failure to connect: train here, and say why
+        problem = f"The Ray cluster at {address} cannot be reached ({e}): training runs here."
+        return replace(here, problem=problem)
+    kind = "GPUs" if c.gpus else "CPUs"
+    return Runtime(c.slots, f"Ray cluster at {address}: {c.slots} {kind}", c.precision, c)
 
 
 @st.cache_resource
 def manager() -> JobManager:
     """One for the whole server: the cap on training slots, the memory each slot may use (a job
-    gets that of the slots it takes), and the finished runs every session is served from."""
-    slots = runtime().slots
+    gets that of the slots it takes; none on a Ray cluster, whose workers hold the training),
+    and the finished runs every session is served from."""
+    rt = runtime()
     return JobManager(
-        slots=slots,
-        memory_budget=budget.per_slot_bytes(slots),
+        slots=rt.slots,
+        memory_budget=None if rt.cluster else budget.per_slot_bytes(rt.slots),
         store=SharedRuns(runs_root() / SHARED),
         device_type=pick_device().type,
+        cluster=rt.cluster,
     )
 
 
