@@ -136,7 +136,7 @@ class RayRun:
     `run()` yields its records, `weights()` returns its network's and releases the actor; a lost
     worker raises `WorkerLost`. `threads`: its torch threads, None for the worker's choice;
     `share`: the part of a slot its actor holds (a job of more configurations than the cluster
-    has slots holds them all at once, and steps them in turn as on one machine)."""
+    has slots holds them all at once, and they share those slots' CPUs or GPUs)."""
 
     def __init__(
         self,
