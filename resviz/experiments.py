@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import data as datasets
 from .claims import RULES, Claim, Kind, claim, say
@@ -299,6 +299,34 @@ def changes(found: list[Group], val_images: Mapping[str, int]) -> list[Change]:
         for m in (0, 1):
             if a.mean(m) is not None and b.mean(m) is not None:
                 out.append(Change(g, m, a, b, noise(a, b, m, val_images)))
+    return out
+
+
+def until_it_hurts(found: list[Group], val_images: Mapping[str, int]) -> list[str]:
+    """Markdown, per line of three or more depths whose best validation error is at neither
+    end: depth helps up to it and hurts past it, said only where both changes are beyond noise."""
+    out = []
+    for g in found:
+        scored = [p for p in g.points if p.mean(1) is not None]
+        if len(scored) < 3:
+            continue
+        best = min(scored, key=lambda p: p.mean(1))
+        if best is scored[0] or best is scored[-1]:
+            continue
+        helps, hurts = (
+            Change(g, 1, a, b, noise(a, b, 1, val_images))
+            for a, b in ((scored[0], best), (best, scored[-1]))
+        )
+        if helps.noise is None or hurts.noise is None:
+            continue
+        sentence = (
+            f"**Depth helps until it hurts** ({g.name}): validation error "
+            f"{helps._value(scored[0])} at {scored[0].depth} layers, "
+            f"{helps._value(best)} at {best.depth}, {hurts._value(scored[-1])} at "
+            f"{scored[-1].depth} (both changes beyond noise)"
+        )
+        first = helps.claim(sentence, "")
+        out += say([replace(first, also=(hurts.claim("", ""),))])
     return out
 
 

@@ -11,6 +11,7 @@ from resviz.experiments import (
     groups,
     mixed_note,
     sweep_runs,
+    until_it_hurts,
 )
 from resviz.models import from_state
 from resviz.paper import CIFAR10, IMAGENET, paper_cell, published
@@ -239,6 +240,36 @@ def test_the_depth_trend_judges_each_change_against_sampling_noise_with_one_seed
         "seed would change."
     )
     assert depth_trend(groups(runs[2:3]), {}) == ""  # one depth: no trend
+
+
+def _plain_line(errors: dict[int, tuple[float, ...]]) -> list:
+    """Plain runs of these depths, a seed per validation error (training as validation)."""
+    return groups(
+        [
+            run_of(d, False, [e] * 10, {10: e}, seed=s)
+            for d, per_seed in errors.items()
+            for s, e in enumerate(per_seed)
+        ]
+    )
+
+
+def test_depth_helps_until_it_hurts_is_said_only_when_both_changes_are_beyond_noise():
+    # Seeds' spread 1 point at each depth: 2 standard errors of a difference are 1.6 points.
+    found = _plain_line({8: (0.39, 0.40, 0.41), 20: (0.27, 0.28, 0.29), 56: (0.95, 0.96, 0.97)})
+    assert until_it_hurts(found, {}) == [
+        "**Depth helps until it hurts** (plain): validation error 40.0 ± 1.0% at 8 layers, "
+        "28.0 ± 1.0% at 20, 96.0 ± 1.0% at 56 (both changes beyond noise)"
+    ]
+    # 8 -> 20 helps by 1 point only: within noise, so nothing is said
+    assert (
+        until_it_hurts(
+            _plain_line({8: (0.28, 0.29, 0.30), 20: (0.27, 0.28, 0.29), 56: (0.95, 0.96, 0.97)}), {}
+        )
+        == []
+    )
+    # the best at an end (deeper always worse), or two depths: no turning point to name
+    assert until_it_hurts(_plain_line({8: (0.2, 0.2), 20: (0.3, 0.3), 56: (0.9, 0.9)}), {}) == []
+    assert until_it_hurts(_plain_line({8: (0.4, 0.4), 20: (0.3, 0.3)}), {}) == []
 
 
 def test_each_depth_sentence_is_a_claim_said_only_when_its_rule_holds():

@@ -21,6 +21,7 @@ from ..experiments import (
     groups,
     mixed_note,
     sweep_runs,
+    until_it_hurts,
 )
 from ..models import from_state
 from ..paper import CIFAR10, IMAGENET
@@ -164,6 +165,8 @@ def figures(runs: list[Run], source: str, val_images: dict[str, int]) -> list[Gr
     st.plotly_chart(error_vs_depth(found), key="exp_error_depth")
     if said := depth_trend(found, val_images):
         st.markdown(said, help=NOISE_HELP)
+    for sentence in until_it_hurts(found, val_images):
+        st.markdown(f"{sentence}.", help=NOISE_HELP)
     names = {r.train.dataset for r in runs}
     data = dataset_title(names.pop()) if len(names) == 1 else "several datasets"
     # Short headers (a 1024 px projector cut longer ones), their meaning in the help; fixed
