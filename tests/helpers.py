@@ -1,7 +1,7 @@
 """What the tests share: the app's paths and timeouts, plotly figures read back out of an AppTest,
 image files written in memory (including deliberately broken ones), small networks with trained
-batch-norm statistics, a trained network's weights, a finished run record, and the command line
-run in this process."""
+batch-norm statistics, a trained network's weights, finished run records (one, or a run of given
+errors), the Inside page's path and figures, and the command line run in this process."""
 
 import base64
 import io
@@ -133,3 +133,35 @@ def trained_state(net_cfg: NetConfig, cfg: TrainConfig, data: Dataset) -> dict[s
     trainer = Trainer(net_cfg, cfg, data)
     deque(trainer.run(), maxlen=0)  # every step; only the weights are kept
     return cpu_state(trainer.net)
+
+
+def run_of(
+    depth: int,
+    residual: bool,
+    train: list[float],
+    val: dict[int, float],
+    batch_norm: bool = True,
+    seed: int = 0,
+    width: int = 8,
+) -> Run:
+    records = [
+        {"step": s, "train_error": e, "val_error": val.get(s)} for s, e in enumerate(train, start=1)
+    ]
+    return Run(
+        net=NetConfig(depth=depth, residual=residual, batch_norm=batch_norm, width=width),
+        train=TrainConfig(steps=len(train), seed=seed, batch_size=64),
+        records=records,
+        status="done",
+    )
+
+
+# The Inside page: its path, its plotly figures by key, and its first-layer filters as drawn.
+INSIDE = "pages/inside.py"
+INSIDE_SECTIONS = ["inside_maps", "inside_channels", "inside_attr", "inside_readouts"]
+
+
+def filter_images(at) -> list[str]:
+    """The first-layer filters as drawn: the page's two images sent as PNG data URIs (other
+    images, photos, go through the media files), before and after training."""
+    urls = [i.proto.imgs[0].url for i in at.get("image")]
+    return [u for u in urls if u.startswith("data:image/png")]

@@ -3,7 +3,7 @@
 import pytest
 
 from resviz.claims import Kind, holds
-from resviz.config import NetConfig, TrainConfig
+from resviz.config import NetConfig
 from resviz.experiments import (
     PAPER_COLUMN,
     changes,
@@ -24,27 +24,7 @@ from resviz.train import evaluate
 from resviz.ui.experiments_view import REFERENCE
 from resviz.ui.query import literal
 from resviz.ui.state import dataset
-from tests.helpers import figures, plotly_array
-
-
-def run_of(
-    depth: int,
-    residual: bool,
-    train: list[float],
-    val: dict[int, float],
-    batch_norm: bool = True,
-    seed: int = 0,
-    width: int = 8,
-) -> Run:
-    records = [
-        {"step": s, "train_error": e, "val_error": val.get(s)} for s, e in enumerate(train, start=1)
-    ]
-    return Run(
-        net=NetConfig(depth=depth, residual=residual, batch_norm=batch_norm, width=width),
-        train=TrainConfig(steps=len(train), seed=seed, batch_size=64),
-        records=records,
-        status="done",
-    )
+from tests.helpers import figures, plotly_array, run_of
 
 
 def test_the_paper_numbers_are_the_published_ones_with_their_datasets():

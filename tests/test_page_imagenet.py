@@ -12,8 +12,7 @@ from torchvision.models import resnet18
 from resviz import features, pretrained
 from resviz.plots import inside
 from resviz.ui import imagenet_view
-from tests.helpers import figures, plotly_array
-from tests.test_page_inside import PAGE, SECTIONS, filter_images
+from tests.helpers import INSIDE, INSIDE_SECTIONS, figures, filter_images, plotly_array
 
 TABBY = pretrained.WEIGHTS.meta["categories"].index("tabby")
 
@@ -40,7 +39,7 @@ def test_offline_the_download_gets_one_sentence_and_the_page_still_works(
         raise URLError("[Errno -2] Name or service not known")
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
-    at = _imagenet(open_page(PAGE))
+    at = _imagenet(open_page(INSIDE))
     assert at.selectbox(key="inside_net").options[-1] == (
         "ResNet-18 trained on ImageNet (torchvision): downloaded on request"
     )
@@ -58,7 +57,7 @@ def test_offline_the_download_gets_one_sentence_and_the_page_still_works(
     assert [w.value for w in at.warning] == [sentence]
     assert at.button(key="inside_imagenet_download").disabled
     at.selectbox(key="inside_net").set_value(("shipped", 0)).run()
-    assert list(figures(at)) == SECTIONS and not at.warning and not at.exception
+    assert list(figures(at)) == INSIDE_SECTIONS and not at.warning and not at.exception
 
 
 def _tabby_first() -> dict[str, torch.Tensor]:
@@ -79,7 +78,7 @@ def test_the_button_downloads_once_and_the_network_is_shown(open_page, torch_hom
         torch.save(_tabby_first(), dst)
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", download)
-    at = _imagenet(open_page(PAGE))
+    at = _imagenet(open_page(INSIDE))
     at.button(key="inside_imagenet_download").click().run()
     assert not at.exception and not at.warning, (at.exception, at.warning)
     assert asked == [(pretrained.WEIGHTS.url, "f37072fd")]
@@ -93,7 +92,7 @@ def test_cached_weights_show_their_filters_predictions_maps_and_attributions(ope
     pretrained.weights_path().parent.mkdir(parents=True)
     torch.save(state, pretrained.weights_path())
 
-    at = _imagenet(open_page(PAGE))
+    at = _imagenet(open_page(INSIDE))
     assert not at.exception, at.exception
     assert not at.button and not at.warning  # cached: no download offered
     assert (

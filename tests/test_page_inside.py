@@ -18,10 +18,14 @@ from resviz.plots import inside
 from resviz.runs import Run, load_weights
 from resviz.runtime import fast_precision
 from resviz.ui.inside_pick import ran
-from tests.helpers import figures, plotly_array, trained_state
-
-PAGE = "pages/inside.py"
-SECTIONS = ["inside_maps", "inside_channels", "inside_attr", "inside_readouts"]  # plotly figures
+from tests.helpers import (
+    INSIDE,
+    INSIDE_SECTIONS,
+    figures,
+    filter_images,
+    plotly_array,
+    trained_state,
+)
 
 
 def _own(widgets, name: str):
@@ -37,17 +41,10 @@ def _png(trace: dict | str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
-def filter_images(at) -> list[str]:
-    """The first-layer filters as drawn: the page's two images sent as PNG data URIs (other
-    images, photos, go through the media files), before and after training."""
-    urls = [i.proto.imgs[0].url for i in at.get("image")]
-    return [u for u in urls if u.startswith("data:image/png")]
-
-
 @pytest.fixture
 def preset_page(open_page):
     """The page with the Shapes preset trained for 10 steps (once per test process)."""
-    at = open_page(PAGE)
+    at = open_page(INSIDE)
     at.selectbox(key="inside_net").set_value(("preset", "shapes")).run()
     at.number_input(key="inside_steps").set_value(10).run()
     if at.button:  # not trained yet: train it in the queue, as a learner would, and wait
@@ -62,10 +59,10 @@ def preset_page(open_page):
 
 
 def test_the_page_opens_on_the_shipped_network_with_every_figure_and_no_click(open_page):
-    at = open_page(PAGE)
+    at = open_page(INSIDE)
     assert at.selectbox(key="inside_net").value == ("shipped", 0)
     figs = figures(at)
-    assert list(figs) == SECTIONS and not at.button
+    assert list(figs) == INSIDE_SECTIONS and not at.button
     item = shipped.networks()[0]
     state, meta = shipped.load_shipped(item)
     after = features.first_layer_filters(models.from_state(item.net, state))
@@ -87,7 +84,7 @@ def test_a_damaged_shipped_file_gets_one_sentence_and_the_page_still_works(
     good = shipped.networks()[0].path.read_bytes()
     monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path)
     (tmp_path / "shapes-resnet20.safetensors").write_bytes(good[: len(good) // 2])
-    at = open_page(PAGE)
+    at = open_page(INSIDE)
     assert [w.value for w in at.warning] == [
         "The shipped network shapes-resnet20.safetensors is damaged and could not be read. "
         "Pick another network above, or train one here."
@@ -106,7 +103,7 @@ def test_runs_are_labelled_with_the_steps_they_ran():
 
 
 def test_without_a_trained_network_it_offers_to_train_the_preset(open_page):
-    at = open_page(PAGE)
+    at = open_page(INSIDE)
     at.selectbox(key="inside_net").set_value(("preset", "shapes")).run()
     assert "is not trained on shapes yet" in at.info[0].value
     assert at.button(key="inside_train").label == "Train it now"
@@ -116,7 +113,7 @@ def test_without_a_trained_network_it_offers_to_train_the_preset(open_page):
 @pytest.mark.slow
 def test_the_preset_shows_filters_maps_channels_readouts_and_attributions(preset_page):
     at, figs = preset_page, figures(preset_page)
-    assert list(figs) == SECTIONS
+    assert list(figs) == INSIDE_SECTIONS
     before, after = (_png(uri) for uri in filter_images(at))
     assert before.shape == after.shape and not np.array_equal(before, after)  # training moved them
     assert any(m.value.startswith("**after training · edge fit") for m in at.markdown)
@@ -170,7 +167,7 @@ def _upload(at, name: str, content: bytes):
 
 
 def test_a_bad_upload_gets_one_sentence_and_a_colour_photo_stays_colour(open_page):
-    at = open_page(PAGE)  # the shipped Shapes network: a colour one
+    at = open_page(INSIDE)  # the shipped Shapes network: a colour one
     at.radio(key="inside_attr_source").set_value("Upload").run()
     _upload(at, "notes.png", b"not a picture")
     assert not at.exception, at.exception
@@ -195,7 +192,7 @@ def test_a_digits_polarity_is_read_from_its_border(open_page, ink):
     data = datasets.load("mnist-5k")
     three = data.images(data.x_val[data.y_val == 3][0])[0].numpy()  # white on black
     drawn = np.kron(1 - three if ink == "dark" else three, np.ones((3, 3)))  # 84 px
-    at = open_page(PAGE)
+    at = open_page(INSIDE)
     at.radio(key="inside_attr_source").set_value("Upload").run()
     _upload(at, "three.png", _png_bytes(drawn))
     at.selectbox(key="inside_net").set_value(("shipped", 2)).run()  # the digits network
@@ -211,7 +208,7 @@ def test_a_digits_polarity_is_read_from_its_border(open_page, ink):
 @pytest.mark.slow
 def test_a_run_from_the_train_page_is_analysed(open_page, train_custom):
     at = train_custom(open_page("pages/train.py"))
-    at.switch_page(PAGE)
+    at.switch_page(INSIDE)
     at.run()
     assert not at.exception, at.exception
     options = at.selectbox(key="inside_net").options
@@ -219,7 +216,7 @@ def test_a_run_from_the_train_page_is_analysed(open_page, train_custom):
     assert "Your run: ResNet-8 on mnist-5k, 20 steps" in options
     at.selectbox(key="inside_net").set_value(("run", 0)).run()
     figs = figures(at)
-    assert list(figs) == SECTIONS
+    assert list(figs) == INSIDE_SECTIONS
     run, path = at.session_state["work"].trained()[0]  # the drawn kernels are the run's own
     net = models.from_state(run.net, load_weights(path))
     after = features.first_layer_filters(net)

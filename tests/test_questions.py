@@ -10,7 +10,7 @@ from resviz.gradients import probe_steps
 from resviz.questions import on_experiments, on_gradient_flow, on_train
 from resviz.runs import save
 from tests import claims_grid
-from tests.test_experiments import run_of
+from tests.helpers import run_of
 
 
 @pytest.fixture(scope="module")

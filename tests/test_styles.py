@@ -5,8 +5,7 @@ import random
 from resviz.config import NetConfig
 from resviz.plots.curves import error_curves, loss_curves
 from resviz.plots.styles import DEPTHS, run_style
-from tests.helpers import RUN
-from tests.test_experiments import run_of
+from tests.helpers import RUN, run_of
 
 NETS = [
     NetConfig(depth=d, residual=r, batch_norm=bn) for d in DEPTHS for r in (0, 1) for bn in (0, 1)
