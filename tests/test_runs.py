@@ -44,7 +44,9 @@ def _run(**kw):
 
 
 def _file(**changes) -> str:
-    d = json.loads(dumps(_run()))
+    # A fixed creation time: the text names a parametrized test, and every pytest-xdist worker
+    # must collect the same names.
+    d = json.loads(dumps(_run(created="2026-11-29T12:00:00")))
     d.update(changes)
     return json.dumps(d)
 
