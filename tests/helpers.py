@@ -9,6 +9,7 @@ import json
 import os
 import re
 import struct
+import time
 import zlib
 from collections import deque
 from pathlib import Path
@@ -165,3 +166,12 @@ def filter_images(at) -> list[str]:
     images, photos, go through the media files), before and after training."""
     urls = [i.proto.imgs[0].url for i in at.get("image")]
     return [u for u in urls if u.startswith("data:image/png")]
+
+
+def ended(ticket, timeout: float = 120):
+    """A job's or ticket's last snapshot, once it has ended (failing after `timeout` s)."""
+    end = time.monotonic() + timeout
+    while ticket.active:
+        assert time.monotonic() < end, "the job did not end"
+        time.sleep(0.05)
+    return ticket.snapshot()

@@ -6,7 +6,6 @@ and a rerun trains only what is left. Skipped where Ray is not installed
 import os
 import signal
 import threading
-import time
 from dataclasses import replace
 
 import pytest
@@ -16,6 +15,7 @@ from resviz.config import ARCHS, TrainConfig
 from resviz.jobs import JobManager
 from resviz.runs import load
 from resviz.ui import state
+from tests.helpers import ended
 
 ray = pytest.importorskip("ray")
 # A local Ray node takes tens of seconds to start; on a busy 2-core machine a whole test took
@@ -91,19 +91,11 @@ def test_a_dead_worker_is_marked_the_rest_finish_and_a_rerun_resumes(
 PAIR = [(e.net, e.train) for e in ENTRIES[:2]]  # plain-8 and ResNet-8, 12 steps
 
 
-def _ended(ticket, timeout=600):
-    end = time.monotonic() + timeout
-    while ticket.active:
-        assert time.monotonic() < end, "the job did not end"
-        time.sleep(0.1)
-    return ticket.snapshot()
-
-
 def test_an_app_job_on_ray_gives_the_numbers_of_the_same_job_in_process(local_ray):
     ray_cluster = cluster.cluster("local")
     assert ray_cluster.slots == 2 and not ray_cluster.gpus
-    there = _ended(JobManager(cluster=ray_cluster).submit(PAIR))
-    here = _ended(JobManager(slots=2).submit(PAIR))
+    there = ended(JobManager(cluster=ray_cluster).submit(PAIR), 600)
+    here = ended(JobManager(slots=2).submit(PAIR), 600)
     assert [r.status for r in there.runs] == ["done", "done"]
     for remote, local in zip(there.runs, here.runs):
         assert remote.env["threads"] == 1 and remote.env["torch"] == local.env["torch"]
@@ -125,13 +117,13 @@ def test_a_lost_ray_worker_fails_its_run_the_other_finishes_and_a_rerun_trains_i
     monkeypatch.setattr(cluster, "records", dying)
     manager = JobManager(cluster=cluster.cluster("local"))
     long = [(net, replace(train, steps=60)) for net, train in PAIR]
-    snap = _ended(manager.submit(long))
+    snap = ended(manager.submit(long), 600)
     failed = [r for r in snap.runs if r.status == "failed"]
     assert [r.status for r in snap.runs].count("done") == 1 and len(failed) == 1
     assert failed[0].message.startswith("the Ray worker training it stopped")
     assert 3 <= len(failed[0].records) < 60
     monkeypatch.setattr(cluster, "records", real)
-    again = _ended(manager.submit(long))  # the finished run is served; the failed one trains
+    again = ended(manager.submit(long), 600)  # the finished run is served; the failed one trains
     assert [r.status for r in again.runs] == ["done", "done"]
 
 

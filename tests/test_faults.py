@@ -13,7 +13,7 @@ from resviz.config import ConfigError, NetConfig, TrainConfig
 from resviz.jobs import JobManager
 from resviz.session import SessionWork
 from resviz.ui.state import manager
-from tests.helpers import ROOT, RUN, TIMEOUT
+from tests.helpers import ROOT, RUN, TIMEOUT, ended
 
 # --- configurations -----------------------------------------------------------------------------
 
@@ -100,19 +100,11 @@ def test_training_on_it_fails_that_job_with_the_sentence_and_the_next_runs(offli
         [(NetConfig(depth=8, width=4, in_channels=3), TrainConfig(dataset="cifar10", steps=3))]
     )
     good = manager.submit([(NetConfig(depth=8, width=4), TrainConfig(steps=3))])
-    assert _ended(bad).message == f"training failed: {_cifar_unavailable(offline)}"
-    assert _ended(good).state == "done"
+    assert ended(bad).message == f"training failed: {_cifar_unavailable(offline)}"
+    assert ended(good).state == "done"
 
 
 # --- faults -------------------------------------------------------------------------------------
-
-
-def _ended(job, timeout=120):
-    end = time.monotonic() + timeout
-    while job.active:
-        assert time.monotonic() < end, "the job did not end"
-        time.sleep(0.05)
-    return job.snapshot()
 
 
 def test_an_exception_in_the_worker_fails_that_job_and_later_jobs_run(monkeypatch):
@@ -129,11 +121,11 @@ def test_an_exception_in_the_worker_fails_that_job_and_later_jobs_run(monkeypatc
     manager = JobManager(slots=1)
     bad = manager.submit([(NetConfig(depth=14, width=4), TrainConfig(steps=3))])
     later = manager.submit([(NetConfig(depth=8, width=4), TrainConfig(steps=3))])
-    snap = _ended(bad)
+    snap = ended(bad)
     assert snap.state == "failed"
     assert snap.message == "training failed: out of memory while allocating 3.1 GB"
     assert [r.status for r in snap.runs] == ["failed"]
-    assert _ended(later).state == "done"
+    assert ended(later).state == "done"
 
 
 def test_a_diverging_run_is_marked_diverged_with_its_curve_so_far(tmp_path):
@@ -147,7 +139,7 @@ def test_a_diverging_run_is_marked_diverged_with_its_curve_so_far(tmp_path):
         ],
         on_finish=work._save,
     )
-    snap = _ended(work.job)
+    snap = ended(work.job)
     (run,) = snap.runs
     assert snap.state == "done" and run.status == "diverged"
     step = run.records[-1]["step"]
@@ -172,7 +164,7 @@ def test_a_closed_tab_stops_its_job_and_keeps_its_runs(tmp_path):
     while not work.job.snapshot().runs[0].records:
         time.sleep(0.05)
     state._close_all([work])  # what the session-scoped cache's on_release calls
-    snap = _ended(work.job, timeout=10)
+    snap = ended(work.job, timeout=10)
     assert snap.state == "stopped"
     (run,) = work.history()  # saved by the worker: no page is left to do it
     assert run.status == "stopped" and len(run.records) >= 1

@@ -16,6 +16,7 @@ from resviz.jobs import JobManager
 from resviz.pace import Eta, Plan, Slot, schedule
 from resviz.train import Trainer
 from resviz.training_job import Job
+from tests.helpers import ended
 
 PLAIN, RES = NetConfig(depth=8, width=4, residual=False), NetConfig(depth=8, width=4)
 SHORT = TrainConfig(steps=30, batch_size=16, eval_every=10)
@@ -36,14 +37,6 @@ def trained(monkeypatch):
     return made
 
 
-def _ended(ticket, timeout=120):
-    end = time.monotonic() + timeout
-    while ticket.active:
-        assert time.monotonic() < end, "the ticket did not end"
-        time.sleep(0.02)
-    return ticket.snapshot()
-
-
 def _steps(snap):
     return [[(r["step"], r["train_loss"]) for r in run.records] for run in snap.runs]
 
@@ -54,7 +47,7 @@ def test_a_run_asked_for_while_it_trains_is_followed_and_then_served_finished(tm
     first = manager.submit([(PLAIN, SHORT), (RES, SHORT)], owner="a" * 32)
     second = manager.submit([(PLAIN, SHORT), (RES, SHORT)], owner="b" * 32)
     assert first.jobs() == second.jobs() and second.snapshot().followers == 2
-    a, b = _ended(first), _ended(second)
+    a, b = ended(first), ended(second)
     assert trained == ["plain-8", "ResNet-8"]  # trained once for both sessions
     assert a.state == b.state == "done" and _steps(a) == _steps(b)
     assert not a.recorded and not b.recorded
@@ -68,10 +61,10 @@ def test_a_run_asked_for_while_it_trains_is_followed_and_then_served_finished(tm
 @pytest.mark.slow
 def test_only_the_runs_not_yet_trained_are_trained(tmp_path, trained):
     manager = JobManager(slots=2, store=SharedRuns(tmp_path))
-    _ended(manager.submit([(PLAIN, SHORT), (RES, SHORT)]))
+    ended(manager.submit([(PLAIN, SHORT), (RES, SHORT)]))
     deeper = NetConfig(depth=14, width=4, residual=False)
     mixed = manager.submit([(deeper, SHORT), (PLAIN, SHORT), (RES, SHORT)])
-    snap = _ended(mixed)
+    snap = ended(mixed)
     assert trained == ["plain-8", "ResNet-8", "plain-14"]
     assert [r.net.label for r in snap.runs] == ["plain-14", "plain-8", "ResNet-8"]
     assert [r.status for r in snap.runs] == ["done"] * 3 and not snap.recorded
@@ -80,11 +73,11 @@ def test_only_the_runs_not_yet_trained_are_trained(tmp_path, trained):
 @pytest.mark.slow
 def test_a_changed_engine_or_seed_is_trained_again(tmp_path, trained, monkeypatch):
     manager = JobManager(store=SharedRuns(tmp_path))
-    _ended(manager.submit([(RES, SHORT)]))
-    _ended(manager.submit([(RES, TrainConfig(steps=30, batch_size=16, eval_every=10, seed=1))]))
+    ended(manager.submit([(RES, SHORT)]))
+    ended(manager.submit([(RES, TrainConfig(steps=30, batch_size=16, eval_every=10, seed=1))]))
     assert trained == ["ResNet-8"] * 2
     monkeypatch.setattr(cache, "engine_version", lambda: "a changed engine")
-    snap = _ended(manager.submit([(RES, SHORT)]))
+    snap = ended(manager.submit([(RES, SHORT)]))
     assert trained == ["ResNet-8"] * 3 and not snap.recorded
 
 
@@ -133,7 +126,7 @@ def test_a_job_stops_when_nobody_follows_it_and_keeps_what_it_trained(tmp_path):
         time.sleep(0.02)
     assert job.state == "running" and len(first.snapshot().runs[0].records) == at
     second.stop()  # nobody follows it now
-    snap = _ended(second, timeout=10)
+    snap = ended(second, timeout=10)
     assert snap.state == "stopped" and len(snap.runs[0].records) > at
     assert list(tmp_path.iterdir()) == []  # a stopped run is kept by its sessions, not served
 
@@ -148,7 +141,7 @@ def test_a_session_has_one_ticket_whatever_it_asks_or_however_many_tabs(tmp_path
     ticket.unfollow("tab 1")
     assert ticket.active and ticket.jobs()[0].state in ("queued", "running")
     ticket.unfollow("tab 2")  # the session's last tab closed
-    assert _ended(ticket, timeout=10).state == "stopped"
+    assert ended(ticket, timeout=10).state == "stopped"
     assert manager.submit([(PLAIN, SHORT)], owner=owner) is not ticket  # ended: a new one
 
 
