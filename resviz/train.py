@@ -143,18 +143,29 @@ class Trainer:
                 yield perm[i : i + b]
 
     def run(self, stop: threading.Event | None = None) -> Iterator[Record]:
+        """Train, a record per step. On the CPU each step runs with denormal numbers flushed to
+        zero: a network stuck near chance fills with them and trained 25-40x slower
+        (docs/PERFORMANCE.md). The flag is the thread's, set again at every step (a job steps
+        several runs in turn in one thread) and cleared when the run ends or is dropped."""
+        cpu = self.device.type == "cpu"
+        try:
+            yield from self._steps(stop, cpu)
+        finally:
+            if cpu:
+                torch.set_flush_denormal(False)
+
+    def _steps(self, stop: threading.Event | None, cpu: bool) -> Iterator[Record]:
         cfg, net, d = self.cfg, self.net, self.data
-        if self.device.type == "cpu":
+        if cpu:
             torch.set_num_threads(self.threads)
-            # Denormal numbers to zero in this thread: a network stuck near chance fills with
-            # them and trained 25-40x slower on the CPU (docs/PERFORMANCE.md).
-            torch.set_flush_denormal(True)
         net.train()
         batches = self._batches()
         start = time.perf_counter()
         for step in range(cfg.steps):
             if stop is not None and stop.is_set():
                 return
+            if cpu:
+                torch.set_flush_denormal(True)
             t0 = time.perf_counter()
             idx = next(batches)
             x, y = d.x_train[idx], d.y_train[idx]

@@ -38,14 +38,17 @@ def test_training_on_the_cpu_flushes_denormal_numbers_to_zero():
     done = []
 
     def train_one_step():  # in a thread of its own, as a job trains: the setting is per thread
-        next(Trainer(NetConfig(depth=8, width=4), TrainConfig(steps=1, batch_size=8)).run())
+        stream = Trainer(NetConfig(depth=8, width=4), TrainConfig(steps=3, batch_size=8)).run()
+        next(stream)
+        done.append((tiny * 1.0).item())
+        stream.close()  # a run that ends or is dropped leaves its thread as it found it
         done.append((tiny * 1.0).item())
 
     thread = threading.Thread(target=train_one_step)
     thread.start()
     thread.join()
-    assert done == [0.0]
-    assert (tiny * 1.0).item() != 0.0  # this thread is left as it was
+    assert done[0] == 0.0 and done[1] != 0.0
+    assert (tiny * 1.0).item() != 0.0  # the other threads are left as they were
 
 
 def test_same_config_and_seed_give_identical_records():
