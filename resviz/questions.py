@@ -21,7 +21,8 @@ from .comparisons import (
     overfitting_claim,
     response_claims,
 )
-from .experiments import Change, Group, changes
+from .depth_changes import Change, changes
+from .experiments import Group
 from .runs import Run
 from .schema import PROBES
 

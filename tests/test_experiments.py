@@ -4,15 +4,8 @@ import pytest
 
 from resviz.claims import Kind, holds
 from resviz.config import NetConfig
-from resviz.experiments import (
-    PAPER_COLUMN,
-    changes,
-    depth_trend,
-    groups,
-    mixed_note,
-    sweep_runs,
-    until_it_hurts,
-)
+from resviz.depth_changes import changes, depth_trend, until_it_hurts
+from resviz.experiments import PAPER_COLUMN, groups, mixed_note, sweep_runs
 from resviz.models import from_state
 from resviz.paper import CIFAR10, IMAGENET, paper_cell, published
 from resviz.plots.curves import error_curves

@@ -9,19 +9,15 @@ import streamlit as st
 
 from .. import data as datasets
 from .. import landscape, shattering
+from ..depth_changes import NOISE_HELP, against_paper, changes, depth_trend, until_it_hurts
 from ..experiments import (
-    NOISE_HELP,
     PAPER_COLUMN,
     Group,
-    against_paper,
-    changes,
     comparison,
     dataset_title,
-    depth_trend,
     groups,
     mixed_note,
     sweep_runs,
-    until_it_hurts,
 )
 from ..models import from_state
 from ..paper import CIFAR10, IMAGENET
