@@ -66,14 +66,22 @@ def plan_threads(step_macs: list[int], slots: int, device_type: str = "cpu") -> 
 def training_slots(device_type: str, env: Mapping[str, str] = os.environ) -> int:
     """How many torch threads (CPU) or jobs (GPU) train at once on this server.
 
-    CPU: RESVIZ_TRAIN_SLOTS (a host with less memory than cores), else the CPU quota. GPU:
-    RESVIZ_GPU_JOBS, else `GPU_JOBS`.
+    CPU: RESVIZ_TRAIN_SLOTS (a host with less memory than cores), else the CPU quota, capped by
+    OMP_NUM_THREADS where set: processes started side by side (a sweep split with `--only`) each
+    see the whole quota, and their threads, spinning while they wait for each other, would slow
+    every step many times over. GPU: RESVIZ_GPU_JOBS, else `GPU_JOBS`.
     """
-    name = "RESVIZ_TRAIN_SLOTS" if device_type == "cpu" else "RESVIZ_GPU_JOBS"
+    if device_type != "cpu":
+        return _positive(env, "RESVIZ_GPU_JOBS") or GPU_JOBS
+    quota = cpu_quota()
+    return _positive(env, "RESVIZ_TRAIN_SLOTS") or min(
+        quota, _positive(env, "OMP_NUM_THREADS") or quota
+    )
+
+
+def _positive(env: Mapping[str, str], name: str) -> int | None:
     raw = env.get(name, "").strip()
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw)
-    return cpu_quota() if device_type == "cpu" else GPU_JOBS
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
 
 
 def slots_needed(threads: list[int], workers: int, device_type: str = "cpu") -> int:

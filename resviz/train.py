@@ -26,7 +26,7 @@ from .config import ConfigError, NetConfig, TrainConfig
 from .models import build_seeded, cpu_state
 from .pace import step_macs
 from .probes import Probe, weight_grad_norms
-from .runtime import cpu_quota, environment, pick_device, plan_threads
+from .runtime import environment, pick_device, plan_threads, training_slots
 from .schema import Record
 
 
@@ -105,7 +105,9 @@ class Trainer:
         self.threads = (
             threads
             or plan_threads(
-                [step_macs(net_cfg, cfg.batch_size, data.info.size)], cpu_quota(), self.device.type
+                [step_macs(net_cfg, cfg.batch_size, data.info.size)],
+                training_slots(self.device.type),
+                self.device.type,
             )[0]
         )
         self.data = data.to(self.device)
@@ -143,20 +145,8 @@ class Trainer:
                 yield perm[i : i + b]
 
     def run(self, stop: threading.Event | None = None) -> Iterator[Record]:
-        """Train, a record per step. On the CPU each step runs with denormal numbers flushed to
-        zero: a network stuck near chance fills with them and trained 25-40x slower
-        (docs/PERFORMANCE.md). The flag is the thread's, set again at every step (a job steps
-        several runs in turn in one thread) and cleared when the run ends or is dropped."""
-        cpu = self.device.type == "cpu"
-        try:
-            yield from self._steps(stop, cpu)
-        finally:
-            if cpu:
-                torch.set_flush_denormal(False)
-
-    def _steps(self, stop: threading.Event | None, cpu: bool) -> Iterator[Record]:
         cfg, net, d = self.cfg, self.net, self.data
-        if cpu:
+        if self.device.type == "cpu":
             torch.set_num_threads(self.threads)
         net.train()
         batches = self._batches()
@@ -164,8 +154,6 @@ class Trainer:
         for step in range(cfg.steps):
             if stop is not None and stop.is_set():
                 return
-            if cpu:
-                torch.set_flush_denormal(True)
             t0 = time.perf_counter()
             idx = next(batches)
             x, y = d.x_train[idx], d.y_train[idx]

@@ -6,10 +6,11 @@ from dataclasses import replace
 from typing import get_args
 
 import pytest
-import torch
 from pydantic import TypeAdapter
 
 from resviz.config import ConfigError, NetConfig, TrainConfig
+from resviz.pace import step_macs
+from resviz.runtime import PARALLEL_MACS, cpu_quota
 from resviz.schema import Measurement, Record
 from resviz.train import Trainer, lr_at, train
 
@@ -30,25 +31,18 @@ def test_records_carry_what_the_curves_need():
     assert last["images_per_s"] > 0 and last["epoch"] == pytest.approx(12 * 32 / 4000)
 
 
-def test_training_on_the_cpu_flushes_denormal_numbers_to_zero():
-    # A network stuck near chance fills with denormal numbers, on which the CPU is slow: with
-    # them flushed to zero a stuck ResNet-56 trained 25-40x faster (docs/PERFORMANCE.md).
-    tiny = torch.tensor([1e-40])  # a denormal float32
-    assert (tiny * 1.0).item() != 0.0
-    done = []
-
-    def train_one_step():  # in a thread of its own, as a job trains: the setting is per thread
-        stream = Trainer(NetConfig(depth=8, width=4), TrainConfig(steps=3, batch_size=8)).run()
-        next(stream)
-        done.append((tiny * 1.0).item())
-        stream.close()  # a run that ends or is dropped leaves its thread as it found it
-        done.append((tiny * 1.0).item())
-
-    thread = threading.Thread(target=train_one_step)
-    thread.start()
-    thread.join()
-    assert done[0] == 0.0 and done[1] != 0.0
-    assert (tiny * 1.0).item() != 0.0  # the other threads are left as they were
+@pytest.mark.skipif(cpu_quota() < 2, reason="needs two CPUs to share")
+def test_processes_side_by_side_keep_to_their_omp_threads(monkeypatch):
+    # Two processes that each take the whole CPU quota spin their threads against each other:
+    # a sweep split in two with --only ran its ResNet-56 steps 30-40x slower than on one thread
+    # each. OMP_NUM_THREADS, set for the sweep, caps the threads a lone large network would take.
+    big = NetConfig(depth=56, width=16)
+    cfg = TrainConfig(steps=1, batch_size=128)
+    assert step_macs(big, cfg.batch_size, 28) >= PARALLEL_MACS
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert Trainer(big, cfg).env["threads"] == cpu_quota()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert Trainer(big, cfg).env["threads"] == 1
 
 
 def test_same_config_and_seed_give_identical_records():
