@@ -139,7 +139,7 @@ class Settling:
 def settling(
     data: Dataset,
     depth: int,
-    after: tuple[int, ...] = (0, 1, 10, 50),
+    after: tuple[int, ...] = (0, 1, 10, 20),
     width: int = 8,
     images: int = 16,
     seed: int = 0,
@@ -152,15 +152,18 @@ def settling(
     """
     t0 = time.perf_counter()
     cfg = _config(data, depth, False, True, width)
+    last = max(after)
+    # One step more than measured, left untrained: a run evaluates the validation split at its
+    # last step and every `eval_every`, a pass this measurement does not use.
     train = TrainConfig(
-        steps=max(after),
+        steps=last + 1,
         batch_size=32,
         lr=0.05,
         schedule="constant",
         seed=seed,
         device="cpu",
-        eval_every=max(after),
-        probe_every=max(after),
+        eval_every=last + 1,
+        probe_every=last + 1,
     )
     trainer = Trainer(cfg, train, data)
     x, y = data.x_train[:images], data.y_train[:images]
@@ -174,6 +177,8 @@ def settling(
     for record in trainer.run():
         if record["step"] in after:
             found[record["step"]] = measure()
+        if record["step"] == last:
+            break
     return Settling(cfg.label, train, images, found, time.perf_counter() - t0)
 
 

@@ -30,7 +30,7 @@ def test_default_gradient_figure_is_the_engine_s_profile_and_names_the_explosion
     at = open_page(PAGE)
     fig = figures(at)["block_grad_depth"]
     # The engine's results for the page's defaults, from the cache the page filled (computing
-    # them again costs a 50-step training run); test_lesson_residual_block checks the engine.
+    # them again costs a 20-step training run); test_lesson_residual_block checks the engine.
     want = block_view.profile("mnist-5k", 56)
     assert fig["layout"]["yaxis"]["type"] == "log"
     assert [t["name"] for t in fig["data"]] == [n.label for n in want.curves]
