@@ -1,6 +1,7 @@
 """Shared fixtures: the app under Streamlit's AppTest, with timeouts sized for torch; and for
 the browser tests, a `streamlit run` server and Debian's Chromium (one each per test module)."""
 
+import functools
 import os
 import tempfile
 import time
@@ -12,11 +13,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as app.py does, before to
 # a run finished by an earlier test process is never served to this one.
 os.environ.setdefault("RESVIZ_RUNS", tempfile.mkdtemp(prefix="resviz-test-runs-"))
 
+from streamlit.components.v2 import manifest_scanner
 from streamlit.testing.v1 import AppTest
 
 from resviz.runtime import cpu_quota
 from scripts.appserver import CHROMIUM, FLAGS, app_server
 from tests.helpers import ROOT, TIMEOUT, train_button
+
+# Every new AppTest scans all installed packages' metadata for Streamlit components: about 0.8 s,
+# most of a page test's time. The installed packages do not change while the tests run.
+manifest_scanner.scan_component_manifests = functools.cache(
+    manifest_scanner.scan_component_manifests
+)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
