@@ -296,6 +296,35 @@ def test_the_page_shows_the_reference_sweep_beside_the_paper(open_page):
     assert "exp_ls_contour" not in figures(at)  # one view at a time
 
 
+def test_the_scenes_sweep_shows_both_halves_of_the_paper_on_three_seeds(open_page):
+    at = open_page("pages/experiments.py")
+    at.radio(key="exp_sweep").set_value("scenes").run()
+    assert not at.exception, at.exception
+    runs = [load(p) for p in list_runs(REFERENCE / "scenes")]
+    assert len(runs) == 24 and {r.train.seed for r in runs} == {0, 1, 2}
+    found = groups(sweep_runs(runs))
+    val_images = {"scenes": 2000}
+    shown = [m.value for m in at.markdown]
+    assert depth_trend(found, val_images) in shown
+    # plain: better from 8 to 14 layers, near chance at 56, and not from overfitting
+    (hurts,) = until_it_hurts(found, val_images)
+    assert hurts.startswith("**Depth helps until it hurts** (plain): validation error 42.2 ± 2.1%")
+    assert hurts.endswith("29.4 ± 1.0% at 14, 93.5 ± 1.3% at 56 (both changes beyond noise)")
+    assert f"{hurts}." in shown
+    plain = {p.depth: p for g in found if g.name == "plain" for p in g.points}
+    assert min(plain[56].values(0)) > 0.9  # its training error: it fails to fit
+    # ResNets: deeper is better, and ResNet-56 beats ResNet-20 by more than twice either spread
+    here = next(m for m in shown if m.startswith("**Here**"))
+    assert (
+        "ResNet: deeper is better (8 → 56 layers, validation error 41.5 ± 0.8% → 16.2 ± 3.2%)"
+        in here
+    )
+    assert "plain: deeper is worse (8 → 56 layers" in here
+    by_depth = {p.depth: p for g in found if g.name == "ResNet" for p in g.points}
+    gap = by_depth[20].mean(1) - by_depth[56].mean(1)
+    assert gap > 2 * max(by_depth[20].spread(1), by_depth[56].spread(1))
+
+
 def test_uploaded_sweep_files_are_drawn_and_a_bad_one_gets_a_sentence(open_page):
     at = open_page("pages/experiments.py")
     at.radio(key="exp_source").set_value("Upload run files")
