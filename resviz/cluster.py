@@ -68,9 +68,6 @@ class RemoteTrainer:
         """Where it trains: the worker's device, versions and torch threads."""
         return self.trainer.env
 
-    def val_images(self) -> int:
-        return self.trainer.val_images
-
     def next(self, n: int) -> list[Record]:
         """Its next `n` records (fewer at the end, none once it has ended)."""
         return [rec for _, rec in zip(range(n), self.stream)]
@@ -152,7 +149,6 @@ class RayRun:
         try:
             with _lost_worker(self.ray):
                 self.env = self.ray.get(self.actor.environment.remote())
-                self.val_images = self.ray.get(self.actor.val_images.remote())
         except WorkerLost:
             self.close()
             raise

@@ -40,6 +40,7 @@ class DatasetInfo:
     num_classes: int
     offline: bool
     flip: bool  # a mirrored image is still the same class (not for digits: a mirrored 2 is no 2)
+    val_images: int  # the validation split's size, known without loading it
 
     @property
     def short(self) -> str:
@@ -80,18 +81,41 @@ class Dataset:
 DATASETS: dict[str, DatasetInfo] = {
     d.name: d
     for d in (
-        DatasetInfo("mnist-5k", "MNIST-5k (5,000 real digits)", 1, 28, 10, True, False),
+        DatasetInfo("mnist-5k", "MNIST-5k (5,000 real digits)", 1, 28, 10, True, False, 1000),
         DatasetInfo(
-            "shapes", "Shapes (synthetic colour shapes and textures)", 3, 32, 10, True, True
+            "shapes",
+            "Shapes (synthetic colour shapes and textures)",
+            3,
+            32,
+            10,
+            True,
+            True,
+            SHAPES_VAL,
         ),
         DatasetInfo(
-            "scenes", "Scenes (30 kinds of textured shape among distractors)", 3, 32, 30, True, True
+            "scenes",
+            "Scenes (30 kinds of textured shape among distractors)",
+            3,
+            32,
+            30,
+            True,
+            True,
+            SCENES_VAL,
         ),
-        DatasetInfo("mnist", "MNIST (70,000 digits, download)", 1, 28, 10, False, False),
+        DatasetInfo("mnist", "MNIST (70,000 digits, download)", 1, 28, 10, False, False, 10_000),
         DatasetInfo(
-            "fashion-mnist", "Fashion-MNIST (70,000 clothes, download)", 1, 28, 10, False, True
+            "fashion-mnist",
+            "Fashion-MNIST (70,000 clothes, download)",
+            1,
+            28,
+            10,
+            False,
+            True,
+            10_000,
         ),
-        DatasetInfo("cifar10", "CIFAR-10 (60,000 colour photos, download)", 3, 32, 10, False, True),
+        DatasetInfo(
+            "cifar10", "CIFAR-10 (60,000 colour photos, download)", 3, 32, 10, False, True, 10_000
+        ),
     )
 }
 _TORCHVISION = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10"}

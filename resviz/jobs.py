@@ -64,7 +64,6 @@ class JobManager:
         self._running: list[Job] = []
         self._live: dict[str, tuple[Job, int]] = {}  # run key -> the job training it, its index
         self._owners: OrderedDict[str, Ticket] = OrderedDict()  # session id -> latest ticket
-        self._val_images: dict[str, int] = {}  # dataset -> validation images, once seen
 
     # --- asking for runs --------------------------------------------------------------------
 
@@ -155,10 +154,7 @@ class JobManager:
             need = slots_needed(chosen_threads, workers, device_type)
         if self.memory_budget is not None:  # a job has the memory of the slots it takes
             budget.check(chosen, self.memory_budget * need, workers)
-        seconds = [
-            step_seconds(n, t, sizes[i], threads[i], self._val_images.get(t.dataset, 1000))
-            for i, (n, t) in zip(picked, chosen)
-        ]
+        seconds = [step_seconds(n, t, sizes[i], threads[i]) for i, (n, t) in zip(picked, chosen)]
         groups = balanced(seconds, workers)
         plan = Plan(
             tuple(seconds),
@@ -229,8 +225,6 @@ class JobManager:
                 self.pace.observe(measured)
             with self._cond:
                 self._running.remove(job)
-                if job.val_images:
-                    self._val_images[job.runs[0].train.dataset] = job.val_images
                 self._cond.notify_all()
         self._finished(job, state, message)
         return_freed_memory()

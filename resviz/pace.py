@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from . import data as datasets
 from .config import NetConfig, TrainConfig
 from .models import build
 
@@ -37,7 +38,6 @@ C_MAC = 1.2e-10  # seconds per multiply-add of the forward pass, backward includ
 PARALLEL_GAIN = 0.58
 FORWARD_SHARE = 1 / 3  # an evaluation image costs a third of a training image (no backward)
 EVAL_BATCH = 250  # as resviz.train evaluates
-VAL_IMAGES = 1000  # validation split assumed before a job on the dataset has started
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,10 @@ def step_seconds(
     train: TrainConfig,
     size: int,
     threads: int = 1,
-    val_images: int = VAL_IMAGES,
 ) -> float:
     """Predicted seconds per step of one network, its validation passes included."""
     s = shape(net_cfg, size)
+    val_images = datasets.info(train.dataset).val_images
     per_image = C_ACT * s.activations + C_MAC * s.macs
     step = C_LAYER * s.layers + per_image * train.batch_size / (1 + PARALLEL_GAIN * (threads - 1))
     passes = -(-val_images // EVAL_BATCH)

@@ -128,10 +128,6 @@ class Trainer:
         """Where it trains, saved with its run: device, versions, and its steps' torch threads."""
         return {**environment(self.device), "threads": self.threads}
 
-    @property
-    def val_images(self) -> int:
-        return len(self.data.x_val)
-
     def weights(self) -> dict[str, torch.Tensor]:
         """The network's state dict, on the CPU."""
         return cpu_state(self.net)

@@ -66,7 +66,6 @@ class Job:
         self.message = ""
         self.position: int | None = None
         self.tickets: list[Ticket] = []  # following it; changed under the manager's lock
-        self.val_images: int | None = None
         self._warm: tuple[float, list[int]] | None = None  # (time, steps) once past WARM_STEPS
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -148,7 +147,6 @@ class Job:
         (one on a GPU, which runs one kernel at a time anyway); called by the job's thread."""
         trainers = [self._trainer(r, t) for r, t in zip(self.runs, self.threads)]
         with self._lock:
-            self.val_images = trainers[0].val_images
             for r, t in zip(self.runs, trainers):
                 r.env = t.env
         if self.plan is not None:

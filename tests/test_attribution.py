@@ -77,7 +77,7 @@ def test_predictions_are_probabilities():
 
 
 def _data(channels: int) -> Dataset:
-    info = DatasetInfo("toy", "toy", channels, 28, 10, True, False)
+    info = DatasetInfo("toy", "toy", channels, 28, 10, True, False, 0)
     empty = torch.zeros(0)
     return Dataset(
         info, empty, empty, empty, empty, tuple("0123456789"), (0.2,) * channels, (0.4,) * channels

@@ -82,6 +82,10 @@ def test_registry_describes_every_dataset():
     assert not data.info("mnist-5k").flip and not data.info("mnist").flip
     assert data.info("shapes").flip and data.info("cifar10").flip and data.info("scenes").flip
     assert data.info("scenes").num_classes == len(data.SCENE_CLASSES) == 30
+    # the validation splits' sizes (a validation error's noise), known without loading them:
+    # the loaded splits' below, and the 10,000 test images of MNIST, Fashion-MNIST and CIFAR-10
+    sizes = [1000, data.SHAPES_VAL, data.SCENES_VAL, 10_000, 10_000, 10_000]
+    assert [d.val_images for d in data.DATASETS.values()] == sizes
 
 
 def test_unknown_name_lists_the_choices():
@@ -119,6 +123,7 @@ def mnist5k():
 def test_mnist5k_shapes_and_split(mnist5k):
     d = mnist5k
     assert d.x_train.shape == (4000, 1, 28, 28) and d.x_val.shape == (1000, 1, 28, 28)
+    assert len(d.y_val) == d.info.val_images
     assert d.x_train.dtype == torch.float32 and d.y_train.dtype == torch.int64
     assert d.classes == tuple("0123456789")
     assert torch.bincount(d.y_train).tolist() == [400] * 10  # stratified
@@ -203,6 +208,7 @@ def test_shapes_difficulty_adds_noise():
 def test_load_shapes():
     d = data.load("shapes")
     assert d.x_train.shape == (6000, 3, 32, 32) and d.x_val.shape == (1000, 3, 32, 32)
+    assert len(d.y_val) == d.info.val_images
     assert d.classes == data.SHAPE_CLASSES and len(d.mean) == len(d.std) == 3
     assert torch.allclose(d.x_train.mean((0, 2, 3)), torch.zeros(3), atol=1e-4)
     assert torch.equal(d.y_val, data.load("shapes").y_val)

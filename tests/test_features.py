@@ -21,7 +21,7 @@ def _dataset(n: int = 120, size: int = 16, seed: int = 0) -> Dataset:
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(n) % 2
     x = torch.randn(n, 3, size, size, generator=g) + (2.0 * y - 1)[:, None, None, None]
-    info = DatasetInfo("toy", "toy", 3, size, 2, True, True)
+    info = DatasetInfo("toy", "toy", 3, size, 2, True, True, len(x))
     return Dataset(info, x, y, x.flip(0), y.flip(0), ("dark", "bright"), (0.5,) * 3, (0.25,) * 3)
 
 

@@ -90,7 +90,7 @@ def test_kernel_note_reads_the_sum():
 
 def _dataset(x: torch.Tensor, mean: tuple, std: tuple) -> Dataset:
     c = x.shape[1]
-    info = DatasetInfo("tiny", "tiny", c, x.shape[-1], 2, True, False)
+    info = DatasetInfo("tiny", "tiny", c, x.shape[-1], 2, True, False, len(x))
     y = torch.zeros(len(x), dtype=torch.long)
     return Dataset(info, x, y, x, y, ("a", "b"), mean, std)
 

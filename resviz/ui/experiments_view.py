@@ -101,11 +101,9 @@ def choose(work: SessionWork) -> tuple[list[Run], str]:
 
 
 def validation_images(runs: list[Run]) -> dict[str, int]:
-    """Dataset -> images in its validation split, for those that can be had without a
-    download (the noise of a validation error depends on it)."""
-    ready = datasets.availability()
-    names = {r.train.dataset for r in runs}
-    return {n: len(dataset(n).y_val) for n in names if ready.get(n)}
+    """Dataset -> images in its validation split (the noise of a validation error depends on
+    it), known without loading the dataset."""
+    return {n: datasets.info(n).val_images for n in {r.train.dataset for r in runs}}
 
 
 def paper_tables(found: list[Group], val_images: dict[str, int]) -> None:
