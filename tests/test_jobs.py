@@ -13,7 +13,7 @@ from resviz.train import Trainer
 from resviz.training_job import Job
 
 NET = NetConfig(depth=8, width=4)
-QUICK = TrainConfig(steps=6, batch_size=16, eval_every=3)
+QUICK = TrainConfig(steps=6, batch_size=16, eval_every=6)  # one evaluation: a pass over the split
 LONG = TrainConfig(steps=10_000, batch_size=16)
 
 

@@ -14,6 +14,9 @@ from resviz.plots import inside
 from resviz.ui import imagenet_view
 from tests.helpers import INSIDE, INSIDE_SECTIONS, figures, filter_images, plotly_array
 
+# On the worker that renders the Inside page for its other tests: a first render costs seconds.
+pytestmark = pytest.mark.xdist_group("inside")
+
 TABBY = pretrained.WEIGHTS.meta["categories"].index("tabby")
 
 

@@ -27,6 +27,9 @@ from tests.helpers import (
     trained_state,
 )
 
+# One worker renders the Inside page for all its tests: its first render costs seconds.
+pytestmark = pytest.mark.xdist_group("inside")
+
 
 def _own(widgets, name: str):
     """The shown network's own widget `name` (its key carries the network's tag)."""

@@ -13,6 +13,9 @@ from resviz.plots.styles import run_style
 from resviz.ui import block_view
 from tests.helpers import figures, plotly_array
 
+# One worker renders the Residual block page for all its tests: its first render trains 20 steps.
+pytestmark = pytest.mark.xdist_group("block")
+
 PAGE = "pages/residual_block.py"
 
 

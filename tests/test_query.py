@@ -120,11 +120,11 @@ def _session_param(at: AppTest) -> str:
     "page",
     [
         "pages/convolutions.py",
-        "pages/residual_block.py",
+        pytest.param("pages/residual_block.py", marks=pytest.mark.xdist_group("block")),
         "pages/build.py",
         "pages/train.py",
         "pages/gradient_flow.py",
-        "pages/inside.py",
+        pytest.param("pages/inside.py", marks=pytest.mark.xdist_group("inside")),
         "pages/experiments.py",
         "pages/home.py",
     ],
