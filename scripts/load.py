@@ -34,6 +34,7 @@ import random
 import re
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -109,7 +110,7 @@ async def run_link(s: Session, browser, url: str, args, go: asyncio.Event, delay
         return
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await ctx.new_page()
-    await page.goto(f"{url}/{link}")
+    await page.goto(f"{url}/{link}", timeout=120_000)  # under load the page takes its time
     await _follow(s, ctx, page, t0, args)
 
 
@@ -224,6 +225,7 @@ async def main_async(args) -> dict:
             for s, outcome in zip(sessions, await asyncio.gather(*tasks, return_exceptions=True)):
                 if isinstance(outcome, Exception):  # reported, and the others still count
                     s.ended = f"error: {type(outcome).__name__}"
+                    traceback.print_exception(outcome)
             await browser.close()
         await asyncio.sleep(args.settle)  # closed sessions release their jobs
         after = rss_mb(app.pid)
