@@ -188,7 +188,7 @@ def mixed_note(found: list[Group]) -> str:
 
 def comparison(found: list[Group], dataset: str) -> list[dict]:
     """One row per network: our final errors (in percent; the mean where there are several
-    seeds, with their number) beside the paper's."""
+    seeds, with their number where rows differ in it) beside the paper's."""
     rows = []
     for g in found:
         for p in g.points:
@@ -202,7 +202,7 @@ def comparison(found: list[Group], dataset: str) -> list[dict]:
                     PAPER_COLUMN: paper_cell(p.runs[0].net),
                 }
             )
-    if all(r["seeds"] == 1 for r in rows):  # a column of ones says nothing
+    if len({r["seeds"] for r in rows}) == 1:  # one count for every row: said once, under it
         for r in rows:
             del r["seeds"]
     return rows

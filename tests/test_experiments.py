@@ -302,6 +302,10 @@ def test_the_scenes_sweep_shows_both_halves_of_the_paper_on_three_seeds(open_pag
     at = open_page("pages/experiments.py")  # opens on the Scenes sweep
     runs, _ = reference_runs("scenes")  # as the page read them (4.6 MB of files)
     assert len(runs) == 24 and {r.train.seed for r in runs} == {0, 1, 2}
+    # three seeds in every row: said once under the table, not in a column of threes (which
+    # had pushed the table past a 1024 px projector's width)
+    assert "seeds" not in at.dataframe[0].value.columns
+    assert "Each row is the mean over 3 seeds." in [c.value for c in at.caption]
     found = groups(sweep_runs(runs))
     val_images = {"scenes": 2000}
     shown = [m.value for m in at.markdown]

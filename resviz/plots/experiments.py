@@ -41,7 +41,7 @@ def dashes(found: list[Group]) -> dict[Group, str]:
     return style
 
 
-PLOT_PX, AXIS_TITLE_PX, LEGEND_ROW_PX = 300, 60, 30
+PLOT_PX, AXIS_TITLE_PX, LEGEND_ROW_PX = 300, 60, 34  # a row: 30 px, 34 in classroom mode
 LEGEND_PX = 480  # the legend's width where the figure is narrowest (the column at 1024 px)
 
 

@@ -184,12 +184,15 @@ def figures(runs: list[Run], source: str, val_images: dict[str, int]) -> list[Gr
         ),
     }
     config = {k: st.column_config.NumberColumn(format=f, help=h) for k, (f, h) in columns.items()}
+    config["seeds"] = st.column_config.NumberColumn(help="Runs averaged in the row.")
     config[PAPER_COLUMN] = st.column_config.TextColumn(
         help="Test error on CIFAR-10 in the paper's Table 6, which lists ResNets only: the "
         "plain networks appear only as curves, in Fig. 6. In brackets: how the paper's "
         "network differs from this row's."
     )
     st.dataframe(comparison(found, data), hide_index=True, key="exp_table", column_config=config)
+    if len(seeds := {len(p.runs) for g in found for p in g.points}) == 1 and min(seeds) > 1:
+        st.caption(f"Each row is the mean over {min(seeds)} seeds.")  # the table's column else
     return found
 
 
