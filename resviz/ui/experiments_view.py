@@ -190,9 +190,10 @@ def figures(runs: list[Run], source: str, val_images: dict[str, int]) -> list[Gr
         "plain networks appear only as curves, in Fig. 6. In brackets: how the paper's "
         "network differs from this row's."
     )
-    st.dataframe(comparison(found, data), hide_index=True, key="exp_table", column_config=config)
-    if len(seeds := {len(p.runs) for g in found for p in g.points}) == 1 and min(seeds) > 1:
-        st.caption(f"Each row is the mean over {min(seeds)} seeds.")  # the table's column else
+    rows = comparison(found, data)
+    st.dataframe(rows, hide_index=True, key="exp_table", column_config=config)
+    if rows and "seeds" not in rows[0] and found[0].seeds > 1:  # one count for every row
+        st.caption(f"Each row is the mean over {found[0].seeds} seeds.")
     return found
 
 
