@@ -1,7 +1,8 @@
 """What the tests share: the app's paths and timeouts, plotly figures read back out of an AppTest,
 image files written in memory (including deliberately broken ones), small networks with trained
-batch-norm statistics, a trained network's weights, finished run records (one, or a run of given
-errors), the Inside page's path and figures, and the command line run in this process."""
+batch-norm statistics, a trained network's weights, finished run records (one, a run of given
+errors, or a session's mix of experiments), the Inside page's path and figures, and the command
+line run in this process."""
 
 import base64
 import io
@@ -175,3 +176,23 @@ def ended(ticket, timeout: float = 120):
         assert time.monotonic() < end, "the job did not end"
         time.sleep(0.05)
     return ticket.snapshot()
+
+
+def mixed_runs() -> list[Run]:
+    """What a session collects: the Degradation preset's four (180 steps), a no-BN plain-56 of
+    the same budget, and two 50-step runs. Each final validation error encodes its settings
+    (depth / 1000, + 0.1 without BN, + 0.2 at 50 steps), so a plotted point tells its run."""
+
+    def run(depth, residual, bn=True, steps=180):
+        err = depth / 1000 + 0.1 * (not bn) + 0.2 * (steps == 50)
+        return run_of(depth, residual, [err] * steps, {steps: err}, batch_norm=bn)
+
+    return [
+        run(20, False),
+        run(56, False),
+        run(20, True),
+        run(56, True),
+        run(56, False, False),
+        run(20, True, steps=50),
+        run(110, True, steps=50),
+    ]
