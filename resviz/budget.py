@@ -20,7 +20,6 @@ shared by the jobs that may train at once.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ import torch.nn.functional as F
 
 from . import data as datasets
 from .config import NetConfig, TrainConfig
-from .models import build
+from .models import build, counted_once
 from .train import EVAL_BATCH
 
 MB = 1_000_000  # decimal, as the sentence shows it (2.7 GB = 2,700 MB)
@@ -69,7 +68,7 @@ class Estimate:
         )
 
 
-@functools.lru_cache(maxsize=256)
+@counted_once
 def _forward_bytes(net_cfg: NetConfig, batch: int, size: int) -> tuple[int, int, int]:
     """(parameter count, bytes saved for backward, bytes of the largest activation) in fp32."""
     with torch.device("meta"):

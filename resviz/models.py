@@ -7,14 +7,19 @@ line `out = out + identity` in `Block.forward`: same layers, same parameters (op
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .config import NetConfig
+
+T = TypeVar("T")
 
 
 class ZeroPadShortcut(nn.Module):
@@ -159,6 +164,21 @@ def build_seeded(cfg: NetConfig, seed: int) -> Net:
     with _INIT_LOCK:
         torch.manual_seed(seed)
         return build(cfg)
+
+
+def counted_once(count: Callable[..., T]) -> Callable[..., T]:
+    """Cache a count made on a network built on the meta device (shapes only), under one lock:
+    a class that submits the same preset at once waits for one build instead of each session
+    building all its networks (python -m scripts.load --link profiles the server)."""
+    cached = functools.lru_cache(maxsize=256)(count)
+    lock = threading.Lock()
+
+    @functools.wraps(count)
+    def once(*args: object) -> T:
+        with lock:
+            return cached(*args)
+
+    return once
 
 
 def eval_copy(net: nn.Module) -> nn.Module:

@@ -14,7 +14,6 @@ it runs: measured seconds over predicted, from the jobs training now, else the l
 
 from __future__ import annotations
 
-import functools
 import heapq
 import threading
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ from torch import nn
 
 from . import data as datasets
 from .config import NetConfig, TrainConfig
-from .models import build
+from .models import build, counted_once
 
 # Fitted with python -m scripts.bench_train --pace (fp32, one thread) on a 2-core machine other
 # people were using (load average about 10): ten networks' steps within -24% to +16% of the fit.
@@ -49,7 +48,7 @@ class Shape:
     macs: int
 
 
-@functools.lru_cache(maxsize=256)
+@counted_once
 def shape(net_cfg: NetConfig, size: int) -> Shape:
     """Counted on PyTorch's meta device: shapes only, no memory, no arithmetic."""
     with torch.device("meta"):

@@ -114,3 +114,21 @@ def test_inside_trains_its_preset_through_the_queue_one_job_per_session(open_pag
         time.sleep(0.5)
         at.run()
     assert not at.exception and work.history()[0].net.label == "ResNet-20"
+
+
+def test_live_views_of_a_class_share_their_figures_for_a_second(monkeypatch):
+    from resviz.ui import train_view
+
+    clock = [1000.0]
+    monkeypatch.setattr(train_view.time, "monotonic", lambda: clock[0])
+    run = Run(NetConfig(depth=8, width=4), TrainConfig(steps=10), status="running")
+    run.records = [{"step": 1, "train_error": 0.9, "train_loss": 2.3}]
+    first = train_view._curves([run])
+    run.records.append({"step": 2, "train_error": 0.8, "train_loss": 2.2})
+    clock[0] += train_view.SHARED_FIGURES_S / 2
+    assert train_view._curves([run]) is first  # another session, half a second later
+    clock[0] += train_view.SHARED_FIGURES_S
+    later = train_view._curves([run])
+    assert later is not first and len(later[0].data[0].x) == 2  # the step it has now
+    run.status = "done"
+    assert train_view._curves([run]) is not later  # a run's end is drawn at once

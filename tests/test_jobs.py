@@ -7,6 +7,7 @@ import torch
 
 from resviz.config import NetConfig, TrainConfig
 from resviz.jobs import JobManager
+from resviz.models import build
 from resviz.pace import balanced, step_seconds
 from resviz.presets import PRESETS
 from resviz.train import Trainer
@@ -165,3 +166,27 @@ def test_a_finished_job_keeps_the_final_weights_of_each_network():
     assert not torch.equal(
         job.weights[0]["stem.conv.weight"], Trainer(NET, QUICK).net.state_dict()["stem.conv.weight"]
     )  # trained
+
+
+def test_a_class_asking_at_once_builds_each_network_once_to_count_it(monkeypatch):
+    import resviz.pace
+
+    builds = []
+
+    def slow_build(cfg):
+        builds.append(cfg)
+        time.sleep(0.05)  # long enough for every session to ask before the first count ends
+        return build(cfg)
+
+    monkeypatch.setattr(resviz.pace, "build", slow_build)
+    net = NetConfig(depth=14, width=3)  # counted by no other test
+    counts = []
+    sessions = [
+        threading.Thread(target=lambda: counts.append(resviz.pace.step_macs(net, 32, 28)))
+        for _ in range(8)
+    ]
+    for s in sessions:
+        s.start()
+    for s in sessions:
+        s.join()
+    assert builds == [net] and len(set(counts)) == 1 and counts[0] > 0

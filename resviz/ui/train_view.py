@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import replace
 
@@ -329,20 +330,27 @@ def _interval(state: Status) -> float | None:
     return None if base is None else max(base, manager().viewers() / REDRAWS_PER_S)
 
 
-_FIGURES: OrderedDict[tuple, tuple[go.Figure, go.Figure]] = OrderedDict()
+# While runs train, a class's live views redraw several times a second, each at another step:
+# the figures one view built are shown by the others for this long (at most this much older than
+# the progress line above them) instead of being built again for each.
+SHARED_FIGURES_S = 1.0
+_FIGURES: OrderedDict[tuple, tuple[float, tuple[go.Figure, go.Figure]]] = OrderedDict()
 _FIGURES_LOCK = threading.Lock()
 
 
 def _curves(runs: list[Run]) -> tuple[go.Figure, go.Figure]:
-    """The live view's two figures, built once for every session that follows the same runs at
-    the same step (they are only read afterwards)."""
-    key = tuple((r.created, r.net, r.train, r.status, len(r.records)) for r in runs)
+    """The live view's two figures, built once every SHARED_FIGURES_S for all the sessions that
+    follow the same runs, and again whenever one of them changes status (they are only read)."""
+    key = tuple((r.created, r.net, r.train, r.status) for r in runs)
+    now = time.monotonic()
     with _FIGURES_LOCK:
-        if key in _FIGURES:
-            return _FIGURES[key]
+        built = _FIGURES.get(key)
+        if built is not None and now - built[0] < SHARED_FIGURES_S:
+            return built[1]
     figures = error_curves(runs), loss_curves(runs)
     with _FIGURES_LOCK:
-        _FIGURES[key] = figures
+        _FIGURES[key] = now, figures
+        _FIGURES.move_to_end(key)
         while len(_FIGURES) > 16:
             _FIGURES.popitem(last=False)
     return figures
