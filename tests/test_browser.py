@@ -5,8 +5,11 @@ screenshot of every page at 1280x800 and at a projector's 1024x768 into `screens
 In CI (CI=true) a missing browser fails the run instead of skipping it.
 """
 
+from pathlib import Path
+
 import pytest
 
+from resviz.shelf import parse
 from scripts.appserver import PAGES, READY
 from scripts.appserver import open_page as _open
 from tests.helpers import SHOTS
@@ -73,6 +76,12 @@ def test_a_live_run_grows_then_stops(server, browser):
     page.wait_for_timeout(2000)
     assert _points(page) == stopped_at
     page.screenshot(path=str(SHOTS / "train-live-1280x800.png"), full_page=True)
+    # The history's file is written when its button is clicked: it reads back as the run drawn.
+    with page.expect_download() as download:
+        page.locator("[class*='st-key-train_json'] button").first.click()
+    run = parse(Path(download.value.path()).read_bytes())
+    shown = page.get_by_text("stopped: step").first.inner_text()
+    assert run.status == "stopped" and f"step {run.records[-1]['step']} of 5000" in shown
     # Same session (a sidebar link, not a new page load): the stopped run's gradients.
     page.get_by_role("link", name="Gradient flow").click()
     page.get_by_text("gradient entering each block").first.wait_for(timeout=60_000)

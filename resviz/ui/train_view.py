@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -391,8 +392,18 @@ def history(work: SessionWork) -> list[Run]:
         c1, c2, c3 = st.columns([3, 1, 1])
         c1.markdown(literal(ids[i]))
         name = slug(f"{run.created}-{run.label}")
-        c2.download_button(
-            "JSON", dumps(run), f"{name}.json", "application/json", key=f"train_json{i}"
-        )
-        c3.download_button("CSV", to_csv(run), f"{name}.csv", "text/csv", key=f"train_csv{i}")
+        # Written when clicked, not on every render of every session's history; a download
+        # leaves the page as it is.
+        for col, kind, write, mime in (
+            (c2, "json", dumps, "application/json"),
+            (c3, "csv", to_csv, "text/csv"),
+        ):
+            col.download_button(
+                kind.upper(),
+                functools.partial(write, run),
+                f"{name}.{kind}",
+                mime,
+                key=f"train_{kind}{i}",
+                on_click="ignore",
+            )
     return [runs[i] for i in picked]
