@@ -268,7 +268,9 @@ def readout_accuracy(
     2016): how well its channels, averaged over the map, tell the classes apart. The readout is
     ridge regression onto one-hot labels, fitted on the first `n_train` training images; chance
     is 1 / classes."""
-    net = eval_copy(net)
+    # Channels-last: the CPU's convolutions run these passes about twice as fast
+    # (docs/PERFORMANCE.md, the Inside page's first render).
+    net = eval_copy(net).to(memory_format=torch.channels_last)
     train = _pooled(net, data.x_train[:n_train], layers, batch)
     val = _pooled(net, data.x_val, layers, batch)
     y = F.one_hot(data.y_train[:n_train], len(data.classes)).double()
@@ -276,7 +278,10 @@ def readout_accuracy(
 
 
 def _pooled(net, x, layers, batch) -> dict[str, torch.Tensor]:
-    parts = [outputs(net, x[i : i + batch], layers) for i in range(0, len(x), batch)]
+    parts = [
+        outputs(net, x[i : i + batch].contiguous(memory_format=torch.channels_last), layers)
+        for i in range(0, len(x), batch)
+    ]
     return {n: torch.cat([p[n].mean((2, 3)) for p in parts]).double() for n in layers}  # (N, K)
 
 
