@@ -22,6 +22,9 @@ session first makes the uploads of the hardening issue, files of its own: a 56 K
 files of 445,000 tiny records on Experiments, and the 1e999-step "brick" in Train's History.
 
     nice -n 10 python -m scripts.load --hostile    # the memory figures of docs/BAD_INPUT.md
+
+The sessions' side (Chromium, the websocket clients) runs at --clients-nice 10 against the
+server: here it shares the server's cores, in a class it runs on the students' machines.
 """
 
 from __future__ import annotations
@@ -182,6 +185,10 @@ async def main_async(args) -> dict:
     ]
     delays = random.Random(0).sample(range(1000), len(sessions))  # spread over --spread seconds
     with app_server(runs) as app:
+        # From here on this process and what it starts (Playwright's driver, Chromium) are the
+        # class's side: niced, so that on one machine they yield the cores to the server, as
+        # students' browsers on their own machines would.
+        os.nice(args.clients_nice)
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             # Warm-up: one session loads Train (imports, datasets) and trains a 10-step run (the
@@ -296,6 +303,13 @@ def main() -> None:
         help="each browser session first uploads the hardening issue's files",
     )
     p.add_argument("--runs", help="runs folder (default: a new temporary folder)")
+    p.add_argument(
+        "--clients-nice",
+        type=int,
+        default=10,
+        help="niceness of the sessions' side (Chromium, the websocket clients) against the "
+        "server's 0: they share its cores here, not in a class (0: the same priority)",
+    )
     args = p.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     with tempfile.TemporaryDirectory(prefix="resviz-hostile-") as folder:  # 80 MB a session

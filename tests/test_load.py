@@ -40,6 +40,7 @@ def classroom(tmp_path_factory):
         spread=0.0,
         hostile=False,
         runs=str(tmp_path_factory.mktemp("runs")),
+        clients_nice=0,  # a nice would stay on the test process for the tests after this one
     )
     try:
         result = asyncio.run(main_async(args))
