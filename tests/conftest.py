@@ -1,30 +1,40 @@
 """Shared fixtures: the app under Streamlit's AppTest, with timeouts sized for torch; and for
 the browser tests, a `streamlit run` server and Debian's Chromium (one each per test module)."""
 
+from __future__ import annotations
+
 import functools
 import os
 import tempfile
 import time
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as app.py does, before torch loads
 # The app's runs (sessions' folders and the shared store) go to a folder of this test process:
 # a run finished by an earlier test process is never served to this one.
 os.environ.setdefault("RESVIZ_RUNS", tempfile.mkdtemp(prefix="resviz-test-runs-"))
 
-from streamlit.components.v2 import manifest_scanner
-from streamlit.testing.v1 import AppTest
-
 from resviz.runtime import cpu_quota
 from scripts.appserver import CHROMIUM, FLAGS, app_server
-from tests.helpers import ROOT, TIMEOUT, train_button
 
-# Every new AppTest scans all installed packages' metadata for Streamlit components: about 0.8 s,
-# most of a page test's time. The installed packages do not change while the tests run.
-manifest_scanner.scan_component_manifests = functools.cache(
-    manifest_scanner.scan_component_manifests
-)
+# Streamlit and the test helpers are imported where they are used: xdist's controller loads this
+# file before it starts the workers, and runs no test.
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_component_scan():
+    """Every new AppTest scans all installed packages' metadata for Streamlit components: about
+    0.8 s, most of a page test's time. The installed packages do not change while tests run."""
+    from streamlit.components.v2 import manifest_scanner
+
+    manifest_scanner.scan_component_manifests = functools.cache(
+        manifest_scanner.scan_component_manifests
+    )
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
@@ -47,6 +57,10 @@ def fresh_shared_runs(tmp_path, monkeypatch):
 def open_page():
     """open_page("pages/train.py") -> an AppTest that has run the router and that page."""
 
+    from streamlit.testing.v1 import AppTest
+
+    from tests.helpers import ROOT, TIMEOUT
+
     def _open(page: str, **state) -> AppTest:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
         for k, v in state.items():
@@ -64,6 +78,8 @@ def open_page():
 @pytest.fixture
 def train_custom():
     """Fill the Train page's custom form with tiny networks, submit, and wait for the end."""
+
+    from tests.helpers import train_button
 
     def _train(at: AppTest, steps: int = 20, depths: tuple = (8,), bn: bool = True) -> AppTest:
         at.slider(key="train_configs").set_value(len(depths))
