@@ -5,7 +5,7 @@ import streamlit as st
 from resviz.budget import OverBudget
 from resviz.presets import PRESETS
 from resviz.questions import on_train
-from resviz.ui import questions_view, state, train_view
+from resviz.ui import history_view, questions_view, state, train_view
 from resviz.ui.sidebar import current
 
 settings = current()
@@ -41,4 +41,4 @@ if specs:
         st.rerun()  # drawn again with the buttons off: a click on them now would be lost
     except OverBudget as err:  # refused before it starts; the current run and history stay
         st.error(str(err))
-questions_view.ask(on_train(train_view.history(work)))
+questions_view.ask(on_train(history_view.history(work)))
