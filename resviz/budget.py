@@ -28,9 +28,8 @@ import torch
 import torch.nn.functional as F
 
 from . import data as datasets
-from .config import NetConfig, TrainConfig
+from .config import EVAL_BATCH, NetConfig, TrainConfig
 from .models import build, counted_once
-from .train import EVAL_BATCH
 
 MB = 1_000_000  # decimal, as the sentence shows it (2.7 GB = 2,700 MB)
 SERVER_MB = 2700  # Community Cloud: up to 2.7 GB for the whole app

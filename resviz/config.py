@@ -17,6 +17,7 @@ PRECISIONS = ("fp32", "bf16")
 IMAGENET_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}  # He et al. 2016, Table 1
 DEFAULT_WIDTH = {"cifar": 16, "imagenet": 64}
 CIFAR_DEPTHS = (8, 14, 20, 32, 44, 56, 110)  # the 6n+2 depths the pages offer; any 6n+2 builds
+EVAL_BATCH = 250  # images per forward pass when a run evaluates (resviz.train)
 # The four kinds of network the lessons compare at each depth: (residual, batch norm).
 VARIANTS = ((False, True), (True, True), (False, False), (True, False))
 

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from . import data as datasets
-from .config import NetConfig, TrainConfig
+from .config import EVAL_BATCH, NetConfig, TrainConfig
 from .models import build, counted_once
 
 # Fitted with python -m scripts.bench_train --pace (fp32, one thread) on a 2-core machine other
@@ -36,7 +36,6 @@ C_MAC = 1.2e-10  # seconds per multiply-add of the forward pass, backward includ
 # (python -m scripts.bench_train --threads).
 PARALLEL_GAIN = 0.58
 FORWARD_SHARE = 1 / 3  # an evaluation image costs a third of a training image (no backward)
-EVAL_BATCH = 250  # as resviz.train evaluates
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data as datasets
-from .config import ConfigError, NetConfig, TrainConfig
+from .config import EVAL_BATCH, ConfigError, NetConfig, TrainConfig
 from .models import build_seeded, cpu_state
 from .pace import step_macs
 from .probes import Probe, weight_grad_norms
@@ -45,9 +45,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 def autocast(device: torch.device, precision: str) -> torch.autocast:
     """bf16 autocast: convolutions and matmuls in bfloat16, losses and reductions in fp32."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-
-
-EVAL_BATCH = 250  # images per forward pass when evaluating
 
 
 @torch.no_grad()

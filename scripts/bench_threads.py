@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from resviz import data as datasets
-from resviz.config import NetConfig, TrainConfig
-from resviz.pace import C_ACT, C_LAYER, C_MAC, EVAL_BATCH, FORWARD_SHARE, shape
+from resviz.config import EVAL_BATCH, NetConfig, TrainConfig
+from resviz.pace import C_ACT, C_LAYER, C_MAC, FORWARD_SHARE, shape
 from resviz.presets import PRESETS
 from resviz.runtime import cpu_quota, describe_device, pick_device
 from resviz.train import Trainer, evaluate
