@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from resviz.config import NetConfig, TrainConfig
 from resviz.runs import Run, dumps
+from resviz.ui import train_view
 from tests.helpers import ROOT, TIMEOUT, start_long_run
 
 DEGRADATION = ["plain-20", "ResNet-20", "plain-56", "ResNet-56"]
@@ -117,8 +118,6 @@ def test_inside_trains_its_preset_through_the_queue_one_job_per_session(open_pag
 
 
 def test_live_views_of_a_class_share_their_figures_for_a_second(monkeypatch):
-    from resviz.ui import train_view
-
     clock = [1000.0]
     monkeypatch.setattr(train_view.time, "monotonic", lambda: clock[0])
     run = Run(NetConfig(depth=8, width=4), TrainConfig(steps=10), status="running")

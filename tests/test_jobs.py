@@ -5,6 +5,7 @@ import time
 
 import torch
 
+import resviz.pace
 from resviz.config import NetConfig, TrainConfig
 from resviz.jobs import JobManager
 from resviz.models import build
@@ -169,8 +170,6 @@ def test_a_finished_job_keeps_the_final_weights_of_each_network():
 
 
 def test_a_class_asking_at_once_builds_each_network_once_to_count_it(monkeypatch):
-    import resviz.pace
-
     builds = []
 
     def slow_build(cfg):
