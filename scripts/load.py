@@ -1,7 +1,7 @@
 """A classroom at once: N sessions on one server, each starting or joining a run; prints figures.
 
     python -m scripts.load                       # 8 sessions, each clicks a preset on Home
-    python -m scripts.load --sessions 8 --steps 100 --timeout 600  # 8 different custom runs
+    python -m scripts.load --sessions 8 --steps 100 --browsers 2   # 8 different custom runs
     python -m scripts.load --link --sessions 30 --browsers 4       # a class opens a teacher's link
 
 One Chromium, one browser context per session (separate cookies and websockets: separate
@@ -12,7 +12,8 @@ that thirty sessions fit on 2 cores beside the app. Otherwise all click at the s
 preset on Home (every session asks for the same runs: trained once, followed by all), or with
 --steps one ResNet-20 from the Train form, each session a different width (a job each: on 2
 cores two train side by side and the others wait in the queue, shown their place and an
-estimated start, compared here with when training really started). While they train, browser
+estimated start, compared here with when training really started); --browsers of them fill the
+form in Chromium, the others submit it through the websocket protocol. While they train, browser
 sessions time in-app page changes (Train -> Build -> Train: a script run under load). Checks:
 every job finishes or showed its queue position; each session's history holds only its own
 runs; the server's memory after all tabs close, against a server that has trained once. With
@@ -23,8 +24,11 @@ files of 445,000 tiny records on Experiments, and the 1e999-step "brick" in Trai
 
     nice -n 10 python -m scripts.load --hostile    # the memory figures of docs/BAD_INPUT.md
 
-The sessions' side (Chromium, the websocket clients) runs at --clients-nice 10 against the
-server: here it shares the server's cores, in a class it runs on the students' machines.
+The websocket clients run at --clients-nice 10 against the server: here they share its cores,
+in a class they are the students' machines. Chromium's niceness does not help: it starts in a
+session of its own, and the kernel's autogroups share the cores fairly between sessions whatever
+their threads' niceness (so 8 Chromium tabs took 0.8 of the 2 cores, the server 1.1). Classes of
+more than a tab or two are therefore mostly websocket sessions (--browsers).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ from scripts.load_pages import (
     seconds,
 )
 from scripts.load_report import report
-from scripts.wsclient import Tab
+from scripts.wsclient import Form, Tab
 
 PRESETS = ("degradation", "vanishing", "paper-figure")
 HOME_TITLE = "Why residual networks work"
@@ -69,6 +73,9 @@ SUBMIT = ".st-key-train_submit button"  # the Train form's button
 
 
 async def run_session(s: Session, browser, url: str, args, go: asyncio.Event, ready: list) -> None:
+    if s.via == "websocket":  # custom only: --browsers splits only --link and --steps classes
+        await _run_form(s, url, args, go, ready)
+        return
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await ctx.new_page()
     if args.hostile:  # then on to its run in the same session
@@ -90,6 +97,34 @@ async def run_session(s: Session, browser, url: str, args, go: asyncio.Event, re
     await _follow(s, ctx, page, t0, args)
 
 
+async def _run_form(s: Session, url: str, args, go: asyncio.Event, ready: list) -> None:
+    """The Train form through the websocket protocol: one ResNet-20 of the session's width."""
+    width = args.width + s.index - 1  # a different run each, as in Chromium
+    values = {"train_configs": [1.0], "train_steps": args.steps, "train_width": width}
+    form = Form(values, "train_submit", go)
+    tab = Tab(url, "training", "", form=form)
+    following = asyncio.create_task(tab.run(ENDED, args.timeout + 300))  # 300: the others' set-up
+    await form.ready.wait()
+    ready.append(s.index)
+    await go.wait()
+    s.clicked = time.time()
+    await following
+    _read(s, tab, form.sent)
+
+
+def _read(s: Session, tab: Tab, t0: float) -> None:
+    """What a websocket session was shown, timed from `t0` (time.monotonic() of its click)."""
+    s.sid = parse_qs(tab.query).get("session", [""])[0]
+    s.positions = {int(m[1]) for _, text in tab.seen for m in [QUEUED.search(text)] if m}
+    etas = [(t - t0, m) for t, text in tab.seen if t >= t0 and (m := ETA.search(text))]
+    if etas:
+        s.eta, s.eta_last = ((t + seconds(m[1]), t + seconds(m[2])) for t, m in (etas[0], etas[-1]))
+    if (end := tab.first(ENDED)) is not None:
+        s.ended, s.seconds = end[1][0], end[0] - t0
+    if (start := tab.first(RUNNING)) is not None:
+        s.shown_running = start[0] - t0
+
+
 async def run_link(s: Session, browser, url: str, args, go: asyncio.Event, delay: float) -> None:
     """Open the teacher's link `delay` seconds after the start, follow the run to its end."""
     link = f"training?preset={s.how}&classroom=1"
@@ -99,17 +134,7 @@ async def run_link(s: Session, browser, url: str, args, go: asyncio.Event, delay
     if s.via == "websocket":
         tab = Tab(url, *link.split("?"))
         await tab.run(ENDED, args.timeout)
-        s.sid = parse_qs(tab.query).get("session", [""])[0]
-        s.positions = {int(m[1]) for _, text in tab.seen for m in [QUEUED.search(text)] if m}
-        etas = [(t - tab.opened, m) for t, text in tab.seen if (m := ETA.search(text))]
-        if etas:
-            s.eta, s.eta_last = (
-                (t + seconds(m[1]), t + seconds(m[2])) for t, m in (etas[0], etas[-1])
-            )
-        if (end := tab.first(ENDED)) is not None:
-            s.ended, s.seconds = end[1][0], end[0] - tab.opened
-        if (start := tab.first(RUNNING)) is not None:
-            s.shown_running = start[0] - tab.opened
+        _read(s, tab, tab.opened)
         return
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await ctx.new_page()
@@ -180,14 +205,18 @@ async def main_async(args) -> dict:
         ]
     )
     sessions = [
-        Session(i + 1, how, via="browser" if not args.link or i < args.browsers else "websocket")
+        Session(
+            i + 1,
+            how,
+            via="browser" if not (args.link or args.steps) or i < args.browsers else "websocket",
+        )
         for i, how in enumerate(hows)
     ]
     delays = random.Random(0).sample(range(1000), len(sessions))  # spread over --spread seconds
     with app_server(runs) as app:
-        # From here on this process and what it starts (Playwright's driver, Chromium) are the
+        # From here on this process (the websocket clients) and Playwright's driver are the
         # class's side: niced, so that on one machine they yield the cores to the server, as
-        # students' browsers on their own machines would.
+        # students' machines would. Chromium escapes it (see the module's docstring).
         os.nice(args.clients_nice)
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -289,7 +318,7 @@ def main() -> None:
         "--browsers",
         type=int,
         default=4,
-        help="with --link: sessions in Chromium; the others use the websocket protocol",
+        help="with --link or --steps: sessions in Chromium; the others use the websocket protocol",
     )
     p.add_argument(
         "--spread",
@@ -307,8 +336,8 @@ def main() -> None:
         "--clients-nice",
         type=int,
         default=10,
-        help="niceness of the sessions' side (Chromium, the websocket clients) against the "
-        "server's 0: they share its cores here, not in a class (0: the same priority)",
+        help="niceness of the websocket clients against the server's 0: they share its cores "
+        "here, not in a class (0: the same priority; Chromium shares them fairly whatever this)",
     )
     args = p.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

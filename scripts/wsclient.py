@@ -1,7 +1,9 @@
 """A Streamlit session without a browser, for the load test's larger classrooms: it speaks the
 app's own websocket protocol (protobuf BackMsg and ForwardMsg), opens a page with a query
 string, answers each fragment's auto-rerun as the browser does, and keeps every text the page
-shows with the time it arrived. It draws nothing, so a 2-core machine can hold dozens.
+shows with the time it arrived. It can submit a form once: the values of some keyed widgets and
+a click of a keyed button, sent as the browser sends them. It draws nothing, so a 2-core machine
+can hold dozens.
 """
 
 from __future__ import annotations
@@ -14,8 +16,33 @@ from dataclasses import dataclass, field
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 TEXTS = {"progress": "text", "alert": "body", "markdown": "body", "code": "code_text"}
+KEYED = re.compile(r"-([A-Za-z0-9_]+)$")  # a keyed widget's id ends with its key
+
+
+@dataclass
+class Form:
+    """What to submit once every widget named is on the page and `go` is set: each key's value
+    (an int for a number input, a list for a slider) and the key of the button to click."""
+
+    values: dict[str, int | list[float]]
+    button: str
+    go: asyncio.Event
+    ready: asyncio.Event = field(default_factory=asyncio.Event)  # its widgets are on the page
+    sent: float = 0.0  # time.monotonic() of the click
+
+    def states(self, ids: dict[str, str]) -> list[WidgetState]:
+        states = [WidgetState(id=ids[self.button], trigger_value=True)]
+        for key, value in self.values.items():
+            state = WidgetState(id=ids[key])
+            if isinstance(value, list):
+                state.double_array_value.data.extend(value)
+            else:
+                state.int_value = value
+            states.append(state)
+        return states
 
 
 @dataclass
@@ -25,6 +52,8 @@ class Tab:
     query: str  # its query string, without "?"
     seen: list[tuple[float, str]] = field(default_factory=list)  # (time.monotonic(), text)
     opened: float = 0.0
+    form: Form | None = None
+    ids: dict[str, str] = field(default_factory=dict)  # widget key -> its id on the page
 
     def first(self, pattern: re.Pattern) -> tuple[float, re.Match] | None:
         """When a text matching `pattern` was first shown, and the match."""
@@ -59,22 +88,52 @@ class Tab:
                             for fid in msg.stop_auto_rerun.fragment_ids:
                                 if fid in timers:
                                     timers.pop(fid).cancel()
-                        elif kind == "delta" and (text := _text(msg)) is not None:
-                            self.seen.append((time.monotonic(), text))
-                            if until.search(text):
-                                return True
+                        elif kind == "delta":
+                            self._keep_id(msg)
+                            if self.form and not self.form.ready.is_set() and self._can_submit():
+                                self.form.ready.set()
+                                timers["submit"] = asyncio.create_task(self._submit(ws))
+                            if (text := _text(msg)) is not None:
+                                self.seen.append((time.monotonic(), text))
+                                if until.search(text):
+                                    return True
             except TimeoutError:
                 return False
             finally:
                 for task in timers.values():
                     task.cancel()
 
-    def _rerun(self, page_name: str = "", page_hash: str = "", fragment: str = "") -> bytes:
+    def _keep_id(self, msg: ForwardMsg) -> None:
+        if msg.delta.WhichOneof("type") != "new_element":
+            return
+        element = msg.delta.new_element
+        widget = getattr(element, element.WhichOneof("type") or "", None)
+        if (wid := getattr(widget, "id", "")) and (m := KEYED.search(wid)):
+            self.ids[m[1]] = wid
+
+    def _can_submit(self) -> bool:
+        assert self.form is not None
+        return all(k in self.ids for k in (*self.form.values, self.form.button))
+
+    async def _submit(self, ws) -> None:
+        assert self.form is not None
+        await self.form.go.wait()
+        self.form.sent = time.monotonic()
+        await ws.send(self._rerun(page_name=self.page, widgets=self.form.states(self.ids)))
+
+    def _rerun(
+        self,
+        page_name: str = "",
+        page_hash: str = "",
+        fragment: str = "",
+        widgets: list[WidgetState] = (),
+    ) -> bytes:
         msg = BackMsg()
         state = msg.rerun_script
         state.query_string = self.query
         state.page_name = page_name
         state.page_script_hash = page_hash
+        state.widget_states.widgets.extend(widgets)
         if fragment:
             state.fragment_id, state.is_auto_rerun = fragment, True
         return msg.SerializeToString()

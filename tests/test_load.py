@@ -1,6 +1,7 @@
-"""A small classroom in a real browser: 4 sessions click at once on a server that trains one job
-at a time. The queue shows positions, every job ends, no session sees another's runs, and a tab
-closed mid-run stops its job (its runs so far are kept). `python -m scripts.load` is the full size.
+"""A small classroom: 4 sessions click at once on a server that trains one job at a time, three
+in a real browser and one through Streamlit's websocket protocol. The queue shows positions,
+every job ends, no session sees another's runs, and a tab closed mid-run stops its job (its runs
+so far are kept). `python -m scripts.load` is the full size.
 """
 
 import argparse
@@ -36,7 +37,7 @@ def classroom(tmp_path_factory):
         settle=2.0,
         close_one=True,
         link=False,
-        browsers=0,
+        browsers=3,  # the fourth submits the Train form through the websocket protocol
         spread=0.0,
         hostile=False,
         runs=str(tmp_path_factory.mktemp("runs")),
@@ -68,10 +69,12 @@ def test_every_job_ends_and_the_waiting_ones_were_shown_their_place(classroom):
 def test_no_session_sees_another_sessions_runs(classroom):
     sessions = classroom["sessions"]
     assert all(s.sid for s in sessions) and len({s.sid for s in sessions}) == len(sessions)
+    assert [s.via for s in sessions] == ["browser"] * 3 + ["websocket"]
     for s in _open(classroom):
-        assert s.history == 1  # its own run only
+        assert s.history == (1 if s.via == "browser" else -1)  # its own run only (-1: not drawn)
         (run,) = classroom["runs"][s.index]
         assert run["status"] == "done" and run["records"][-1]["step"] == STEPS
+        assert run["net"]["width"] == 4 + s.index - 1  # the width it asked for
 
 
 def test_a_closed_tab_stops_its_job_and_keeps_what_it_trained(classroom):
