@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import websockets
@@ -19,7 +20,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 TEXTS = {"progress": "text", "alert": "body", "markdown": "body", "code": "code_text"}
-KEYED = re.compile(r"-([A-Za-z0-9_]+)$")  # a keyed widget's id ends with its key
+KEYED = re.compile(r"^\$\$ID-[0-9a-f]{32}-(.+)$")  # a keyed widget's id: a hash, then its key
 
 
 @dataclass
@@ -126,7 +127,7 @@ class Tab:
         page_name: str = "",
         page_hash: str = "",
         fragment: str = "",
-        widgets: list[WidgetState] = (),
+        widgets: Sequence[WidgetState] = (),
     ) -> bytes:
         msg = BackMsg()
         state = msg.rerun_script
