@@ -221,8 +221,8 @@ class JobManager:
             message = f"training failed: {e}"
             job.fail(message)
         finally:
-            if (measured := job.measured_factor()) is not None:
-                self.pace.observe(measured)
+            if (measured := job.measured()) is not None:
+                self.pace.observe(measured[0])
             with self._cond:
                 self._running.remove(job)
                 self._cond.notify_all()
@@ -260,12 +260,12 @@ class JobManager:
         """Estimated start and finish of every queued and running job, from measured speed."""
         with self._cond:
             running, queued = list(self._running), list(self._queue)
-        factors = [m for j in running if (m := j.measured_factor()) is not None]
-        factor = sum(factors) / len(factors) if factors else self.pace.factor
+        own = {job: self.pace.blended(job.measured()) for job in running}
+        factor = sum(own.values()) / len(own) if own else self.pace.factor
         etas = {}
         slots = []
         for job in running:
-            left = job.plan.predicted(job.done_steps()) * (job.measured_factor() or factor)
+            left = job.plan.predicted(job.done_steps()) * own[job]
             etas[job] = Eta(0.0, left)
             slots.append(Slot(job.plan.slots, left))
         for job, eta in zip(

@@ -36,6 +36,11 @@ C_MAC = 1.2e-10  # seconds per multiply-add of the forward pass, backward includ
 # (python -m scripts.bench_train --threads).
 PARALLEL_GAIN = 0.58
 FORWARD_SHARE = 1 / 3  # an evaluation image costs a third of a training image (no backward)
+# The server's factor weighs as much as this many steps a running job has measured itself. The
+# first jobs of a class that arrives at once train while every student's page loads: their
+# first 3-10 steps ran 1.4-2.5x slower than their average (python -m scripts.load --sessions 8
+# --steps 100 --browsers 2, read from the run files' elapsed seconds).
+PRIOR_STEPS = 20
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,14 @@ class Pace:
     def factor(self) -> float:
         with self._lock:
             return self._factor or 1.0
+
+    def blended(self, measured: tuple[float, int] | None) -> float:
+        """A running job's factor from what it measured (factor, steps), shrunk toward the
+        server's as if that were PRIOR_STEPS measured steps: a few steps say little."""
+        if measured is None:
+            return self.factor
+        factor, steps = measured
+        return (self.factor * PRIOR_STEPS + factor * steps) / (PRIOR_STEPS + steps)
 
     def observe(self, factor: float) -> None:
         """A finished job's measured seconds per predicted second: the first sets the factor,

@@ -23,7 +23,6 @@ from .train import Trainer
 
 MAX_CONFIGS = 4
 WARM_STEPS = 2  # a job's first steps build kernels and caches: its pace is measured after them
-MEASURED_STEPS = 3  # a job's own pace counts once it has trained this many steps after those
 
 Specs = list[tuple[NetConfig, TrainConfig]]
 
@@ -130,17 +129,18 @@ class Job:
                 r.train.steps if r.status != Status.RUNNING else len(r.records) for r in self.runs
             ]
 
-    def measured_factor(self) -> float | None:
-        """Its seconds per predicted second since its first steps, or None before it has
-        trained MEASURED_STEPS more."""
+    def measured(self) -> tuple[float, int] | None:
+        """Its seconds per predicted second since its first steps, and the steps that measures
+        (its slowest network's), or None before it has trained any."""
         if self.plan is None or self._warm is None:
             return None
         t0, done0 = self._warm
         done = self.done_steps()
-        if min(d - d0 for d, d0 in zip(done, done0)) < MEASURED_STEPS and self.active:
-            return None
+        steps = min(d - d0 for d, d0 in zip(done, done0))
         predicted = self.plan.predicted(done0) - self.plan.predicted(done)
-        return (time.monotonic() - t0) / predicted if predicted > 0 else None
+        if steps <= 0 or predicted <= 0:
+            return None
+        return (time.monotonic() - t0) / predicted, steps
 
     def train(self, workers: int = 1) -> None:
         """Run every configuration to its end (or the stop flag), on up to `workers` threads

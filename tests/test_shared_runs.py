@@ -13,7 +13,7 @@ from resviz import cache, training_job
 from resviz.cache import SharedRuns, run_key
 from resviz.config import NetConfig, TrainConfig
 from resviz.jobs import JobManager
-from resviz.pace import Eta, Plan, Slot, schedule
+from resviz.pace import PRIOR_STEPS, Eta, Pace, Plan, Slot, schedule
 from resviz.train import Trainer
 from resviz.training_job import Job
 from tests.helpers import ended
@@ -155,9 +155,22 @@ def test_a_waiting_jobs_eta_comes_from_the_running_jobs_measured_step_times(monk
     waiting = Job([(PLAIN, TrainConfig(steps=200))], plan=Plan((0.05,), (200,), ((0,),), 1))
     manager._running.append(running)
     manager._queue.append(waiting)
+    # Nothing has finished on this server yet (its factor is 1): the 10 steps weigh against it.
+    factor = (1 * PRIOR_STEPS + 4 * 10) / (PRIOR_STEPS + 10)
     etas = manager.etas()
-    assert etas[running] == Eta(0.0, pytest.approx(88 * 0.4))
-    assert etas[waiting] == Eta(pytest.approx(88 * 0.4), pytest.approx(88 * 0.4 + 200 * 0.05 * 4))
+    assert etas[running] == Eta(0.0, pytest.approx(88 * 0.1 * factor))
+    assert etas[waiting] == Eta(
+        pytest.approx(88 * 0.1 * factor), pytest.approx(88 * 0.1 * factor + 200 * 0.05 * factor)
+    )
+
+
+def test_a_jobs_first_steps_move_the_estimate_little_and_its_later_ones_decide_it():
+    pace = Pace()
+    pace.observe(1.0)  # the jobs before ran as predicted
+    assert pace.blended(None) == 1.0  # nothing measured yet
+    # Its first 3 steps ran 4x slower (a class's pages loading): the estimate moves, not 4x.
+    assert 1.0 < pace.blended((4.0, 3)) < 1.5
+    assert pace.blended((4.0, 1000)) > 3.9  # a thousand steps at 4x: it is that slow
 
 
 def test_the_queue_is_first_come_first_served():
