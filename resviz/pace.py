@@ -9,7 +9,8 @@ A training step of one network costs, in seconds on one thread in fp32,
 forward pass, a third of a training step per image, over the split every `eval_every` steps).
 The three constants were fitted to measured steps (python -m scripts.bench_train --pace). What
 this server really does (its CPU, its load, jobs side by side) is a factor learnt from the jobs
-it runs: measured seconds over predicted, from the jobs training now, else the last ones.
+it runs: measured seconds over predicted, learnt from the last jobs, and for a job training
+now blended with its own measure as that grows (`Pace.blended`).
 """
 
 from __future__ import annotations
