@@ -86,7 +86,7 @@ async def run_session(s: Session, browser, url: str, args, go: asyncio.Event, re
     else:
         await _open(page, url + ("/training" if s.how == "custom" else "/"))
     if s.how == "custom":
-        await _fill_custom(page, args.steps, args.width + s.index - 1)  # a different run each
+        await _fill_custom(page, args.steps, _width(s, args))
         button = page.locator(SUBMIT)
     else:
         button = page.locator(f".st-key-home_preset_{s.how} button")
@@ -97,10 +97,14 @@ async def run_session(s: Session, browser, url: str, args, go: asyncio.Event, re
     await _follow(s, ctx, page, t0, args)
 
 
+def _width(s: Session, args) -> int:
+    """The width of the session's ResNet-20 with --steps: a different run each."""
+    return args.width + s.index - 1
+
+
 async def _run_form(s: Session, url: str, args, go: asyncio.Event, ready: list) -> None:
     """The Train form through the websocket protocol: one ResNet-20 of the session's width."""
-    width = args.width + s.index - 1  # a different run each, as in Chromium
-    values = {"train_configs": [1.0], "train_steps": args.steps, "train_width": width}
+    values = {"train_configs": [1.0], "train_steps": args.steps, "train_width": _width(s, args)}
     form = Form(values, "train_submit", go)
     tab = Tab(url, "training", "", form=form)
     following = asyncio.create_task(tab.run(ENDED, args.timeout + 300))  # 300: the others' set-up
