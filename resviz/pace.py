@@ -7,10 +7,12 @@ A training step of one network costs, in seconds on one thread in fp32,
 
 (per-layer overhead, memory traffic, arithmetic) plus its share of the validation passes (a
 forward pass, a third of a training step per image, over the split every `eval_every` steps).
-The three constants were fitted to measured steps (python -m scripts.bench_train --pace). What
-this server really does (its CPU, its load, jobs side by side) is a factor learnt from the jobs
-it runs: measured seconds over predicted, learnt from the last jobs, and for a job training
-now blended with its own measure as that grows (`Pace.blended`).
+Activations and multiply-adds are counted as a CPU's kernels compute them, each layer's channels
+in whole blocks of LANES. The constants were fitted to measured steps (python -m
+scripts.bench_train --pace). What this server really does (its CPU, its load, jobs side by
+side) is a factor learnt from the jobs it runs: measured seconds over predicted, learnt from the
+last jobs, and for a job training now blended with its own measure as that grows
+(`Pace.blended`).
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ from . import data as datasets
 from .config import EVAL_BATCH, NetConfig, TrainConfig
 from .models import build, counted_once
 
-# Fitted with python -m scripts.bench_train --pace (fp32, one thread) on a 2-core machine other
-# people were using (load average about 10): ten networks' steps within -24% to +16% of the fit.
+# Fitted with python -m scripts.bench_train --pace (fp32, one thread) on an idle 2-core machine:
+# ten networks' steps within -9% to +11% of the fit (-33% to +19% counting channels one by one).
 # The server's own factor (Pace) takes care of its absolute speed; these set the proportions.
-C_LAYER = 2.7e-3  # seconds per weight layer and step: dispatch, small kernels
-C_ACT = 9.9e-9  # seconds per activation value (memory traffic: BN, ReLU, copies)
-C_MAC = 1.2e-10  # seconds per multiply-add of the forward pass, backward included
+C_LAYER = 5.6e-4  # seconds per weight layer and step: dispatch, small kernels
+C_ACT = 1.9e-9  # seconds per activation value (memory traffic: BN, ReLU, copies)
+C_MAC = 6.2e-11  # seconds per multiply-add of the forward pass, backward included
+# Channels a CPU kernel works on at once (the fp32 values of an AVX2 register): each layer's are
+# counted up to a multiple of it.
+LANES = 8
 # A second torch thread's speed-up on a network past runtime.PARALLEL_MACS
 # (python -m scripts.bench_train --threads).
 PARALLEL_GAIN = 0.58
@@ -54,19 +59,26 @@ class Shape:
 
 
 @counted_once
-def shape(net_cfg: NetConfig, size: int) -> Shape:
-    """Counted on PyTorch's meta device: shapes only, no memory, no arithmetic."""
+def shape(net_cfg: NetConfig, size: int, lanes: int = 1) -> Shape:
+    """Counted on PyTorch's meta device: shapes only, no memory, no arithmetic. With `lanes`,
+    each layer's channels are counted up to a multiple of it, as a CPU's kernels compute them."""
     with torch.device("meta"):
         net = build(net_cfg)
         x = torch.empty(1, net_cfg.in_channels, size, size)
     counts = [0, 0, 0]
 
+    def padded(channels: int) -> int:
+        return -(-channels // lanes) * lanes
+
     def hook(m: nn.Module, _inp, out: torch.Tensor) -> None:
-        counts[1] += out.numel()
+        per_channel = out[0, 0].numel() if out.dim() > 2 else 1
+        out_channels = out.shape[1] if out.dim() > 1 else out.numel()
+        counts[1] += per_channel * padded(out_channels)
         if isinstance(m, nn.Conv2d):
             counts[0] += 1
             kh, kw = m.kernel_size
-            counts[2] += out.numel() * m.in_channels // m.groups * kh * kw
+            in_channels = padded(m.in_channels // m.groups)
+            counts[2] += per_channel * padded(out_channels) * in_channels * kh * kw
         elif isinstance(m, nn.Linear):
             counts[0] += 1
             counts[2] += m.in_features * m.out_features
@@ -93,7 +105,7 @@ def step_seconds(
     threads: int = 1,
 ) -> float:
     """Predicted seconds per step of one network, its validation passes included."""
-    s = shape(net_cfg, size)
+    s = shape(net_cfg, size, LANES)
     val_images = datasets.info(train.dataset).val_images
     per_image = C_ACT * s.activations + C_MAC * s.macs
     step = C_LAYER * s.layers + per_image * train.batch_size / (1 + PARALLEL_GAIN * (threads - 1))

@@ -22,7 +22,7 @@ import torch
 
 from resviz import data as datasets
 from resviz.config import EVAL_BATCH, NetConfig, TrainConfig
-from resviz.pace import C_ACT, C_LAYER, C_MAC, FORWARD_SHARE, shape
+from resviz.pace import C_ACT, C_LAYER, C_MAC, FORWARD_SHARE, LANES, shape
 from resviz.presets import PRESETS
 from resviz.runtime import cpu_quota, describe_device, pick_device
 from resviz.train import Trainer, evaluate
@@ -83,7 +83,7 @@ def threads(args, data: datasets.Dataset) -> None:
 
 def pace(args, data: datasets.Dataset) -> None:
     """seconds per step and per validation image by network shape; fits resviz.pace."""
-    rows, evals = [], []
+    measured = []
     print(
         f"{'network':<12}{'width':>6}{'batch':>6}{'ms/step':>9}{'predicted':>10}"
         f"{'eval ms/img':>12}{'predicted':>10}"
@@ -96,32 +96,35 @@ def pace(args, data: datasets.Dataset) -> None:
         t0 = time.perf_counter()
         evaluate(trainer.net, x, y, precision=args.precision)
         per_image = (time.perf_counter() - t0) / len(x)
-        s = shape(net, data.info.size)
-        rows.append(([s.layers, s.activations * batch, s.macs * batch], step))
-        evals.append(per_image)
-        predicted = C_LAYER * s.layers + (C_ACT * s.activations + C_MAC * s.macs) * batch
-        predicted_eval = (
-            C_LAYER * s.layers / EVAL_BATCH
-            + (C_ACT * s.activations + C_MAC * s.macs) * FORWARD_SHARE
-        )
+        measured.append((net, batch, step, per_image))
+        s = shape(net, data.info.size, LANES)
+        image = C_ACT * s.activations + C_MAC * s.macs
+        predicted = C_LAYER * s.layers + image * batch
+        predicted_eval = C_LAYER * s.layers / EVAL_BATCH + image * FORWARD_SHARE
         print(
             f"{net.label:<12}{width:>6}{batch:>6}{step * 1e3:>9.1f}{predicted * 1e3:>10.1f}"
             f"{per_image * 1e3:>12.3f}{predicted_eval * 1e3:>10.3f}"
         )
-    # Relative error is what an estimate is judged by: each row weighted by 1 / its time.
-    a = np.array([r[0] for r in rows], dtype=float)
-    t = np.array([r[1] for r in rows])
-    coef, *_ = np.linalg.lstsq(a / t[:, None], np.ones(len(t)), rcond=None)
-    fitted = a @ coef
-    print(
-        f"fit: C_LAYER={coef[0]:.2e}  C_ACT={coef[1]:.2e}  C_MAC={coef[2]:.2e}  (seconds); "
-        f"step error {_spread(fitted / t)}"
+    for lanes in (1, LANES):
+        shapes = [shape(net, data.info.size, lanes) for net, *_ in measured]
+        # Relative error is what an estimate is judged by: each row weighted by 1 / its time.
+        a = np.array(
+            [[s.layers, s.activations * b, s.macs * b] for s, (_, b, *_) in zip(shapes, measured)],
+            dtype=float,
+        )
+        t = np.array([step for *_, step, _ in measured])
+        coef, *_ = np.linalg.lstsq(a / t[:, None], np.ones(len(t)), rcond=None)
+        print(
+            f"fit, channels in blocks of {lanes}: C_LAYER={coef[0]:.2e}  C_ACT={coef[1]:.2e}  "
+            f"C_MAC={coef[2]:.2e}  (seconds); step error {_spread(a @ coef / t)}"
+        )
+    # An evaluation image, its pass's layer overhead aside, against a training image (last fit).
+    share = statistics.median(
+        (e - coef[0] * s.layers / EVAL_BATCH) / (coef[1] * s.activations + coef[2] * s.macs)
+        for s, (*_, e) in zip(shapes, measured)
     )
-    ratio = statistics.median(
-        e / (r[1] / batch) for e, r, (_, _, batch) in zip(evals, rows, SHAPES)
-    )
     print(
-        f"an evaluation image costs {ratio:.2f} of a training image (median; "
+        f"an evaluation image costs {share:.2f} of a training image (median; "
         f"pace.FORWARD_SHARE is {FORWARD_SHARE:.2f})"
     )
 

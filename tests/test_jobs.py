@@ -9,7 +9,7 @@ import resviz.pace
 from resviz.config import NetConfig, TrainConfig
 from resviz.jobs import JobManager
 from resviz.models import build
-from resviz.pace import balanced, step_seconds
+from resviz.pace import LANES, balanced, shape, step_seconds
 from resviz.presets import PRESETS
 from resviz.train import Trainer
 from resviz.training_job import Job
@@ -47,6 +47,14 @@ def test_the_degradation_preset_splits_into_two_threads_of_equal_work():
     assert [sorted(specs[i][0].depth for i in g) for g in groups] == [[20, 56], [20, 56]]
     assert sorted(balanced(costs, 8)) == [[0], [1], [2], [3]]
     assert balanced(costs[:1], 2) == [[0]]
+
+
+def test_a_layers_channels_are_costed_in_whole_blocks_as_the_cpu_computes_them():
+    seven, eight = (shape(NetConfig(depth=20, width=w), 28, LANES) for w in (7, 8))
+    assert seven.activations == eight.activations  # 7, 14, 28 channels cost what 8, 16, 32 do
+    assert eight.macs - seven.macs == (32 - 28) * 10  # but for the classifier's inputs
+    one_by_one = shape(NetConfig(depth=20, width=7), 28)
+    assert one_by_one.macs < 0.75 * seven.macs  # what the arithmetic alone would cost
 
 
 def test_side_by_side_training_gives_the_same_numbers_as_one_thread():
