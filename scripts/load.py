@@ -120,9 +120,7 @@ def _read(s: Session, tab: Tab, t0: float) -> None:
     """What a websocket session was shown, timed from `t0` (time.monotonic() of its click)."""
     s.sid = parse_qs(tab.query).get("session", [""])[0]
     s.positions = {int(m[1]) for _, text in tab.seen for m in [QUEUED.search(text)] if m}
-    etas = [(t - t0, m) for t, text in tab.seen if t >= t0 and (m := ETA.search(text))]
-    if etas:
-        s.eta, s.eta_last = ((t + seconds(m[1]), t + seconds(m[2])) for t, m in (etas[0], etas[-1]))
+    s.etas = [t - t0 + seconds(m[1]) for t, text in tab.seen if t >= t0 and (m := ETA.search(text))]
     if (end := tab.first(ENDED)) is not None:
         s.ended, s.seconds = end[1][0], end[0] - t0
     if (start := tab.first(RUNNING)) is not None:
@@ -159,9 +157,7 @@ async def _follow(s: Session, ctx, page, t0: float, args) -> None:
         text = await page.locator("[data-testid='stMain']").inner_text()
         s.positions |= {int(p) for p in QUEUED.findall(text)}
         if m := ETA.search(text):
-            now = time.perf_counter() - t0
-            s.eta_last = (now + seconds(m[1]), now + seconds(m[2]))
-            s.eta = s.eta or s.eta_last
+            s.etas.append(time.perf_counter() - t0 + seconds(m[1]))
         if not s.shown_running and RUNNING.search(text):
             s.shown_running = time.perf_counter() - t0
         if m := ENDED.search(text):

@@ -29,8 +29,7 @@ class Session:
     refusals: list = field(default_factory=list)  # with --hostile: the sentences it was shown
     via: str = "browser"  # or "websocket"
     clicked: float = 0.0  # time.time() of its click, or of opening the link
-    eta: tuple[float, float] | None = None  # first estimate shown: start, end (s after click)
-    eta_last: tuple[float, float] | None = None  # the last one shown before it started
+    etas: list = field(default_factory=list)  # each estimated start read (s after the click)
     shown_running: float = 0.0  # seconds after the click when its page first showed it training
 
 
