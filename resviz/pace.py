@@ -30,11 +30,12 @@ from .config import EVAL_BATCH, NetConfig, TrainConfig
 from .models import build, counted_once
 
 # Fitted with python -m scripts.bench_train --pace (fp32, one thread) on an idle 2-core machine:
-# ten networks' steps within -9% to +11% of the fit (-33% to +19% counting channels one by one).
+# fifteen networks' steps within -14% to +13% of the fit (-25% to +27% counting channels one
+# by one). A ResNet-20 of width 7 trained 19% slower than one of width 8, which it counts alike.
 # The server's own factor (Pace) takes care of its absolute speed; these set the proportions.
-C_LAYER = 5.6e-4  # seconds per weight layer and step: dispatch, small kernels
-C_ACT = 1.9e-9  # seconds per activation value (memory traffic: BN, ReLU, copies)
-C_MAC = 6.2e-11  # seconds per multiply-add of the forward pass, backward included
+C_LAYER = 5.5e-4  # seconds per weight layer and step: dispatch, small kernels
+C_ACT = 2.6e-9  # seconds per activation value (memory traffic: BN, ReLU, copies)
+C_MAC = 5.2e-11  # seconds per multiply-add of the forward pass, backward included
 # Channels a CPU kernel works on at once (the fp32 values of an AVX2 register): each layer's are
 # counted up to a multiple of it.
 LANES = 8

@@ -33,6 +33,7 @@ SIZES += [(20, 32, 128)]
 # (depth, width, batch) timed to fit resviz.pace's constants (python -m scripts.bench_train --pace)
 SHAPES = [(8, 4, 16), (8, 8, 64), (20, 4, 64), (20, 8, 32), (20, 8, 64), (56, 8, 32)]
 SHAPES += [(56, 8, 64), (20, 16, 128), (56, 16, 64), (110, 8, 64)]
+SHAPES += [(20, w, 64) for w in (5, 6, 7, 11, 12)]  # widths whose channels fill no whole block
 
 
 def _config(args, batch: int) -> TrainConfig:
