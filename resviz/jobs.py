@@ -25,7 +25,7 @@ from . import budget
 from . import data as datasets
 from .cache import SharedRuns, Stored, device_kind, run_key
 from .cluster import Cluster
-from .pace import Eta, Pace, Plan, Slot, balanced, schedule, step_macs, step_seconds
+from .pace import Eta, Pace, Plan, Slot, Speed, balanced, cost, schedule, step_macs
 from .runtime import pick_device, plan_threads, return_freed_memory, slots_needed
 from .schema import FINISHED, Status
 from .tickets import Part, Ticket
@@ -154,14 +154,9 @@ class JobManager:
             need = slots_needed(chosen_threads, workers, device_type)
         if self.memory_budget is not None:  # a job has the memory of the slots it takes
             budget.check(chosen, self.memory_budget * need, workers)
-        seconds = [step_seconds(n, t, sizes[i], threads[i]) for i, (n, t) in zip(picked, chosen)]
-        groups = balanced(seconds, workers)
-        plan = Plan(
-            tuple(seconds),
-            tuple(t.steps for _, t in chosen),
-            tuple(tuple(g) for g in groups),
-            min(need, self.slots),
-        )
+        costs = tuple(cost(n, t, sizes[i], threads[i]) for i, (n, t) in zip(picked, chosen))
+        groups = balanced([c.per_step for c in costs], workers)
+        plan = Plan(costs, tuple(tuple(g) for g in groups), min(need, self.slots))
         job = Job(chosen, todo, chosen_threads, plan, self.cluster)
         for j, key in enumerate(todo):
             self._live[key] = (job, j)
@@ -222,7 +217,7 @@ class JobManager:
             job.fail(message)
         finally:
             if (measured := job.measured()) is not None:
-                self.pace.observe(measured[0])
+                self.pace.observe(measured)
             with self._cond:
                 self._running.remove(job)
                 self._cond.notify_all()
@@ -261,17 +256,17 @@ class JobManager:
         with self._cond:
             running, queued = list(self._running), list(self._queue)
         own = {job: self.pace.blended(job.measured()) for job in running}
-        factor = sum(own.values()) / len(own) if own else self.pace.factor
+        speed = Speed.mean(list(own.values())) if own else self.pace.speed
         etas = {}
         slots = []
         for job in running:
-            left = job.plan.predicted(job.done_steps()) * own[job]
+            left = job.plan.predicted(job.done_steps(), own[job])
             etas[job] = Eta(0.0, left)
             slots.append(Slot(job.plan.slots, left))
         for job, eta in zip(
             queued,
             schedule(
-                self.slots, slots, [(j.plan.slots, j.plan.predicted() * factor) for j in queued]
+                self.slots, slots, [(j.plan.slots, j.plan.predicted(speed=speed)) for j in queued]
             ),
         ):
             etas[job] = eta

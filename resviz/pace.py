@@ -10,9 +10,9 @@ forward pass, a third of a training step per image, over the split every `eval_e
 Activations and multiply-adds are counted as a CPU's kernels compute them, each layer's channels
 in whole blocks of LANES. The constants were fitted to measured steps (python -m
 scripts.bench_train --pace). What this server really does (its CPU, its load, jobs side by
-side) is a factor learnt from the jobs it runs: measured seconds over predicted, learnt from the
-last jobs, and for a job training now blended with its own measure as that grows
-(`Pace.blended`).
+side) is learnt from the jobs it runs: measured seconds over predicted, of training steps and of
+validation passes apart (`Speed`), learnt from the last jobs, and for a job training now blended
+with its own measure as that grows (`Pace.blended`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import heapq
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import fmean
 
 import torch
 from torch import nn
@@ -99,20 +100,42 @@ def step_macs(net_cfg: NetConfig, batch: int, size: int) -> int:
     return shape(net_cfg, size).macs * batch
 
 
-def step_seconds(
-    net_cfg: NetConfig,
-    train: TrainConfig,
-    size: int,
-    threads: int = 1,
-) -> float:
-    """Predicted seconds per step of one network, its validation passes included."""
+@dataclass(frozen=True)
+class Cost:
+    """One network's predicted seconds: a training step, and a pass over the validation split,
+    made every `every` steps and after the last of its `steps`."""
+
+    step_s: float
+    eval_s: float
+    steps: int
+    every: int
+
+    @property
+    def per_step(self) -> float:
+        """Seconds a step, its share of the passes included: what balancing threads weighs."""
+        return self.step_s + self.eval_s / self.every
+
+    def evaluations(self, done: int) -> int:
+        """Passes made in its first `done` steps."""
+        return done // self.every + (done >= self.steps and self.steps % self.every != 0)
+
+    def left(self, done: int = 0, speed: Speed | None = None) -> float:
+        """Seconds for its steps after `done`, at `speed` (as predicted: None)."""
+        speed = speed or Speed()
+        steps = max(0, self.steps - done)
+        passes = self.evaluations(self.steps) - self.evaluations(min(done, self.steps))
+        return self.step_s * steps * speed.train + self.eval_s * passes * speed.evaluation
+
+
+def cost(net_cfg: NetConfig, train: TrainConfig, size: int, threads: int = 1) -> Cost:
+    """Predicted seconds of one network's training step and of its validation pass."""
     s = shape(net_cfg, size, LANES)
     val_images = datasets.info(train.dataset).val_images
     per_image = C_ACT * s.activations + C_MAC * s.macs
     step = C_LAYER * s.layers + per_image * train.batch_size / (1 + PARALLEL_GAIN * (threads - 1))
     passes = -(-val_images // EVAL_BATCH)
     evaluation = C_LAYER * s.layers * passes + per_image * FORWARD_SHARE * val_images
-    return step + evaluation / train.eval_every
+    return Cost(step, evaluation, train.steps, train.eval_every)
 
 
 def balanced(costs: Sequence[float], workers: int) -> list[list[int]]:
@@ -128,21 +151,45 @@ def balanced(costs: Sequence[float], workers: int) -> list[list[int]]:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """A job as the queue sees it: its runs' predicted seconds per step and steps, in groups
-    that train side by side (each group steps its runs in turn), and the slots it takes."""
+class Speed:
+    """Measured seconds per predicted second, of training steps and of validation passes, which
+    the fit gets wrong each its own way. With one factor for both, the load script's 10-step
+    warm-up (a pass at every step) ran at 0.86 of its prediction and the 100-step ResNet-20s of
+    widths 6 and 7 after it (a pass every 10) at 1.14-1.35, in one process; under the load
+    script the queue's first estimates came up to 35% early."""
 
-    seconds: tuple[float, ...]
-    steps: tuple[int, ...]
+    train: float = 1.0
+    evaluation: float = 1.0
+
+    @staticmethod
+    def mean(speeds: Sequence[Speed]) -> Speed:
+        return Speed(fmean(s.train for s in speeds), fmean(s.evaluation for s in speeds))
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a job measured since its first steps: its speed (of passes: None before one), and
+    the steps that is from (its slowest network's)."""
+
+    train: float
+    evaluation: float | None
+    steps: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A job as the queue sees it: its runs' predicted costs, in groups that train side by side
+    (each group steps its runs in turn), and the slots it takes."""
+
+    costs: tuple[Cost, ...]
     groups: tuple[tuple[int, ...], ...]
     slots: int
 
-    def predicted(self, done: Sequence[int] | None = None) -> float:
-        """Predicted seconds for the steps after `done` (each run's steps so far; None: all)."""
-        done = done or [0] * len(self.steps)
-        return max(
-            sum(self.seconds[i] * max(0, self.steps[i] - done[i]) for i in g) for g in self.groups
-        )
+    def predicted(self, done: Sequence[int] | None = None, speed: Speed | None = None) -> float:
+        """Seconds for the steps after `done` (each run's steps so far; None: all), at `speed`
+        (as predicted: None)."""
+        done = done or [0] * len(self.costs)
+        return max(sum(self.costs[i].left(done[i], speed) for i in g) for g in self.groups)
 
 
 @dataclass(frozen=True)
@@ -154,33 +201,47 @@ class Eta:
 
 
 class Pace:
-    """The server's measured speed against the prediction: one factor, learnt as jobs train
-    (1 until the first job has been measured)."""
+    """The server's measured speed against the prediction, learnt as jobs train (as predicted
+    until the first job has been measured)."""
 
     def __init__(self):
-        self._factor: float | None = None
+        self._speed: Speed | None = None
         self._lock = threading.Lock()
 
     @property
-    def factor(self) -> float:
+    def speed(self) -> Speed:
         with self._lock:
-            return self._factor or 1.0
+            return self._speed or Speed()
 
-    def blended(self, measured: tuple[float, int] | None) -> float:
-        """A running job's factor from what it measured (factor, steps), shrunk toward the
-        server's as if that were PRIOR_STEPS measured steps: a few steps say little."""
+    def blended(self, measured: Measured | None) -> Speed:
+        """A running job's speed from what it measured, shrunk toward the server's as if that
+        were PRIOR_STEPS measured steps: a few steps say little."""
+        prior = self.speed
         if measured is None:
-            return self.factor
-        factor, steps = measured
-        return (self.factor * PRIOR_STEPS + factor * steps) / (PRIOR_STEPS + steps)
+            return prior
+        w = measured.steps / (PRIOR_STEPS + measured.steps)
+        evaluation = prior.evaluation if measured.evaluation is None else measured.evaluation
+        return Speed(
+            prior.train * (1 - w) + measured.train * w,
+            prior.evaluation * (1 - w) + evaluation * w,
+        )
 
-    def observe(self, factor: float) -> None:
-        """A finished job's measured seconds per predicted second: the first sets the factor,
-        each later one half of it, since the server's load changes and the latest job says
-        most about the next."""
-        if factor > 0:
-            with self._lock:
-                self._factor = factor if self._factor is None else (self._factor + factor) / 2
+    def observe(self, measured: Measured) -> None:
+        """A finished job's speed: the first sets the server's, each later one half of it,
+        since the server's load changes and the latest job says most about the next (its
+        passes' speed only where it made some; the first job's training speed stands in)."""
+        if measured.train <= 0:
+            return
+        evaluation = measured.evaluation or None
+        with self._lock:
+            last = self._speed
+            if last is None:
+                self._speed = Speed(measured.train, evaluation or measured.train)
+            else:
+                self._speed = Speed(
+                    (last.train + measured.train) / 2,
+                    last.evaluation if evaluation is None else (last.evaluation + evaluation) / 2,
+                )
 
 
 @dataclass(frozen=True)

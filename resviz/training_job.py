@@ -14,7 +14,7 @@ import weakref
 from . import data as datasets
 from .cluster import Cluster, RayRun, WorkerLost
 from .config import NetConfig, TrainConfig
-from .pace import Plan, balanced, step_macs
+from .pace import Measured, Plan, balanced, step_macs
 from .runs import Run
 from .runtime import pick_device
 from .schema import Status
@@ -65,7 +65,9 @@ class Job:
         self.message = ""
         self.position: int | None = None
         self.tickets: list[Ticket] = []  # following it; changed under the manager's lock
-        self._warm: tuple[float, list[int]] | None = None  # (time, steps) once past WARM_STEPS
+        self._warm: list[int] | None = None  # each run's steps once all are past WARM_STEPS
+        # Seconds each run has taken since: in its training steps, and in all (passes included).
+        self._spent = [[0.0, 0.0] for _ in specs]
         self._stop = threading.Event()
         self._lock = threading.Lock()
         _LIVE.add(self)
@@ -129,18 +131,25 @@ class Job:
                 r.train.steps if r.status != Status.RUNNING else len(r.records) for r in self.runs
             ]
 
-    def measured(self) -> tuple[float, int] | None:
-        """Its seconds per predicted second since its first steps, and the steps that measures
-        (its slowest network's), or None before it has trained any."""
+    def measured(self) -> Measured | None:
+        """Its speed since its first steps (`pace.Speed`), or None before it has trained any."""
         if self.plan is None or self._warm is None:
             return None
-        t0, done0 = self._warm
-        done = self.done_steps()
-        steps = min(d - d0 for d, d0 in zip(done, done0))
-        predicted = self.plan.predicted(done0) - self.plan.predicted(done)
-        if steps <= 0 or predicted <= 0:
+        with self._lock:
+            done = [len(r.records) for r in self.runs]
+            spent = [list(s) for s in self._spent]
+        steps = min(d - d0 for d, d0 in zip(done, self._warm))
+        costs = self.plan.costs
+        step_s = sum((d - d0) * c.step_s for d, d0, c in zip(done, self._warm, costs))
+        eval_s = sum(
+            (c.evaluations(d) - c.evaluations(d0)) * c.eval_s
+            for d, d0, c in zip(done, self._warm, costs)
+        )
+        if steps <= 0 or step_s <= 0:
             return None
-        return (time.monotonic() - t0) / predicted, steps
+        train = sum(t for t, _ in spent)
+        passes = max(0.0, sum(a for _, a in spent) - train)
+        return Measured(train / step_s, passes / eval_s if eval_s > 0 else None, steps)
 
     def train(self, workers: int = 1) -> None:
         """Run every configuration to its end (or the stop flag), on up to `workers` threads
@@ -198,6 +207,7 @@ class Job:
         """One step of each configuration in turn, so their curves grow at the same pace."""
         while streams and not self._stop.is_set() and not failed.is_set():
             for i, stream in list(streams.items()):
+                t0 = time.perf_counter()
                 try:
                     rec = next(stream, None)
                 except WorkerLost as e:  # that run fails; the job's other runs go on
@@ -213,6 +223,8 @@ class Job:
                         self.runs[i].status = Status.STOPPED if self._stop.is_set() else Status.DONE
                         continue
                     self.runs[i].records.append(rec)
+                    if self._warm is not None:
+                        self._spend(i, rec, time.perf_counter() - t0)
                     if rec.get("diverged"):
                         del streams[i]
                         self.runs[i].status, self.runs[i].message = Status.DIVERGED, rec["message"]
@@ -220,4 +232,11 @@ class Job:
                         len(r.records) >= WARM_STEPS or r.status != Status.RUNNING
                         for r in self.runs
                     ):
-                        self._warm = (time.monotonic(), [len(r.records) for r in self.runs])
+                        self._warm = [len(r.records) for r in self.runs]
+
+    def _spend(self, i: int, rec: dict, took: float) -> None:
+        """Count a step's seconds: its training, as the trainer timed it (images/s), and all it
+        took, passes included; summed, since a Ray run's records come in batches."""
+        speed = rec.get("images_per_s")
+        self._spent[i][0] += self.runs[i].train.batch_size / speed if speed else took
+        self._spent[i][1] += took

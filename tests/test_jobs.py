@@ -3,16 +3,17 @@
 import threading
 import time
 
+import pytest
 import torch
 
 import resviz.pace
 from resviz.config import NetConfig, TrainConfig
 from resviz.jobs import JobManager
 from resviz.models import build
-from resviz.pace import LANES, balanced, shape, step_seconds
+from resviz.pace import LANES, Plan, balanced, cost, shape
 from resviz.presets import PRESETS
 from resviz.train import Trainer
-from resviz.training_job import Job
+from resviz.training_job import WARM_STEPS, Job
 
 NET = NetConfig(depth=8, width=4)
 QUICK = TrainConfig(steps=6, batch_size=16, eval_every=6)  # one evaluation: a pass over the split
@@ -42,7 +43,7 @@ def test_a_job_trains_its_configurations_in_lockstep():
 def test_the_degradation_preset_splits_into_two_threads_of_equal_work():
     specs = PRESETS["degradation"].specs()
     assert [n.label for n, _ in specs] == ["plain-20", "ResNet-20", "plain-56", "ResNet-56"]
-    costs = [step_seconds(n, t, 28) for n, t in specs]
+    costs = [cost(n, t, 28).per_step for n, t in specs]
     groups = balanced(costs, 2)
     assert [sorted(specs[i][0].depth for i in g) for g in groups] == [[20, 56], [20, 56]]
     assert sorted(balanced(costs, 8)) == [[0], [1], [2], [3]]
@@ -55,6 +56,19 @@ def test_a_layers_channels_are_costed_in_whole_blocks_as_the_cpu_computes_them()
     assert eight.macs - seven.macs == (32 - 28) * 10  # but for the classifier's inputs
     one_by_one = shape(NetConfig(depth=20, width=7), 28)
     assert one_by_one.macs < 0.75 * seven.macs  # what the arithmetic alone would cost
+
+
+def test_a_job_measures_its_steps_and_its_passes_apart():
+    net, cfg = NetConfig(depth=8, width=4), TrainConfig(steps=12, batch_size=32, eval_every=4)
+    predicted = cost(net, cfg, 28)
+    job = Job([(net, cfg)], plan=Plan((predicted,), ((0,),), 1))
+    job.train()
+    measured = job.measured()
+    after_warm_up = job.runs[0].records[WARM_STEPS:]  # steps 3-12, passes at 4, 8 and 12
+    steps_s = sum(32 / r["images_per_s"] for r in after_warm_up)  # as the trainer timed them
+    assert measured.steps == 10
+    assert measured.train == pytest.approx(steps_s / (10 * predicted.step_s))
+    assert measured.evaluation is not None and measured.evaluation > 0
 
 
 def test_side_by_side_training_gives_the_same_numbers_as_one_thread():

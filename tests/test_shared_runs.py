@@ -5,7 +5,6 @@ step times."""
 import ast
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -13,7 +12,7 @@ from resviz import cache, training_job
 from resviz.cache import SharedRuns, run_key
 from resviz.config import NetConfig, TrainConfig
 from resviz.jobs import JobManager
-from resviz.pace import PRIOR_STEPS, Eta, Pace, Plan, Slot, schedule
+from resviz.pace import PRIOR_STEPS, Cost, Eta, Measured, Pace, Plan, Slot, Speed, schedule
 from resviz.train import Trainer
 from resviz.training_job import Job
 from tests.helpers import ended
@@ -145,32 +144,53 @@ def test_a_session_has_one_ticket_whatever_it_asks_or_however_many_tabs(tmp_path
     assert manager.submit([(PLAIN, SHORT)], owner=owner) is not ticket  # ended: a new one
 
 
-def test_a_waiting_jobs_eta_comes_from_the_running_jobs_measured_step_times(monkeypatch):
-    clock = SimpleNamespace(monotonic=lambda: 104.0)
-    monkeypatch.setattr(training_job, "time", clock)
+def test_a_waiting_jobs_eta_comes_from_the_running_jobs_measured_step_times():
     manager = JobManager(slots=1)
-    running = Job([(RES, TrainConfig(steps=100))], plan=Plan((0.1,), (100,), ((0,),), 1))
+    running = Job(
+        [(RES, TrainConfig(steps=100, eval_every=10))],
+        plan=Plan((Cost(step_s=0.1, eval_s=1.0, steps=100, every=10),), ((0,),), 1),
+    )
     running.runs[0].records = [{"step": s} for s in range(1, 13)]
-    running._warm = (100.0, [2])  # then 10 steps in 4 s: 0.4 s a step, 4x the prediction
-    waiting = Job([(PLAIN, TrainConfig(steps=200))], plan=Plan((0.05,), (200,), ((0,),), 1))
+    running._warm = [2]
+    # Then 10 steps in 4 s (0.4 s a step, 4x the prediction) and the pass at step 10 in 2 s (2x).
+    running._spent = [[4.0, 6.0]]
+    waiting = Job(
+        [(PLAIN, TrainConfig(steps=200, eval_every=50))],
+        plan=Plan((Cost(step_s=0.05, eval_s=0.5, steps=200, every=50),), ((0,),), 1),
+    )
     manager._running.append(running)
     manager._queue.append(waiting)
-    # Nothing has finished on this server yet (its factor is 1): the 10 steps weigh against it.
-    factor = (1 * PRIOR_STEPS + 4 * 10) / (PRIOR_STEPS + 10)
+    # Nothing has finished on this server yet (as predicted): the 10 steps weigh against that.
+    w = 10 / (PRIOR_STEPS + 10)
+    train, passes = 1 + (4 - 1) * w, 1 + (2 - 1) * w
+    left = 88 * 0.1 * train + 9 * 1.0 * passes  # 88 steps, and the passes at steps 20-100
     etas = manager.etas()
-    assert etas[running] == Eta(0.0, pytest.approx(88 * 0.1 * factor))
+    assert etas[running] == Eta(0.0, pytest.approx(left))
     assert etas[waiting] == Eta(
-        pytest.approx(88 * 0.1 * factor), pytest.approx(88 * 0.1 * factor + 200 * 0.05 * factor)
+        pytest.approx(left), pytest.approx(left + 200 * 0.05 * train + 4 * 0.5 * passes)
     )
 
 
 def test_a_jobs_first_steps_move_the_estimate_little_and_its_later_ones_decide_it():
     pace = Pace()
-    pace.observe(1.0)  # the jobs before ran as predicted
-    assert pace.blended(None) == 1.0  # nothing measured yet
+    pace.observe(Measured(1.0, 1.0, 100))  # the jobs before ran as predicted
+    assert pace.blended(None) == Speed(1.0, 1.0)  # nothing measured yet
     # Its first 3 steps ran 4x slower (a class's pages loading): the estimate moves, not 4x.
-    assert 1.0 < pace.blended((4.0, 3)) < 1.5
-    assert pace.blended((4.0, 1000)) > 3.9  # a thousand steps at 4x: it is that slow
+    early = pace.blended(Measured(4.0, None, 3))
+    assert 1.0 < early.train < 1.5 and early.evaluation == 1.0  # no pass made yet
+    assert pace.blended(Measured(4.0, 4.0, 1000)).train > 3.9  # a thousand steps: it is slow
+
+
+def test_steps_and_passes_keep_their_own_speeds():
+    # A first job of 10 steps with a pass at every one, its passes faster than predicted and its
+    # steps slower: a job of 100 steps with a pass every 10 is estimated at each one's speed.
+    pace = Pace()
+    pace.observe(Measured(train=1.2, evaluation=0.8, steps=8))
+    long = Cost(step_s=0.1, eval_s=1.0, steps=100, every=10)
+    assert long.left(0, pace.speed) == pytest.approx(100 * 0.1 * 1.2 + 10 * 1.0 * 0.8)
+    assert long.left(95, pace.speed) == pytest.approx(5 * 0.1 * 1.2 + 1 * 1.0 * 0.8)
+    # A run of 25 steps with a pass every 10 makes its last at step 25.
+    assert [Cost(0.1, 1.0, 25, 10).evaluations(d) for d in (9, 10, 24, 25)] == [0, 1, 2, 3]
 
 
 def test_the_queue_is_first_come_first_served():
