@@ -9,8 +9,9 @@ import pytest
 
 from resviz import data
 from resviz.claims import percent
+from resviz.config import NetConfig, TrainConfig
 from resviz.runs import dumps
-from resviz.ui import train_view
+from resviz.ui import state, train_view
 from tests.helpers import ROOT, RUN, figures, one_network, over_budget, start_long_run, train_button
 
 
@@ -154,6 +155,32 @@ def test_once_a_run_starts_the_buttons_are_off_at_once_and_say_why(open_page):
         while work.busy:
             assert time.monotonic() < end, "the stopped job did not end"
             time.sleep(0.2)
+
+
+@pytest.mark.slow  # another session's job trains meanwhile
+def test_a_waiting_run_shows_its_place_and_estimate_and_draws_no_empty_axes(open_page, monkeypatch):
+    monkeypatch.setenv("RESVIZ_TRAIN_SLOTS", "1")  # one trainer, which another session holds
+    state.runtime.clear()
+    tickets = [
+        state.manager().submit(
+            [(NetConfig(depth=8, width=4), TrainConfig(steps=5000))], owner="another session"
+        )
+    ]
+    try:
+        at = open_page("pages/train.py")
+        start_long_run(at)
+        tickets.append(at.session_state["work"].job)
+        assert tickets[-1].snapshot().state == "queued"
+        (waiting,) = [i.value for i in at.info if "queue" in i.value]
+        assert "you are number 1 in the queue. Estimated start in about" in waiting
+        assert not [c for c in at.get("plotly_chart") if "train_live" in c.proto.id]
+        assert any(
+            "curves are drawn here from the first training step" in c.value for c in at.caption
+        )
+    finally:
+        for ticket in tickets:
+            state.manager().release(ticket)
+        state.runtime.clear()
 
 
 def test_redraws_do_not_run_a_full_garbage_collection():

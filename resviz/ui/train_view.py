@@ -310,10 +310,13 @@ def live(work: SessionWork, classroom: bool) -> None:
             job.stop()
         if snap.message:
             st.error(snap.message)
-        left, right = st.columns([3, 2])
-        errors, losses = _curves(snap.runs)
-        left.plotly_chart(errors, key="train_live_errors")
-        right.plotly_chart(losses, key="train_live_loss")
+        if any(r.records for r in snap.runs):
+            left, right = st.columns([3, 2])
+            errors, losses = _curves(snap.runs)
+            left.plotly_chart(errors, key="train_live_errors")
+            right.plotly_chart(losses, key="train_live_loss")
+        elif job.active:  # no empty axes: nothing has been computed yet
+            st.caption("The error and loss curves are drawn here from the first training step.")
         _metrics(snap.runs)
         if snap.state not in (Status.QUEUED, Status.RUNNING):  # what the finished runs show
             for line in ending(snap.runs):
