@@ -28,7 +28,9 @@ The websocket clients run at --clients-nice 10 against the server: here they sha
 in a class they are the students' machines. Chromium's niceness does not help: it starts in a
 session of its own, and the kernel's autogroups share the cores fairly between sessions whatever
 their threads' niceness (so 8 Chromium tabs took 0.8 of the 2 cores, the server 1.1). Classes of
-more than a tab or two are therefore mostly websocket sessions (--browsers).
+more than a tab or two are therefore mostly websocket sessions (--browsers). The queue's estimates
+are best judged with --browsers 0: a tab's share of the cores slows training by a load the server
+cannot foresee, and never has where students' browsers run on their own machines.
 """
 
 from __future__ import annotations
