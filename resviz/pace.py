@@ -37,8 +37,8 @@ from .models import build, counted_once
 C_LAYER = 5.5e-4  # seconds per weight layer and step: dispatch, small kernels
 C_ACT = 2.6e-9  # seconds per activation value (memory traffic: BN, ReLU, copies)
 C_MAC = 5.2e-11  # seconds per multiply-add of the forward pass, backward included
-# Channels a CPU kernel works on at once (the fp32 values of an AVX2 register): each layer's are
-# counted up to a multiple of it.
+# Channels a CPU kernel works on at once (the fp32 values of an AVX2 register): the time
+# estimates count each layer's up to a multiple of it (`Shape.blocked_macs`).
 LANES = 8
 # A second torch thread's speed-up on a network past runtime.PARALLEL_MACS
 # (python -m scripts.bench_train --threads).
@@ -53,37 +53,42 @@ PRIOR_STEPS = 20
 
 @dataclass(frozen=True)
 class Shape:
-    """Per image: weight layers, activation values and multiply-adds of one forward pass."""
+    """Per image: weight layers, activation values and multiply-adds of one forward pass; the
+    last two also as a CPU's kernels compute them (each layer's channels in blocks of LANES)."""
 
     layers: int
     activations: int
     macs: int
+    blocked_activations: int
+    blocked_macs: int
 
 
 @counted_once
-def shape(net_cfg: NetConfig, size: int, lanes: int = 1) -> Shape:
-    """Counted on PyTorch's meta device: shapes only, no memory, no arithmetic. With `lanes`,
-    each layer's channels are counted up to a multiple of it, as a CPU's kernels compute them."""
+def shape(net_cfg: NetConfig, size: int) -> Shape:
+    """Counted on PyTorch's meta device: shapes only, no memory, no arithmetic."""
     with torch.device("meta"):
         net = build(net_cfg)
         x = torch.empty(1, net_cfg.in_channels, size, size)
-    counts = [0, 0, 0]
+    counts = [0] * 5
 
-    def padded(channels: int) -> int:
-        return -(-channels // lanes) * lanes
+    def blocked(channels: int) -> int:
+        return -(-channels // LANES) * LANES
 
     def hook(m: nn.Module, _inp, out: torch.Tensor) -> None:
-        per_channel = out[0, 0].numel() if out.dim() > 2 else 1
-        out_channels = out.shape[1] if out.dim() > 1 else out.numel()
-        counts[1] += per_channel * padded(out_channels)
+        positions = out[0, 0].numel() if out.dim() > 2 else 1  # values per channel
+        channels = out.shape[1] if out.dim() > 1 else out.numel()
+        counts[1] += positions * channels
+        counts[3] += positions * blocked(channels)
         if isinstance(m, nn.Conv2d):
             counts[0] += 1
             kh, kw = m.kernel_size
-            in_channels = padded(m.in_channels // m.groups)
-            counts[2] += per_channel * padded(out_channels) * in_channels * kh * kw
+            inputs = m.in_channels // m.groups
+            counts[2] += positions * channels * inputs * kh * kw
+            counts[4] += positions * blocked(channels) * blocked(inputs) * kh * kw
         elif isinstance(m, nn.Linear):
             counts[0] += 1
             counts[2] += m.in_features * m.out_features
+            counts[4] += m.in_features * m.out_features
 
     hooks = [m.register_forward_hook(hook) for m in net.modules() if not list(m.children())]
     try:
@@ -129,9 +134,9 @@ class Cost:
 
 def cost(net_cfg: NetConfig, train: TrainConfig, size: int, threads: int = 1) -> Cost:
     """Predicted seconds of one network's training step and of its validation pass."""
-    s = shape(net_cfg, size, LANES)
+    s = shape(net_cfg, size)
     val_images = datasets.info(train.dataset).val_images
-    per_image = C_ACT * s.activations + C_MAC * s.macs
+    per_image = C_ACT * s.blocked_activations + C_MAC * s.blocked_macs
     step = C_LAYER * s.layers + per_image * train.batch_size / (1 + PARALLEL_GAIN * (threads - 1))
     passes = -(-val_images // EVAL_BATCH)
     evaluation = C_LAYER * s.layers * passes + per_image * FORWARD_SHARE * val_images

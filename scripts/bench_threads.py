@@ -98,22 +98,27 @@ def pace(args, data: datasets.Dataset) -> None:
         evaluate(trainer.net, x, y, precision=args.precision)
         per_image = (time.perf_counter() - t0) / len(x)
         measured.append((net, batch, step, per_image))
-        s = shape(net, data.info.size, LANES)
-        image = C_ACT * s.activations + C_MAC * s.macs
+        s = shape(net, data.info.size)
+        image = C_ACT * s.blocked_activations + C_MAC * s.blocked_macs
         predicted = C_LAYER * s.layers + image * batch
         predicted_eval = C_LAYER * s.layers / EVAL_BATCH + image * FORWARD_SHARE
         print(
             f"{net.label:<12}{width:>6}{batch:>6}{step * 1e3:>9.1f}{predicted * 1e3:>10.1f}"
             f"{per_image * 1e3:>12.3f}{predicted_eval * 1e3:>10.3f}"
         )
-    for lanes in (1, LANES):
-        shapes = [shape(net, data.info.size, lanes) for net, *_ in measured]
-        # Relative error is what an estimate is judged by: each row weighted by 1 / its time.
+    shapes = [shape(net, data.info.size) for net, *_ in measured]
+    t = np.array([step for *_, step, _ in measured])
+    for lanes, counts in (
+        (1, [(s.activations, s.macs) for s in shapes]),
+        (LANES, [(s.blocked_activations, s.blocked_macs) for s in shapes]),
+    ):
+        layers = [s.layers for s in shapes]
+        batches = [b for _, b, *_ in measured]
         a = np.array(
-            [[s.layers, s.activations * b, s.macs * b] for s, (_, b, *_) in zip(shapes, measured)],
+            [[n, act * b, macs * b] for n, (act, macs), b in zip(layers, counts, batches)],
             dtype=float,
         )
-        t = np.array([step for *_, step, _ in measured])
+        # Relative error is what an estimate is judged by: each row weighted by 1 / its time.
         coef, *_ = np.linalg.lstsq(a / t[:, None], np.ones(len(t)), rcond=None)
         print(
             f"fit, channels in blocks of {lanes}: C_LAYER={coef[0]:.2e}  C_ACT={coef[1]:.2e}  "
@@ -121,7 +126,8 @@ def pace(args, data: datasets.Dataset) -> None:
         )
     # An evaluation image, its pass's layer overhead aside, against a training image (last fit).
     share = statistics.median(
-        (e - coef[0] * s.layers / EVAL_BATCH) / (coef[1] * s.activations + coef[2] * s.macs)
+        (e - coef[0] * s.layers / EVAL_BATCH)
+        / (coef[1] * s.blocked_activations + coef[2] * s.blocked_macs)
         for s, (*_, e) in zip(shapes, measured)
     )
     print(

@@ -51,11 +51,11 @@ def test_the_degradation_preset_splits_into_two_threads_of_equal_work():
 
 
 def test_a_layers_channels_are_costed_in_whole_blocks_as_the_cpu_computes_them():
-    seven, eight = (shape(NetConfig(depth=20, width=w), 28, LANES) for w in (7, 8))
-    assert seven.activations == eight.activations  # 7, 14, 28 channels cost what 8, 16, 32 do
-    assert eight.macs - seven.macs == (32 - 28) * 10  # but for the classifier's inputs
-    one_by_one = shape(NetConfig(depth=20, width=7), 28)
-    assert one_by_one.macs < 0.75 * seven.macs  # what the arithmetic alone would cost
+    seven, eight = (shape(NetConfig(depth=20, width=w), 28) for w in (7, 8))
+    assert LANES == 8  # 7, 14, 28 channels cost what 8, 16, 32 do
+    assert seven.blocked_activations == eight.blocked_activations
+    assert eight.blocked_macs - seven.blocked_macs == (32 - 28) * 10  # but the classifier's inputs
+    assert seven.macs < 0.75 * seven.blocked_macs  # what the arithmetic alone would cost
 
 
 def test_a_job_measures_its_steps_and_its_passes_apart():
