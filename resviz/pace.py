@@ -33,7 +33,7 @@ from .models import build, counted_once
 # Fitted with python -m scripts.bench_train --pace (fp32, one thread) on an idle 2-core machine:
 # fifteen networks' steps within -14% to +13% of the fit (-25% to +27% counting channels one
 # by one). A ResNet-20 of width 7 trained 19% slower than one of width 8, which it counts alike.
-# The server's own factor (Pace) takes care of its absolute speed; these set the proportions.
+# What this server measures (Pace) sets the absolute speed; these set the proportions.
 C_LAYER = 5.5e-4  # seconds per weight layer and step: dispatch, small kernels
 C_ACT = 2.6e-9  # seconds per activation value (memory traffic: BN, ReLU, copies)
 C_MAC = 5.2e-11  # seconds per multiply-add of the forward pass, backward included
@@ -44,7 +44,7 @@ LANES = 8
 # (python -m scripts.bench_train --threads).
 PARALLEL_GAIN = 0.58
 FORWARD_SHARE = 1 / 3  # an evaluation image costs a third of a training image (no backward)
-# The server's factor weighs as much as this many steps a running job has measured itself. The
+# The server's speed weighs as much as this many steps a running job has measured itself. The
 # first jobs of a class that arrives at once train while every student's page loads: their
 # first 3-10 steps ran 1.4-2.5x slower than their average (python -m scripts.load --sessions 8
 # --steps 100 --browsers 2, read from the run files' elapsed seconds).
