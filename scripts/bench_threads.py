@@ -22,7 +22,7 @@ import torch
 
 from resviz import data as datasets
 from resviz.config import EVAL_BATCH, NetConfig, TrainConfig
-from resviz.pace import C_ACT, C_LAYER, C_MAC, FORWARD_SHARE, LANES, shape
+from resviz.pace import FORWARD_SHARE, LANES, cost, shape
 from resviz.presets import PRESETS
 from resviz.runtime import cpu_quota, describe_device, pick_device
 from resviz.train import Trainer, evaluate
@@ -98,22 +98,20 @@ def pace(args, data: datasets.Dataset) -> None:
         evaluate(trainer.net, x, y, precision=args.precision)
         per_image = (time.perf_counter() - t0) / len(x)
         measured.append((net, batch, step, per_image))
-        s = shape(net, data.info.size)
-        image = C_ACT * s.blocked_activations + C_MAC * s.blocked_macs
-        predicted = C_LAYER * s.layers + image * batch
-        predicted_eval = C_LAYER * s.layers / EVAL_BATCH + image * FORWARD_SHARE
+        predicted = cost(net, trainer.cfg, data.info.size)
         print(
-            f"{net.label:<12}{width:>6}{batch:>6}{step * 1e3:>9.1f}{predicted * 1e3:>10.1f}"
-            f"{per_image * 1e3:>12.3f}{predicted_eval * 1e3:>10.3f}"
+            f"{net.label:<12}{width:>6}{batch:>6}{step * 1e3:>9.1f}"
+            f"{predicted.step_s * 1e3:>10.1f}{per_image * 1e3:>12.3f}"
+            f"{predicted.eval_s / len(x) * 1e3:>10.3f}"
         )
     shapes = [shape(net, data.info.size) for net, *_ in measured]
     t = np.array([step for *_, step, _ in measured])
+    layers = [s.layers for s in shapes]
+    batches = [b for _, b, *_ in measured]
     for lanes, counts in (
         (1, [(s.activations, s.macs) for s in shapes]),
         (LANES, [(s.blocked_activations, s.blocked_macs) for s in shapes]),
     ):
-        layers = [s.layers for s in shapes]
-        batches = [b for _, b, *_ in measured]
         a = np.array(
             [[n, act * b, macs * b] for n, (act, macs), b in zip(layers, counts, batches)],
             dtype=float,
